@@ -1,0 +1,154 @@
+"""Messages on the ZeroMQ bus between the API (broker) and renderer workers (DESIGN §3).
+
+One msgpack frame per message; the `type` tag selects the Struct. Evolution rules: new fields
+get defaults, never reorder or retype, unknown fields are skipped on decode.
+"""
+
+from enum import Enum
+
+import msgspec
+
+from libs.contracts.codes import ErrorCode, Step
+from libs.contracts.script import Script
+
+PROTOCOL_VERSION = 1
+
+
+class Message(msgspec.Struct, kw_only=True, frozen=True, tag_field="type", tag=str.lower):
+    protocol_version: int = PROTOCOL_VERSION
+
+
+class RunningJob(msgspec.Struct, kw_only=True, frozen=True):
+    """The job a worker is busy with, so a restarted API can re-attach it."""
+
+    job_id: str
+    attempt: int
+
+
+# --- renderer -> API (DEALER -> ROUTER) -------------------------------------------------
+
+
+class Ready(Message, kw_only=True, frozen=True):
+    """A worker (re)connects; `running_job` is set if it is still rendering after an API restart."""
+
+    worker_id: str
+    engines: list[str] = []
+    running_job: RunningJob | None = None
+
+
+class Heartbeat(Message, kw_only=True, frozen=True):
+    """Sent both ways every second from a timer independent of rendering."""
+
+    running_job: RunningJob | None = None
+
+
+class Outcome(str, Enum):
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+
+
+class RenderedAssets(msgspec.Struct, kw_only=True, frozen=True):
+    """Published files, relative to the storage key `{video_id}/{job_id}`."""
+
+    video: str = "video.mp4"
+    srt: str = "subtitles.srt"
+    vtt: str = "subtitles.vtt"
+    thumbnail: str = "thumbnail.jpg"
+    duration_sec: float
+    sizes: dict[str, int] = {}
+
+
+class JobFinished(Message, kw_only=True, frozen=True):
+    """The outcome of one attempt; resent by the worker until the API answers with `Ack`."""
+
+    job_id: str
+    attempt: int
+    outcome: Outcome
+    assets: RenderedAssets | None = None
+    error_code: ErrorCode | None = None
+    error_message: str | None = None
+    retryable: bool = False
+
+
+class Disconnect(Message, kw_only=True, frozen=True):
+    """A worker shuts down cleanly; the API forgets it at once instead of waiting for expiry."""
+
+
+# --- API -> renderer (ROUTER -> DEALER) -------------------------------------------------
+
+
+class OutputSpec(msgspec.Struct, kw_only=True, frozen=True):
+    width: int = 1920
+    height: int = 1080
+    fps: int | None = None
+    """None: variable frame rate, one encoded frame per picture change."""
+    crf: int = 23
+    storage_key: str
+    """Where the published files go: `{video_id}/{job_id}` under the asset storage."""
+
+
+class Render(Message, kw_only=True, frozen=True):
+    job_id: str
+    video_id: str
+    attempt: int
+    script: Script
+    output: OutputSpec
+
+
+class Cancel(Message, kw_only=True, frozen=True):
+    job_id: str
+
+
+class Ack(Message, kw_only=True, frozen=True):
+    job_id: str
+    attempt: int
+
+
+# --- renderer -> API (PUB -> SUB) -------------------------------------------------------
+
+
+class Progress(Message, kw_only=True, frozen=True):
+    """Latest-wins progress; may be dropped by PUB/SUB, so nothing depends on every one arriving."""
+
+    job_id: str
+    video_id: str
+    attempt: int
+    seq: int
+    step: Step
+    progress: int
+    message: str = ""
+    ts: float
+
+
+RendererToApi = Ready | Heartbeat | JobFinished | Disconnect
+ApiToRenderer = Render | Cancel | Ack | Heartbeat
+
+
+class Codec:
+    """One encoder and one typed decoder per socket direction (msgspec perf advice)."""
+
+    def __init__(self, incoming: type) -> None:
+        self._encoder = msgspec.msgpack.Encoder()
+        self._decoder = msgspec.msgpack.Decoder(incoming)
+
+    def encode(self, message: Message) -> bytes:
+        return self._encoder.encode(message)
+
+    def decode(self, frame: bytes):
+        """Raises msgspec.DecodeError (incl. ValidationError) on garbage or unknown tags."""
+        return self._decoder.decode(frame)
+
+
+def renderer_codec() -> Codec:
+    """For a worker's DEALER: decodes what the API sends."""
+    return Codec(ApiToRenderer)
+
+
+def api_command_codec() -> Codec:
+    """For the API's ROUTER: decodes what workers send."""
+    return Codec(RendererToApi)
+
+
+def progress_codec() -> Codec:
+    return Codec(Progress)

@@ -1,0 +1,55 @@
+"""Enumerations shared by the API and the renderer: job states, pipeline steps, error codes."""
+
+from enum import Enum
+
+
+class JobStatus(str, Enum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+ACTIVE_STATUSES = frozenset({JobStatus.PENDING, JobStatus.RUNNING})
+TERMINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED})
+
+
+class Step(str, Enum):
+    """Pipeline steps in timeline order (SPEC §2)."""
+
+    VALIDATE_SCRIPT = "VALIDATE_SCRIPT"
+    GENERATE_TTS = "GENERATE_TTS"
+    RENDER_SLIDES = "RENDER_SLIDES"
+    COMPOSE_VIDEO = "COMPOSE_VIDEO"
+    GENERATE_SUBTITLES = "GENERATE_SUBTITLES"
+    GENERATE_THUMBNAIL = "GENERATE_THUMBNAIL"
+    PUBLISH_ASSETS = "PUBLISH_ASSETS"
+
+
+class ErrorCode(str, Enum):
+    # Request errors (HTTP).
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    SCRIPT_NOT_FOUND = "SCRIPT_NOT_FOUND"
+    SCRIPT_NOT_APPROVED = "SCRIPT_NOT_APPROVED"
+    SCRIPT_IMMUTABLE = "SCRIPT_IMMUTABLE"
+    JOB_NOT_FOUND = "JOB_NOT_FOUND"
+    JOB_NOT_CANCELABLE = "JOB_NOT_CANCELABLE"
+    ASSET_NOT_FOUND = "ASSET_NOT_FOUND"
+    RANGE_NOT_SATISFIABLE = "RANGE_NOT_SATISFIABLE"
+    UNAUTHORIZED = "UNAUTHORIZED"
+    FORBIDDEN = "FORBIDDEN"
+    RATE_LIMITED = "RATE_LIMITED"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    # Job failures (stored on the job).
+    TTS_FAILED = "TTS_FAILED"
+    RENDER_FAILED = "RENDER_FAILED"
+    STORAGE_FAILED = "STORAGE_FAILED"
+    WORKER_LOST = "WORKER_LOST"
+    TIMEOUT = "TIMEOUT"
+    INVALID_SCRIPT = "INVALID_SCRIPT"

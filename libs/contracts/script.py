@@ -1,0 +1,61 @@
+"""The script a video says and shows (SPEC §1), with its limits as msgspec constraints.
+
+These Structs are both the HTTP request body and part of the `Render` bus message, so they
+follow the bus evolution rules: new fields get defaults, unknown fields are skipped.
+"""
+
+from typing import Annotated
+
+import msgspec
+
+MAX_SCENES = 200
+MAX_NARRATION_CHARS = 5_000
+MAX_TOTAL_NARRATION_CHARS = 100_000
+MAX_TITLE_CHARS = 200
+MAX_BULLETS = 12
+MAX_BULLET_CHARS = 300
+DEFAULT_PAUSE_SEC = 0.4
+
+HexColor = Annotated[str, msgspec.Meta(pattern=r"^#[0-9a-fA-F]{6}$", examples=["#1e2a4a"])]
+LanguageTag = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$",
+        description="BCP-47 tag; its primary subtag picks the TTS voice and line breaking.",
+        examples=["ko", "en"],
+    ),
+]
+
+
+class Slide(msgspec.Struct, kw_only=True):
+    title: Annotated[str, msgspec.Meta(max_length=MAX_TITLE_CHARS)] = ""
+    bullets: Annotated[
+        list[Annotated[str, msgspec.Meta(max_length=MAX_BULLET_CHARS)]],
+        msgspec.Meta(max_length=MAX_BULLETS),
+    ] = []
+    background: HexColor | None = None
+
+
+class Scene(msgspec.Struct, kw_only=True):
+    narration: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NARRATION_CHARS)]
+    slide: Slide = msgspec.field(default_factory=Slide)
+    pause_sec: Annotated[float, msgspec.Meta(ge=0, le=10)] = DEFAULT_PAUSE_SEC
+
+
+class Script(msgspec.Struct, kw_only=True):
+    title: Annotated[str, msgspec.Meta(max_length=MAX_TITLE_CHARS)]
+    language: LanguageTag = "ko"
+    voice: Annotated[str, msgspec.Meta(max_length=100)] | None = None
+    scenes: Annotated[list[Scene], msgspec.Meta(min_length=1, max_length=MAX_SCENES)]
+
+    def __post_init__(self) -> None:
+        # A cross-field limit msgspec.Meta cannot express; msgspec reports it as a ValidationError.
+        total = sum(len(scene.narration) for scene in self.scenes)
+        if total > MAX_TOTAL_NARRATION_CHARS:
+            raise ValueError(
+                f"total narration is {total} characters, more than {MAX_TOTAL_NARRATION_CHARS} - at `$.scenes`"
+            )
+
+    @property
+    def primary_language(self) -> str:
+        return self.language.split("-", 1)[0].lower()

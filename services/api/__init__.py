@@ -1,0 +1,1 @@
+"""The slidereel HTTP and WebSocket API (Litestar)."""

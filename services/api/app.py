@@ -1,0 +1,95 @@
+"""`create_app()`: the Litestar application, its lifespan and its wiring."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from litestar import Litestar, Router
+from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.memory import MemoryChannelsBackend
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+
+from services.api.assets.controller import AssetFilesController
+from services.api.db.engine import Database, open_database
+from services.api.db.migrate import upgrade_to_head
+from services.api.dispatch.broker import RenderBroker
+from services.api.http_errors import EXCEPTION_HANDLERS
+from services.api.jobs.controller import RenderJobController
+from services.api.jobs.store import JobStore
+from services.api.ops.health import HealthController
+from services.api.progress.publisher import EventPublisher
+from services.api.progress.ws import render_progress
+from services.api.scripts.controller import ScriptController
+from services.api.scripts.store import ScriptStore
+from services.api.settings import Settings
+
+MAX_BODY_BYTES = 1024 * 1024
+# A WebSocket client further behind than this loses its oldest undelivered events.
+SUBSCRIBER_BACKLOG = 1_000
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What the lifespan builds and the handlers receive by dependency injection."""
+
+    db: Database
+    scripts: ScriptStore
+    jobs: JobStore
+    publisher: EventPublisher
+    broker: RenderBroker
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings()
+    channels = ChannelsPlugin(
+        backend=MemoryChannelsBackend(),
+        arbitrary_channels_allowed=True,
+        subscriber_max_backlog=SUBSCRIBER_BACKLOG,
+        subscriber_backlog_strategy="dropleft",
+    )
+
+    @asynccontextmanager
+    async def runtime(app: Litestar) -> AsyncIterator[None]:
+        settings.asset_dir.mkdir(parents=True, exist_ok=True)
+        if settings.database_url is None:
+            settings.db_path.parent.mkdir(parents=True, exist_ok=True)
+        db = open_database(settings.sqlalchemy_url)
+        await upgrade_to_head(db)
+        jobs = JobStore(db, settings.max_attempts)
+        publisher = EventPublisher(channels, settings.public_base_url)
+        broker = RenderBroker(settings, jobs, publisher)
+        await broker.start()
+        app.state.runtime = Runtime(db=db, scripts=ScriptStore(db), jobs=jobs, publisher=publisher, broker=broker)
+        try:
+            yield
+        finally:
+            await broker.stop()
+            await db.dispose()
+
+    def from_runtime(name: str) -> Provide:
+        def provide(state: State) -> object:
+            return getattr(state.runtime, name)
+
+        return Provide(provide, sync_to_thread=False)
+
+    api = Router(path="/api/v2", route_handlers=[ScriptController, RenderJobController])
+    return Litestar(
+        route_handlers=[api, AssetFilesController, HealthController, render_progress],
+        lifespan=[runtime],
+        plugins=[channels],
+        dependencies={
+            "settings": Provide(lambda: settings, sync_to_thread=False),
+            **{name: from_runtime(name) for name in ("db", "scripts", "jobs", "publisher", "broker")},
+        },
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=MAX_BODY_BYTES,
+        openapi_config=OpenAPIConfig(title="slidereel", version="2.0.0", path="/schema"),
+        logging_config=None,
+    )
+
+
+def configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -1,0 +1,1 @@
+"""SQLite (or another SQLAlchemy database) owned by the API alone."""

@@ -1,0 +1,59 @@
+"""Async engines for SQLite with the pragmas and transaction modes DESIGN §4 asks for.
+
+Two engines over one file: writes go through a single connection that opens every
+transaction with BEGIN IMMEDIATE (the write lock is taken up front, so two writers never
+deadlock upgrading a read lock); reads use deferred transactions and run beside it in WAL.
+"""
+
+from dataclasses import dataclass
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+BUSY_TIMEOUT_MS = 5_000
+
+
+@dataclass(frozen=True)
+class Database:
+    writer: AsyncEngine
+    reader: AsyncEngine
+    write_session: async_sessionmaker[AsyncSession]
+    read_session: async_sessionmaker[AsyncSession]
+
+    async def dispose(self) -> None:
+        await self.writer.dispose()
+        await self.reader.dispose()
+
+
+def open_database(url: str) -> Database:
+    if make_url(url).get_backend_name() == "sqlite":
+        writer = create_async_engine(url, pool_size=1, max_overflow=0)
+        reader = create_async_engine(url, pool_size=4, max_overflow=4)
+        _configure_sqlite(writer, begin="BEGIN IMMEDIATE")
+        _configure_sqlite(reader, begin="BEGIN")
+    else:
+        writer = reader = create_async_engine(url)
+    return Database(
+        writer=writer,
+        reader=reader,
+        write_session=async_sessionmaker(writer, expire_on_commit=False),
+        read_session=async_sessionmaker(reader, expire_on_commit=False),
+    )
+
+
+def _configure_sqlite(engine: AsyncEngine, *, begin: str) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        # Take transaction control from the driver so the "begin" hook decides the mode.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection) -> None:
+        connection.exec_driver_sql(begin)

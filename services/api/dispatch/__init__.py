@@ -1,0 +1,1 @@
+"""The API side of the bus: a load-balancing broker with heartbeats (DESIGN §3)."""

@@ -1,0 +1,221 @@
+"""The API as load-balancing broker: ROUTER for commands and outcomes, SUB for progress.
+
+Workers announce themselves with `Ready`, prove liveness with `Heartbeat` every second from
+their own timer, and report each attempt's outcome with `JobFinished` until it is `Ack`ed.
+The broker hands PENDING jobs, oldest first, to the longest-idle worker.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+
+import msgspec
+import zmq
+import zmq.asyncio
+
+from libs.contracts.bus import (
+    PROTOCOL_VERSION, Ack, Cancel, Disconnect, Heartbeat, JobFinished, Message, OutputSpec, Progress, Ready,
+    Render, RunningJob, api_command_codec, progress_codec,
+)
+from libs.contracts.codes import ErrorCode, JobStatus
+from libs.contracts.script import Script
+from services.api.dispatch.registry import Worker, WorkerRegistry
+from services.api.jobs.store import JobStore
+from services.api.progress.publisher import EventPublisher
+from services.api.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class RenderBroker:
+    def __init__(self, settings: Settings, jobs: JobStore, publisher: EventPublisher) -> None:
+        self._settings = settings
+        self._jobs = jobs
+        self._publisher = publisher
+        self._registry = WorkerRegistry(settings.heartbeat_interval * settings.heartbeat_liveness)
+        self._commands = api_command_codec()
+        self._progress = progress_codec()
+        self._context = zmq.asyncio.Context()
+        self._router = self._context.socket(zmq.ROUTER)
+        self._router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        self._router.setsockopt(zmq.LINGER, 0)
+        self._sub = self._context.socket(zmq.SUB)
+        self._sub.setsockopt(zmq.LINGER, 0)
+        self._sub.setsockopt(zmq.SUBSCRIBE, b"")
+        self._dispatch_needed = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._started_at = 0.0
+
+    @property
+    def connected_workers(self) -> int:
+        return len(self._registry)
+
+    async def start(self) -> None:
+        self._router.bind(self._settings.command_endpoint)
+        self._sub.bind(self._settings.event_endpoint)
+        self._started_at = time.monotonic()
+        self._tasks = [
+            asyncio.create_task(self._guarded(loop), name=loop.__name__)
+            for loop in (self._receive_commands, self._receive_progress, self._keep_alive, self._dispatch)
+        ]
+        self.request_dispatch()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._router.close()
+        self._sub.close()
+        self._context.term()
+
+    def request_dispatch(self) -> None:
+        self._dispatch_needed.set()
+
+    async def cancel(self, worker_id: str, job_id: str) -> None:
+        """Tells the worker rendering `job_id` to stop; it answers with JobFinished(CANCELED)."""
+        await self._send(worker_id.encode(), Cancel(job_id=job_id))
+
+    # --- loops ---------------------------------------------------------------------------
+
+    @staticmethod
+    async def _guarded(loop) -> None:
+        # One bad message or a transient database error must not end a loop for good.
+        while True:
+            try:
+                await loop()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("broker loop %s failed; restarting it", loop.__name__)
+                await asyncio.sleep(0.1)
+
+    async def _receive_commands(self) -> None:
+        while True:
+            frames = await self._router.recv_multipart()
+            if len(frames) != 2:
+                log.warning("dropped a command with %d frames", len(frames))
+                continue
+            identity, payload = frames
+            try:
+                message = self._commands.decode(payload)
+            except msgspec.DecodeError as error:
+                log.warning("dropped an undecodable command from %r: %s", identity, error)
+                continue
+            if message.protocol_version != PROTOCOL_VERSION:
+                log.warning("dropped %s from %r: protocol %s", type(message).__name__, identity, message.protocol_version)
+                continue
+            await self._handle_command(identity, message)
+
+    async def _handle_command(self, identity: bytes, message: Message) -> None:
+        now = time.monotonic()
+        match message:
+            case Ready(worker_id=worker_id, running_job=running_job):
+                await self._register(identity, worker_id, running_job, now)
+            case Heartbeat(running_job=running_job):
+                if self._registry.heartbeat(identity, now) is None:
+                    # A worker that outlived an API restart without noticing: adopt it.
+                    await self._register(identity, identity.decode(errors="replace"), running_job, now)
+            case JobFinished():
+                self._registry.heartbeat(identity, now)
+                self._publisher.publish(await self._jobs.finish(message))
+                await self._send(identity, Ack(job_id=message.job_id, attempt=message.attempt))
+                self._registry.release(identity, message.job_id)
+                self.request_dispatch()
+            case Disconnect():
+                worker = self._registry.remove(identity)
+                if worker is not None:
+                    await self._worker_lost(worker, "renderer worker shut down")
+
+    async def _register(self, identity: bytes, worker_id: str, running_job: RunningJob | None, now: float) -> None:
+        previous = self._registry.owner_of(running_job.job_id) if running_job else None
+        if previous is not None and previous.identity != identity:
+            log.warning("worker %s claims job %s owned by %s; ignored", worker_id, running_job.job_id, previous.worker_id)
+            return
+        self._registry.ready(identity, worker_id, running_job, now)
+        log.info("renderer worker %s ready (running %s)", worker_id, running_job)
+        if running_job is not None and not await self._is_current(running_job):
+            await self._send(identity, Cancel(job_id=running_job.job_id))
+        self.request_dispatch()
+
+    async def _is_current(self, running: RunningJob) -> bool:
+        job = await self._jobs.find(running.job_id)
+        return job is not None and job.status == JobStatus.RUNNING.value and job.attempt == running.attempt
+
+    async def _receive_progress(self) -> None:
+        while True:
+            payload = await self._sub.recv()
+            try:
+                progress: Progress = self._progress.decode(payload)
+            except msgspec.DecodeError as error:
+                log.warning("dropped an undecodable progress event: %s", error)
+                continue
+            self._publisher.publish(await self._jobs.apply_progress(progress))
+
+    async def _keep_alive(self) -> None:
+        interval = self._settings.heartbeat_interval
+        while True:
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            for identity in self._registry.identities():
+                await self._send(identity, Heartbeat())
+            for worker in self._registry.expire(now):
+                log.warning("renderer worker %s missed %d heartbeats", worker.worker_id, self._settings.heartbeat_liveness)
+                await self._worker_lost(worker, "renderer worker stopped answering")
+            if now - self._started_at > interval * self._settings.heartbeat_liveness:
+                await self._requeue_orphans()
+
+    async def _requeue_orphans(self) -> None:
+        """RUNNING jobs no live worker reports (e.g. after an API restart) are retried."""
+        for job in await self._jobs.running_jobs():
+            owner = self._registry.owner_of(job.job_id)
+            if owner is None or owner.job.attempt != job.attempt:
+                self._publisher.publish(
+                    await self._jobs.fail_attempt(job.job_id, job.attempt, ErrorCode.WORKER_LOST,
+                                                  "No renderer reports this job", retryable=True)
+                )
+                self.request_dispatch()
+
+    async def _worker_lost(self, worker: Worker, reason: str) -> None:
+        if worker.job is not None:
+            self._publisher.publish(
+                await self._jobs.fail_attempt(worker.job.job_id, worker.job.attempt, ErrorCode.WORKER_LOST, reason, retryable=True)
+            )
+        self.request_dispatch()
+
+    async def _dispatch(self) -> None:
+        while True:
+            await self._dispatch_needed.wait()
+            self._dispatch_needed.clear()
+            for worker in self._registry.idle():
+                claimed = await self._jobs.claim_next(worker.worker_id)
+                if claimed is None:
+                    break
+                transition, script_body = claimed
+                job = transition.job
+                self._registry.assign(worker.identity, RunningJob(job_id=job.job_id, attempt=job.attempt))
+                self._publisher.publish(transition)
+                render = Render(
+                    job_id=job.job_id, video_id=job.video_id, attempt=job.attempt,
+                    script=msgspec.json.decode(script_body, type=Script), output=self._output_for(job.video_id, job.job_id),
+                )
+                if not await self._send(worker.identity, render):
+                    self._registry.remove(worker.identity)
+                    self._publisher.publish(await self._jobs.unclaim(job.job_id, job.attempt))
+                    self.request_dispatch()
+
+    def _output_for(self, video_id: str, job_id: str) -> OutputSpec:
+        width, height = self._settings.render_resolution
+        return OutputSpec(width=width, height=height, fps=self._settings.render_fps, storage_key=f"{video_id}/{job_id}")
+
+    async def _send(self, identity: bytes, message: Message) -> bool:
+        try:
+            await self._router.send_multipart([identity, self._commands.encode(message)])
+            return True
+        except zmq.ZMQError as error:
+            if error.errno != zmq.EHOSTUNREACH:
+                raise
+            log.warning("worker %r is gone; %s not delivered", identity, type(message).__name__)
+            return False

@@ -1,0 +1,52 @@
+"""Domain errors raised by services; one handler maps them to SPEC §2's error shape."""
+
+from typing import Any
+
+from libs.contracts.codes import ErrorCode
+
+
+class ApplicationError(Exception):
+    status_code = 500
+    error_code = ErrorCode.INTERNAL_ERROR
+
+    def __init__(self, message: str, **detail: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+class NotFoundError(ApplicationError):
+    status_code = 404
+
+
+class ConflictError(ApplicationError):
+    status_code = 409
+
+
+class ScriptNotFound(NotFoundError):
+    error_code = ErrorCode.SCRIPT_NOT_FOUND
+
+
+class JobNotFound(NotFoundError):
+    error_code = ErrorCode.JOB_NOT_FOUND
+
+
+class AssetNotFound(NotFoundError):
+    error_code = ErrorCode.ASSET_NOT_FOUND
+
+
+class ScriptNotApproved(ConflictError):
+    error_code = ErrorCode.SCRIPT_NOT_APPROVED
+
+
+class ScriptImmutable(ConflictError):
+    error_code = ErrorCode.SCRIPT_IMMUTABLE
+
+
+class JobNotCancelable(ConflictError):
+    error_code = ErrorCode.JOB_NOT_CANCELABLE
+
+
+class RangeNotSatisfiable(ApplicationError):
+    status_code = 416
+    error_code = ErrorCode.RANGE_NOT_SATISFIABLE

@@ -1,0 +1,74 @@
+"""One error shape for every failure (SPEC §2): {"error_code", "message", "detail"}."""
+
+import logging
+import re
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY, HTTP_500_INTERNAL_SERVER_ERROR
+
+from libs.contracts.codes import ErrorCode
+from services.api.errors import ApplicationError
+
+log = logging.getLogger(__name__)
+
+CODES_BY_STATUS = {
+    400: ErrorCode.VALIDATION_ERROR,
+    401: ErrorCode.UNAUTHORIZED,
+    403: ErrorCode.FORBIDDEN,
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+    422: ErrorCode.VALIDATION_ERROR,
+    429: ErrorCode.RATE_LIMITED,
+}
+# msgspec ends a validation message with the failing location, e.g. "- at `$.scenes[0].narration`".
+FIELD_PATH = re.compile(r" - at `([^`]*)`$")
+
+
+def error_response(status_code: int, error_code: ErrorCode | str, message: str, detail: dict[str, Any] | None = None,
+                   headers: dict[str, str] | None = None) -> Response:
+    code = error_code.value if isinstance(error_code, ErrorCode) else error_code
+    body = {"error_code": code, "message": message, "detail": detail or {}}
+    return Response(body, status_code=status_code, media_type=MediaType.JSON, headers=headers)
+
+
+def application_error_handler(_: Request, error: ApplicationError) -> Response:
+    return error_response(error.status_code, error.error_code, error.message, error.detail)
+
+
+def validation_error_handler(_: Request, error: ValidationException) -> Response:
+    """Bad bodies and parameters become 422 naming the field, whatever Litestar's default is."""
+    problems = [_describe(item) for item in (error.extra or [])] or [{"message": error.detail}]
+    first = problems[0]
+    message = f"{first['field']}: {first['message']}" if first.get("field") else first["message"]
+    return error_response(HTTP_422_UNPROCESSABLE_ENTITY, ErrorCode.VALIDATION_ERROR, message, {"errors": problems})
+
+
+def http_error_handler(_: Request, error: HTTPException) -> Response:
+    code = CODES_BY_STATUS.get(error.status_code, "HTTP_ERROR")
+    return error_response(error.status_code, code, error.detail, headers=error.headers)
+
+
+def internal_error_handler(request: Request, error: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+    return error_response(HTTP_500_INTERNAL_SERVER_ERROR, ErrorCode.INTERNAL_ERROR, "Internal server error")
+
+
+def _describe(item: Any) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        return {"message": str(item)}
+    message = str(item.get("message", ""))
+    match = FIELD_PATH.search(message)
+    if match:
+        return {"field": match.group(1), "message": message[: match.start()], "source": item.get("source", "body")}
+    return {"field": item.get("key"), "message": message, "source": item.get("source")}
+
+
+EXCEPTION_HANDLERS = {
+    ApplicationError: application_error_handler,
+    ValidationException: validation_error_handler,
+    HTTPException: http_error_handler,
+    HTTP_500_INTERNAL_SERVER_ERROR: internal_error_handler,
+}

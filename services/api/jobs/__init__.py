@@ -1,0 +1,1 @@
+"""Render jobs: creation, listing, cancel, and every state transition of DESIGN §4."""

@@ -1,0 +1,82 @@
+"""Render-job endpoints (SPEC §2, from the phase document)."""
+
+from typing import Annotated
+
+from litestar import Controller, Response, get, post
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
+
+from libs.contracts.codes import JobStatus
+from services.api.dispatch.broker import RenderBroker
+from services.api.jobs.schemas import CreatedRenderJob, CreateRenderJob, PublishedAssets, RenderJob, RenderJobPage, ResourceId
+from services.api.jobs.store import JobStore
+from services.api.jobs.views import asset_links, job_view
+from services.api.pagination import Limit, Offset
+from services.api.progress.publisher import EventPublisher
+from services.api.settings import Settings
+from services.api.timestamps import iso_utc
+
+ANONYMOUS = "anonymous"
+VideoId = Annotated[ResourceId, Parameter(description="The caller's video id.")]
+JobId = Annotated[str, Parameter(max_length=64, description="`job-` + UUID.")]
+
+
+class RenderJobController(Controller):
+    path = "/videos/{video_id:str}"
+    tags = ["render-jobs"]
+
+    @post("/render-jobs", operation_id="createRenderJob", status_code=HTTP_202_ACCEPTED)
+    async def create_render_job(
+        self, jobs: JobStore, broker: RenderBroker, publisher: EventPublisher, video_id: VideoId, data: CreateRenderJob
+    ) -> Response[CreatedRenderJob]:
+        """Start rendering an approved script: 202 with a new job, or 200 with the video's
+        PENDING/RUNNING job (one active job per video, enforced by the database)."""
+        job, created, transition = await jobs.create(video_id, data.script_id, ANONYMOUS)
+        if created:
+            publisher.publish(transition)
+            broker.request_dispatch()
+        message = "New job created and started" if created else f"Existing {job.status} job returned"
+        body = CreatedRenderJob(
+            job_id=job.job_id, status=job.status, progress=job.progress, step=job.step, message=message, created=created
+        )
+        return Response(body, status_code=HTTP_202_ACCEPTED if created else HTTP_200_OK)
+
+    @get("/render-jobs", operation_id="listRenderJobs")
+    async def list_render_jobs(
+        self, jobs: JobStore, settings: Settings, video_id: VideoId, status: JobStatus | None = None,
+        limit: Limit = 20, offset: Offset = 0,
+    ) -> RenderJobPage:
+        """The video's jobs, newest first, optionally of one status."""
+        rows, total = await jobs.page(video_id, status, limit, offset)
+        views = [job_view(row, settings.public_base_url) for row in rows]
+        return RenderJobPage(video_id=video_id, jobs=views, total=total, limit=limit, offset=offset)
+
+    @get("/render-jobs/{job_id:str}", operation_id="getRenderJob")
+    async def get_render_job(self, jobs: JobStore, settings: Settings, video_id: VideoId, job_id: JobId) -> RenderJob:
+        """One job; `assets` is present once it SUCCEEDED."""
+        return job_view(await jobs.get(video_id, job_id), settings.public_base_url)
+
+    @post("/render-jobs/{job_id:str}/cancel", operation_id="cancelRenderJob", status_code=HTTP_200_OK)
+    async def cancel_render_job(
+        self, jobs: JobStore, broker: RenderBroker, publisher: EventPublisher, settings: Settings, video_id: VideoId, job_id: JobId
+    ) -> RenderJob:
+        """Cancel a PENDING or RUNNING job; a RUNNING render is told to stop at once."""
+        job, transition, worker_id = await jobs.cancel(video_id, job_id)
+        publisher.publish(transition)
+        if worker_id is not None:
+            await broker.cancel(worker_id, job_id)
+        return job_view(job, settings.public_base_url)
+
+    @get("/assets/published", operation_id="getPublishedAssets")
+    async def get_published_assets(self, jobs: JobStore, settings: Settings, video_id: VideoId) -> PublishedAssets:
+        """The asset set of the newest successful render, or `published: false`."""
+        found = await jobs.published(video_id)
+        if found is None:
+            return PublishedAssets(video_id=video_id, published=False)
+        published, job = found
+        links = asset_links(settings.public_base_url, video_id, job.job_id, job.assets)
+        return PublishedAssets(
+            video_id=video_id, published=True, video_url=links.video_url, subtitle_url=links.subtitle_url,
+            vtt_url=links.vtt_url, thumbnail_url=links.thumbnail_url, duration_sec=links.duration_sec,
+            published_at=iso_utc(published.published_at), script_id=job.script_id, job_id=job.job_id,
+        )

@@ -1,0 +1,90 @@
+"""What the render-job endpoints accept and return."""
+
+from typing import Annotated, Any
+
+import msgspec
+
+from libs.contracts.codes import ErrorCode, JobStatus, Step
+
+ResourceId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+
+
+class CreateRenderJob(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    script_id: ResourceId
+
+
+class AssetLinks(msgspec.Struct, kw_only=True):
+    video_url: str
+    subtitle_url: str
+    vtt_url: str
+    thumbnail_url: str
+    duration_sec: float
+
+
+class RenderJob(msgspec.Struct, kw_only=True):
+    job_id: str
+    video_id: str
+    script_id: str
+    status: JobStatus
+    step: Step | None
+    progress: int
+    message: str
+    error_code: ErrorCode | None
+    error_message: str | None
+    assets: AssetLinks | None
+    attempt: int
+    max_attempts: int
+    created_by: str
+    created_at: str
+    updated_at: str
+    started_at: str | None
+    finished_at: str | None
+
+
+class CreatedRenderJob(msgspec.Struct, kw_only=True):
+    job_id: str
+    status: JobStatus
+    progress: int
+    step: Step | None
+    message: str
+    created: bool
+
+
+class RenderJobPage(msgspec.Struct, kw_only=True):
+    video_id: str
+    jobs: list[RenderJob]
+    total: int
+    limit: int
+    offset: int
+
+
+class PublishedAssets(msgspec.Struct, kw_only=True, omit_defaults=True):
+    video_id: str
+    published: bool
+    video_url: str | None = None
+    subtitle_url: str | None = None
+    vtt_url: str | None = None
+    thumbnail_url: str | None = None
+    duration_sec: float | None = None
+    published_at: str | None = None
+    script_id: str | None = None
+    job_id: str | None = None
+
+
+class JobEvent(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One stored progress event, as WebSocket clients receive it (SPEC §3)."""
+
+    type: str
+    video_id: str
+    job_id: str | None
+    seq: int
+    status: JobStatus | None
+    step: Step | None
+    progress: int
+    message: str
+    timestamp: str
+    error_code: ErrorCode | None = None
+    assets: AssetLinks | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return msgspec.to_builtins(self)

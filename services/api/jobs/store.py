@@ -1,0 +1,260 @@
+"""Job persistence. Every state change is one conditional UPDATE (DESIGN §4) that also
+numbers and stores the event announcing it, in the same transaction, so a late or
+duplicate message can never move a job backwards and a resuming client misses nothing.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import uuid4
+
+import msgspec
+from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.contracts.bus import JobFinished, Outcome, Progress
+from libs.contracts.codes import ErrorCode, JobStatus, Step
+from services.api.db.engine import Database
+from services.api.db.models import JobEventRow, JobRow, PublishedRow, ScriptRow, utc_now
+from services.api.errors import JobNotCancelable, JobNotFound, ScriptNotApproved, ScriptNotFound
+from services.api.scripts.schemas import ScriptStatus
+
+PENDING, RUNNING = JobStatus.PENDING.value, JobStatus.RUNNING.value
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A committed state change: the job as it is now and the event that announces it."""
+
+    job: JobRow
+    event: JobEventRow
+
+
+class JobStore:
+    def __init__(self, db: Database, max_attempts: int) -> None:
+        self._db = db
+        self._max_attempts = max_attempts
+
+    # --- requests ----------------------------------------------------------------------
+
+    async def create(self, video_id: str, script_id: str, created_by: str) -> tuple[JobRow, bool, Transition | None]:
+        """Inserts a PENDING job, or returns the video's active one: (job, created, event)."""
+        async with self._db.write_session() as session, session.begin():
+            script = await session.get(ScriptRow, (video_id, script_id))
+            if script is None:
+                raise ScriptNotFound(f"Script {script_id!r} of video {video_id!r} does not exist.", video_id=video_id, script_id=script_id)
+            if script.status != ScriptStatus.APPROVED.value:
+                raise ScriptNotApproved("Only an APPROVED script can be rendered.", video_id=video_id, script_id=script_id)
+            now = utc_now()
+            job = JobRow(
+                job_id=f"job-{uuid4()}", video_id=video_id, script_id=script_id, status=PENDING, step=None,
+                progress=0, message="Queued", attempt=0, max_attempts=self._max_attempts, last_seq=0,
+                renderer_seq=0, created_by=created_by, created_at=now, updated_at=now,
+            )
+            try:
+                async with session.begin_nested():
+                    session.add(job)
+            except IntegrityError:
+                # The partial unique index found this video's active job.
+                active = await session.scalar(
+                    select(JobRow).where(JobRow.video_id == video_id, JobRow.status.in_((PENDING, RUNNING)))
+                )
+                return active, False, None
+            transition = await self._transition(session, job.job_id, [], {}, "Queued")
+            return transition.job, True, transition
+
+    async def cancel(self, video_id: str, job_id: str) -> tuple[JobRow, Transition | None, str | None]:
+        """Cancels a PENDING/RUNNING job: (job, event or None if already CANCELED, worker to stop)."""
+        async with self._db.write_session() as session, session.begin():
+            job = await self._require(session, video_id, job_id)
+            if job.status == JobStatus.CANCELED.value:
+                return job, None, None
+            if job.status not in (PENDING, RUNNING):
+                raise JobNotCancelable(f"Job {job_id} already ended {job.status}.", job_id=job_id, status=job.status)
+            worker = job.worker_id if job.status == RUNNING else None
+            transition = await self._transition(
+                session, job_id, [JobRow.status == job.status, JobRow.attempt == job.attempt],
+                {"status": JobStatus.CANCELED.value, "finished_at": utc_now()}, "Canceled",
+            )
+            return transition.job, transition, worker
+
+    async def get(self, video_id: str, job_id: str) -> JobRow:
+        async with self._db.read_session() as session:
+            return await self._require(session, video_id, job_id)
+
+    async def page(self, video_id: str, status: JobStatus | None, limit: int, offset: int) -> tuple[list[JobRow], int]:
+        conditions = [JobRow.video_id == video_id]
+        if status is not None:
+            conditions.append(JobRow.status == status.value)
+        async with self._db.read_session() as session:
+            total = await session.scalar(select(func.count()).select_from(JobRow).where(*conditions))
+            rows = await session.scalars(
+                select(JobRow).where(*conditions).order_by(JobRow.created_at.desc(), JobRow.job_id.desc()).limit(limit).offset(offset)
+            )
+            return list(rows), total or 0
+
+    async def published(self, video_id: str) -> tuple[PublishedRow, JobRow] | None:
+        async with self._db.read_session() as session:
+            found = (
+                await session.execute(
+                    select(PublishedRow, JobRow).join(JobRow, JobRow.job_id == PublishedRow.job_id).where(PublishedRow.video_id == video_id)
+                )
+            ).first()
+            return (found[0], found[1]) if found else None
+
+    # --- progress stream ---------------------------------------------------------------
+
+    async def latest_job(self, video_id: str, status: JobStatus | None = None) -> JobRow | None:
+        conditions = [JobRow.video_id == video_id]
+        if status is not None:
+            conditions.append(JobRow.status == status.value)
+        async with self._db.read_session() as session:
+            return await session.scalar(select(JobRow).where(*conditions).order_by(JobRow.created_at.desc()).limit(1))
+
+    async def find(self, job_id: str) -> JobRow | None:
+        async with self._db.read_session() as session:
+            return await session.get(JobRow, job_id)
+
+    async def running_jobs(self) -> list[JobRow]:
+        async with self._db.read_session() as session:
+            return list(await session.scalars(select(JobRow).where(JobRow.status == RUNNING)))
+
+    async def events_after(self, job_id: str, seq: int) -> list[JobEventRow]:
+        async with self._db.read_session() as session:
+            rows = await session.scalars(
+                select(JobEventRow).where(JobEventRow.job_id == job_id, JobEventRow.seq > seq).order_by(JobEventRow.seq)
+            )
+            return list(rows)
+
+    # --- dispatcher --------------------------------------------------------------------
+
+    async def claim_next(self, worker_id: str) -> tuple[Transition, bytes] | None:
+        """Moves the oldest PENDING job to RUNNING on `worker_id`, starting its next attempt.
+        Returns the transition and the job's script body."""
+        async with self._db.write_session() as session, session.begin():
+            job = await session.scalar(
+                select(JobRow).where(JobRow.status == PENDING).order_by(JobRow.created_at, JobRow.job_id).limit(1)
+            )
+            if job is None:
+                return None
+            attempt = job.attempt + 1
+            now = utc_now()
+            transition = await self._transition(
+                session, job.job_id, [JobRow.status == PENDING, JobRow.attempt == job.attempt],
+                {"status": RUNNING, "attempt": attempt, "worker_id": worker_id, "renderer_seq": 0,
+                 "started_at": job.started_at or now},
+                f"Attempt {attempt}/{job.max_attempts} started",
+            )
+            script = await session.get(ScriptRow, (job.video_id, job.script_id))
+            return transition, script.body
+
+    async def unclaim(self, job_id: str, attempt: int) -> Transition | None:
+        """The Render never reached the worker: give the attempt back and queue the job again."""
+        async with self._db.write_session() as session, session.begin():
+            return await self._transition(
+                session, job_id, [JobRow.status == RUNNING, JobRow.attempt == attempt],
+                {"status": PENDING, "attempt": attempt - 1, "worker_id": None}, "Queued",
+            )
+
+    async def apply_progress(self, progress: Progress) -> Transition | None:
+        async with self._db.write_session() as session, session.begin():
+            return await self._transition(
+                session, progress.job_id,
+                [JobRow.status == RUNNING, JobRow.attempt == progress.attempt, JobRow.renderer_seq < progress.seq],
+                {"step": progress.step.value, "progress": func.max(JobRow.progress, progress.progress),
+                 "renderer_seq": progress.seq},
+                progress.message,
+            )
+
+    async def finish(self, result: JobFinished) -> Transition | None:
+        """Applies one attempt's outcome; None when the message is stale or a duplicate."""
+        if result.outcome is Outcome.SUCCEEDED:
+            return await self._succeed(result)
+        if result.outcome is Outcome.CANCELED:
+            return await self._end_attempt(result.job_id, result.attempt, JobStatus.CANCELED, None, "Canceled by the renderer")
+        return await self.fail_attempt(
+            result.job_id, result.attempt, result.error_code or ErrorCode.RENDER_FAILED,
+            result.error_message or "Render failed", retryable=result.retryable,
+        )
+
+    async def fail_attempt(self, job_id: str, attempt: int, error_code: ErrorCode, error_message: str, *, retryable: bool) -> Transition | None:
+        """A failed attempt goes back to PENDING while attempts remain and the error is retryable."""
+        async with self._db.write_session() as session, session.begin():
+            job = await session.get(JobRow, job_id)
+            if job is None or job.status != RUNNING or job.attempt != attempt:
+                return None
+            if retryable and attempt < job.max_attempts:
+                return await self._transition(
+                    session, job_id, [JobRow.status == RUNNING, JobRow.attempt == attempt],
+                    {"status": PENDING, "worker_id": None, "error_code": error_code.value, "error_message": error_message},
+                    f"Attempt {attempt} failed ({error_code.value}); retrying",
+                )
+            return await self._transition(
+                session, job_id, [JobRow.status == RUNNING, JobRow.attempt == attempt],
+                {"status": JobStatus.FAILED.value, "error_code": error_code.value, "error_message": error_message,
+                 "finished_at": utc_now()},
+                error_message,
+            )
+
+    async def _succeed(self, result: JobFinished) -> Transition | None:
+        assets = msgspec.to_builtins(result.assets)
+        async with self._db.write_session() as session, session.begin():
+            transition = await self._transition(
+                session, result.job_id, [JobRow.status == RUNNING, JobRow.attempt == result.attempt],
+                {"status": JobStatus.SUCCEEDED.value, "step": Step.PUBLISH_ASSETS.value, "progress": 100,
+                 "assets": assets, "error_code": None, "error_message": None, "finished_at": utc_now()},
+                "Render finished", assets=assets,
+            )
+            if transition is not None:
+                await self._publish(session, transition.job)
+            return transition
+
+    async def _end_attempt(self, job_id: str, attempt: int, status: JobStatus, error_code: ErrorCode | None, message: str) -> Transition | None:
+        async with self._db.write_session() as session, session.begin():
+            return await self._transition(
+                session, job_id, [JobRow.status == RUNNING, JobRow.attempt == attempt],
+                {"status": status.value, "error_code": error_code, "finished_at": utc_now()}, message,
+            )
+
+    @staticmethod
+    async def _publish(session: AsyncSession, job: JobRow) -> None:
+        """The published set changes only when a job newer than the published one succeeds."""
+        current = await session.scalar(
+            select(JobRow).join(PublishedRow, PublishedRow.job_id == JobRow.job_id).where(PublishedRow.video_id == job.video_id)
+        )
+        if current is not None and current.created_at > job.created_at:
+            return
+        await session.merge(PublishedRow(video_id=job.video_id, job_id=job.job_id, published_at=job.finished_at))
+
+    # --- the one way state changes -----------------------------------------------------
+
+    @staticmethod
+    async def _transition(
+        session: AsyncSession, job_id: str, expected: list[ColumnElement[bool]], values: dict[str, Any],
+        message: str, assets: dict[str, Any] | None = None,
+    ) -> Transition | None:
+        now: datetime = utc_now()
+        job = await session.scalar(
+            update(JobRow)
+            .where(JobRow.job_id == job_id, *expected)
+            .values(**values, message=message, updated_at=now, last_seq=JobRow.last_seq + 1)
+            .returning(JobRow)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+        if job is None:
+            return None
+        event = JobEventRow(
+            job_id=job.job_id, seq=job.last_seq, video_id=job.video_id, status=job.status, step=job.step,
+            progress=job.progress, message=message, error_code=job.error_code if job.status != RUNNING else None,
+            assets=assets, created_at=now,
+        )
+        session.add(event)
+        return Transition(job=job, event=event)
+
+    @staticmethod
+    async def _require(session: AsyncSession, video_id: str, job_id: str) -> JobRow:
+        job = await session.get(JobRow, job_id)
+        if job is None or job.video_id != video_id:
+            raise JobNotFound(f"Job {job_id!r} of video {video_id!r} does not exist.", video_id=video_id, job_id=job_id)
+        return job

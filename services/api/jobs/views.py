@@ -1,0 +1,76 @@
+"""Turns job rows and stored events into the Structs the API and WebSocket send."""
+
+from typing import Any
+
+from libs.contracts.bus import RenderedAssets
+from services.api.db.models import JobEventRow, JobRow
+from services.api.jobs.schemas import AssetLinks, JobEvent, RenderJob
+from services.api.timestamps import iso_utc
+
+
+def asset_links(public_base_url: str, video_id: str, job_id: str, rendered: dict[str, Any] | None) -> AssetLinks | None:
+    if rendered is None:
+        return None
+    files = RenderedAssets(**rendered)
+    base = f"{public_base_url}/assets/{video_id}/{job_id}"
+    return AssetLinks(
+        video_url=f"{base}/{files.video}",
+        subtitle_url=f"{base}/{files.srt}",
+        vtt_url=f"{base}/{files.vtt}",
+        thumbnail_url=f"{base}/{files.thumbnail}",
+        duration_sec=files.duration_sec,
+    )
+
+
+def job_view(row: JobRow, public_base_url: str) -> RenderJob:
+    return RenderJob(
+        job_id=row.job_id,
+        video_id=row.video_id,
+        script_id=row.script_id,
+        status=row.status,
+        step=row.step,
+        progress=row.progress,
+        message=row.message,
+        error_code=row.error_code,
+        error_message=row.error_message,
+        assets=asset_links(public_base_url, row.video_id, row.job_id, row.assets),
+        attempt=row.attempt,
+        max_attempts=row.max_attempts,
+        created_by=row.created_by,
+        created_at=iso_utc(row.created_at),
+        updated_at=iso_utc(row.updated_at),
+        started_at=iso_utc(row.started_at),
+        finished_at=iso_utc(row.finished_at),
+    )
+
+
+def event_view(row: JobEventRow, public_base_url: str) -> JobEvent:
+    return JobEvent(
+        type="progress",
+        video_id=row.video_id,
+        job_id=row.job_id,
+        seq=row.seq,
+        status=row.status,
+        step=row.step,
+        progress=row.progress,
+        message=row.message,
+        timestamp=iso_utc(row.created_at),
+        error_code=row.error_code,
+        assets=asset_links(public_base_url, row.video_id, row.job_id, row.assets),
+    )
+
+
+def snapshot_view(row: JobRow, public_base_url: str) -> JobEvent:
+    return JobEvent(
+        type="snapshot",
+        video_id=row.video_id,
+        job_id=row.job_id,
+        seq=row.last_seq,
+        status=row.status,
+        step=row.step,
+        progress=row.progress,
+        message=row.message,
+        timestamp=iso_utc(row.updated_at),
+        error_code=row.error_code,
+        assets=asset_links(public_base_url, row.video_id, row.job_id, row.assets),
+    )

@@ -1,0 +1,1 @@
+"""Scripts: what a video says and shows; DRAFT until approved, immutable after."""

@@ -1,0 +1,75 @@
+"""Script endpoints (SPEC §2)."""
+
+from typing import Annotated
+
+from litestar import Controller, Response, get, post, put
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+
+from libs.contracts.script import Script
+from services.api.db.models import ScriptRow
+from services.api.jobs.schemas import ResourceId
+from services.api.pagination import Limit, Offset
+from services.api.scripts.schemas import ScriptPage, ScriptSummary, ScriptView
+from services.api.scripts.store import ScriptStore, decode_script
+from services.api.timestamps import iso_utc
+
+ANONYMOUS = "anonymous"
+
+
+class ScriptController(Controller):
+    path = "/videos/{video_id:str}/scripts"
+    tags = ["scripts"]
+
+    @put("/{script_id:str}", operation_id="putScript", status_code=HTTP_200_OK)
+    async def put_script(
+        self, scripts: ScriptStore, video_id: Annotated[ResourceId, Parameter()], script_id: Annotated[ResourceId, Parameter()], data: Script
+    ) -> Response[ScriptView]:
+        """Create the script (201) or replace it while it is still a DRAFT (200)."""
+        row, created = await scripts.put(video_id, script_id, data, ANONYMOUS)
+        return Response(script_view(row), status_code=HTTP_201_CREATED if created else HTTP_200_OK)
+
+    @post("/", operation_id="createScript", status_code=HTTP_201_CREATED)
+    async def create_script(self, scripts: ScriptStore, video_id: Annotated[ResourceId, Parameter()], data: Script) -> ScriptView:
+        """Create a DRAFT script with a server-chosen id."""
+        return script_view(await scripts.create(video_id, data, ANONYMOUS))
+
+    @get("/", operation_id="listScripts")
+    async def list_scripts(
+        self, scripts: ScriptStore, video_id: Annotated[ResourceId, Parameter()], limit: Limit = 20, offset: Offset = 0
+    ) -> ScriptPage:
+        """The video's scripts, newest first."""
+        rows, total = await scripts.page(video_id, limit, offset)
+        return ScriptPage(video_id=video_id, scripts=[script_summary(row) for row in rows], total=total, limit=limit, offset=offset)
+
+    @get("/{script_id:str}", operation_id="getScript")
+    async def get_script(
+        self, scripts: ScriptStore, video_id: Annotated[ResourceId, Parameter()], script_id: Annotated[ResourceId, Parameter()]
+    ) -> ScriptView:
+        """One script with its scenes, status, author and timestamps."""
+        return script_view(await scripts.get(video_id, script_id))
+
+    @post("/{script_id:str}/approve", operation_id="approveScript", status_code=HTTP_200_OK)
+    async def approve_script(
+        self, scripts: ScriptStore, video_id: Annotated[ResourceId, Parameter()], script_id: Annotated[ResourceId, Parameter()]
+    ) -> ScriptView:
+        """DRAFT → APPROVED; approving an approved script changes nothing."""
+        return script_view(await scripts.approve(video_id, script_id))
+
+
+def script_view(row: ScriptRow) -> ScriptView:
+    script = decode_script(row)
+    return ScriptView(
+        video_id=row.video_id, script_id=row.script_id, status=row.status, title=script.title,
+        language=script.language, voice=script.voice, scenes=script.scenes, created_by=row.created_by,
+        created_at=iso_utc(row.created_at), updated_at=iso_utc(row.updated_at), approved_at=iso_utc(row.approved_at),
+    )
+
+
+def script_summary(row: ScriptRow) -> ScriptSummary:
+    script = decode_script(row)
+    return ScriptSummary(
+        script_id=row.script_id, status=row.status, title=script.title, language=script.language,
+        scene_count=len(script.scenes), created_by=row.created_by, created_at=iso_utc(row.created_at),
+        updated_at=iso_utc(row.updated_at), approved_at=iso_utc(row.approved_at),
+    )

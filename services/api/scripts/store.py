@@ -1,0 +1,77 @@
+"""Script persistence: create, replace while DRAFT, approve once, read."""
+
+from uuid import uuid4
+
+import msgspec
+from sqlalchemy import func, select
+
+from libs.contracts.script import Script
+from services.api.db.engine import Database
+from services.api.db.models import ScriptRow, utc_now
+from services.api.errors import ScriptImmutable, ScriptNotFound
+from services.api.scripts.schemas import ScriptStatus
+
+
+def decode_script(row: ScriptRow) -> Script:
+    return msgspec.json.decode(row.body, type=Script)
+
+
+class ScriptStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def put(self, video_id: str, script_id: str, script: Script, created_by: str) -> tuple[ScriptRow, bool]:
+        """Creates the script, or replaces it while it is a DRAFT. Returns (row, created)."""
+        now = utc_now()
+        async with self._db.write_session() as session, session.begin():
+            row = await session.get(ScriptRow, (video_id, script_id))
+            if row is None:
+                row = ScriptRow(
+                    video_id=video_id, script_id=script_id, status=ScriptStatus.DRAFT.value,
+                    body=msgspec.json.encode(script), created_by=created_by, created_at=now, updated_at=now,
+                )
+                session.add(row)
+                return row, True
+            if row.status == ScriptStatus.APPROVED.value:
+                raise ScriptImmutable(
+                    "An approved script cannot be changed; create a new script instead.",
+                    video_id=video_id, script_id=script_id,
+                )
+            row.body = msgspec.json.encode(script)
+            row.updated_at = now
+            return row, False
+
+    async def create(self, video_id: str, script: Script, created_by: str) -> ScriptRow:
+        row, _ = await self.put(video_id, f"script-{uuid4().hex[:16]}", script, created_by)
+        return row
+
+    async def approve(self, video_id: str, script_id: str) -> ScriptRow:
+        async with self._db.write_session() as session, session.begin():
+            row = await self._require(session, video_id, script_id)
+            if row.status != ScriptStatus.APPROVED.value:
+                row.status = ScriptStatus.APPROVED.value
+                row.approved_at = row.updated_at = utc_now()
+            return row
+
+    async def get(self, video_id: str, script_id: str) -> ScriptRow:
+        async with self._db.read_session() as session:
+            return await self._require(session, video_id, script_id)
+
+    async def page(self, video_id: str, limit: int, offset: int) -> tuple[list[ScriptRow], int]:
+        async with self._db.read_session() as session:
+            total = await session.scalar(select(func.count()).select_from(ScriptRow).where(ScriptRow.video_id == video_id))
+            rows = await session.scalars(
+                select(ScriptRow)
+                .where(ScriptRow.video_id == video_id)
+                .order_by(ScriptRow.created_at.desc(), ScriptRow.script_id)
+                .limit(limit)
+                .offset(offset)
+            )
+            return list(rows), total or 0
+
+    @staticmethod
+    async def _require(session, video_id: str, script_id: str) -> ScriptRow:
+        row = await session.get(ScriptRow, (video_id, script_id))
+        if row is None:
+            raise ScriptNotFound(f"Script {script_id!r} of video {video_id!r} does not exist.", video_id=video_id, script_id=script_id)
+        return row

@@ -1,0 +1,41 @@
+"""API settings, read once from the environment (SPEC §6)."""
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name) or default
+
+
+def _optional_env(name: str) -> str | None:
+    return os.environ.get(name) or None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    db_path: Path = field(default_factory=lambda: Path(_env("RENDER_JOB_DB_PATH", "./data/render_jobs.db")))
+    database_url: str | None = field(default_factory=lambda: _optional_env("DATABASE_URL"))
+    asset_dir: Path = field(default_factory=lambda: Path(_env("ASSET_DIR", "./data/assets")))
+    public_base_url: str = field(default_factory=lambda: _env("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/"))
+    command_endpoint: str = field(default_factory=lambda: _env("RENDER_COMMAND_ENDPOINT", "tcp://127.0.0.1:5555"))
+    event_endpoint: str = field(default_factory=lambda: _env("RENDER_EVENT_ENDPOINT", "tcp://127.0.0.1:5556"))
+    max_attempts: int = field(default_factory=lambda: int(_env("RENDER_MAX_ATTEMPTS", "3")))
+    job_ttl_days: int = field(default_factory=lambda: int(_env("RENDER_JOB_TTL_DAYS", "30")))
+    render_resolution: tuple[int, int] = field(
+        default_factory=lambda: _parse_resolution(_env("RENDER_RESOLUTION", "1920x1080"))
+    )
+    render_fps: int | None = field(default_factory=lambda: int(os.environ["RENDER_FPS"]) if os.environ.get("RENDER_FPS") else None)
+    heartbeat_interval: float = 1.0
+    heartbeat_liveness: int = 3
+    """A renderer silent for this many heartbeat intervals is dead."""
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.db_path}"
+
+
+def _parse_resolution(text: str) -> tuple[int, int]:
+    width, _, height = text.lower().partition("x")
+    return int(width), int(height)
