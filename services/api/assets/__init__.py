@@ -1,0 +1,1 @@
+"""Serving published job files (SPEC §2 Assets)."""

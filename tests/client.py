@@ -1,0 +1,38 @@
+"""Small HTTP and WebSocket helpers the integration tests share."""
+
+import json
+import uuid
+
+import httpx
+from websockets.sync.client import connect
+
+TERMINAL = {"SUCCEEDED", "FAILED", "CANCELED"}
+
+
+def new_video_id(prefix: str = "video") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def approved_script(http: httpx.Client, video_id: str, script: dict, script_id: str = "script-001") -> str:
+    response = http.put(f"/api/v2/videos/{video_id}/scripts/{script_id}", json=script)
+    assert response.status_code == 201, response.text
+    response = http.post(f"/api/v2/videos/{video_id}/scripts/{script_id}/approve")
+    assert response.status_code == 200 and response.json()["status"] == "APPROVED", response.text
+    return script_id
+
+
+def start_render(http: httpx.Client, video_id: str, script_id: str) -> dict:
+    response = http.post(f"/api/v2/videos/{video_id}/render-jobs", json={"script_id": script_id})
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+def follow(ws_url: str, video_id: str, query: str = "", timeout: float = 240.0) -> list[dict]:
+    """Every message of one progress stream until its terminal event (or the server closes)."""
+    messages: list[dict] = []
+    with connect(f"{ws_url}/ws/videos/{video_id}/render-progress{query}", open_timeout=10) as socket:
+        while True:
+            message = json.loads(socket.recv(timeout=timeout))
+            messages.append(message)
+            if message["type"] in ("progress", "snapshot") and message.get("status") in TERMINAL:
+                return messages

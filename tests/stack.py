@@ -1,0 +1,96 @@
+"""Starts the real stack for tests: uvicorn serving the API and the renderer supervisor with
+its worker processes, on free ports, over a temporary data folder."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    command_port: int = field(default_factory=free_port)
+    event_port: int = field(default_factory=free_port)
+    workers: int = 2
+    extra_env: dict[str, str] = field(default_factory=dict)
+    api: subprocess.Popen | None = None
+    renderer: subprocess.Popen | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def asset_dir(self) -> Path:
+        return self.data_dir / "assets"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "RENDER_JOB_DB_PATH": str(self.data_dir / "render_jobs.db"),
+            "ASSET_DIR": str(self.asset_dir),
+            "PUBLIC_BASE_URL": self.base_url,
+            "RENDER_COMMAND_ENDPOINT": f"tcp://127.0.0.1:{self.command_port}",
+            "RENDER_EVENT_ENDPOINT": f"tcp://127.0.0.1:{self.event_port}",
+            "RENDER_WORKERS": str(self.workers),
+            **self.extra_env,
+        }
+
+    def start_api(self) -> None:
+        self.api = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "services.api.app:create_app", "--factory",
+             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
+            cwd=self.data_dir, env=self.env,
+        )
+
+    def start_renderer(self) -> None:
+        self.renderer = subprocess.Popen([sys.executable, "-m", "services.renderer"], cwd=self.data_dir, env=self.env)
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for process in (self.api, self.renderer):
+                if process is not None and process.poll() is not None:
+                    raise RuntimeError(f"{process.args} exited with {process.returncode}")
+            try:
+                if httpx.get(f"{self.base_url}/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError("the stack did not become ready")
+
+    def stop(self) -> None:
+        for process in (self.renderer, self.api):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in (self.renderer, self.api):
+            if process is not None:
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()

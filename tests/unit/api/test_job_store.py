@@ -1,0 +1,134 @@
+"""Job state transitions on a real SQLite file: conditional updates make late, duplicate and
+stale messages harmless, and every change is stored as a numbered event."""
+
+import time
+
+import msgspec
+import pytest
+
+from libs.contracts.bus import JobFinished, Outcome, Progress, RenderedAssets
+from libs.contracts.codes import ErrorCode, Step
+from libs.contracts.script import Scene, Script
+from services.api.db.engine import open_database
+from services.api.db.migrate import upgrade_to_head
+from services.api.errors import JobNotCancelable, ScriptNotApproved
+from services.api.jobs.store import JobStore
+from services.api.scripts.store import ScriptStore
+
+pytestmark = pytest.mark.anyio
+SCRIPT = Script(title="t", scenes=[Scene(narration="안녕하세요.")])
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture
+async def stores(tmp_path):
+    db = open_database(f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}")
+    await upgrade_to_head(db)
+    scripts = ScriptStore(db)
+    await scripts.put("v", "s", SCRIPT, "tester")
+    await scripts.approve("v", "s")
+    yield scripts, JobStore(db, max_attempts=3)
+    await db.dispose()
+
+
+def succeeded(job_id: str, attempt: int) -> JobFinished:
+    return JobFinished(job_id=job_id, attempt=attempt, outcome=Outcome.SUCCEEDED, assets=RenderedAssets(duration_sec=1.0))
+
+
+async def running_job(jobs: JobStore, video_id: str = "v"):
+    job, created, _ = await jobs.create(video_id, "s", "tester")
+    assert created
+    transition, _ = await jobs.claim_next("w1")
+    assert transition.job.job_id == job.job_id and transition.job.attempt == 1
+    return transition.job
+
+
+async def test_second_create_returns_the_active_job(stores):
+    _, jobs = stores
+    first, created, _ = await jobs.create("v", "s", "tester")
+    again, created_again, event = await jobs.create("v", "s", "tester")
+    assert created and not created_again and event is None
+    assert again.job_id == first.job_id
+
+
+async def test_draft_script_cannot_be_rendered(stores):
+    scripts, jobs = stores
+    await scripts.put("v", "draft", SCRIPT, "tester")
+    with pytest.raises(ScriptNotApproved):
+        await jobs.create("v", "draft", "tester")
+
+
+async def test_duplicate_and_stale_outcomes_change_nothing(stores):
+    _, jobs = stores
+    job = await running_job(jobs)
+    assert await jobs.finish(succeeded(job.job_id, attempt=2)) is None, "stale attempt applied"
+    done = await jobs.finish(succeeded(job.job_id, attempt=1))
+    assert done.job.status == "SUCCEEDED" and done.job.progress == 100
+    assert await jobs.finish(succeeded(job.job_id, attempt=1)) is None, "duplicate applied"
+    failed = JobFinished(job_id=job.job_id, attempt=1, outcome=Outcome.FAILED, error_code=ErrorCode.RENDER_FAILED)
+    assert await jobs.finish(failed) is None
+    assert (await jobs.get("v", job.job_id)).status == "SUCCEEDED"
+
+
+async def test_late_success_never_overwrites_canceled(stores):
+    _, jobs = stores
+    job = await running_job(jobs)
+    canceled, _, worker = await jobs.cancel("v", job.job_id)
+    assert canceled.status == "CANCELED" and worker == "w1"
+    assert await jobs.finish(succeeded(job.job_id, attempt=1)) is None
+    assert (await jobs.get("v", job.job_id)).status == "CANCELED"
+    assert await jobs.published("v") is None
+    with pytest.raises(JobNotCancelable):
+        done = await running_job(jobs)
+        await jobs.finish(succeeded(done.job_id, 1))
+        await jobs.cancel("v", done.job_id)
+
+
+async def test_retryable_failures_requeue_until_attempts_run_out(stores):
+    _, jobs = stores
+    job = await running_job(jobs)
+    for attempt in (1, 2, 3):
+        if attempt > 1:
+            transition, _ = await jobs.claim_next("w1")
+            assert transition.job.attempt == attempt
+        outcome = await jobs.fail_attempt(job.job_id, attempt, ErrorCode.WORKER_LOST, "lost", retryable=True)
+        assert outcome.job.status == ("FAILED" if attempt == 3 else "PENDING")
+    final = await jobs.get("v", job.job_id)
+    assert final.error_code == "WORKER_LOST" and final.attempt == 3 and final.finished_at is not None
+
+
+async def test_permanent_failure_fails_at_once(stores):
+    _, jobs = stores
+    job = await running_job(jobs)
+    outcome = await jobs.fail_attempt(job.job_id, 1, ErrorCode.INVALID_SCRIPT, "empty", retryable=False)
+    assert outcome.job.status == "FAILED" and outcome.job.attempt == 1
+
+
+async def test_progress_is_latest_wins_and_never_goes_back(stores):
+    _, jobs = stores
+    job = await running_job(jobs)
+
+    def progress(seq: int, value: int) -> Progress:
+        return Progress(job_id=job.job_id, video_id="v", attempt=1, seq=seq, step=Step.GENERATE_TTS, progress=value, ts=time.time())
+
+    assert (await jobs.apply_progress(progress(2, 30))).job.progress == 30
+    assert await jobs.apply_progress(progress(1, 10)) is None, "an older event was applied"
+    assert (await jobs.apply_progress(progress(3, 20))).job.progress == 30
+    events = await jobs.events_after(job.job_id, 0)
+    assert [event.seq for event in events] == list(range(1, len(events) + 1))
+    assert [event.status for event in events] == ["PENDING", "RUNNING", "RUNNING", "RUNNING"]
+
+
+async def test_published_set_moves_only_to_a_newer_job(stores):
+    _, jobs = stores
+    older = await running_job(jobs)
+    await jobs.finish(succeeded(older.job_id, 1))
+    newer = await running_job(jobs)
+    await jobs.finish(succeeded(newer.job_id, 1))
+    published, job = await jobs.published("v")
+    assert job.job_id == newer.job_id
+    assert msgspec.convert(job.assets, RenderedAssets).duration_sec == 1.0
