@@ -4,6 +4,7 @@ import json
 import uuid
 
 import httpx
+from websockets.exceptions import ConnectionClosedOK
 from websockets.sync.client import connect
 
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELED"}
@@ -28,11 +29,11 @@ def start_render(http: httpx.Client, video_id: str, script_id: str) -> dict:
 
 
 def follow(ws_url: str, video_id: str, query: str = "", timeout: float = 240.0) -> list[dict]:
-    """Every message of one progress stream until its terminal event (or the server closes)."""
+    """Every message of one job's progress stream until the server closes it after the end."""
     messages: list[dict] = []
     with connect(f"{ws_url}/ws/videos/{video_id}/render-progress{query}", open_timeout=10) as socket:
-        while True:
-            message = json.loads(socket.recv(timeout=timeout))
-            messages.append(message)
-            if message["type"] in ("progress", "snapshot") and message.get("status") in TERMINAL:
-                return messages
+        try:
+            while True:
+                messages.append(json.loads(socket.recv(timeout=timeout)))
+        except ConnectionClosedOK:
+            return messages

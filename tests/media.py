@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 import av
+from PIL import ImageChops
 
 TIMESTAMP = r"(\d+):(\d\d):(\d\d)[,.](\d\d\d)"
 CUE_TIMING = re.compile(rf"{TIMESTAMP} --> {TIMESTAMP}")
@@ -24,16 +25,20 @@ def audio_video_durations(path: Path) -> tuple[float, float]:
     return stream_end(path, "audio"), stream_end(path, "video")
 
 
-def picture_change_times(path: Path, threshold: float = 3.0) -> list[float]:
-    """Times of decoded frames that differ visibly from the frame before them."""
+def picture_change_times(path: Path, min_changed_pixels: int = 20) -> list[float]:
+    """Times of decoded frames that differ visibly from the frame before them.
+
+    Slides of one script share a background and differ only in their text, so a change is
+    counted by pixels that changed a lot, not by the average difference (which encoder
+    noise on a repeated picture can match)."""
     changes: list[float] = []
     previous = None
     with av.open(str(path)) as container:
         for frame in container.decode(video=0):
-            small = frame.to_image().convert("L").resize((96, 54))
+            small = frame.to_image().convert("L").resize((384, 216))
             if previous is not None:
-                difference = sum(abs(a - b) for a, b in zip(small.getdata(), previous.getdata())) / (96 * 54)
-                if difference > threshold:
+                changed = sum(ImageChops.difference(small, previous).histogram()[49:])
+                if changed >= min_changed_pixels:
                     changes.append(float(frame.time))
             previous = small
     return changes
@@ -70,8 +75,8 @@ def scene_starts(all_cues: list[tuple[float, float, str]], narrations: list[str]
     starts = []
     position = 0
     for narration in narrations:
-        opening = _compact(narration)[:8]
-        while not _compact(all_cues[position][2]).startswith(opening):
+        text = _compact(narration)
+        while not text.startswith(_compact(all_cues[position][2])[:8]):
             position += 1
         starts.append(all_cues[position][0])
     return starts

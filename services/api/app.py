@@ -44,6 +44,8 @@ class Runtime:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings()
+    # uvicorn configures only its own loggers; the broker's warnings need a handler too.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     channels = ChannelsPlugin(
         backend=MemoryChannelsBackend(),
         arbitrary_channels_allowed=True,
@@ -89,7 +91,3 @@ def create_app(settings: Settings | None = None) -> Litestar:
         openapi_config=OpenAPIConfig(title="slidereel", version="2.0.0", path="/schema"),
         logging_config=None,
     )
-
-
-def configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

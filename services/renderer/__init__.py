@@ -1,0 +1,1 @@
+"""Renders a script into a narrated slide video: TTS, slides, compose, subtitles, publish."""

@@ -1,0 +1,283 @@
+"""One render job from script to published assets (DESIGN §5), run on a worker thread.
+
+Everything is written into a staging folder that is published with one rename at the end, or
+removed on failure or cancel, so a job's files are either all visible or not there at all.
+"""
+
+import errno
+import math
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import accumulate
+from pathlib import Path
+
+import av
+import msgspec
+
+from libs.contracts.bus import OutputSpec, Render, RenderedAssets
+from libs.contracts.codes import ErrorCode, Step
+from libs.contracts.script import Script
+from services.renderer.compose import PcmAudio, VideoFormat, compose_video
+from services.renderer.fonts import FontBook
+from services.renderer.publish import AssetStorage, LocalFolderStorage
+from services.renderer.settings import RendererSettings
+from services.renderer.slides import render_slides, save_thumbnail
+from services.renderer.subtitles import TimedSentence, build_cues, to_srt, to_vtt
+from services.renderer.text import split_sentences
+from services.renderer.tts import get_engine
+from services.renderer.tts.base import SAMPLE_WIDTH, SynthesisCanceled, SynthesisError, TtsEngine
+
+ProgressReport = Callable[[Step, int, str], None]
+"""(step, overall progress 0..100, never decreasing, human-readable message)."""
+
+STEP_WEIGHTS = {
+    Step.VALIDATE_SCRIPT: 1,
+    Step.GENERATE_TTS: 8,
+    Step.RENDER_SLIDES: 30,
+    Step.COMPOSE_VIDEO: 55,
+    Step.GENERATE_SUBTITLES: 1,
+    Step.GENERATE_THUMBNAIL: 2,
+    Step.PUBLISH_ASSETS: 3,
+}
+"""Shares of the progress bar: the time each step took on the reference script (VFR, 1080p)."""
+MIN_SCENE_SEC = 0.5
+"""A scene whose narration makes (almost) no sound is still shown this long."""
+MAX_DIMENSION = 4096
+MAX_FPS = 120
+_WORK_FOLDER = ".work"
+_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS}
+
+
+class RenderCanceled(Exception):
+    """The job's cancel event was set; its files are gone."""
+
+
+class RenderFailure(Exception):
+    """The job failed with `error_code`; `retryable` says whether another attempt may succeed."""
+
+    def __init__(self, error_code: ErrorCode, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.error_code = error_code
+        self.message = message
+        self.retryable = retryable
+
+
+def render_job(
+    job: Render, *, settings: RendererSettings, report: ProgressReport, cancel: threading.Event
+) -> RenderedAssets:
+    """Renders and publishes `job`; raises RenderCanceled or RenderFailure, leaving no files."""
+    progress = _Progress(report, cancel)
+    storage: AssetStorage = LocalFolderStorage(settings.asset_dir)
+    with _as_job_errors(progress):
+        progress(Step.VALIDATE_SCRIPT, 0, "Checking the script")
+        scene_sentences = _validate(job.script, job.output)
+        fonts = _load_fonts(settings.font_path)
+        staging = _staging(storage, job.output.storage_key)
+        try:
+            assets = _render(job, scene_sentences, settings, fonts, staging, progress)
+            progress(Step.PUBLISH_ASSETS, 0, "Publishing the files")
+            storage.publish(staging, job.output.storage_key)
+        except BaseException:
+            storage.discard(staging)
+            raise
+    # Past the rename the job is done; a cancel arriving now is too late to undo it.
+    progress.report(Step.PUBLISH_ASSETS, 1, "Published")
+    return assets
+
+
+@contextmanager
+def _as_job_errors(progress: "_Progress") -> Iterator[None]:
+    """Turns whatever a step raises into RenderCanceled or a RenderFailure with its error code."""
+    try:
+        yield
+    except (RenderCanceled, RenderFailure):
+        raise
+    except SynthesisCanceled as error:
+        raise RenderCanceled from error
+    except Exception as error:
+        raise _failure(error, progress.step) from error
+
+
+def _staging(storage: AssetStorage, key: str) -> Path:
+    try:
+        return storage.staging(key)
+    except ValueError as error:
+        raise RenderFailure(ErrorCode.STORAGE_FAILED, str(error), retryable=False) from error
+
+
+def _render(
+    job: Render,
+    scene_sentences: list[list[str]],
+    settings: RendererSettings,
+    fonts: FontBook,
+    staging: Path,
+    progress: "_Progress",
+) -> RenderedAssets:
+    """Writes the four asset files into `staging`; returns what they are."""
+    work = staging / _WORK_FOLDER
+    work.mkdir()
+    narration = _narrate(job.script, scene_sentences, _engine(settings.tts_engine), work / "narration.pcm", progress)
+    assets = RenderedAssets(duration_sec=narration.audio.duration_sec)
+    output = job.output
+    size = (output.width, output.height)
+    slides = [scene.slide for scene in job.script.scenes]
+
+    progress(Step.RENDER_SLIDES, 0, f"Drawing {len(slides)} slides")
+    pictures = render_slides(
+        slides, size, fonts, work, lambda done: progress(Step.RENDER_SLIDES, done / len(slides), f"Drew slide {done}")
+    )
+
+    progress(Step.COMPOSE_VIDEO, 0, "Encoding the video")
+    compose_video(
+        staging / assets.video,
+        slides=pictures,
+        scene_starts=narration.scene_starts,
+        audio=narration.audio,
+        video=VideoFormat(width=output.width, height=output.height, fps=output.fps, crf=output.crf),
+        on_progress=lambda fraction: progress(Step.COMPOSE_VIDEO, fraction, "Encoding the video"),
+    )
+
+    progress(Step.GENERATE_SUBTITLES, 0, "Writing subtitles")
+    cues = build_cues(narration.sentences, assets.duration_sec)
+    (staging / assets.srt).write_text(to_srt(cues), encoding="utf-8")
+    (staging / assets.vtt).write_text(to_vtt(cues), encoding="utf-8")
+
+    progress(Step.GENERATE_THUMBNAIL, 0, "Drawing the thumbnail")
+    save_thumbnail(slides[0], staging / assets.thumbnail, fonts)
+
+    shutil.rmtree(work)
+    sizes = {path.name: path.stat().st_size for path in sorted(staging.iterdir())}
+    return msgspec.structs.replace(assets, sizes=sizes)
+
+
+@dataclass(frozen=True)
+class _Narration:
+    audio: PcmAudio
+    scene_starts: list[float]
+    sentences: list[TimedSentence]
+
+
+def _narrate(
+    script: Script, scene_sentences: list[list[str]], engine: TtsEngine, pcm_path: Path, progress: "_Progress"
+) -> _Narration:
+    """Speaks scene after scene into `pcm_path`, each followed by its pause, timing every sentence."""
+    total = sum(map(len, scene_sentences))
+    spoken = 0
+    scene_starts: list[float] = []
+    timed: list[TimedSentence] = []
+    written_samples = 0
+    progress(Step.GENERATE_TTS, 0, f"Synthesizing {total} sentences")
+    with pcm_path.open("wb") as pcm:
+        for scene, sentences in zip(script.scenes, scene_sentences):
+            result = engine.synthesize(
+                sentences,
+                script.primary_language,
+                script.voice,
+                progress.cancel,
+                lambda done: progress(
+                    Step.GENERATE_TTS, (spoken + done) / total, f"Synthesized {spoken + done} of {total} sentences"
+                ),
+            )
+            spoken += len(sentences)
+            scene_start = written_samples / result.sample_rate
+            scene_starts.append(scene_start)
+            timed += [
+                TimedSentence(text, scene_start + start, scene_start + end)
+                for text, (start, end) in zip(sentences, result.sentence_spans)
+            ]
+            speech_samples = len(result.pcm) // SAMPLE_WIDTH
+            scene_samples = max(
+                speech_samples + round(scene.pause_sec * result.sample_rate),
+                round(MIN_SCENE_SEC * result.sample_rate),
+            )
+            pcm.write(result.pcm)
+            pcm.write(bytes((scene_samples - speech_samples) * SAMPLE_WIDTH))
+            written_samples += scene_samples
+    return _Narration(PcmAudio(path=pcm_path, sample_rate=result.sample_rate), scene_starts, timed)
+
+
+def _validate(script: Script, output: OutputSpec) -> list[list[str]]:
+    """Each scene's sentences; raises INVALID_SCRIPT for what no attempt could render."""
+    problems = []
+    for dimension, value in (("width", output.width), ("height", output.height)):
+        if not (16 <= value <= MAX_DIMENSION and value % 2 == 0):
+            problems.append(f"output {dimension} {value} must be even and between 16 and {MAX_DIMENSION}")
+    if output.fps is not None and not 1 <= output.fps <= MAX_FPS:
+        problems.append(f"output fps {output.fps} must be between 1 and {MAX_FPS}")
+    if not 0 <= output.crf <= 51:
+        problems.append(f"output crf {output.crf} must be between 0 and 51")
+    scene_sentences = [split_sentences(scene.narration) for scene in script.scenes]
+    problems += [
+        f"scene {number} has no narration to speak"
+        for number, sentences in enumerate(scene_sentences, start=1)
+        if not sentences
+    ]
+    if problems:
+        raise RenderFailure(ErrorCode.INVALID_SCRIPT, "; ".join(problems), retryable=False)
+    return scene_sentences
+
+
+def _load_fonts(font_path: Path | None) -> FontBook:
+    fonts = FontBook(font_path)
+    try:
+        fonts.get(12)
+    except OSError as error:
+        raise RenderFailure(
+            ErrorCode.RENDER_FAILED, f"cannot load the slide font {font_path}: {error}", retryable=False
+        ) from error
+    return fonts
+
+
+def _engine(name: str) -> TtsEngine:
+    try:
+        return get_engine(name)
+    except KeyError as error:
+        raise RenderFailure(ErrorCode.TTS_FAILED, error.args[0], retryable=False) from error
+
+
+def _failure(error: Exception, step: Step) -> RenderFailure:
+    message = f"{step.value} failed: {type(error).__name__}: {error}"
+    if isinstance(error, SynthesisError):
+        return RenderFailure(ErrorCode.TTS_FAILED, message, retryable=True)
+    if _is_storage_error(error):
+        return RenderFailure(ErrorCode.STORAGE_FAILED, message, retryable=True)
+    return RenderFailure(ErrorCode.RENDER_FAILED, message, retryable=False)
+
+
+def _is_storage_error(error: Exception) -> bool:
+    """Disk trouble: any failed file operation of ours, or an FFmpeg error with a disk errno."""
+    if isinstance(error, av.FFmpegError):
+        return error.errno in _DISK_ERRNOS
+    return isinstance(error, OSError)
+
+
+class _Progress:
+    """Overall progress from (step, fraction of the step); also the job's cancel checkpoint."""
+
+    def __init__(self, report: ProgressReport, cancel: threading.Event) -> None:
+        self._report = report
+        self.cancel = cancel
+        self.step = Step.VALIDATE_SCRIPT
+        self._reported: tuple[Step, int] | None = None
+        self._percent = 0
+        self._weight_before = dict(zip(STEP_WEIGHTS, accumulate(STEP_WEIGHTS.values(), initial=0)))
+        self._total_weight = sum(STEP_WEIGHTS.values())
+
+    def __call__(self, step: Step, fraction: float, message: str) -> None:
+        """Raises RenderCanceled if the job was canceled, else reports progress."""
+        if self.cancel.is_set():
+            raise RenderCanceled
+        self.report(step, fraction, message)
+
+    def report(self, step: Step, fraction: float, message: str) -> None:
+        """Reports only when the step or the whole percent changes, to keep messages few."""
+        self.step = step
+        done = self._weight_before[step] + STEP_WEIGHTS[step] * min(max(fraction, 0.0), 1.0)
+        # The epsilon keeps float error from turning a finished job into 99%.
+        self._percent = max(self._percent, math.floor(100 * done / self._total_weight + 1e-9))
+        if self._reported != (step, self._percent):
+            self._reported = (step, self._percent)
+            self._report(step, self._percent, message)

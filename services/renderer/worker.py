@@ -1,0 +1,200 @@
+"""One renderer worker: a DEALER for commands and outcomes, a PUB for progress, and one
+render at a time on a thread so heartbeats keep flowing while it works (DESIGN §3).
+
+Paranoid Pirate on the worker side: if the broker is silent for `liveness` intervals the
+worker reconnects with a fresh socket and says Ready again (reporting its running job), with
+exponential backoff. Outcomes are kept and resent until the broker acknowledges them.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+
+import msgspec
+import zmq
+import zmq.asyncio
+
+from libs.contracts.bus import (
+    Ack, Cancel, Disconnect, Heartbeat, JobFinished, Message, Outcome, Progress, Ready, Render, RunningJob,
+    progress_codec, renderer_codec,
+)
+from libs.contracts.codes import ErrorCode, Step
+from services.renderer.pipeline import RenderCanceled, RenderFailure, render_job
+from services.renderer.settings import RendererSettings
+from services.renderer.tts import engine_names
+
+log = logging.getLogger(__name__)
+
+LIVENESS = 3
+RECONNECT_BACKOFF_MAX = 8.0
+
+
+@dataclass
+class CurrentRender:
+    job: Render
+    cancel: threading.Event = field(default_factory=threading.Event)
+    seq: int = 0
+
+    @property
+    def running(self) -> RunningJob:
+        return RunningJob(job_id=self.job.job_id, attempt=self.job.attempt)
+
+
+class Worker:
+    def __init__(self, worker_id: str, settings: RendererSettings) -> None:
+        self._id = worker_id
+        self._settings = settings
+        self._context = zmq.asyncio.Context()
+        self._codec = renderer_codec()
+        self._progress_encoder = progress_codec()
+        self._dealer: zmq.asyncio.Socket | None = None
+        self._pub = self._context.socket(zmq.PUB)
+        self._pub.setsockopt(zmq.LINGER, 0)
+        self._pub.connect(settings.event_endpoint)
+        self._current: CurrentRender | None = None
+        self._unacked: dict[tuple[str, int], JobFinished] = {}
+        self._broker_seen = time.monotonic()
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self._stopping.set)
+        await self._connect()
+        tasks = [asyncio.create_task(self._receive()), asyncio.create_task(self._heartbeat())]
+        await self._stopping.wait()
+        if self._current is not None:
+            self._current.cancel.set()
+        await self._send(Disconnect())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._context.destroy(linger=0)
+
+    # --- connection ----------------------------------------------------------------------
+
+    async def _connect(self) -> None:
+        if self._dealer is not None:
+            self._dealer.close(linger=0)
+        self._dealer = self._context.socket(zmq.DEALER)
+        self._dealer.setsockopt(zmq.LINGER, 0)
+        self._dealer.setsockopt(zmq.IDENTITY, self._id.encode())
+        self._dealer.connect(self._settings.command_endpoint)
+        self._broker_seen = time.monotonic()
+        running = self._current.running if self._current else None
+        await self._send(Ready(worker_id=self._id, engines=engine_names(), running_job=running))
+        for outcome in self._unacked.values():
+            await self._send(outcome)
+
+    async def _send(self, message: Message) -> None:
+        await self._dealer.send(self._codec.encode(message))
+
+    async def _heartbeat(self) -> None:
+        """Runs on its own timer, so a long render never looks like a dead worker."""
+        interval = self._settings.heartbeat_interval
+        backoff = interval
+        while True:
+            await asyncio.sleep(interval)
+            if time.monotonic() - self._broker_seen > interval * LIVENESS:
+                log.warning("broker silent; reconnecting after %.1f s", backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, RECONNECT_BACKOFF_MAX)
+                await self._connect()
+                continue
+            backoff = interval
+            await self._send(Heartbeat(running_job=self._current.running if self._current else None))
+            for outcome in self._unacked.values():
+                await self._send(outcome)
+
+    async def _receive(self) -> None:
+        while True:
+            dealer = self._dealer
+            try:
+                payload = await dealer.recv()
+            except zmq.ZMQError:
+                if dealer is self._dealer:
+                    raise
+                continue  # the socket was replaced by a reconnect
+            self._broker_seen = time.monotonic()
+            try:
+                message = self._codec.decode(payload)
+            except msgspec.DecodeError as error:
+                log.warning("dropped an undecodable command: %s", error)
+                continue
+            match message:
+                case Render():
+                    self._start(message)
+                case Cancel(job_id=job_id):
+                    if self._current is not None and self._current.job.job_id == job_id:
+                        log.info("canceling %s", job_id)
+                        self._current.cancel.set()
+                case Ack(job_id=job_id, attempt=attempt):
+                    self._unacked.pop((job_id, attempt), None)
+                case Heartbeat():
+                    pass
+
+    # --- rendering -----------------------------------------------------------------------
+
+    def _start(self, job: Render) -> None:
+        if self._current is not None:
+            log.error("got %s while rendering %s; refusing", job.job_id, self._current.job.job_id)
+            return
+        self._current = CurrentRender(job=job)
+        asyncio.create_task(self._render(self._current))
+
+    async def _render(self, current: CurrentRender) -> None:
+        loop = asyncio.get_running_loop()
+        job = current.job
+        log.info("rendering %s attempt %d", job.job_id, job.attempt)
+
+        def report(step: Step, progress: int, message: str) -> None:
+            loop.call_soon_threadsafe(self._publish_progress, current, step, progress, message)
+
+        try:
+            assets = await asyncio.to_thread(
+                render_job, job, settings=self._settings, report=report, cancel=current.cancel
+            )
+            outcome = JobFinished(job_id=job.job_id, attempt=job.attempt, outcome=Outcome.SUCCEEDED, assets=assets)
+        except RenderCanceled:
+            outcome = JobFinished(job_id=job.job_id, attempt=job.attempt, outcome=Outcome.CANCELED)
+        except RenderFailure as failure:
+            outcome = JobFinished(
+                job_id=job.job_id, attempt=job.attempt, outcome=Outcome.FAILED, error_code=failure.error_code,
+                error_message=str(failure), retryable=failure.retryable,
+            )
+        except Exception as error:
+            log.exception("render of %s crashed", job.job_id)
+            outcome = JobFinished(
+                job_id=job.job_id, attempt=job.attempt, outcome=Outcome.FAILED, error_code=ErrorCode.RENDER_FAILED,
+                error_message=f"{type(error).__name__}: {error}", retryable=True,
+            )
+        log.info("%s attempt %d ended %s", job.job_id, job.attempt, outcome.outcome.value)
+        self._current = None
+        self._unacked[(job.job_id, job.attempt)] = outcome
+        await self._send(outcome)
+
+    def _publish_progress(self, current: CurrentRender, step: Step, progress: int, message: str) -> None:
+        current.seq += 1
+        event = Progress(
+            job_id=current.job.job_id, video_id=current.job.video_id, attempt=current.job.attempt,
+            seq=current.seq, step=step, progress=progress, message=message, ts=time.time(),
+        )
+        with contextlib.suppress(zmq.Again):
+            self._pub.send(self._progress_encoder.encode(event), flags=zmq.NOBLOCK)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="One slidereel renderer worker (started by the supervisor).")
+    parser.add_argument("--worker-id", required=True)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s %(levelname)s {args.worker_id}: %(message)s")
+    asyncio.run(Worker(args.worker_id, RendererSettings()).run())
+
+
+if __name__ == "__main__":
+    main()

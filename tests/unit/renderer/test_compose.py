@@ -1,0 +1,94 @@
+import av
+import pytest
+from PIL import Image
+
+from services.renderer.compose import PcmAudio, VideoFormat, compose_video
+
+from .conftest import stream_seconds, video_packets, write_tone
+
+SCENE_STARTS = [0.0, 0.8, 1.9]
+AUDIO_SEC = 2.6
+TOLERANCE = 0.05
+
+
+@pytest.fixture
+def slides(tmp_path):
+    paths = []
+    for number, colour in enumerate(["#aa2222", "#22aa22", "#2222aa"]):
+        path = tmp_path / f"slide-{number}.png"
+        Image.new("RGB", (320, 180), colour).save(path)
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture
+def audio(tmp_path):
+    return PcmAudio(path=write_tone(tmp_path / "narration.pcm", AUDIO_SEC), sample_rate=22050)
+
+
+def compose(tmp_path, slides, audio, fps=None, on_progress=lambda fraction: None):
+    path = tmp_path / "video.mp4"
+    video = VideoFormat(width=320, height=180, fps=fps, crf=30)
+    compose_video(path, slides=slides, scene_starts=SCENE_STARTS, audio=audio, video=video, on_progress=on_progress)
+    return path
+
+
+def test_mp4_has_one_h264_yuv420p_stream_and_one_aac_stream(tmp_path, slides, audio):
+    with av.open(str(compose(tmp_path, slides, audio))) as container:
+        video, sound = container.streams.video, container.streams.audio
+        assert len(video) == 1 and len(sound) == 1
+        assert (video[0].codec_context.name, video[0].codec_context.pix_fmt) == ("h264", "yuv420p")
+        assert (sound[0].codec_context.name, sound[0].codec_context.sample_rate) == ("aac", 22050)
+
+
+def test_moov_comes_before_media_data_for_fast_start(tmp_path, slides, audio):
+    data = compose(tmp_path, slides, audio).read_bytes()
+    assert data.index(b"moov") < data.index(b"mdat")
+
+
+def test_variable_frame_rate_encodes_one_keyframe_per_slide_at_its_scene_start(tmp_path, slides, audio):
+    packets = video_packets(compose(tmp_path, slides, audio))
+    assert len(packets) == len(slides)
+    assert all(packet.is_keyframe for packet in packets)
+    starts = [float(packet.pts * packet.time_base) for packet in packets]
+    assert starts == pytest.approx(SCENE_STARTS, abs=TOLERANCE)
+
+
+def test_decoded_frames_show_each_slide_in_turn(tmp_path, slides, audio):
+    with av.open(str(compose(tmp_path, slides, audio))) as container:
+        centres = [frame.to_image().getpixel((160, 90)) for frame in container.decode(video=0)]
+    dominant = [max(range(3), key=lambda channel: pixel[channel]) for pixel in centres]
+    assert dominant == [0, 1, 2]
+
+
+@pytest.mark.parametrize("fps", [None, 10, 30])
+def test_video_ends_with_the_audio(tmp_path, slides, audio, fps):
+    with av.open(str(compose(tmp_path, slides, audio, fps=fps))) as container:
+        video_sec = stream_seconds(container.streams.video[0])
+        audio_sec = stream_seconds(container.streams.audio[0])
+    assert video_sec == pytest.approx(AUDIO_SEC, abs=TOLERANCE)
+    assert audio_sec == pytest.approx(AUDIO_SEC, abs=TOLERANCE)
+
+
+def test_constant_frame_rate_gives_fps_frames_a_second_with_a_keyframe_at_each_scene(tmp_path, slides, audio):
+    packets = video_packets(compose(tmp_path, slides, audio, fps=10))
+    assert len(packets) == pytest.approx(AUDIO_SEC * 10, abs=1)
+    keyframe_times = [float(packet.pts * packet.time_base) for packet in packets if packet.is_keyframe]
+    for start in SCENE_STARTS:
+        assert any(abs(time - start) < 0.1 + 1e-9 for time in keyframe_times), start
+
+
+def test_progress_rises_to_one_and_an_exception_in_it_stops_encoding(tmp_path, slides, audio):
+    fractions = []
+    compose(tmp_path, slides, audio, on_progress=fractions.append)
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
+    assert len(fractions) >= 3
+
+    class Stop(Exception):
+        pass
+
+    def stop(fraction):
+        raise Stop
+
+    with pytest.raises(Stop):
+        compose(tmp_path, slides, audio, on_progress=stop)

@@ -1,0 +1,179 @@
+import errno
+import re
+import threading
+
+import av
+import pytest
+
+from libs.contracts.codes import ErrorCode, Step
+from services.renderer import pipeline
+from services.renderer.pipeline import RenderCanceled, RenderFailure, render_job
+from services.renderer.publish import STAGING_FOLDER, LocalFolderStorage
+from services.renderer.settings import RendererSettings
+from services.renderer.tts.base import SynthesisError
+
+from .conftest import make_job, make_script, stream_seconds, video_packets
+
+NARRATIONS = ("안녕하세요. 시험 영상입니다.", "두 번째 장면입니다! 짧게 말합니다.", "마지막 장면입니다.")
+ASSET_FILES = ["subtitles.srt", "subtitles.vtt", "thumbnail.jpg", "video.mp4"]
+
+
+class Recorder:
+    def __init__(self, on_report=None) -> None:
+        self.reports: list[tuple[Step, int, str]] = []
+        self._on_report = on_report
+
+    def __call__(self, step: Step, progress: int, message: str) -> None:
+        self.reports.append((step, progress, message))
+        if self._on_report:
+            self._on_report(step, progress)
+
+
+def run(tmp_path, job, report=None, cancel=None):
+    settings = RendererSettings(asset_dir=tmp_path)
+    return render_job(job, settings=settings, report=report or Recorder(), cancel=cancel or threading.Event())
+
+
+def assert_no_files_left(tmp_path) -> None:
+    assert not (tmp_path / "video-1").exists()
+    assert not any((tmp_path / STAGING_FOLDER).iterdir())
+
+
+def test_render_publishes_the_four_assets_and_reports_rising_progress(tmp_path):
+    recorder = Recorder()
+    assets = run(tmp_path, make_job(make_script(*NARRATIONS)), recorder)
+
+    published = tmp_path / "video-1" / "job-1"
+    assert sorted(path.name for path in published.iterdir()) == ASSET_FILES
+    assert assets.sizes == {name: (published / name).stat().st_size for name in ASSET_FILES}
+    assert not any((tmp_path / STAGING_FOLDER).iterdir())
+
+    steps = [step for step, _, _ in recorder.reports]
+    assert list(dict.fromkeys(steps)) == list(Step)
+    percents = [percent for _, percent, _ in recorder.reports]
+    assert percents == sorted(percents) and percents[0] < 5
+    assert recorder.reports[-1][:2] == (Step.PUBLISH_ASSETS, 100)
+
+
+def test_rendered_video_matches_the_narration(tmp_path):
+    assets = run(tmp_path, make_job(make_script(*NARRATIONS)))
+    published = tmp_path / "video-1" / "job-1"
+    with av.open(str(published / "video.mp4")) as container:
+        assert stream_seconds(container.streams.audio[0]) == pytest.approx(assets.duration_sec, abs=0.05)
+        assert stream_seconds(container.streams.video[0]) == pytest.approx(assets.duration_sec, abs=0.05)
+        assert (container.streams.video[0].width, container.streams.video[0].height) == (640, 360)
+    assert len(video_packets(published / "video.mp4")) == len(NARRATIONS)
+    srt = (published / "subtitles.srt").read_text(encoding="utf-8")
+    for sentence in ("안녕하세요.", "두 번째 장면입니다!", "마지막 장면입니다."):
+        assert sentence in srt
+
+
+def test_each_scene_lasts_its_narration_plus_its_pause(tmp_path):
+    script = make_script("짧은 문장.", "조금 더 긴 두 번째 문장입니다.")
+    script.scenes[0].pause_sec = 2.0
+    assets = run(tmp_path, make_job(script))
+
+    published = tmp_path / "video-1" / "job-1"
+    cue_ends = [cue_end for _, cue_end in srt_times(published / "subtitles.srt")]
+    second_slide = video_packets(published / "video.mp4")[1]
+    second_slide_start = float(second_slide.pts * second_slide.time_base)
+    assert second_slide_start - cue_ends[0] == pytest.approx(2.0, abs=0.002)
+    assert assets.duration_sec - cue_ends[-1] == pytest.approx(script.scenes[1].pause_sec, abs=0.002)
+
+
+def srt_times(path) -> list[tuple[float, float]]:
+    def seconds(hours, minutes, secs, millis) -> float:
+        return int(hours) * 3600 + int(minutes) * 60 + int(secs) + int(millis) / 1000
+
+    pattern = r"^(\d+):(\d+):(\d+),(\d+) --> (\d+):(\d+):(\d+),(\d+)$"
+    return [
+        (seconds(*match[:4]), seconds(*match[4:]))
+        for match in re.findall(pattern, path.read_text(encoding="utf-8"), re.M)
+    ]
+
+
+def test_cancel_during_tts_raises_and_leaves_no_files(tmp_path):
+    cancel = threading.Event()
+
+    def cancel_in_tts(step, progress):
+        if step is Step.GENERATE_TTS and progress > 1:
+            cancel.set()
+
+    recorder = Recorder(cancel_in_tts)
+    with pytest.raises(RenderCanceled):
+        run(tmp_path, make_job(make_script(*NARRATIONS)), recorder, cancel)
+    assert recorder.reports[-1][0] is Step.GENERATE_TTS
+    assert_no_files_left(tmp_path)
+
+
+def test_cancel_during_encoding_raises_and_leaves_no_files(tmp_path):
+    cancel = threading.Event()
+    recorder = Recorder(lambda step, progress: step is Step.COMPOSE_VIDEO and cancel.set())
+    with pytest.raises(RenderCanceled):
+        run(tmp_path, make_job(make_script(*NARRATIONS)), recorder, cancel)
+    assert_no_files_left(tmp_path)
+
+
+@pytest.mark.parametrize("narration", [" ", "\n\t ", "\u200b\u200d"])
+def test_blank_narration_is_an_invalid_script(tmp_path, narration):
+    with pytest.raises(RenderFailure) as failure:
+        run(tmp_path, make_job(make_script("정상 장면입니다.", narration)))
+    assert (failure.value.error_code, failure.value.retryable) == (ErrorCode.INVALID_SCRIPT, False)
+    assert "scene 2" in str(failure.value)
+
+
+def test_odd_output_size_is_an_invalid_script(tmp_path):
+    with pytest.raises(RenderFailure) as failure:
+        run(tmp_path, make_job(make_script("안녕하세요."), width=641))
+    assert failure.value.error_code is ErrorCode.INVALID_SCRIPT
+
+
+def test_hostile_text_renders(tmp_path):
+    hostile = "😀👨‍👩‍👧 \x07 שלום \u200b " + "가" * 300 + ". 끝."
+    script = make_script(hostile, language="ko")
+    script.scenes[0].slide.title = hostile[:200]
+    script.scenes[0].slide.bullets = [hostile[:300]] * 12
+    assets = run(tmp_path, make_job(script))
+    assert assets.duration_sec > 1
+
+
+class CrashingEngine:
+    name = "crashing"
+
+    def synthesize(self, sentences, language, voice, cancel, on_sentence=None):
+        raise SynthesisError("engine died")
+
+
+def test_tts_crash_is_a_retryable_tts_failure(tmp_path, monkeypatch):
+    monkeypatch.setattr(pipeline, "get_engine", lambda name: CrashingEngine())
+    with pytest.raises(RenderFailure) as failure:
+        run(tmp_path, make_job(make_script("안녕하세요.")))
+    assert (failure.value.error_code, failure.value.retryable) == (ErrorCode.TTS_FAILED, True)
+    assert_no_files_left(tmp_path)
+
+
+def test_unknown_tts_engine_fails_for_good(tmp_path):
+    settings = RendererSettings(asset_dir=tmp_path, tts_engine="no-such-engine")
+    with pytest.raises(RenderFailure) as failure:
+        render_job(make_job(make_script("안녕하세요.")), settings=settings, report=Recorder(), cancel=threading.Event())
+    assert (failure.value.error_code, failure.value.retryable) == (ErrorCode.TTS_FAILED, False)
+
+
+def test_disk_error_while_publishing_is_a_retryable_storage_failure(tmp_path, monkeypatch):
+    def disk_full(self, staging_dir, key):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(LocalFolderStorage, "publish", disk_full)
+    with pytest.raises(RenderFailure) as failure:
+        run(tmp_path, make_job(make_script("안녕하세요.")))
+    assert (failure.value.error_code, failure.value.retryable) == (ErrorCode.STORAGE_FAILED, True)
+    assert_no_files_left(tmp_path)
+
+
+def test_unreadable_font_override_fails_for_good(tmp_path):
+    not_a_font = tmp_path / "broken.ttf"
+    not_a_font.write_bytes(b"not a font")
+    settings = RendererSettings(asset_dir=tmp_path, font_path=not_a_font)
+    with pytest.raises(RenderFailure) as failure:
+        render_job(make_job(make_script("안녕하세요.")), settings=settings, report=Recorder(), cancel=threading.Event())
+    assert (failure.value.error_code, failure.value.retryable) == (ErrorCode.RENDER_FAILED, False)
