@@ -15,5 +15,5 @@ if [ ! -x .venv/bin/python ]; then
   [ -n "$python" ] || { echo "slidereel needs Python 3.11 or newer (set PYTHON=...)" >&2; exit 1; }
   "$python" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[${SLIDEREEL_EXTRAS:-}]"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${SLIDEREEL_EXTRAS:+[$SLIDEREEL_EXTRAS]}"
 export PATH="$PWD/.venv/bin:$PATH"
