@@ -60,13 +60,17 @@ def wait_until_ready(http: httpx.Client, timeout: float) -> None:
 
 
 def watch(url: str) -> dict:
-    """Prints each progress event; returns the terminal one."""
+    """Prints progress on each new step or status and every tenth percent; returns the terminal event."""
+    shown = None
     with connect(url) as socket:
         while True:
             event = json.loads(socket.recv())
             if event["type"] not in ("progress", "snapshot"):
                 continue
-            print(f"  [{event['progress']:3d}%] {event['status']:<9} {event['step'] or '':<19} {event['message']}", flush=True)
+            milestone = (event["status"], event["step"], event["progress"] // 10)
+            if milestone != shown:
+                shown = milestone
+                print(f"  [{event['progress']:3d}%] {event['status']:<9} {event['step'] or '':<19} {event['message']}", flush=True)
             if event["status"] in TERMINAL:
                 return event
 
