@@ -27,6 +27,8 @@ from services.api.scripts.store import ScriptStore
 from services.api.settings import Settings
 
 MAX_BODY_BYTES = 1024 * 1024
+ANONYMOUS_SUBJECT = "anonymous"
+"""`created_by` until requests carry an authenticated subject."""
 # A WebSocket client further behind than this loses its oldest undelivered events.
 SUBSCRIBER_BACKLOG = 1_000
 
@@ -84,6 +86,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         plugins=[channels],
         dependencies={
             "settings": Provide(lambda: settings, sync_to_thread=False),
+            "subject": Provide(lambda: ANONYMOUS_SUBJECT, sync_to_thread=False),
             **{name: from_runtime(name) for name in ("db", "scripts", "jobs", "publisher", "broker")},
         },
         exception_handlers=EXCEPTION_HANDLERS,

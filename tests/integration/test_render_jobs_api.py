@@ -37,6 +37,13 @@ def wait_terminal(http: httpx.Client, video_id: str, job_id: str, timeout: float
     raise TimeoutError(job)
 
 
+def wait_running(http: httpx.Client, video_id: str, job_id: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while http.get(f"/api/v2/videos/{video_id}/render-jobs/{job_id}").json()["status"] != "RUNNING":
+        assert time.monotonic() < deadline, "the job never started"
+        time.sleep(0.05)
+
+
 def test_fifty_concurrent_posts_create_exactly_one_job(stack, http):
     video_id = new_video_id("race")
     script_id = approved_script(http, video_id, SHORT_SCRIPT)
@@ -94,10 +101,7 @@ def test_cancel_running_job_stops_it_and_publishes_nothing(stack, http, referenc
     video_id = new_video_id("cancel")
     script_id = approved_script(http, video_id, reference_script)
     job_id = start_render(http, video_id, script_id)["job_id"]
-    deadline = time.monotonic() + 60
-    while http.get(f"/api/v2/videos/{video_id}/render-jobs/{job_id}").json()["status"] != "RUNNING":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_running(http, video_id, job_id)
     response = http.post(f"/api/v2/videos/{video_id}/render-jobs/{job_id}/cancel")
     assert response.status_code == 200 and response.json()["status"] == "CANCELED"
     again = http.post(f"/api/v2/videos/{video_id}/render-jobs/{job_id}/cancel")
@@ -125,10 +129,7 @@ def test_stream_without_job_id_follows_the_running_job(stack, http, reference_sc
     video_id = new_video_id("latest")
     script_id = approved_script(http, video_id, reference_script)
     job_id = start_render(http, video_id, script_id)["job_id"]
-    deadline = time.monotonic() + 60
-    while http.get(f"/api/v2/videos/{video_id}/render-jobs/{job_id}").json()["status"] != "RUNNING":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_running(http, video_id, job_id)
     with connect(f"{stack.ws_url}/ws/videos/{video_id}/render-progress", open_timeout=10) as socket:
         connected = json.loads(socket.recv(timeout=10))
         snapshot = json.loads(socket.recv(timeout=10))

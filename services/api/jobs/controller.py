@@ -8,15 +8,14 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from libs.contracts.codes import JobStatus
 from services.api.dispatch.broker import RenderBroker
-from services.api.jobs.schemas import CreatedRenderJob, CreateRenderJob, PublishedAssets, RenderJob, RenderJobPage, ResourceId
+from services.api.jobs.schemas import CreatedRenderJob, CreateRenderJob, PublishedAssets, RenderJob, RenderJobPage
 from services.api.jobs.store import JobStore
 from services.api.jobs.views import asset_links, job_view
-from services.api.pagination import Limit, Offset
+from services.api.params import Limit, Offset, ResourceId
 from services.api.progress.publisher import EventPublisher
 from services.api.settings import Settings
 from services.api.timestamps import iso_utc
 
-ANONYMOUS = "anonymous"
 VideoId = Annotated[ResourceId, Parameter(description="The caller's video id.")]
 JobId = Annotated[str, Parameter(max_length=64, description="`job-` + UUID.")]
 
@@ -27,11 +26,12 @@ class RenderJobController(Controller):
 
     @post("/render-jobs", operation_id="createRenderJob", status_code=HTTP_202_ACCEPTED)
     async def create_render_job(
-        self, jobs: JobStore, broker: RenderBroker, publisher: EventPublisher, video_id: VideoId, data: CreateRenderJob
+        self, jobs: JobStore, broker: RenderBroker, publisher: EventPublisher, subject: str, video_id: VideoId,
+        data: CreateRenderJob,
     ) -> Response[CreatedRenderJob]:
         """Start rendering an approved script: 202 with a new job, or 200 with the video's
         PENDING/RUNNING job (one active job per video, enforced by the database)."""
-        job, created, transition = await jobs.create(video_id, data.script_id, ANONYMOUS)
+        job, created, transition = await jobs.create(video_id, data.script_id, subject)
         if created:
             publisher.publish(transition)
             broker.request_dispatch()

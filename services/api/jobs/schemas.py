@@ -1,12 +1,12 @@
 """What the render-job endpoints accept and return."""
 
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 
 from libs.contracts.codes import ErrorCode, JobStatus, Step
+from services.api.params import ResourceId
 
-ResourceId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 
 
 class CreateRenderJob(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

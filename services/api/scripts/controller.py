@@ -8,13 +8,14 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from libs.contracts.script import Script
 from services.api.db.models import ScriptRow
-from services.api.jobs.schemas import ResourceId
-from services.api.pagination import Limit, Offset
+from services.api.params import Limit, Offset, ResourceId
 from services.api.scripts.schemas import ScriptPage, ScriptSummary, ScriptView
 from services.api.scripts.store import ScriptStore, decode_script
 from services.api.timestamps import iso_utc
 
-ANONYMOUS = "anonymous"
+
+VideoId = Annotated[ResourceId, Parameter(description="The caller's video id.")]
+ScriptId = Annotated[ResourceId, Parameter(description="The script id, chosen by the caller or the server.")]
 
 
 class ScriptController(Controller):
@@ -23,20 +24,20 @@ class ScriptController(Controller):
 
     @put("/{script_id:str}", operation_id="putScript", status_code=HTTP_200_OK)
     async def put_script(
-        self, scripts: ScriptStore, video_id: Annotated[ResourceId, Parameter()], script_id: Annotated[ResourceId, Parameter()], data: Script
+        self, scripts: ScriptStore, subject: str, video_id: VideoId, script_id: ScriptId, data: Script
     ) -> Response[ScriptView]:
         """Create the script (201) or replace it while it is still a DRAFT (200)."""
-        row, created = await scripts.put(video_id, script_id, data, ANONYMOUS)
+        row, created = await scripts.put(video_id, script_id, data, subject)
         return Response(script_view(row), status_code=HTTP_201_CREATED if created else HTTP_200_OK)
 
     @post("/", operation_id="createScript", status_code=HTTP_201_CREATED)
-    async def create_script(self, scripts: ScriptStore, video_id: Annotated[ResourceId, Parameter()], data: Script) -> ScriptView:
+    async def create_script(self, scripts: ScriptStore, subject: str, video_id: VideoId, data: Script) -> ScriptView:
         """Create a DRAFT script with a server-chosen id."""
-        return script_view(await scripts.create(video_id, data, ANONYMOUS))
+        return script_view(await scripts.create(video_id, data, subject))
 
     @get("/", operation_id="listScripts")
     async def list_scripts(
-        self, scripts: ScriptStore, video_id: Annotated[ResourceId, Parameter()], limit: Limit = 20, offset: Offset = 0
+        self, scripts: ScriptStore, video_id: VideoId, limit: Limit = 20, offset: Offset = 0
     ) -> ScriptPage:
         """The video's scripts, newest first."""
         rows, total = await scripts.page(video_id, limit, offset)
@@ -44,14 +45,14 @@ class ScriptController(Controller):
 
     @get("/{script_id:str}", operation_id="getScript")
     async def get_script(
-        self, scripts: ScriptStore, video_id: Annotated[ResourceId, Parameter()], script_id: Annotated[ResourceId, Parameter()]
+        self, scripts: ScriptStore, video_id: VideoId, script_id: ScriptId
     ) -> ScriptView:
         """One script with its scenes, status, author and timestamps."""
         return script_view(await scripts.get(video_id, script_id))
 
     @post("/{script_id:str}/approve", operation_id="approveScript", status_code=HTTP_200_OK)
     async def approve_script(
-        self, scripts: ScriptStore, video_id: Annotated[ResourceId, Parameter()], script_id: Annotated[ResourceId, Parameter()]
+        self, scripts: ScriptStore, video_id: VideoId, script_id: ScriptId
     ) -> ScriptView:
         """DRAFT → APPROVED; approving an approved script changes nothing."""
         return script_view(await scripts.approve(video_id, script_id))
