@@ -66,8 +66,26 @@ class Stack:
             cwd=self.data_dir, env=self.env,
         )
 
+    def kill_api(self) -> None:
+        """SIGKILL: no shutdown hooks, no goodbyes; sockets and transactions just vanish."""
+        self.api.kill()
+        self.api.wait()
+
     def start_renderer(self) -> None:
         self.renderer = subprocess.Popen([sys.executable, "-m", "services.renderer"], cwd=self.data_dir, env=self.env)
+
+    def worker_pids(self) -> dict[str, int]:
+        """Worker id -> pid of the renderer supervisor's live worker processes."""
+        children = Path(f"/proc/{self.renderer.pid}/task/{self.renderer.pid}/children").read_text().split()
+        pids = {}
+        for pid in map(int, children):
+            try:
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except FileNotFoundError:
+                continue
+            if b"--worker-id" in argv:
+                pids[argv[argv.index(b"--worker-id") + 1].decode()] = pid
+        return pids
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout

@@ -12,12 +12,14 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
+from libs.contracts.script import Script
 from services.api.assets.controller import AssetFilesController
 from services.api.db.engine import Database, open_database
 from services.api.db.migrate import upgrade_to_head
 from services.api.dispatch.broker import RenderBroker
 from services.api.http_errors import EXCEPTION_HANDLERS
 from services.api.jobs.controller import RenderJobController
+from services.api.jobs.retry import render_timeout
 from services.api.jobs.store import JobStore
 from services.api.ops.health import HealthController
 from services.api.progress.publisher import EventPublisher
@@ -44,6 +46,14 @@ class Runtime:
     broker: RenderBroker
 
 
+def attempt_timeout(settings: Settings):
+    def seconds(script: Script) -> float:
+        chars = sum(len(scene.narration) for scene in script.scenes)
+        return render_timeout(chars, settings.render_fps, settings.render_timeout_base_sec, settings.render_timeout_per_char_sec)
+
+    return seconds
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings()
     # uvicorn configures only its own loggers; the broker's warnings need a handler too.
@@ -62,7 +72,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             settings.db_path.parent.mkdir(parents=True, exist_ok=True)
         db = open_database(settings.sqlalchemy_url)
         await upgrade_to_head(db)
-        jobs = JobStore(db, settings.max_attempts)
+        jobs = JobStore(db, settings.max_attempts, attempt_timeout(settings))
         publisher = EventPublisher(channels, settings.public_base_url)
         broker = RenderBroker(settings, jobs, publisher)
         await broker.start()

@@ -48,13 +48,16 @@ class RenderJobController(Controller):
     ) -> RenderJobPage:
         """The video's jobs, newest first, optionally of one status."""
         rows, total = await jobs.page(video_id, status, limit, offset)
-        views = [job_view(row, settings.public_base_url) for row in rows]
+        attempts = await jobs.attempts_of([row.job_id for row in rows])
+        views = [job_view(row, settings.public_base_url, attempts[row.job_id]) for row in rows]
         return RenderJobPage(video_id=video_id, jobs=views, total=total, limit=limit, offset=offset)
 
     @get("/render-jobs/{job_id:str}", operation_id="getRenderJob")
     async def get_render_job(self, jobs: JobStore, settings: Settings, video_id: VideoId, job_id: JobId) -> RenderJob:
-        """One job; `assets` is present once it SUCCEEDED."""
-        return job_view(await jobs.get(video_id, job_id), settings.public_base_url)
+        """One job with its attempts; `assets` is present once it SUCCEEDED."""
+        job = await jobs.get(video_id, job_id)
+        attempts = await jobs.attempts_of([job_id])
+        return job_view(job, settings.public_base_url, attempts[job_id])
 
     @post("/render-jobs/{job_id:str}/cancel", operation_id="cancelRenderJob", status_code=HTTP_200_OK)
     async def cancel_render_job(

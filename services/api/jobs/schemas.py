@@ -21,6 +21,17 @@ class AssetLinks(msgspec.Struct, kw_only=True):
     duration_sec: float
 
 
+class Attempt(msgspec.Struct, kw_only=True):
+    attempt: int
+    worker_id: str
+    started_at: str
+    finished_at: str | None
+    """For a canceled attempt: when the worker confirmed it stopped."""
+    outcome: str | None
+    error_code: ErrorCode | None
+    error_message: str | None
+
+
 class RenderJob(msgspec.Struct, kw_only=True):
     job_id: str
     video_id: str
@@ -39,6 +50,7 @@ class RenderJob(msgspec.Struct, kw_only=True):
     updated_at: str
     started_at: str | None
     finished_at: str | None
+    attempts: list[Attempt] = []
 
 
 class CreatedRenderJob(msgspec.Struct, kw_only=True):

@@ -4,20 +4,23 @@ duplicate message can never move a job backwards and a resuming client misses no
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from collections.abc import Callable
 from typing import Any
 from uuid import uuid4
 
 import msgspec
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.contracts.bus import JobFinished, Outcome, Progress
 from libs.contracts.codes import ErrorCode, JobStatus, Step
+from libs.contracts.script import Script
 from services.api.db.engine import Database
-from services.api.db.models import JobEventRow, JobRow, PublishedRow, ScriptRow, utc_now
+from services.api.db.models import AttemptRow, JobEventRow, JobRow, PublishedRow, ScriptRow, utc_now
 from services.api.errors import JobNotCancelable, JobNotFound, ScriptNotApproved, ScriptNotFound
+from services.api.jobs.retry import backoff_delay
 from services.api.scripts.schemas import ScriptStatus
 
 PENDING, RUNNING = JobStatus.PENDING.value, JobStatus.RUNNING.value
@@ -31,10 +34,15 @@ class Transition:
     event: JobEventRow
 
 
+AttemptTimeout = Callable[[Script], float]
+"""Seconds one attempt of this script may run."""
+
+
 class JobStore:
-    def __init__(self, db: Database, max_attempts: int) -> None:
+    def __init__(self, db: Database, max_attempts: int, attempt_timeout: AttemptTimeout) -> None:
         self._db = db
         self._max_attempts = max_attempts
+        self._attempt_timeout = attempt_timeout
 
     # --- requests ----------------------------------------------------------------------
 
@@ -75,8 +83,11 @@ class JobStore:
             worker = job.worker_id if job.status == RUNNING else None
             transition = await self._transition(
                 session, job_id, [JobRow.status == job.status, JobRow.attempt == job.attempt],
-                {"status": JobStatus.CANCELED.value, "finished_at": utc_now()}, "Canceled",
+                {"status": JobStatus.CANCELED.value, "finished_at": utc_now(), "deadline_at": None}, "Canceled",
             )
+            if worker is not None:
+                # finished_at stays open until the worker confirms it really stopped.
+                await self._record_attempt(session, job_id, job.attempt, Outcome.CANCELED, finished=False)
             return transition.job, transition, worker
 
     async def get(self, video_id: str, job_id: str) -> JobRow:
@@ -120,6 +131,27 @@ class JobStore:
         async with self._db.read_session() as session:
             return list(await session.scalars(select(JobRow).where(JobRow.status == RUNNING)))
 
+    async def attempts_of(self, job_ids: list[str]) -> dict[str, list[AttemptRow]]:
+        found: dict[str, list[AttemptRow]] = {job_id: [] for job_id in job_ids}
+        async with self._db.read_session() as session:
+            rows = await session.scalars(
+                select(AttemptRow).where(AttemptRow.job_id.in_(job_ids)).order_by(AttemptRow.job_id, AttemptRow.attempt)
+            )
+            for row in rows:
+                found[row.job_id].append(row)
+        return found
+
+    async def overdue(self) -> list[JobRow]:
+        """RUNNING jobs whose attempt is past its deadline."""
+        async with self._db.read_session() as session:
+            return list(await session.scalars(
+                select(JobRow).where(JobRow.status == RUNNING, JobRow.deadline_at <= utc_now())
+            ))
+
+    async def next_retry_at(self) -> datetime | None:
+        async with self._db.read_session() as session:
+            return await session.scalar(select(func.min(JobRow.not_before)).where(JobRow.status == PENDING))
+
     async def events_after(self, job_id: str, seq: int) -> list[JobEventRow]:
         async with self._db.read_session() as session:
             rows = await session.scalars(
@@ -133,29 +165,38 @@ class JobStore:
         """Moves the oldest PENDING job to RUNNING on `worker_id`, starting its next attempt.
         Returns the transition and the job's script body."""
         async with self._db.write_session() as session, session.begin():
+            now = utc_now()
             job = await session.scalar(
-                select(JobRow).where(JobRow.status == PENDING).order_by(JobRow.created_at, JobRow.job_id).limit(1)
+                select(JobRow)
+                .where(JobRow.status == PENDING, or_(JobRow.not_before.is_(None), JobRow.not_before <= now))
+                .order_by(JobRow.created_at, JobRow.job_id)
+                .limit(1)
             )
             if job is None:
                 return None
+            script = await session.get(ScriptRow, (job.video_id, job.script_id))
+            timeout = self._attempt_timeout(msgspec.json.decode(script.body, type=Script))
             attempt = job.attempt + 1
-            now = utc_now()
             transition = await self._transition(
                 session, job.job_id, [JobRow.status == PENDING, JobRow.attempt == job.attempt],
                 {"status": RUNNING, "attempt": attempt, "worker_id": worker_id, "renderer_seq": 0,
-                 "started_at": job.started_at or now},
+                 "started_at": job.started_at or now, "not_before": None,
+                 "deadline_at": now + timedelta(seconds=timeout)},
                 f"Attempt {attempt}/{job.max_attempts} started",
             )
-            script = await session.get(ScriptRow, (job.video_id, job.script_id))
+            session.add(AttemptRow(job_id=job.job_id, attempt=attempt, worker_id=worker_id, started_at=now))
             return transition, script.body
 
     async def unclaim(self, job_id: str, attempt: int) -> Transition | None:
         """The Render never reached the worker: give the attempt back and queue the job again."""
         async with self._db.write_session() as session, session.begin():
-            return await self._transition(
+            transition = await self._transition(
                 session, job_id, [JobRow.status == RUNNING, JobRow.attempt == attempt],
-                {"status": PENDING, "attempt": attempt - 1, "worker_id": None}, "Queued",
+                {"status": PENDING, "attempt": attempt - 1, "worker_id": None, "deadline_at": None}, "Queued",
             )
+            if transition is not None:
+                await session.delete(await session.get(AttemptRow, (job_id, attempt)))
+            return transition
 
     async def apply_progress(self, progress: Progress) -> Transition | None:
         async with self._db.write_session() as session, session.begin():
@@ -172,7 +213,7 @@ class JobStore:
         if result.outcome is Outcome.SUCCEEDED:
             return await self._succeed(result)
         if result.outcome is Outcome.CANCELED:
-            return await self._end_attempt(result.job_id, result.attempt, JobStatus.CANCELED, None, "Canceled by the renderer")
+            return await self._confirm_stopped(result)
         return await self.fail_attempt(
             result.job_id, result.attempt, result.error_code or ErrorCode.RENDER_FAILED,
             result.error_message or "Render failed", retryable=result.retryable,
@@ -184,16 +225,19 @@ class JobStore:
             job = await session.get(JobRow, job_id)
             if job is None or job.status != RUNNING or job.attempt != attempt:
                 return None
+            await self._record_attempt(session, job_id, attempt, Outcome.FAILED, error_code, error_message)
             if retryable and attempt < job.max_attempts:
+                delay = backoff_delay(attempt)
                 return await self._transition(
                     session, job_id, [JobRow.status == RUNNING, JobRow.attempt == attempt],
-                    {"status": PENDING, "worker_id": None, "error_code": error_code.value, "error_message": error_message},
-                    f"Attempt {attempt} failed ({error_code.value}); retrying",
+                    {"status": PENDING, "worker_id": None, "error_code": error_code.value, "error_message": error_message,
+                     "deadline_at": None, "not_before": utc_now() + timedelta(seconds=delay)},
+                    f"Attempt {attempt} failed ({error_code.value}); retrying in {delay:.1f} s",
                 )
             return await self._transition(
                 session, job_id, [JobRow.status == RUNNING, JobRow.attempt == attempt],
                 {"status": JobStatus.FAILED.value, "error_code": error_code.value, "error_message": error_message,
-                 "finished_at": utc_now()},
+                 "finished_at": utc_now(), "deadline_at": None},
                 error_message,
             )
 
@@ -203,19 +247,42 @@ class JobStore:
             transition = await self._transition(
                 session, result.job_id, [JobRow.status == RUNNING, JobRow.attempt == result.attempt],
                 {"status": JobStatus.SUCCEEDED.value, "step": Step.PUBLISH_ASSETS.value, "progress": 100,
-                 "assets": assets, "error_code": None, "error_message": None, "finished_at": utc_now()},
+                 "assets": assets, "error_code": None, "error_message": None, "finished_at": utc_now(),
+                 "deadline_at": None},
                 "Render finished", assets=assets,
             )
             if transition is not None:
+                await self._record_attempt(session, result.job_id, result.attempt, Outcome.SUCCEEDED)
                 await self._publish(session, transition.job)
             return transition
 
-    async def _end_attempt(self, job_id: str, attempt: int, status: JobStatus, error_code: ErrorCode | None, message: str) -> Transition | None:
+    async def _confirm_stopped(self, result: JobFinished) -> Transition | None:
+        """A worker stopped an attempt on request: close the attempt's record; if the job was
+        somehow still RUNNING (the worker stopped on its own), it ends CANCELED too."""
         async with self._db.write_session() as session, session.begin():
-            return await self._transition(
-                session, job_id, [JobRow.status == RUNNING, JobRow.attempt == attempt],
-                {"status": status.value, "error_code": error_code, "finished_at": utc_now()}, message,
+            await session.execute(
+                update(AttemptRow)
+                .where(AttemptRow.job_id == result.job_id, AttemptRow.attempt == result.attempt,
+                       AttemptRow.finished_at.is_(None))
+                .values(finished_at=utc_now(), outcome=Outcome.CANCELED.value)
             )
+            return await self._transition(
+                session, result.job_id, [JobRow.status == RUNNING, JobRow.attempt == result.attempt],
+                {"status": JobStatus.CANCELED.value, "finished_at": utc_now(), "deadline_at": None},
+                "Canceled by the renderer",
+            )
+
+    @staticmethod
+    async def _record_attempt(
+        session: AsyncSession, job_id: str, attempt: int, outcome: Outcome,
+        error_code: ErrorCode | None = None, error_message: str | None = None, *, finished: bool = True,
+    ) -> None:
+        await session.execute(
+            update(AttemptRow)
+            .where(AttemptRow.job_id == job_id, AttemptRow.attempt == attempt, AttemptRow.outcome.is_(None))
+            .values(outcome=outcome.value, error_code=error_code.value if error_code else None,
+                    error_message=error_message, finished_at=utc_now() if finished else None)
+        )
 
     @staticmethod
     async def _publish(session: AsyncSession, job: JobRow) -> None:

@@ -3,8 +3,8 @@
 from typing import Any
 
 from libs.contracts.bus import RenderedAssets
-from services.api.db.models import JobEventRow, JobRow
-from services.api.jobs.schemas import AssetLinks, JobEvent, RenderJob
+from services.api.db.models import AttemptRow, JobEventRow, JobRow
+from services.api.jobs.schemas import AssetLinks, Attempt, JobEvent, RenderJob
 from services.api.timestamps import iso_utc
 
 
@@ -22,7 +22,15 @@ def asset_links(public_base_url: str, video_id: str, job_id: str, rendered: dict
     )
 
 
-def job_view(row: JobRow, public_base_url: str) -> RenderJob:
+def attempt_view(row: AttemptRow) -> Attempt:
+    return Attempt(
+        attempt=row.attempt, worker_id=row.worker_id, started_at=iso_utc(row.started_at),
+        finished_at=iso_utc(row.finished_at), outcome=row.outcome, error_code=row.error_code,
+        error_message=row.error_message,
+    )
+
+
+def job_view(row: JobRow, public_base_url: str, attempts: list[AttemptRow] = ()) -> RenderJob:
     return RenderJob(
         job_id=row.job_id,
         video_id=row.video_id,
@@ -41,6 +49,7 @@ def job_view(row: JobRow, public_base_url: str) -> RenderJob:
         updated_at=iso_utc(row.updated_at),
         started_at=iso_utc(row.started_at),
         finished_at=iso_utc(row.finished_at),
+        attempts=[attempt_view(attempt) for attempt in attempts],
     )
 
 

@@ -5,12 +5,14 @@ import time
 
 import msgspec
 import pytest
+from sqlalchemy import update
 
 from libs.contracts.bus import JobFinished, Outcome, Progress, RenderedAssets
 from libs.contracts.codes import ErrorCode, Step
 from libs.contracts.script import Scene, Script
 from services.api.db.engine import open_database
 from services.api.db.migrate import upgrade_to_head
+from services.api.db.models import JobRow, utc_now
 from services.api.errors import JobNotCancelable, ScriptNotApproved
 from services.api.jobs.store import JobStore
 from services.api.scripts.store import ScriptStore
@@ -31,7 +33,7 @@ async def stores(tmp_path):
     scripts = ScriptStore(db)
     await scripts.put("v", "s", SCRIPT, "tester")
     await scripts.approve("v", "s")
-    yield scripts, JobStore(db, max_attempts=3)
+    yield scripts, JobStore(db, max_attempts=3, attempt_timeout=lambda script: 60.0)
     await db.dispose()
 
 
@@ -88,17 +90,42 @@ async def test_late_success_never_overwrites_canceled(stores):
         await jobs.cancel("v", done.job_id)
 
 
-async def test_retryable_failures_requeue_until_attempts_run_out(stores):
-    _, jobs = stores
+async def test_retryable_failures_back_off_then_requeue_until_attempts_run_out(stores):
+    scripts, jobs = stores
     job = await running_job(jobs)
     for attempt in (1, 2, 3):
         if attempt > 1:
-            transition, _ = await jobs.claim_next("w1")
+            assert await jobs.claim_next("w1") is None, "a retry must wait for its backoff"
+            waiting = await jobs.get("v", job.job_id)
+            delay = (waiting.not_before - waiting.updated_at).total_seconds()
+            base = 2 ** (attempt - 2)
+            assert 0.5 * base - 0.01 <= delay <= 1.5 * base + 0.01, (attempt, delay)
+            await end_backoff(jobs, job.job_id)
+            transition, _ = await jobs.claim_next(f"w{attempt}")
             assert transition.job.attempt == attempt
         outcome = await jobs.fail_attempt(job.job_id, attempt, ErrorCode.WORKER_LOST, "lost", retryable=True)
         assert outcome.job.status == ("FAILED" if attempt == 3 else "PENDING")
     final = await jobs.get("v", job.job_id)
     assert final.error_code == "WORKER_LOST" and final.attempt == 3 and final.finished_at is not None
+    attempts = (await jobs.attempts_of([job.job_id]))[job.job_id]
+    assert [(a.attempt, a.worker_id, a.outcome, a.error_code) for a in attempts] == [
+        (1, "w1", "FAILED", "WORKER_LOST"), (2, "w2", "FAILED", "WORKER_LOST"), (3, "w3", "FAILED", "WORKER_LOST")]
+    assert all(a.finished_at >= a.started_at for a in attempts)
+
+
+async def end_backoff(jobs: JobStore, job_id: str) -> None:
+    async with jobs._db.write_session() as session, session.begin():
+        await session.execute(update(JobRow).where(JobRow.job_id == job_id).values(not_before=None))
+
+
+async def test_claim_sets_a_deadline_and_overdue_finds_it(stores):
+    _, jobs = stores
+    job = await running_job(jobs)
+    assert job.deadline_at is not None and 59 <= (job.deadline_at - job.updated_at).total_seconds() <= 61
+    assert await jobs.overdue() == []
+    async with jobs._db.write_session() as session, session.begin():
+        await session.execute(update(JobRow).where(JobRow.job_id == job.job_id).values(deadline_at=utc_now()))
+    assert [row.job_id for row in await jobs.overdue()] == [job.job_id]
 
 
 async def test_permanent_failure_fails_at_once(stores):

@@ -1,0 +1,31 @@
+"""Fault tests get their own stack each (they kill its processes) and, after each test, the
+invariants are checked on the database the stack leaves behind."""
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.faults.invariants import check_invariants
+from tests.stack import Stack
+
+
+class FaultStack(Stack):
+    """A stack whose tests record every job the API accepted."""
+
+    accepted: set[str]
+
+
+@pytest.fixture
+def fault_stack(tmp_path, request) -> Iterator[FaultStack]:
+    options = getattr(request, "param", {})
+    stack = FaultStack(data_dir=tmp_path, workers=options.get("workers", 2), extra_env=options.get("env", {}))
+    stack.accepted = set()
+    stack.start_api()
+    stack.start_renderer()
+    try:
+        stack.wait_ready()
+        yield stack
+    finally:
+        stack.stop()
+    problems = check_invariants(stack.data_dir / "render_jobs.db", stack.accepted)
+    assert not problems, "invariants broken:\n" + "\n".join(problems)
