@@ -1,11 +1,14 @@
 """`python -m services.renderer`: keeps RENDER_WORKERS worker processes alive.
 
 Each worker is its own process (own GIL, own espeak-ng state, own sockets); one that dies is
-started again under the same id, so the broker sees it come back rather than a stranger.
+started again under the same id, so the broker sees it come back rather than a stranger. A
+worker that stops beating on its watchdog pipe (hung) or asks to be killed (a canceled render
+that will not stop) is SIGKILLed and replaced.
 """
 
 import logging
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -13,11 +16,13 @@ import sys
 import time
 
 from services.renderer.settings import RendererSettings
+from services.renderer.watchdog import WorkerWatch
 
 log = logging.getLogger("services.renderer.supervisor")
 
 POLL_SEC = 0.2
 RESTART_DELAY_SEC = 0.5
+STARTUP_GRACE_SEC = 10.0
 STOP_GRACE_SEC = 5.0
 
 
@@ -25,7 +30,9 @@ class Supervisor:
     def __init__(self, settings: RendererSettings) -> None:
         prefix = os.environ.get("HONCHO_PROCESS_NAME") or f"{socket.gethostname()}-{os.getpid()}"
         self._ids = [f"{prefix}-w{index}" for index in range(settings.workers)]
+        self._liveness = settings.heartbeat_interval * settings.heartbeat_liveness
         self._children: dict[str, subprocess.Popen] = {}
+        self._watches: dict[str, WorkerWatch] = {}
         self._stopping = False
 
     def run(self) -> int:
@@ -34,18 +41,40 @@ class Supervisor:
         for worker_id in self._ids:
             self._spawn(worker_id)
         while not self._stopping:
+            self._wait_for_beats()
+            now = time.monotonic()
             for worker_id, child in list(self._children.items()):
-                if child.poll() is not None and not self._stopping:
+                if self._stopping:
+                    break
+                if child.poll() is None and self._watches[worker_id].is_hung(now, self._liveness):
+                    log.error("worker %s is hung or asked to be killed; killing pid %d", worker_id, child.pid)
+                    child.kill()
+                    child.wait()
+                if child.poll() is not None:
                     log.warning("worker %s exited with %s; restarting", worker_id, child.returncode)
                     time.sleep(RESTART_DELAY_SEC)
                     self._spawn(worker_id)
-            time.sleep(POLL_SEC)
         self._shutdown()
         return 0
 
+    def _wait_for_beats(self) -> None:
+        by_fd = {watch.read_fd: watch for watch in self._watches.values()}
+        try:
+            readable, _, _ = select.select(list(by_fd), [], [], POLL_SEC)
+        except InterruptedError:
+            return
+        now = time.monotonic()
+        for fd in readable:
+            by_fd[fd].read(now)
+
     def _spawn(self, worker_id: str) -> None:
-        command = [sys.executable, "-m", "services.renderer.worker", "--worker-id", worker_id]
-        self._children[worker_id] = subprocess.Popen(command)
+        if worker_id in self._watches:
+            self._watches.pop(worker_id).close()
+        read_fd, write_fd = os.pipe()
+        command = [sys.executable, "-m", "services.renderer.worker", "--worker-id", worker_id, "--watchdog-fd", str(write_fd)]
+        self._children[worker_id] = subprocess.Popen(command, pass_fds=[write_fd])
+        os.close(write_fd)
+        self._watches[worker_id] = WorkerWatch(read_fd, time.monotonic(), STARTUP_GRACE_SEC)
         log.info("started worker %s (pid %d)", worker_id, self._children[worker_id].pid)
 
     def _stop(self, signum: int, _frame) -> None:

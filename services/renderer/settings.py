@@ -19,4 +19,7 @@ class RendererSettings:
     font_path: Path | None = field(
         default_factory=lambda: Path(os.environ["RENDER_FONT_PATH"]) if os.environ.get("RENDER_FONT_PATH") else None
     )
+    cancel_grace_sec: float = field(default_factory=lambda: float(_env("RENDER_CANCEL_GRACE_SEC", "5")))
+    """A canceled render still running after this long gets its worker killed and replaced."""
     heartbeat_interval: float = 1.0
+    heartbeat_liveness: int = 3

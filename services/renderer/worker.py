@@ -1,9 +1,10 @@
 """One renderer worker: a DEALER for commands and outcomes, a PUB for progress, and one
 render at a time on a thread so heartbeats keep flowing while it works (DESIGN §3).
 
-Paranoid Pirate on the worker side: if the broker is silent for `liveness` intervals the
-worker reconnects with a fresh socket and says Ready again (reporting its running job), with
-exponential backoff. Outcomes are kept and resent until the broker acknowledges them.
+libzmq reconnects the DEALER by itself, with backoff, when the API goes away; the worker
+keeps heartbeating (each heartbeat names its running job) and says Ready again when the
+broker answers after a silence, so a restarted API re-attaches the render in progress.
+Outcomes are kept and resent until the broker acknowledges them.
 """
 
 import argparse
@@ -27,17 +28,19 @@ from libs.contracts.codes import ErrorCode, Step
 from services.renderer.pipeline import RenderCanceled, RenderFailure, render_job
 from services.renderer.settings import RendererSettings
 from services.renderer.tts import engine_names
+from services.renderer.watchdog import SupervisorLink
 
 log = logging.getLogger(__name__)
 
-LIVENESS = 3
-RECONNECT_BACKOFF_MAX = 8.0
+RECONNECT_IVL_MS = 100
+RECONNECT_IVL_MAX_MS = 2_000
 
 
 @dataclass
 class CurrentRender:
     job: Render
     cancel: threading.Event = field(default_factory=threading.Event)
+    cancel_requested_at: float | None = None
     seq: int = 0
 
     @property
@@ -46,26 +49,35 @@ class CurrentRender:
 
 
 class Worker:
-    def __init__(self, worker_id: str, settings: RendererSettings) -> None:
+    def __init__(self, worker_id: str, settings: RendererSettings, supervisor: SupervisorLink) -> None:
         self._id = worker_id
         self._settings = settings
+        self._supervisor = supervisor
         self._context = zmq.asyncio.Context()
         self._codec = renderer_codec()
         self._progress_encoder = progress_codec()
-        self._dealer: zmq.asyncio.Socket | None = None
+        self._dealer = self._context.socket(zmq.DEALER)
+        self._dealer.setsockopt(zmq.IDENTITY, worker_id.encode())
+        self._dealer.setsockopt(zmq.LINGER, 0)
+        # Nothing queues for a broker that is not there: stale heartbeats would arrive in a burst.
+        self._dealer.setsockopt(zmq.IMMEDIATE, 1)
+        self._dealer.setsockopt(zmq.RECONNECT_IVL, RECONNECT_IVL_MS)
+        self._dealer.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS)
+        self._dealer.connect(settings.command_endpoint)
         self._pub = self._context.socket(zmq.PUB)
         self._pub.setsockopt(zmq.LINGER, 0)
         self._pub.connect(settings.event_endpoint)
         self._current: CurrentRender | None = None
         self._unacked: dict[tuple[str, int], JobFinished] = {}
         self._broker_seen = time.monotonic()
+        self._broker_silent = False
         self._stopping = asyncio.Event()
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._stopping.set)
-        await self._connect()
+        await self._say_ready()
         tasks = [asyncio.create_task(self._receive()), asyncio.create_task(self._heartbeat())]
         await self._stopping.wait()
         if self._current is not None:
@@ -78,49 +90,53 @@ class Worker:
 
     # --- connection ----------------------------------------------------------------------
 
-    async def _connect(self) -> None:
-        if self._dealer is not None:
-            self._dealer.close(linger=0)
-        self._dealer = self._context.socket(zmq.DEALER)
-        self._dealer.setsockopt(zmq.LINGER, 0)
-        self._dealer.setsockopt(zmq.IDENTITY, self._id.encode())
-        self._dealer.connect(self._settings.command_endpoint)
-        self._broker_seen = time.monotonic()
-        running = self._current.running if self._current else None
-        await self._send(Ready(worker_id=self._id, engines=engine_names(), running_job=running))
-        for outcome in self._unacked.values():
+    @property
+    def _running_job(self) -> RunningJob | None:
+        return self._current.running if self._current else None
+
+    async def _say_ready(self) -> None:
+        # Outcomes first: the broker must learn a job ended before it hears this worker is idle.
+        await self._resend_outcomes()
+        await self._send(Ready(worker_id=self._id, engines=engine_names(), running_job=self._running_job))
+
+    async def _resend_outcomes(self) -> None:
+        for outcome in list(self._unacked.values()):
             await self._send(outcome)
 
     async def _send(self, message: Message) -> None:
-        await self._dealer.send(self._codec.encode(message))
+        """Sends now or drops the message: everything here is repeated until it is answered."""
+        with contextlib.suppress(zmq.Again):
+            await self._dealer.send(self._codec.encode(message), flags=zmq.NOBLOCK)
 
     async def _heartbeat(self) -> None:
         """Runs on its own timer, so a long render never looks like a dead worker."""
         interval = self._settings.heartbeat_interval
-        backoff = interval
         while True:
             await asyncio.sleep(interval)
-            if time.monotonic() - self._broker_seen > interval * LIVENESS:
-                log.warning("broker silent; reconnecting after %.1f s", backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, RECONNECT_BACKOFF_MAX)
-                await self._connect()
-                continue
-            backoff = interval
-            await self._send(Heartbeat(running_job=self._current.running if self._current else None))
-            for outcome in self._unacked.values():
-                await self._send(outcome)
+            self._watch_cancel()
+            self._supervisor.beat()
+            if not self._broker_silent and time.monotonic() - self._broker_seen > interval * self._settings.heartbeat_liveness:
+                self._broker_silent = True
+                log.warning("broker silent; heartbeating until it answers again")
+            await self._resend_outcomes()
+            await self._send(Heartbeat(running_job=self._running_job))
+
+    def _watch_cancel(self) -> None:
+        current = self._current
+        if current is None or current.cancel_requested_at is None:
+            return
+        if time.monotonic() - current.cancel_requested_at > self._settings.cancel_grace_sec:
+            log.error("%s did not stop within %.0f s of its cancel", current.job.job_id, self._settings.cancel_grace_sec)
+            self._supervisor.ask_to_be_killed()
 
     async def _receive(self) -> None:
         while True:
-            dealer = self._dealer
-            try:
-                payload = await dealer.recv()
-            except zmq.ZMQError:
-                if dealer is self._dealer:
-                    raise
-                continue  # the socket was replaced by a reconnect
+            payload = await self._dealer.recv()
             self._broker_seen = time.monotonic()
+            if self._broker_silent:
+                self._broker_silent = False
+                log.info("broker is back; saying Ready again")
+                await self._say_ready()
             try:
                 message = self._codec.decode(payload)
             except msgspec.DecodeError as error:
@@ -130,8 +146,9 @@ class Worker:
                 case Render():
                     self._start(message)
                 case Cancel(job_id=job_id):
-                    if self._current is not None and self._current.job.job_id == job_id:
+                    if self._current is not None and self._current.job.job_id == job_id and not self._current.cancel.is_set():
                         log.info("canceling %s", job_id)
+                        self._current.cancel_requested_at = time.monotonic()
                         self._current.cancel.set()
                 case Ack(job_id=job_id, attempt=attempt):
                     self._unacked.pop((job_id, attempt), None)
@@ -191,9 +208,10 @@ class Worker:
 def main() -> None:
     parser = argparse.ArgumentParser(description="One slidereel renderer worker (started by the supervisor).")
     parser.add_argument("--worker-id", required=True)
+    parser.add_argument("--watchdog-fd", type=int, default=None, help="pipe to the supervisor (set by it)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s %(levelname)s {args.worker_id}: %(message)s")
-    asyncio.run(Worker(args.worker_id, RendererSettings()).run())
+    asyncio.run(Worker(args.worker_id, RendererSettings(), SupervisorLink(args.watchdog_fd)).run())
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
+from datetime import timedelta
 
 import msgspec
 import zmq
@@ -20,12 +22,18 @@ from libs.contracts.bus import (
 )
 from libs.contracts.codes import ErrorCode, JobStatus
 from libs.contracts.script import Script
+from services.api.db.models import utc_now
 from services.api.dispatch.registry import Worker, WorkerRegistry
 from services.api.jobs.store import JobStore
 from services.api.progress.publisher import EventPublisher
 from services.api.settings import Settings
 
 log = logging.getLogger(__name__)
+
+PROGRESS_BATCH_MAX = 256
+ORPHAN_GRACE_LIVENESSES = 2
+"""Renderers reconnect within ~1 liveness period after an API restart; wait two before
+deciding that a RUNNING job nobody reports is orphaned."""
 
 
 class RenderBroker:
@@ -46,10 +54,16 @@ class RenderBroker:
         self._dispatch_needed = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._started_at = 0.0
+        self.rejected: Counter[str] = Counter()
+        """Bus messages logged and ignored, by reason (garbage, wrong version, stale, …)."""
 
     @property
     def connected_workers(self) -> int:
         return len(self._registry)
+
+    @property
+    def _liveness_sec(self) -> float:
+        return self._settings.heartbeat_interval * self._settings.heartbeat_liveness
 
     async def start(self) -> None:
         self._router.bind(self._settings.command_endpoint)
@@ -96,18 +110,23 @@ class RenderBroker:
         while True:
             frames = await self._router.recv_multipart()
             if len(frames) != 2:
-                log.warning("dropped a command with %d frames", len(frames))
+                self._reject("frame_count", "dropped a command with %d frames", len(frames))
                 continue
             identity, payload = frames
             try:
                 message = self._commands.decode(payload)
             except msgspec.DecodeError as error:
-                log.warning("dropped an undecodable command from %r: %s", identity, error)
+                self._reject("undecodable_command", "dropped an undecodable command from %r: %s", identity, error)
                 continue
             if message.protocol_version != PROTOCOL_VERSION:
-                log.warning("dropped %s from %r: protocol %s", type(message).__name__, identity, message.protocol_version)
+                self._reject("protocol_version", "dropped %s from %r: protocol %s",
+                             type(message).__name__, identity, message.protocol_version)
                 continue
             await self._handle_command(identity, message)
+
+    def _reject(self, reason: str, text: str, *args: object) -> None:
+        self.rejected[reason] += 1
+        log.warning(text, *args)
 
     async def _handle_command(self, identity: bytes, message: Message) -> None:
         now = time.monotonic()
@@ -120,7 +139,12 @@ class RenderBroker:
                     await self._register(identity, identity.decode(errors="replace"), running_job, now)
             case JobFinished():
                 self._registry.heartbeat(identity, now)
-                self._publisher.publish(await self._jobs.finish(message))
+                transition = await self._jobs.finish(message)
+                if transition is None:
+                    self._reject("stale_outcome", "ignored %s of %s attempt %d: not its running attempt",
+                                 message.outcome.value, message.job_id, message.attempt)
+                self._publisher.publish(transition)
+                # Acked even when stale, so the worker stops resending what can never apply.
                 await self._send(identity, Ack(job_id=message.job_id, attempt=message.attempt))
                 self._registry.release(identity, message.job_id)
                 self.request_dispatch()
@@ -132,13 +156,23 @@ class RenderBroker:
     async def _register(self, identity: bytes, worker_id: str, running_job: RunningJob | None, now: float) -> None:
         previous = self._registry.owner_of(running_job.job_id) if running_job else None
         if previous is not None and previous.identity != identity:
-            log.warning("worker %s claims job %s owned by %s; ignored", worker_id, running_job.job_id, previous.worker_id)
+            self._reject("identity_conflict", "worker %s claims job %s owned by %s; ignored",
+                         worker_id, running_job.job_id, previous.worker_id)
             return
         self._registry.ready(identity, worker_id, running_job, now)
         log.info("renderer worker %s ready (running %s)", worker_id, running_job)
         if running_job is not None and not await self._is_current(running_job):
             await self._send(identity, Cancel(job_id=running_job.job_id))
+        await self._forget_lost_attempts(worker_id, running_job)
         self.request_dispatch()
+
+    async def _forget_lost_attempts(self, worker_id: str, running_job: RunningJob | None) -> None:
+        """A worker that (re)introduces itself without the attempt the database says it runs
+        has lost it — typically a worker that was killed and restarted under the same id."""
+        for job in await self._jobs.running_jobs():
+            if job.worker_id == worker_id and RunningJob(job_id=job.job_id, attempt=job.attempt) != running_job:
+                self._publisher.publish(await self._jobs.fail_attempt(
+                    job.job_id, job.attempt, ErrorCode.WORKER_LOST, f"renderer worker {worker_id} restarted", retryable=True))
 
     async def _is_current(self, running: RunningJob) -> bool:
         job = await self._jobs.find(running.job_id)
@@ -146,13 +180,24 @@ class RenderBroker:
 
     async def _receive_progress(self) -> None:
         while True:
-            payload = await self._sub.recv()
-            try:
-                progress: Progress = self._progress.decode(payload)
-            except msgspec.DecodeError as error:
-                log.warning("dropped an undecodable progress event: %s", error)
-                continue
-            self._publisher.publish(await self._jobs.apply_progress(progress))
+            batch = [await self._sub.recv()]
+            # Whatever else is already waiting goes into the same transaction.
+            while len(batch) < PROGRESS_BATCH_MAX:
+                try:
+                    batch.append(await self._sub.recv(flags=zmq.NOBLOCK))
+                except zmq.Again:
+                    break
+            events = []
+            for payload in batch:
+                try:
+                    events.append(self._progress.decode(payload))
+                except msgspec.DecodeError as error:
+                    self._reject("undecodable_progress", "dropped an undecodable progress event: %s", error)
+            applied, stale = await self._jobs.apply_progress_batch(events)
+            if stale:
+                self._reject("stale_progress", "ignored %d progress events of jobs not running that attempt", stale)
+            for transition in applied:
+                self._publisher.publish(transition)
 
     async def _keep_alive(self) -> None:
         interval = self._settings.heartbeat_interval
@@ -164,14 +209,27 @@ class RenderBroker:
             for worker in self._registry.expire(now):
                 log.warning("renderer worker %s missed %d heartbeats", worker.worker_id, self._settings.heartbeat_liveness)
                 await self._worker_lost(worker, "renderer worker stopped answering")
-            if now - self._started_at > interval * self._settings.heartbeat_liveness:
+            await self._time_out_overdue()
+            if now - self._started_at > ORPHAN_GRACE_LIVENESSES * self._liveness_sec:
                 await self._requeue_orphans()
+            if self._registry.idle():
+                self.request_dispatch()  # a retry whose backoff just ended may be waiting
+
+    async def _time_out_overdue(self) -> None:
+        for job in await self._jobs.overdue():
+            owner = self._registry.owner_of(job.job_id)
+            if owner is not None:
+                await self._send(owner.identity, Cancel(job_id=job.job_id))
+            self._publisher.publish(await self._jobs.fail_attempt(
+                job.job_id, job.attempt, ErrorCode.TIMEOUT, "the render took longer than its deadline", retryable=True))
 
     async def _requeue_orphans(self) -> None:
-        """RUNNING jobs no live worker reports (e.g. after an API restart) are retried."""
+        """RUNNING jobs that no live worker reports and that have been quiet for the grace
+        period (e.g. their worker vanished while the API was down) are retried."""
+        quiet_since = utc_now() - timedelta(seconds=ORPHAN_GRACE_LIVENESSES * self._liveness_sec)
         for job in await self._jobs.running_jobs():
             owner = self._registry.owner_of(job.job_id)
-            if owner is None or owner.job.attempt != job.attempt:
+            if (owner is None or owner.job.attempt != job.attempt) and job.updated_at < quiet_since:
                 self._publisher.publish(
                     await self._jobs.fail_attempt(job.job_id, job.attempt, ErrorCode.WORKER_LOST,
                                                   "No renderer reports this job", retryable=True)

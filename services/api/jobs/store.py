@@ -198,15 +198,29 @@ class JobStore:
                 await session.delete(await session.get(AttemptRow, (job_id, attempt)))
             return transition
 
-    async def apply_progress(self, progress: Progress) -> Transition | None:
+    async def apply_progress_batch(self, batch: list[Progress]) -> tuple[list[Transition], int]:
+        """Stores a burst of progress in one transaction. Within the burst only the newest
+        event of each job, attempt and step is kept: the bar moves the same, and no step
+        change is ever lost. Returns the applied transitions and how many events were stale
+        (unknown job, other attempt, older seq)."""
+        newest: dict[tuple[str, int, Step], Progress] = {}
+        for progress in batch:
+            key = (progress.job_id, progress.attempt, progress.step)
+            if key not in newest or newest[key].seq < progress.seq:
+                newest[key] = progress
+        applied = []
         async with self._db.write_session() as session, session.begin():
-            return await self._transition(
-                session, progress.job_id,
-                [JobRow.status == RUNNING, JobRow.attempt == progress.attempt, JobRow.renderer_seq < progress.seq],
-                {"step": progress.step.value, "progress": func.max(JobRow.progress, progress.progress),
-                 "renderer_seq": progress.seq},
-                progress.message,
-            )
+            for progress in sorted(newest.values(), key=lambda p: (p.job_id, p.seq)):
+                transition = await self._transition(
+                    session, progress.job_id,
+                    [JobRow.status == RUNNING, JobRow.attempt == progress.attempt, JobRow.renderer_seq < progress.seq],
+                    {"step": progress.step.value, "progress": func.max(JobRow.progress, progress.progress),
+                     "renderer_seq": progress.seq},
+                    progress.message,
+                )
+                if transition is not None:
+                    applied.append(transition)
+        return applied, len(newest) - len(applied)
 
     async def finish(self, result: JobFinished) -> Transition | None:
         """Applies one attempt's outcome; None when the message is stale or a duplicate."""

@@ -27,5 +27,6 @@ class HealthController(Controller):
             database_ok = False
         workers = broker.connected_workers
         ready = database_ok and workers > 0
-        body = {"status": "ready" if ready else "not ready", "database": database_ok, "renderers": workers}
+        body = {"status": "ready" if ready else "not ready", "database": database_ok, "renderers": workers,
+                "bus_rejected": dict(broker.rejected)}
         return Response(body, status_code=HTTP_200_OK if ready else HTTP_503_SERVICE_UNAVAILABLE)

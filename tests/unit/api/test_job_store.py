@@ -142,12 +142,28 @@ async def test_progress_is_latest_wins_and_never_goes_back(stores):
     def progress(seq: int, value: int) -> Progress:
         return Progress(job_id=job.job_id, video_id="v", attempt=1, seq=seq, step=Step.GENERATE_TTS, progress=value, ts=time.time())
 
-    assert (await jobs.apply_progress(progress(2, 30))).job.progress == 30
-    assert await jobs.apply_progress(progress(1, 10)) is None, "an older event was applied"
-    assert (await jobs.apply_progress(progress(3, 20))).job.progress == 30
+    applied, stale = await jobs.apply_progress_batch([progress(2, 30)])
+    assert applied[0].job.progress == 30 and stale == 0
+    assert await jobs.apply_progress_batch([progress(1, 10)]) == ([], 1), "an older event was applied"
+    applied, _ = await jobs.apply_progress_batch([progress(3, 20)])
+    assert applied[0].job.progress == 30
     events = await jobs.events_after(job.job_id, 0)
     assert [event.seq for event in events] == list(range(1, len(events) + 1))
     assert [event.status for event in events] == ["PENDING", "RUNNING", "RUNNING", "RUNNING"]
+
+
+async def test_a_burst_keeps_every_step_change_and_the_newest_progress(stores):
+    _, jobs = stores
+    job = await running_job(jobs)
+    burst = [
+        Progress(job_id=job.job_id, video_id="v", attempt=1, seq=seq, step=step, progress=value, ts=time.time())
+        for seq, step, value in [(1, Step.GENERATE_TTS, 5), (2, Step.GENERATE_TTS, 9), (3, Step.RENDER_SLIDES, 12),
+                                 (4, Step.RENDER_SLIDES, 20), (5, Step.COMPOSE_VIDEO, 40)]
+    ] + [Progress(job_id="job-unknown", video_id="v", attempt=1, seq=1, step=Step.GENERATE_TTS, progress=1, ts=0.0)]
+    applied, stale = await jobs.apply_progress_batch(burst)
+    assert [(t.event.step, t.event.progress) for t in applied] == [
+        ("GENERATE_TTS", 9), ("RENDER_SLIDES", 20), ("COMPOSE_VIDEO", 40)]
+    assert stale == 1
 
 
 async def test_published_set_moves_only_to_a_newer_job(stores):
