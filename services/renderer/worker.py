@@ -59,8 +59,7 @@ class Worker:
         self._dealer = self._context.socket(zmq.DEALER)
         self._dealer.setsockopt(zmq.IDENTITY, worker_id.encode())
         self._dealer.setsockopt(zmq.LINGER, 0)
-        # Nothing queues for a broker that is not there: stale heartbeats would arrive in a burst.
-        self._dealer.setsockopt(zmq.IMMEDIATE, 1)
+        # Not IMMEDIATE: the first Ready must wait in the queue until the connection is up.
         self._dealer.setsockopt(zmq.RECONNECT_IVL, RECONNECT_IVL_MS)
         self._dealer.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS)
         self._dealer.connect(settings.command_endpoint)
@@ -133,27 +132,30 @@ class Worker:
         while True:
             payload = await self._dealer.recv()
             self._broker_seen = time.monotonic()
-            if self._broker_silent:
-                self._broker_silent = False
-                log.info("broker is back; saying Ready again")
-                await self._say_ready()
             try:
                 message = self._codec.decode(payload)
             except msgspec.DecodeError as error:
                 log.warning("dropped an undecodable command: %s", error)
                 continue
-            match message:
-                case Render():
-                    self._start(message)
-                case Cancel(job_id=job_id):
-                    if self._current is not None and self._current.job.job_id == job_id and not self._current.cancel.is_set():
-                        log.info("canceling %s", job_id)
-                        self._current.cancel_requested_at = time.monotonic()
-                        self._current.cancel.set()
-                case Ack(job_id=job_id, attempt=attempt):
-                    self._unacked.pop((job_id, attempt), None)
-                case Heartbeat():
-                    pass
+            self._handle(message)
+            if self._broker_silent:
+                # After handling, so a Render that ended the silence is in the Ready it sends.
+                self._broker_silent = False
+                log.info("broker is back; saying Ready again")
+                await self._say_ready()
+
+    def _handle(self, message: Message) -> None:
+        match message:
+            case Render():
+                self._start(message)
+            case Cancel(job_id=job_id):
+                current = self._current
+                if current is not None and current.job.job_id == job_id and not current.cancel.is_set():
+                    log.info("canceling %s", job_id)
+                    current.cancel_requested_at = time.monotonic()
+                    current.cancel.set()
+            case Ack(job_id=job_id, attempt=attempt):
+                self._unacked.pop((job_id, attempt), None)
 
     # --- rendering -----------------------------------------------------------------------
 

@@ -1,8 +1,10 @@
 """Fault tests get their own stack each (they kill its processes) and, after each test, the
 invariants are checked on the database the stack leaves behind."""
 
+import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from tests.faults.invariants import check_invariants
@@ -21,11 +23,27 @@ def fault_stack(tmp_path, request) -> Iterator[FaultStack]:
     stack = FaultStack(data_dir=tmp_path, workers=options.get("workers", 2), extra_env=options.get("env", {}))
     stack.accepted = set()
     stack.start_api()
-    stack.start_renderer()
+    # `{"renderer": False}`: the test plays the renderer itself, so only the API is up to wait for.
+    if options.get("renderer", True):
+        stack.start_renderer()
     try:
-        stack.wait_ready()
+        if stack.renderer:
+            stack.wait_ready()
+        else:
+            wait_alive(stack)
         yield stack
     finally:
         stack.stop()
     problems = check_invariants(stack.data_dir / "render_jobs.db", stack.accepted)
     assert not problems, "invariants broken:\n" + "\n".join(problems)
+
+
+def wait_alive(stack: Stack, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            httpx.get(f"{stack.base_url}/healthz", timeout=2).raise_for_status()
+            return
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, "the API did not start"
+            time.sleep(0.2)

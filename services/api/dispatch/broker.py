@@ -134,9 +134,12 @@ class RenderBroker:
             case Ready(worker_id=worker_id, running_job=running_job):
                 await self._register(identity, worker_id, running_job, now)
             case Heartbeat(running_job=running_job):
-                if self._registry.heartbeat(identity, now) is None:
+                worker = self._registry.heartbeat(identity, now)
+                if worker is None:
                     # A worker that outlived an API restart without noticing: adopt it.
                     await self._register(identity, identity.decode(errors="replace"), running_job, now)
+                else:
+                    await self._reconcile(worker, running_job, now)
             case JobFinished():
                 self._registry.heartbeat(identity, now)
                 transition = await self._jobs.finish(message)
@@ -164,6 +167,19 @@ class RenderBroker:
         if running_job is not None and not await self._is_current(running_job):
             await self._send(identity, Cancel(job_id=running_job.job_id))
         await self._forget_lost_attempts(worker_id, running_job)
+        self.request_dispatch()
+
+    async def _reconcile(self, worker: Worker, running_job: RunningJob | None, now: float) -> None:
+        """Heartbeats name the running job; a worker that keeps naming another one (e.g. it was
+        restarted and its Ready got lost) has lost the attempt the registry gave it."""
+        believed = self._registry.disagreement(worker.identity, running_job, now, grace=2 * self._settings.heartbeat_interval)
+        if believed is None:
+            return
+        self._publisher.publish(await self._jobs.fail_attempt(
+            believed.job_id, believed.attempt, ErrorCode.WORKER_LOST,
+            f"renderer worker {worker.worker_id} no longer runs this attempt", retryable=True))
+        if running_job is not None and not await self._is_current(running_job):
+            await self._send(worker.identity, Cancel(job_id=running_job.job_id))
         self.request_dispatch()
 
     async def _forget_lost_attempts(self, worker_id: str, running_job: RunningJob | None) -> None:
@@ -212,8 +228,15 @@ class RenderBroker:
             await self._time_out_overdue()
             if now - self._started_at > ORPHAN_GRACE_LIVENESSES * self._liveness_sec:
                 await self._requeue_orphans()
-            if self._registry.idle():
-                self.request_dispatch()  # a retry whose backoff just ended may be waiting
+            await self._wake_for_retries(interval)
+
+    async def _wake_for_retries(self, within: float) -> None:
+        """Dispatches a retry right when its backoff ends, not at the next tick."""
+        retry_at = await self._jobs.next_retry_at()
+        if retry_at is not None:
+            delay = max(0.0, (retry_at - utc_now()).total_seconds())
+            if delay <= within:
+                asyncio.get_running_loop().call_later(delay, self.request_dispatch)
 
     async def _time_out_overdue(self) -> None:
         for job in await self._jobs.overdue():
@@ -253,7 +276,7 @@ class RenderBroker:
                     break
                 transition, script_body = claimed
                 job = transition.job
-                self._registry.assign(worker.identity, RunningJob(job_id=job.job_id, attempt=job.attempt))
+                self._registry.assign(worker.identity, RunningJob(job_id=job.job_id, attempt=job.attempt), time.monotonic())
                 self._publisher.publish(transition)
                 render = Render(
                     job_id=job.job_id, video_id=job.video_id, attempt=job.attempt,

@@ -14,6 +14,7 @@ class Worker:
     worker_id: str
     expires_at: float
     job: RunningJob | None = None
+    assigned_at: float = 0.0
 
 
 class WorkerRegistry:
@@ -40,10 +41,21 @@ class WorkerRegistry:
             worker.expires_at = now + self._liveness_sec
         return worker
 
-    def assign(self, identity: bytes, job: RunningJob) -> None:
+    def assign(self, identity: bytes, job: RunningJob, now: float) -> None:
         worker = self._workers.pop(identity)
         worker.job = job
+        worker.assigned_at = now
         self._workers[identity] = worker
+
+    def disagreement(self, identity: bytes, reported: RunningJob | None, now: float, grace: float) -> RunningJob | None:
+        """The job the registry thinks this worker runs, if the worker's heartbeat keeps
+        saying otherwise for longer than `grace` (a Render may still be in flight before it);
+        the worker's own account then replaces the registry's."""
+        worker = self._workers.get(identity)
+        if worker is None or worker.job == reported or now - worker.assigned_at <= grace:
+            return None
+        believed, worker.job, worker.assigned_at = worker.job, reported, now
+        return believed
 
     def release(self, identity: bytes, job_id: str) -> None:
         """The worker finished `job_id`; it goes to the back of the idle queue."""
