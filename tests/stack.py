@@ -87,6 +87,21 @@ class Stack:
                 pids[argv[argv.index(b"--worker-id") + 1].decode()] = pid
         return pids
 
+    def wait_alive(self, timeout: float = 30.0) -> None:
+        """The API answers /healthz (renderers may not be connected yet)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.api.poll() is not None:
+                raise RuntimeError(f"the API exited with {self.api.returncode}")
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError("the API did not start")
+            time.sleep(0.1)
+
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -1,10 +1,8 @@
 """Fault tests get their own stack each (they kill its processes) and, after each test, the
 invariants are checked on the database the stack leaves behind."""
 
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from tests.faults.invariants import check_invariants
@@ -30,20 +28,10 @@ def fault_stack(tmp_path, request) -> Iterator[FaultStack]:
         if stack.renderer:
             stack.wait_ready()
         else:
-            wait_alive(stack)
+            stack.wait_alive()
         yield stack
     finally:
         stack.stop()
     problems = check_invariants(stack.data_dir / "render_jobs.db", stack.accepted)
     assert not problems, "invariants broken:\n" + "\n".join(problems)
 
-
-def wait_alive(stack: Stack, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            httpx.get(f"{stack.base_url}/healthz", timeout=2).raise_for_status()
-            return
-        except httpx.TransportError:
-            assert time.monotonic() < deadline, "the API did not start"
-            time.sleep(0.2)
