@@ -69,6 +69,9 @@ class JobFinished(Message, kw_only=True, frozen=True):
     error_code: ErrorCode | None = None
     error_message: str | None = None
     retryable: bool = False
+    progress_seq: int = 0
+    """The seq of the last Progress this attempt published: PUB/SUB and this DEALER are not
+    ordered with each other, so the broker waits briefly for that progress before ending the job."""
 
 
 class Disconnect(Message, kw_only=True, frozen=True):

@@ -1,5 +1,7 @@
 """`create_app()`: the Litestar application, its lifespan and its wiring."""
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,8 +24,9 @@ from services.api.jobs.controller import RenderJobController
 from services.api.jobs.retry import render_timeout
 from services.api.jobs.store import JobStore
 from services.api.ops.health import HealthController
+from services.api.ops.retention import sweep_periodically
 from services.api.progress.publisher import EventPublisher
-from services.api.progress.ws import render_progress
+from services.api.progress.ws import BoundedSubscriber, render_progress
 from services.api.scripts.controller import ScriptController
 from services.api.scripts.store import ScriptStore
 from services.api.settings import Settings
@@ -31,8 +34,6 @@ from services.api.settings import Settings
 MAX_BODY_BYTES = 1024 * 1024
 ANONYMOUS_SUBJECT = "anonymous"
 """`created_by` until requests carry an authenticated subject."""
-# A WebSocket client further behind than this loses its oldest undelivered events.
-SUBSCRIBER_BACKLOG = 1_000
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     channels = ChannelsPlugin(
         backend=MemoryChannelsBackend(),
         arbitrary_channels_allowed=True,
-        subscriber_max_backlog=SUBSCRIBER_BACKLOG,
-        subscriber_backlog_strategy="dropleft",
+        # A WebSocket client this many events behind is closed with a resume code, never
+        # silently skipped ahead (progress/ws.py).
+        subscriber_max_backlog=settings.ws_max_backlog,
+        subscriber_class=BoundedSubscriber,
     )
 
     @asynccontextmanager
@@ -76,10 +79,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         publisher = EventPublisher(channels, settings.public_base_url)
         broker = RenderBroker(settings, jobs, publisher)
         await broker.start()
+        sweeper = asyncio.create_task(sweep_periodically(db, settings), name="ttl-sweep")
         app.state.runtime = Runtime(db=db, scripts=ScriptStore(db), jobs=jobs, publisher=publisher, broker=broker)
         try:
             yield
         finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             await broker.stop()
             await db.dispose()
 

@@ -32,6 +32,10 @@ class Settings:
     heartbeat_interval: float = 1.0
     heartbeat_liveness: int = 3
     """A renderer silent for this many heartbeat intervals is dead."""
+    job_ttl_sweep_sec: float = field(default_factory=lambda: float(_env("RENDER_JOB_TTL_SWEEP_SEC", "3600")))
+    """How often expired jobs and abandoned staging folders are removed."""
+    ws_max_backlog: int = field(default_factory=lambda: int(_env("WS_MAX_BACKLOG", "1000")))
+    """Events a WebSocket client may fall behind before it is closed with 4008 (SPEC §3)."""
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -193,6 +193,8 @@ class Worker:
                 error_message=f"{type(error).__name__}: {error}", retryable=True,
             )
         log.info("%s attempt %d ended %s", job.job_id, job.attempt, outcome.outcome.value)
+        # Progress callbacks queued by the render thread ran before this await returned.
+        outcome = msgspec.structs.replace(outcome, progress_seq=current.seq)
         self._current = None
         self._unacked[(job.job_id, job.attempt)] = outcome
         await self._send(outcome)

@@ -5,8 +5,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.faults.invariants import check_invariants
+from tests.faults.invariants import check_invariants, tally
 from tests.stack import Stack
+
+TALLIES: list[tuple[str, dict[str, int]]] = []
 
 
 class FaultStack(Stack):
@@ -32,6 +34,19 @@ def fault_stack(tmp_path, request) -> Iterator[FaultStack]:
         yield stack
     finally:
         stack.stop()
+    TALLIES.append((request.node.name, tally(stack.data_dir / "render_jobs.db", stack.accepted)))
     problems = check_invariants(stack.data_dir / "render_jobs.db", stack.accepted)
     assert not problems, "invariants broken:\n" + "\n".join(problems)
 
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Jobs each fault test ran and what became of them: the numbers behind 'none lost,
+    none duplicated, none stuck'."""
+    if not TALLIES:
+        return
+    columns = ["jobs", "SUCCEEDED", "FAILED", "CANCELED", "lost", "duplicated", "active_at_stop"]
+    terminalreporter.write_sep("-", "fault suite tally")
+    terminalreporter.write_line(f"{'test':<78}" + "".join(f"{name:>15}" for name in columns))
+    for name, counts in TALLIES:
+        terminalreporter.write_line(f"{name[:77]:<78}" + "".join(f"{counts.get(c, 0):>15}" for c in columns))

@@ -45,3 +45,26 @@ def check_invariants(db_path: Path, accepted_job_ids: set[str]) -> list[str]:
         if attempt > max_attempts:
             problems.append(f"job {job_id}: {attempt} attempts > {max_attempts}")
     return problems
+
+
+def tally(db_path: Path, accepted_job_ids: set[str]) -> dict[str, int]:
+    """Jobs by final status, plus accepted jobs with no row (lost), videos with more than one
+    active job or jobs that ended more than once (duplicated), and jobs still active."""
+    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as db:
+        counts = dict(db.execute("SELECT status, count(*) FROM render_jobs GROUP BY status").fetchall())
+        job_ids = {row[0] for row in db.execute("SELECT job_id FROM render_jobs")}
+        doubled = db.execute(
+            "SELECT count(*) FROM (SELECT video_id FROM render_jobs WHERE status IN ('PENDING', 'RUNNING') "
+            "GROUP BY video_id HAVING count(*) > 1)"
+        ).fetchone()[0]
+        doubled += db.execute(
+            "SELECT count(*) FROM (SELECT job_id FROM job_events WHERE status IN ('SUCCEEDED', 'FAILED', 'CANCELED') "
+            "GROUP BY job_id HAVING count(*) > 1)"
+        ).fetchone()[0]
+    return {
+        **counts,
+        "jobs": len(job_ids),
+        "lost": len(accepted_job_ids - job_ids),
+        "duplicated": doubled,
+        "active_at_stop": sum(counts.get(status, 0) for status in ACTIVE),
+    }

@@ -11,6 +11,7 @@ import logging
 import time
 from collections import Counter
 from datetime import timedelta
+from typing import NamedTuple
 
 import msgspec
 import zmq
@@ -24,16 +25,23 @@ from libs.contracts.codes import ErrorCode, JobStatus
 from libs.contracts.script import Script
 from services.api.db.models import utc_now
 from services.api.dispatch.registry import Worker, WorkerRegistry
-from services.api.jobs.store import JobStore
+from services.api.jobs.store import JobStore, Transition
 from services.api.progress.publisher import EventPublisher
 from services.api.settings import Settings
 
 log = logging.getLogger(__name__)
 
 PROGRESS_BATCH_MAX = 256
+PROGRESS_WAIT_SEC = 1.5
 ORPHAN_GRACE_LIVENESSES = 2
 """Renderers reconnect within ~1 liveness period after an API restart; wait two before
 deciding that a RUNNING job nobody reports is orphaned."""
+
+
+class HeldOutcome(NamedTuple):
+    identity: bytes
+    outcome: JobFinished
+    first_seen: float
 
 
 class RenderBroker:
@@ -54,6 +62,7 @@ class RenderBroker:
         self._dispatch_needed = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._started_at = 0.0
+        self._held_outcomes: dict[tuple[str, int], HeldOutcome] = {}
         self.rejected: Counter[str] = Counter()
         """Bus messages logged and ignored, by reason (garbage, wrong version, stale, …)."""
 
@@ -124,14 +133,17 @@ class RenderBroker:
                 continue
             await self._handle_command(identity, message)
 
-    def _reject(self, reason: str, text: str, *args: object) -> None:
-        self.rejected[reason] += 1
+    def _reject(self, reason: str, text: str, *args: object, count: int = 1) -> None:
+        self.rejected[reason] += count
         log.warning(text, *args)
 
     async def _handle_command(self, identity: bytes, message: Message) -> None:
         now = time.monotonic()
         match message:
             case Ready(worker_id=worker_id, running_job=running_job):
+                if worker_id.encode() != identity:
+                    self._reject("identity_mismatch", "Ready of worker %s from identity %r ignored", worker_id, identity)
+                    return
                 await self._register(identity, worker_id, running_job, now)
             case Heartbeat(running_job=running_job):
                 worker = self._registry.heartbeat(identity, now)
@@ -142,15 +154,8 @@ class RenderBroker:
                     await self._reconcile(worker, running_job, now)
             case JobFinished():
                 self._registry.heartbeat(identity, now)
-                transition = await self._jobs.finish(message)
-                if transition is None:
-                    self._reject("stale_outcome", "ignored %s of %s attempt %d: not its running attempt",
-                                 message.outcome.value, message.job_id, message.attempt)
-                self._publisher.publish(transition)
-                # Acked even when stale, so the worker stops resending what can never apply.
-                await self._send(identity, Ack(job_id=message.job_id, attempt=message.attempt))
-                self._registry.release(identity, message.job_id)
-                self.request_dispatch()
+                if not await self._hold_for_progress(identity, message, now):
+                    await self._apply_outcome(identity, message)
             case Disconnect():
                 worker = self._registry.remove(identity)
                 if worker is not None:
@@ -169,11 +174,49 @@ class RenderBroker:
         await self._forget_lost_attempts(worker_id, running_job)
         self.request_dispatch()
 
+    async def _hold_for_progress(self, identity: bytes, outcome: JobFinished, now: float) -> bool:
+        """Progress travels over PUB/SUB, the outcome over the DEALER, so the last step changes
+        can arrive after it. Holds the outcome until that progress is stored (the progress loop
+        then applies it) or PROGRESS_WAIT_SEC pass (the keep-alive loop applies it)."""
+        job = await self._jobs.find(outcome.job_id)
+        behind = (job is not None and job.status == JobStatus.RUNNING.value and job.attempt == outcome.attempt
+                  and job.renderer_seq < outcome.progress_seq)
+        if not behind:
+            return False
+        key = (outcome.job_id, outcome.attempt)
+        first_seen = self._held_outcomes[key].first_seen if key in self._held_outcomes else now
+        self._held_outcomes[key] = HeldOutcome(identity, outcome, first_seen)
+        return True
+
+    async def _apply_outcome(self, identity: bytes, outcome: JobFinished) -> None:
+        self._held_outcomes.pop((outcome.job_id, outcome.attempt), None)
+        transition = await self._jobs.finish(outcome, worker_id=identity.decode(errors="replace"))
+        if transition is None:
+            self._reject("stale_outcome", "ignored %s of %s attempt %d from %r: not its running attempt",
+                         outcome.outcome.value, outcome.job_id, outcome.attempt, identity)
+        self._publisher.publish(transition)
+        # Acked even when ignored, so the worker stops resending what can never apply.
+        await self._send(identity, Ack(job_id=outcome.job_id, attempt=outcome.attempt))
+        self._registry.release(identity, outcome.job_id)
+        self.request_dispatch()
+
+    async def _release_held_outcomes(self, caught_up: list[Transition], waited_since: float) -> None:
+        """Applies held outcomes whose progress is now stored, and those held since before `waited_since`."""
+        seqs = {(t.job.job_id, t.job.attempt): t.job.renderer_seq for t in caught_up}
+        for key, held in list(self._held_outcomes.items()):
+            if seqs.get(key, -1) >= held.outcome.progress_seq or held.first_seen < waited_since:
+                await self._apply_outcome(held.identity, held.outcome)
+
     async def _reconcile(self, worker: Worker, running_job: RunningJob | None, now: float) -> None:
         """Heartbeats name the running job; a worker that keeps naming another one (e.g. it was
         restarted and its Ready got lost) has lost the attempt the registry gave it."""
         believed = self._registry.disagreement(worker.identity, running_job, now, grace=2 * self._settings.heartbeat_interval)
         if believed is None:
+            return
+        held = self._held_outcomes.get((believed.job_id, believed.attempt))
+        if held is not None:
+            # It did finish; its outcome only waits for progress still in flight.
+            await self._apply_outcome(held.identity, held.outcome)
             return
         self._publisher.publish(await self._jobs.fail_attempt(
             believed.job_id, believed.attempt, ErrorCode.WORKER_LOST,
@@ -211,9 +254,11 @@ class RenderBroker:
                     self._reject("undecodable_progress", "dropped an undecodable progress event: %s", error)
             applied, stale = await self._jobs.apply_progress_batch(events)
             if stale:
-                self._reject("stale_progress", "ignored %d progress events of jobs not running that attempt", stale)
+                self._reject("stale_progress", "ignored %d progress events of jobs not running that attempt", stale, count=stale)
             for transition in applied:
                 self._publisher.publish(transition)
+            if self._held_outcomes:
+                await self._release_held_outcomes(applied, waited_since=time.monotonic() - PROGRESS_WAIT_SEC)
 
     async def _keep_alive(self) -> None:
         interval = self._settings.heartbeat_interval
@@ -226,6 +271,7 @@ class RenderBroker:
                 log.warning("renderer worker %s missed %d heartbeats", worker.worker_id, self._settings.heartbeat_liveness)
                 await self._worker_lost(worker, "renderer worker stopped answering")
             await self._time_out_overdue()
+            await self._release_held_outcomes([], waited_since=now - PROGRESS_WAIT_SEC)
             if now - self._started_at > ORPHAN_GRACE_LIVENESSES * self._liveness_sec:
                 await self._requeue_orphans()
             await self._wake_for_retries(interval)
@@ -276,8 +322,13 @@ class RenderBroker:
                     break
                 transition, script_body = claimed
                 job = transition.job
-                self._registry.assign(worker.identity, RunningJob(job_id=job.job_id, attempt=job.attempt), time.monotonic())
                 self._publisher.publish(transition)
+                if worker.identity not in self._registry:
+                    # It disconnected or expired while the claim was being written.
+                    self._publisher.publish(await self._jobs.unclaim(job.job_id, job.attempt))
+                    self.request_dispatch()
+                    continue
+                self._registry.assign(worker.identity, RunningJob(job_id=job.job_id, attempt=job.attempt), time.monotonic())
                 render = Render(
                     job_id=job.job_id, video_id=job.video_id, attempt=job.attempt,
                     script=msgspec.json.decode(script_body, type=Script), output=self._output_for(job.video_id, job.job_id),

@@ -222,8 +222,12 @@ class JobStore:
                     applied.append(transition)
         return applied, len(newest) - len(applied)
 
-    async def finish(self, result: JobFinished) -> Transition | None:
-        """Applies one attempt's outcome; None when the message is stale or a duplicate."""
+    async def finish(self, result: JobFinished, worker_id: str) -> Transition | None:
+        """Applies one attempt's outcome reported by `worker_id`; None when the message is
+        stale, a duplicate, or from a worker that does not run that attempt."""
+        job = await self.find(result.job_id)
+        if job is None or job.worker_id != worker_id or job.attempt != result.attempt:
+            return None
         if result.outcome is Outcome.SUCCEEDED:
             return await self._succeed(result)
         if result.outcome is Outcome.CANCELED:

@@ -3,15 +3,21 @@
 The subscription starts before the stored state is read, so an event committed while the
 client connects is either in the database read or arrives live; `seq` removes the overlap.
 That gives a resuming client (`last_seq`) every event exactly once.
+
+A client that falls `WS_MAX_BACKLOG` events behind is closed with `SLOW_CONSUMER_CLOSE`
+instead of being skipped ahead: it reconnects with `last_seq` and loses nothing, while its
+backlog, and so the server's memory, stays bounded and publishing never waits for it.
 """
 
 import asyncio
+from typing import Annotated
 import contextlib
 from datetime import UTC, datetime
 
 import msgspec
 from litestar import WebSocket, websocket
 from litestar.channels import ChannelsPlugin, Subscriber
+from litestar.channels.subscriber import BacklogStrategy
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import Parameter
 from litestar.status_codes import WS_1000_NORMAL_CLOSURE
@@ -25,6 +31,34 @@ from services.api.settings import Settings
 from services.api.timestamps import iso_utc
 
 JOB_NOT_FOUND_CLOSE = 4404
+SLOW_CONSUMER_CLOSE = 4008
+"""The client fell `WS_MAX_BACKLOG` events behind; it should reconnect with `last_seq`."""
+CLOSE_TIMEOUT_SEC = 5.0
+"""A close frame waits behind unread data; a client whose receive window stays full must not
+hold the handler, its subscription and backlog forever."""
+
+
+class BoundedSubscriber(Subscriber):
+    """A channels subscriber whose full backlog marks it `overflowed` where Litestar's own
+    strategies would drop an event quietly and leave a gap the client cannot see."""
+
+    def __init__(self, plugin: ChannelsPlugin, max_backlog: int | None = None, backlog_strategy: BacklogStrategy = "backoff") -> None:
+        # "backoff" is the strategy whose queue reports full; "dropleft" never does.
+        super().__init__(plugin, max_backlog, "backoff")
+        self.overflowed = asyncio.Event()
+
+    def put_nowait(self, item: bytes | None) -> bool:
+        # Nothing after the first refused event is taken either: what the client still gets is
+        # a gap-free prefix to resume from.
+        if self.overflowed.is_set() or not super().put_nowait(item):
+            self.overflowed.set()
+            return False
+        return True
+
+    async def put(self, item: bytes | None) -> None:
+        # `unsubscribe` ends the stream with `put(None)`, which on a full backlog would wait
+        # forever for a reader that has gone.
+        self.put_nowait(item)
 
 
 class EventKey(msgspec.Struct):
@@ -44,6 +78,12 @@ class ProgressStream:
         self._sent_seq: dict[str, int] = {}
         self._decode_key = msgspec.json.Decoder(EventKey).decode
         self._encoder = msgspec.json.Encoder()
+
+    async def send_all(self, shown: JobRow | None, last_seq: int | None, subscriber: Subscriber) -> None:
+        """History, then live events unless the followed job has already ended."""
+        if shown is not None and await self.send_history(shown, last_seq) and self._follow_one_job:
+            return
+        await self.send_live(subscriber)
 
     async def send_history(self, job: JobRow, last_seq: int | None) -> bool:
         """Snapshot, then stored events after `last_seq`. Returns whether the job already ended."""
@@ -76,8 +116,8 @@ async def render_progress(
     jobs: JobStore,
     settings: Settings,
     channels: ChannelsPlugin,
-    job_id: str | None = Parameter(query="job_id", default=None),
-    last_seq: int | None = Parameter(query="last_seq", default=None, ge=0),
+    job_id: str | None = None,
+    last_seq: Annotated[int | None, Parameter(ge=0, description="Resume after this seq.")] = None,
 ) -> None:
     """Live progress of one job (`job_id`), else of the video's latest RUNNING job, else of
     every job of the video. `last_seq` resumes after the last event the client saw."""
@@ -95,16 +135,16 @@ async def render_progress(
             "message": "Connected to render progress stream", "timestamp": iso_utc(datetime.now(UTC)),
         })
         shown = target or await jobs.latest_job(video_id)
-        if shown is not None and await stream.send_history(shown, last_seq) and target is not None:
-            await socket.close(code=WS_1000_NORMAL_CLOSURE, reason="job finished")
-            return
-        await _until_client_leaves(socket, stream.send_live(subscriber))
+        lagged = await _send_until_done(socket, stream.send_all(shown, last_seq, subscriber), subscriber.overflowed)
+    code, reason = (SLOW_CONSUMER_CLOSE, "slow consumer: reconnect with last_seq") if lagged else (WS_1000_NORMAL_CLOSURE, "job finished")
+    # Fails harmlessly when the client has already gone.
     with contextlib.suppress(Exception):
-        await socket.close(code=WS_1000_NORMAL_CLOSURE, reason="job finished")
+        await asyncio.wait_for(socket.close(code=code, reason=reason), CLOSE_TIMEOUT_SEC)
 
 
-async def _until_client_leaves(socket: WebSocket, sending) -> None:
-    """Runs the sender until it ends or the client disconnects, whichever comes first."""
+async def _send_until_done(socket: WebSocket, sending, overflowed: asyncio.Event) -> bool:
+    """Runs the sender until it ends, the client disconnects or its backlog overflows, whichever
+    comes first. Returns whether it overflowed before the sender was done."""
 
     async def drain_client() -> None:
         with contextlib.suppress(WebSocketDisconnect):
@@ -113,7 +153,8 @@ async def _until_client_leaves(socket: WebSocket, sending) -> None:
 
     sender = asyncio.ensure_future(sending)
     reader = asyncio.ensure_future(drain_client())
-    done, pending = await asyncio.wait({sender, reader}, return_when=asyncio.FIRST_COMPLETED)
+    lagging = asyncio.ensure_future(overflowed.wait())
+    done, pending = await asyncio.wait({sender, reader, lagging}, return_when=asyncio.FIRST_COMPLETED)
     for task in pending:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
@@ -121,3 +162,4 @@ async def _until_client_leaves(socket: WebSocket, sending) -> None:
     for task in done:
         with contextlib.suppress(WebSocketDisconnect):
             task.result()
+    return lagging in done and sender not in done

@@ -67,12 +67,13 @@ async def test_draft_script_cannot_be_rendered(stores):
 async def test_duplicate_and_stale_outcomes_change_nothing(stores):
     _, jobs = stores
     job = await running_job(jobs)
-    assert await jobs.finish(succeeded(job.job_id, attempt=2)) is None, "stale attempt applied"
-    done = await jobs.finish(succeeded(job.job_id, attempt=1))
+    assert await jobs.finish(succeeded(job.job_id, attempt=2), "w1") is None, "stale attempt applied"
+    assert await jobs.finish(succeeded(job.job_id, attempt=1), "impostor") is None, "another worker's word applied"
+    done = await jobs.finish(succeeded(job.job_id, attempt=1), "w1")
     assert done.job.status == "SUCCEEDED" and done.job.progress == 100
-    assert await jobs.finish(succeeded(job.job_id, attempt=1)) is None, "duplicate applied"
+    assert await jobs.finish(succeeded(job.job_id, attempt=1), "w1") is None, "duplicate applied"
     failed = JobFinished(job_id=job.job_id, attempt=1, outcome=Outcome.FAILED, error_code=ErrorCode.RENDER_FAILED)
-    assert await jobs.finish(failed) is None
+    assert await jobs.finish(failed, "w1") is None
     assert (await jobs.get("v", job.job_id)).status == "SUCCEEDED"
 
 
@@ -81,12 +82,12 @@ async def test_late_success_never_overwrites_canceled(stores):
     job = await running_job(jobs)
     canceled, _, worker = await jobs.cancel("v", job.job_id)
     assert canceled.status == "CANCELED" and worker == "w1"
-    assert await jobs.finish(succeeded(job.job_id, attempt=1)) is None
+    assert await jobs.finish(succeeded(job.job_id, attempt=1), "w1") is None
     assert (await jobs.get("v", job.job_id)).status == "CANCELED"
     assert await jobs.published("v") is None
     with pytest.raises(JobNotCancelable):
         done = await running_job(jobs)
-        await jobs.finish(succeeded(done.job_id, 1))
+        await jobs.finish(succeeded(done.job_id, 1), "w1")
         await jobs.cancel("v", done.job_id)
 
 
@@ -169,9 +170,9 @@ async def test_a_burst_keeps_every_step_change_and_the_newest_progress(stores):
 async def test_published_set_moves_only_to_a_newer_job(stores):
     _, jobs = stores
     older = await running_job(jobs)
-    await jobs.finish(succeeded(older.job_id, 1))
+    await jobs.finish(succeeded(older.job_id, 1), "w1")
     newer = await running_job(jobs)
-    await jobs.finish(succeeded(newer.job_id, 1))
+    await jobs.finish(succeeded(newer.job_id, 1), "w1")
     published, job = await jobs.published("v")
     assert job.job_id == newer.job_id
     assert msgspec.convert(job.assets, RenderedAssets).duration_sec == 1.0

@@ -1,0 +1,108 @@
+"""TTL cleanup on the real stack: jobs aged past RENDER_JOB_TTL_DAYS in the database file are
+swept with their files while the API runs; active, recent and published jobs stay."""
+
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+
+import httpx
+import pytest
+
+from tests.client import approved_script, new_video_id, start_render
+from tests.integration.test_render_jobs_api import SHORT_SCRIPT, wait_terminal
+
+SWEEP_EVERY_SECOND = {"env": {"RENDER_JOB_TTL_SWEEP_SEC": "1"}}
+# The renderer finds nothing to speak in it and fails the job at once with INVALID_SCRIPT.
+BLANK_SCRIPT = {"title": "blank", "language": "ko", "scenes": [{"narration": "   "}]}
+AGE = "-31 days"
+
+
+@contextmanager
+def database(path, read_only: bool = False) -> Iterator[sqlite3.Connection]:
+    """The test's own connection to the API's file; commits on the way out and closes."""
+    uri = f"file:{path}?mode=ro" if read_only else f"file:{path}"
+    with closing(sqlite3.connect(uri, uri=True)) as db, db:
+        yield db
+
+
+def job_url(video_id: str, job_id: str) -> str:
+    return f"/api/v2/videos/{video_id}/render-jobs/{job_id}"
+
+
+def rendered(http: httpx.Client, script: dict, prefix: str) -> tuple[str, str]:
+    """(video_id, job_id) of a new job of `script`."""
+    video_id = new_video_id(prefix)
+    return video_id, start_render(http, video_id, approved_script(http, video_id, script))["job_id"]
+
+
+def failed(http: httpx.Client, prefix: str) -> tuple[str, str]:
+    video_id, job_id = rendered(http, BLANK_SCRIPT, prefix)
+    job = wait_terminal(http, video_id, job_id)
+    assert job["status"] == "FAILED" and job["error_code"] == "INVALID_SCRIPT", job
+    return video_id, job_id
+
+
+def wait_until(condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the TTL sweep did not happen"
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("fault_stack", [SWEEP_EVERY_SECOND], indirect=True)
+def test_expired_failed_and_canceled_jobs_are_swept_with_their_files(fault_stack, reference_script):
+    db_path = fault_stack.data_dir / "render_jobs.db"
+    assets = fault_stack.asset_dir
+    with httpx.Client(base_url=fault_stack.base_url, timeout=30) as http:
+        published = rendered(http, SHORT_SCRIPT, "ttl-published")
+        assert wait_terminal(http, *published)["status"] == "SUCCEEDED"
+        old_failure = failed(http, "ttl-failed")
+        recent_failure = failed(http, "ttl-recent")
+        canceled = rendered(http, reference_script, "ttl-canceled")
+        assert http.post(job_url(*canceled) + "/cancel").json()["status"] == "CANCELED"
+        active = rendered(http, reference_script, "ttl-active")
+        fault_stack.accepted |= {published[1], recent_failure[1], active[1]}
+
+        # A canceled render's attempt closes when its worker confirms; age it only after that.
+        with database(db_path) as db:
+            wait_until(lambda: not db.execute(
+                "SELECT 1 FROM job_attempts WHERE job_id = ? AND finished_at IS NULL", (canceled[1],)).fetchone())
+        leftover = assets / old_failure[0] / old_failure[1]
+        leftover.mkdir(parents=True)
+        (leftover / "video.mp4").write_bytes(b"left behind")
+        abandoned, live = assets / ".staging" / "abandoned-0000", assets / ".staging" / "live-0000"
+        abandoned.mkdir(parents=True)
+        live.mkdir()
+        two_days_ago = time.time() - 2 * 24 * 3600
+        os.utime(abandoned, (two_days_ago, two_days_ago))
+
+        expiring = (old_failure[1], canceled[1])
+        with database(db_path) as db:
+            # The active job is aged too: age alone must never expire a job that has not ended.
+            db.execute(
+                "UPDATE render_jobs SET created_at = datetime(created_at, ?),"
+                " finished_at = datetime(finished_at, ?) WHERE job_id IN (?, ?, ?, ?)",
+                (AGE, AGE, *expiring, published[1], active[1]),
+            )
+
+        def swept() -> bool:
+            gone = all(http.get(job_url(*job)).status_code == 404 for job in (old_failure, canceled))
+            return gone and not leftover.exists() and not abandoned.exists()
+
+        wait_until(swept)
+        for job in (old_failure, canceled):
+            assert http.get(job_url(*job)).json()["error_code"] == "JOB_NOT_FOUND"
+        with database(db_path, read_only=True) as db:
+            for table in ("job_events", "job_attempts"):
+                count = db.execute(f"SELECT count(*) FROM {table} WHERE job_id IN (?, ?)", expiring).fetchone()[0]
+                assert count == 0, f"{table} kept rows of swept jobs"
+        assert live.is_dir(), "a young staging folder may belong to a live render"
+
+        assert http.get(job_url(*published)).json()["status"] == "SUCCEEDED"
+        assert http.get(f"/api/v2/videos/{published[0]}/assets/published").json()["job_id"] == published[1]
+        assert any((assets / published[0] / published[1]).iterdir()), "the published files were touched"
+        assert http.get(job_url(*recent_failure)).json()["status"] == "FAILED"
+        assert http.get(job_url(*active)).json()["status"] in ("PENDING", "RUNNING"), "render too short for this test"
+        http.post(job_url(*active) + "/cancel")
