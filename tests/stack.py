@@ -89,32 +89,26 @@ class Stack:
 
     def wait_alive(self, timeout: float = 30.0) -> None:
         """The API answers /healthz (renderers may not be connected yet)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.api.poll() is not None:
-                raise RuntimeError(f"the API exited with {self.api.returncode}")
-            try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError("the API did not start")
-            time.sleep(0.1)
+        self._wait_for("/healthz", timeout)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
+        """/readyz: the database answers and at least one renderer worker is connected."""
+        self._wait_for("/readyz", timeout)
+
+    def _wait_for(self, path: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while True:
             for process in (self.api, self.renderer):
                 if process is not None and process.poll() is not None:
                     raise RuntimeError(f"{process.args} exited with {process.returncode}")
             try:
-                if httpx.get(f"{self.base_url}/readyz", timeout=2).status_code == 200:
+                if httpx.get(f"{self.base_url}{path}", timeout=2).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
-            time.sleep(0.2)
-        raise TimeoutError("the stack did not become ready")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{path} did not answer 200 within {timeout:.0f} s")
+            time.sleep(0.1)
 
     def stop(self) -> None:
         for process in (self.renderer, self.api):

@@ -18,7 +18,7 @@ import zmq
 import zmq.asyncio
 
 from libs.contracts.bus import (
-    PROTOCOL_VERSION, Ack, Cancel, Disconnect, Heartbeat, JobFinished, Message, OutputSpec, Progress, Ready,
+    PROTOCOL_VERSION, Ack, Cancel, Disconnect, Heartbeat, JobFinished, Message, OutputSpec, Ready,
     Render, RunningJob, api_command_codec, progress_codec,
 )
 from libs.contracts.codes import ErrorCode, JobStatus

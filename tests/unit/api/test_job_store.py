@@ -10,8 +10,6 @@ from sqlalchemy import update
 from libs.contracts.bus import JobFinished, Outcome, Progress, RenderedAssets
 from libs.contracts.codes import ErrorCode, Step
 from libs.contracts.script import Scene, Script
-from services.api.db.engine import open_database
-from services.api.db.migrate import upgrade_to_head
 from services.api.db.models import JobRow, utc_now
 from services.api.errors import JobNotCancelable, ScriptNotApproved
 from services.api.jobs.store import JobStore
@@ -22,19 +20,11 @@ SCRIPT = Script(title="t", scenes=[Scene(narration="안녕하세요.")])
 
 
 @pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture
-async def stores(tmp_path):
-    db = open_database(f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}")
-    await upgrade_to_head(db)
+async def stores(db):
     scripts = ScriptStore(db)
     await scripts.put("v", "s", SCRIPT, "tester")
     await scripts.approve("v", "s")
     yield scripts, JobStore(db, max_attempts=3, attempt_timeout=lambda script: 60.0)
-    await db.dispose()
 
 
 def succeeded(job_id: str, attempt: int) -> JobFinished:

@@ -7,26 +7,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from services.api.db.engine import open_database
-from services.api.db.migrate import upgrade_to_head
 from services.api.db.models import AttemptRow, JobEventRow, JobRow, PublishedRow, utc_now
 from services.api.ops.retention import expire_jobs, remove_stale_staging
 
 pytestmark = pytest.mark.anyio
 TTL = timedelta(days=30)
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture
-async def db(tmp_path):
-    database = open_database(f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}")
-    await upgrade_to_head(database)
-    yield database
-    await database.dispose()
 
 
 def job(job_id: str, status: str, age_days: float | None, video_id: str = "v") -> JobRow:
