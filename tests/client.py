@@ -28,10 +28,10 @@ def start_render(http: httpx.Client, video_id: str, script_id: str) -> dict:
     return response.json()
 
 
-def follow(ws_url: str, video_id: str, query: str = "", timeout: float = 240.0) -> list[dict]:
+def follow(stack, video_id: str, query: str = "", timeout: float = 240.0) -> list[dict]:
     """Every message of one job's progress stream until the server closes it after the end."""
     messages: list[dict] = []
-    with connect(f"{ws_url}/ws/videos/{video_id}/render-progress{query}", open_timeout=10) as socket:
+    with connect(stack.progress_url(video_id, query), open_timeout=10) as socket:
         try:
             while True:
                 messages.append(json.loads(socket.recv(timeout=timeout)))

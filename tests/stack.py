@@ -2,15 +2,20 @@
 its worker processes, on free ports, over a temporary data folder."""
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
+
+from services.api.auth.roles import Role
+from services.api.auth.tokens import mint
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -30,6 +35,7 @@ class Stack:
     event_port: int = field(default_factory=free_port)
     workers: int = 2
     extra_env: dict[str, str] = field(default_factory=dict)
+    secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     api: subprocess.Popen | None = None
     renderer: subprocess.Popen | None = None
 
@@ -40,6 +46,19 @@ class Stack:
     @property
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
+
+    def token(self, role: Role = Role.ADMIN, subject: str = "tests") -> str:
+        return mint(self.secret, subject, role, timedelta(hours=1))
+
+    def client(self, role: Role = Role.ADMIN, **options) -> httpx.Client:
+        """An HTTP client of the API carrying a bearer token of `role`."""
+        headers = {"Authorization": f"Bearer {self.token(role)}", **options.pop("headers", {})}
+        return httpx.Client(base_url=self.base_url, headers=headers, **options)
+
+    def progress_url(self, video_id: str, query: str = "", role: Role = Role.ADMIN) -> str:
+        """The progress WebSocket of `video_id`; `query` like "?job_id=…", plus the token."""
+        separator = "&" if query else "?"
+        return f"{self.ws_url}/ws/videos/{video_id}/render-progress{query}{separator}token={self.token(role)}"
 
     @property
     def asset_dir(self) -> Path:
@@ -56,6 +75,7 @@ class Stack:
             "RENDER_COMMAND_ENDPOINT": f"tcp://127.0.0.1:{self.command_port}",
             "RENDER_EVENT_ENDPOINT": f"tcp://127.0.0.1:{self.event_port}",
             "RENDER_WORKERS": str(self.workers),
+            "JWT_SECRET": self.secret,
             **self.extra_env,
         }
 

@@ -7,15 +7,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from litestar import Litestar, Router
+from litestar import Litestar, Request, Router
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.memory import MemoryChannelsBackend
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.security.jwt import Token
 
 from libs.contracts.script import Script
 from services.api.assets.controller import AssetFilesController
+from services.api.auth.jwt import jwt_auth
+from services.api.auth.tokens import Caller, load_or_create_secret
 from services.api.db.engine import Database, open_database
 from services.api.db.migrate import upgrade_to_head
 from services.api.dispatch.broker import RenderBroker
@@ -32,8 +35,6 @@ from services.api.scripts.store import ScriptStore
 from services.api.settings import Settings
 
 MAX_BODY_BYTES = 1024 * 1024
-ANONYMOUS_SUBJECT = "anonymous"
-"""`created_by` until requests carry an authenticated subject."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,11 @@ class Runtime:
     jobs: JobStore
     publisher: EventPublisher
     broker: RenderBroker
+
+
+def subject_of(request: Request[Caller, Token, State]) -> str:
+    """`created_by`: the authenticated token's subject."""
+    return request.user.subject
 
 
 def attempt_timeout(settings: Settings):
@@ -97,13 +103,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
         return Provide(provide, sync_to_thread=False)
 
     api = Router(path="/api/v2", route_handlers=[ScriptController, RenderJobController])
+    auth = jwt_auth(load_or_create_secret(settings.jwt_secret, settings.data_dir), public_schema=settings.public_schema)
     return Litestar(
+        on_app_init=[auth.on_app_init],
         route_handlers=[api, AssetFilesController, HealthController, render_progress],
         lifespan=[runtime],
         plugins=[channels],
         dependencies={
             "settings": Provide(lambda: settings, sync_to_thread=False),
-            "subject": Provide(lambda: ANONYMOUS_SUBJECT, sync_to_thread=False),
+            "subject": Provide(subject_of, sync_to_thread=False),
             **{name: from_runtime(name) for name in ("db", "scripts", "jobs", "publisher", "broker")},
         },
         exception_handlers=EXCEPTION_HANDLERS,

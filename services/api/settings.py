@@ -37,6 +37,15 @@ class Settings:
     ws_max_backlog: int = field(default_factory=lambda: int(_env("WS_MAX_BACKLOG", "1000")))
     """Events a WebSocket client may fall behind before it is closed with 4008 (SPEC §3)."""
 
+    jwt_secret: str | None = field(default_factory=lambda: _optional_env("JWT_SECRET"))
+    public_schema: bool = field(default_factory=lambda: _env("SCHEMA_PUBLIC", "true").lower() in ("1", "true", "yes"))
+    """Whether /schema (OpenAPI) is served without a token."""
+
+    @property
+    def data_dir(self) -> Path:
+        """Where generated state lives beside the database (e.g. the JWT secret)."""
+        return self.db_path.parent
+
     @property
     def sqlalchemy_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{self.db_path}"

@@ -1,1 +1,2 @@
-"""The `slidereel` command: a client of the HTTP API (it never touches the database)."""
+"""The `slidereel` command: an operator's client of the HTTP API. It never touches the
+database; it only reads the installation's token-signing key to mint tokens."""

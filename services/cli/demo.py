@@ -5,10 +5,14 @@ import argparse
 import json
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 from websockets.sync.client import connect
+
+from services.api.auth.roles import Role
+from services.cli.token import local_token
 
 SAMPLE_SCRIPT = Path(__file__).with_name("sample_script.json")
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELED"}
@@ -26,7 +30,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     base_url = args.base_url.rstrip("/")
     video_id = args.video_id or f"sample-{uuid.uuid4().hex[:8]}"
-    with httpx.Client(base_url=base_url, timeout=30) as http:
+    approver = local_token("slidereel-demo", Role.APPROVER, timedelta(hours=1))
+    with httpx.Client(base_url=base_url, timeout=30, headers={"Authorization": f"Bearer {approver}"}) as http:
         wait_until_ready(http, args.ready_timeout)
         script = json.loads(args.script.read_text(encoding="utf-8"))
         api = f"/api/v2/videos/{video_id}"
@@ -35,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         job = check(http.post(f"{api}/render-jobs", json={"script_id": "script-001"}))
         print(f"rendering {video_id} as {job['job_id']}", flush=True)
         ws_url = base_url.replace("http", "ws", 1)
-        final = watch(f"{ws_url}/ws/videos/{video_id}/render-progress?job_id={job['job_id']}&last_seq=0")
+        final = watch(f"{ws_url}/ws/videos/{video_id}/render-progress?job_id={job['job_id']}&last_seq=0&token={approver}")
         if final["status"] != "SUCCEEDED":
             print(f"render ended {final['status']}: {final.get('error_code')} {final['message']}")
             return 1
@@ -43,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"published {published['duration_sec']:.1f} s of video:")
     for key in ("video_url", "subtitle_url", "vtt_url", "thumbnail_url"):
         print(f"  {key:<14} {published[key]}")
+    editor = local_token("editor", Role.EDITOR, timedelta(days=7))
+    print(f"an editor token for the API (7 days; `slidereel token --help` mints others):\n  {editor}")
     return 0
 
 

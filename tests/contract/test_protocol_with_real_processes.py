@@ -87,7 +87,7 @@ def test_real_api_dispatches_to_a_protocol_peer_and_applies_its_outcome(tmp_path
     context = zmq.Context()
     try:
         stack.wait_alive()
-        with httpx.Client(base_url=stack.base_url, timeout=10) as http:
+        with stack.client(timeout=10) as http:
             video_id = new_video_id("peer")
             script_id = approved_script(http, video_id, reference_script)
             job_id = http.post(f"/api/v2/videos/{video_id}/render-jobs", json={"script_id": script_id}).json()["job_id"]

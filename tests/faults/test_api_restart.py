@@ -12,7 +12,7 @@ from tests.faults.test_renderer_faults import SMALL_FRAMES, parse
 
 @pytest.mark.parametrize("fault_stack", [{"env": SMALL_FRAMES}], indirect=True)
 def test_api_killed_mid_render_loses_nothing_and_runs_nothing_twice(fault_stack):
-    with httpx.Client(base_url=fault_stack.base_url, timeout=30) as http:
+    with fault_stack.client(timeout=30) as http:
         submitted = [submit(fault_stack, http, script_of(30), "restart") for _ in range(5)]
         deadline = time.monotonic() + 60
         while True:
@@ -28,7 +28,7 @@ def test_api_killed_mid_render_loses_nothing_and_runs_nothing_twice(fault_stack)
     fault_stack.start_api()
     fault_stack.wait_alive()
 
-    with httpx.Client(base_url=fault_stack.base_url, timeout=30) as http:
+    with fault_stack.client(timeout=30) as http:
         finals = {job_id: wait_terminal(http, video_id, job_id, timeout=180) for video_id, job_id in submitted}
     for job_id, final in finals.items():
         assert final["status"] == "SUCCEEDED", final

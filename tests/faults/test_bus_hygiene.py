@@ -80,7 +80,7 @@ def knock_with_http(port: int) -> None:
 
 
 def test_garbage_and_stray_bus_messages_are_counted_and_ignored_while_jobs_render(fault_stack):
-    with httpx.Client(base_url=fault_stack.base_url, timeout=30) as http, zmq_context() as context:
+    with fault_stack.client(timeout=30) as http, zmq_context() as context:
         wait_all_workers_registered(http, fault_stack)
         first, second = submit(http, fault_stack), submit(http, fault_stack)
         wait_running(http, *first)
@@ -130,7 +130,7 @@ def test_a_second_worker_under_an_existing_id_is_shut_out_and_the_first_keeps_wo
     workers = fault_stack.worker_pids()
     victim = sorted(workers)[0]
     impostor_log = tmp_path / "impostor.log"
-    with httpx.Client(base_url=fault_stack.base_url, timeout=30) as http, open(impostor_log, "w") as log:
+    with fault_stack.client(timeout=30) as http, open(impostor_log, "w") as log:
         # Whichever connection of a routing id reaches the ROUTER first keeps it.
         wait_all_workers_registered(http, fault_stack)
         impostor = subprocess.Popen([sys.executable, "-m", "services.renderer.worker", "--worker-id", victim],

@@ -12,7 +12,7 @@ LONGEST = script_of(200)  # SPEC's scene limit: seconds of TTS and of encoding
 
 @pytest.fixture
 def http(fault_stack):
-    with httpx.Client(base_url=fault_stack.base_url, timeout=30) as client:
+    with fault_stack.client(timeout=30) as client:
         yield client
 
 

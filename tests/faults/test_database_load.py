@@ -32,8 +32,8 @@ DRAIN_TIMEOUT_SEC = 120
 class PacedClient(httpx.Client):
     """Starts its requests on a fixed schedule (catching up when late) and times each one."""
 
-    def __init__(self, base_url: str, per_sec: float) -> None:
-        super().__init__(base_url=base_url, timeout=30)
+    def __init__(self, base_url: str, token: str, per_sec: float) -> None:
+        super().__init__(base_url=base_url, timeout=30, headers={"Authorization": f"Bearer {token}"})
         self._interval = 1.0 / per_sec
         self._next_at = time.monotonic()
         self.latencies: list[float] = []
@@ -64,11 +64,11 @@ def render_a_new_video(http: httpx.Client, previous: tuple[str, str] | None) -> 
     return video_id, job_id
 
 
-def client_load(base_url: str, requests: int, deadline: float) -> tuple[list[str], list[float]]:
+def client_load(base_url: str, token: str, requests: int, deadline: float) -> tuple[list[str], list[float]]:
     """One client's share of the load: (job ids it created, request latencies)."""
     jobs: list[str] = []
     previous = None
-    with PacedClient(base_url, REQUESTS_PER_SEC / CLIENTS) as http:
+    with PacedClient(base_url, token, REQUESTS_PER_SEC / CLIENTS) as http:
         for _ in range(requests // REQUESTS_PER_VIDEO):
             if time.monotonic() > deadline:
                 break
@@ -120,7 +120,7 @@ def test_progress_and_requests_under_load_lose_no_state_change_and_never_lock(fa
     share = int(REQUESTS_PER_SEC * LOAD_SECONDS / CLIENTS)
     with ThreadPoolExecutor(CLIENTS) as pool:
         results = [future.result() for future in
-                   [pool.submit(client_load, fault_stack.base_url, share, started + 2 * LOAD_SECONDS) for _ in range(CLIENTS)]]
+                   [pool.submit(client_load, fault_stack.base_url, fault_stack.token(), share, started + 2 * LOAD_SECONDS) for _ in range(CLIENTS)]]
     load_sec = time.monotonic() - started
     accepted = {job_id for jobs, _ in results for job_id in jobs}
     fault_stack.accepted |= accepted

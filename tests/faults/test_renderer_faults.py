@@ -20,7 +20,7 @@ def parse(timestamp: str) -> datetime:
 
 @pytest.fixture
 def http(fault_stack):
-    with httpx.Client(base_url=fault_stack.base_url, timeout=30) as client:
+    with fault_stack.client(timeout=30) as client:
         yield client
 
 

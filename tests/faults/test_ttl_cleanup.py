@@ -55,7 +55,7 @@ def wait_until(condition, timeout: float = 30.0) -> None:
 def test_expired_failed_and_canceled_jobs_are_swept_with_their_files(fault_stack, reference_script):
     db_path = fault_stack.data_dir / "render_jobs.db"
     assets = fault_stack.asset_dir
-    with httpx.Client(base_url=fault_stack.base_url, timeout=30) as http:
+    with fault_stack.client(timeout=30) as http:
         published = rendered(http, SHORT_SCRIPT, "ttl-published")
         assert wait_terminal(http, *published)["status"] == "SUCCEEDED"
         old_failure = failed(http, "ttl-failed")

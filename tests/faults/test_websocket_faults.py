@@ -60,7 +60,7 @@ def renderer_seq(stack: FaultStack, job_id: str) -> int:
 
 
 def progress_url(stack: FaultStack, video_id: str, job_id: str, last_seq: int) -> str:
-    return f"{stack.ws_url}/ws/videos/{video_id}/render-progress?job_id={job_id}&last_seq={last_seq}"
+    return stack.progress_url(video_id, f"?job_id={job_id}&last_seq={last_seq}")
 
 
 def cut(ws: ClientConnection) -> None:
@@ -74,7 +74,7 @@ def cut(ws: ClientConnection) -> None:
 
 @pytest.mark.parametrize("fault_stack", [{"env": {"RENDER_RESOLUTION": "640x360"}, "workers": 1}], indirect=True)
 def test_a_hundred_reconnects_mid_render_see_every_event_once(fault_stack):
-    with httpx.Client(base_url=fault_stack.base_url, timeout=30) as http:
+    with fault_stack.client(timeout=30) as http:
         # 48 scenes at 640x360 stay RUNNING ~12 s here, 2-3 times what the cycles need, at a
         # fraction of the CPU of 1080p.
         video_id, job_id = submit(fault_stack, http, script_of(48), "storm")
@@ -176,7 +176,7 @@ def memory_mb(pid: int, field: str) -> float:
 
 @pytest.mark.parametrize("fault_stack", [{"renderer": False, "env": {"WS_MAX_BACKLOG": str(BACKLOG)}}], indirect=True)
 def test_a_client_that_stops_reading_is_closed_while_another_keeps_up(fault_stack):
-    with httpx.Client(base_url=fault_stack.base_url, timeout=30) as http:
+    with fault_stack.client(timeout=30) as http:
         video_id, job_id = submit(fault_stack, http, REFERENCE, "slow")
     context = zmq.Context()
     try:

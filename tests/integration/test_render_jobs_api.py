@@ -23,7 +23,7 @@ SHORT_SCRIPT = {
 
 @pytest.fixture
 def http(stack):
-    with httpx.Client(base_url=stack.base_url, timeout=30) as client:
+    with stack.client(timeout=30) as client:
         yield client
 
 
@@ -49,7 +49,7 @@ def test_fifty_concurrent_posts_create_exactly_one_job(stack, http):
     script_id = approved_script(http, video_id, SHORT_SCRIPT)
 
     def post(_: int) -> httpx.Response:
-        with httpx.Client(base_url=stack.base_url, timeout=30) as own:
+        with stack.client(timeout=30) as own:
             return own.post(f"/api/v2/videos/{video_id}/render-jobs", json={"script_id": script_id})
 
     with ThreadPoolExecutor(max_workers=50) as pool:
@@ -118,9 +118,9 @@ def test_reconnect_with_last_seq_gets_every_later_event_once(stack, http):
     video_id = new_video_id("resume")
     script_id = approved_script(http, video_id, SHORT_SCRIPT)
     job_id = start_render(http, video_id, script_id)["job_id"]
-    full = [m for m in follow(stack.ws_url, video_id, f"?job_id={job_id}&last_seq=0") if m["type"] == "progress"]
+    full = [m for m in follow(stack, video_id, f"?job_id={job_id}&last_seq=0") if m["type"] == "progress"]
     middle = full[len(full) // 2]["seq"]
-    resumed = [m for m in follow(stack.ws_url, video_id, f"?job_id={job_id}&last_seq={middle}") if m["type"] == "progress"]
+    resumed = [m for m in follow(stack, video_id, f"?job_id={job_id}&last_seq={middle}") if m["type"] == "progress"]
     assert [m["seq"] for m in resumed] == [m["seq"] for m in full if m["seq"] > middle]
     assert resumed[-1]["status"] == "SUCCEEDED"
 
@@ -130,7 +130,7 @@ def test_stream_without_job_id_follows_the_running_job(stack, http, reference_sc
     script_id = approved_script(http, video_id, reference_script)
     job_id = start_render(http, video_id, script_id)["job_id"]
     wait_running(http, video_id, job_id)
-    with connect(f"{stack.ws_url}/ws/videos/{video_id}/render-progress", open_timeout=10) as socket:
+    with connect(stack.progress_url(video_id), open_timeout=10) as socket:
         connected = json.loads(socket.recv(timeout=10))
         snapshot = json.loads(socket.recv(timeout=10))
         live = json.loads(socket.recv(timeout=30))
@@ -141,6 +141,6 @@ def test_stream_without_job_id_follows_the_running_job(stack, http, reference_sc
 
 
 def test_unknown_job_on_websocket_is_reported_and_closed(stack):
-    with connect(f"{stack.ws_url}/ws/videos/nobody/render-progress?job_id=job-x", open_timeout=10) as socket:
+    with connect(stack.progress_url("nobody", "?job_id=job-x"), open_timeout=10) as socket:
         message = json.loads(socket.recv(timeout=10))
         assert message["type"] == "error" and message["error_code"] == "JOB_NOT_FOUND"

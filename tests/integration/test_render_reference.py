@@ -15,10 +15,10 @@ from tests.media import audio_video_durations, cue_times, cues, picture_change_t
 def rendered(stack, reference_script, tmp_path_factory) -> dict:
     """Renders the reference script once; the tests below look at different sides of it."""
     video_id = new_video_id("reference")
-    with httpx.Client(base_url=stack.base_url, timeout=30) as http:
+    with stack.client(timeout=30) as http:
         script_id = approved_script(http, video_id, reference_script)
         created = start_render(http, video_id, script_id)
-        events = follow(stack.ws_url, video_id, f"?job_id={created['job_id']}&last_seq=0")
+        events = follow(stack, video_id, f"?job_id={created['job_id']}&last_seq=0")
         job = http.get(f"/api/v2/videos/{video_id}/render-jobs/{created['job_id']}").json()
         published = http.get(f"/api/v2/videos/{video_id}/assets/published").json()
         folder = tmp_path_factory.mktemp("downloads")

@@ -7,6 +7,7 @@ from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from libs.contracts.codes import JobStatus
+from services.api.auth.roles import Role, requires
 from services.api.dispatch.broker import RenderBroker
 from services.api.jobs.schemas import CreatedRenderJob, CreateRenderJob, PublishedAssets, RenderJob, RenderJobPage
 from services.api.jobs.store import JobStore
@@ -23,8 +24,9 @@ JobId = Annotated[str, Parameter(max_length=64, description="`job-` + UUID.")]
 class RenderJobController(Controller):
     path = "/videos/{video_id:str}"
     tags = ["render-jobs"]
+    guards = [requires(Role.VIEWER)]
 
-    @post("/render-jobs", operation_id="createRenderJob", status_code=HTTP_202_ACCEPTED)
+    @post("/render-jobs", operation_id="createRenderJob", status_code=HTTP_202_ACCEPTED, guards=[requires(Role.EDITOR)])
     async def create_render_job(
         self, jobs: JobStore, broker: RenderBroker, publisher: EventPublisher, subject: str, video_id: VideoId,
         data: CreateRenderJob,
@@ -59,7 +61,8 @@ class RenderJobController(Controller):
         attempts = await jobs.attempts_of([job_id])
         return job_view(job, settings.public_base_url, attempts[job_id])
 
-    @post("/render-jobs/{job_id:str}/cancel", operation_id="cancelRenderJob", status_code=HTTP_200_OK)
+    @post("/render-jobs/{job_id:str}/cancel", operation_id="cancelRenderJob", status_code=HTTP_200_OK,
+          guards=[requires(Role.EDITOR)])
     async def cancel_render_job(
         self, jobs: JobStore, broker: RenderBroker, publisher: EventPublisher, settings: Settings, video_id: VideoId, job_id: JobId
     ) -> RenderJob:

@@ -23,6 +23,7 @@ from litestar.params import Parameter
 from litestar.status_codes import WS_1000_NORMAL_CLOSURE
 
 from libs.contracts.codes import TERMINAL_STATUSES, JobStatus
+from services.api.auth.roles import Role, requires
 from services.api.db.models import JobRow
 from services.api.jobs.store import JobStore
 from services.api.jobs.views import event_view, snapshot_view
@@ -109,7 +110,7 @@ class ProgressStream:
         self._sent_seq[job_id] = seq
 
 
-@websocket("/ws/videos/{video_id:str}/render-progress", name="render_progress")
+@websocket("/ws/videos/{video_id:str}/render-progress", name="render_progress", guards=[requires(Role.VIEWER)])
 async def render_progress(
     socket: WebSocket,
     video_id: str,

@@ -7,6 +7,7 @@ from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from libs.contracts.script import Script
+from services.api.auth.roles import Role, requires
 from services.api.db.models import ScriptRow
 from services.api.params import Limit, Offset, ResourceId
 from services.api.scripts.schemas import ScriptPage, ScriptSummary, ScriptView
@@ -22,7 +23,9 @@ class ScriptController(Controller):
     path = "/videos/{video_id:str}/scripts"
     tags = ["scripts"]
 
-    @put("/{script_id:str}", operation_id="putScript", status_code=HTTP_200_OK)
+    guards = [requires(Role.VIEWER)]
+
+    @put("/{script_id:str}", operation_id="putScript", status_code=HTTP_200_OK, guards=[requires(Role.EDITOR)])
     async def put_script(
         self, scripts: ScriptStore, subject: str, video_id: VideoId, script_id: ScriptId, data: Script
     ) -> Response[ScriptView]:
@@ -30,7 +33,7 @@ class ScriptController(Controller):
         row, created = await scripts.put(video_id, script_id, data, subject)
         return Response(script_view(row), status_code=HTTP_201_CREATED if created else HTTP_200_OK)
 
-    @post("/", operation_id="createScript", status_code=HTTP_201_CREATED)
+    @post("/", operation_id="createScript", status_code=HTTP_201_CREATED, guards=[requires(Role.EDITOR)])
     async def create_script(self, scripts: ScriptStore, subject: str, video_id: VideoId, data: Script) -> ScriptView:
         """Create a DRAFT script with a server-chosen id."""
         return script_view(await scripts.create(video_id, data, subject))
@@ -50,7 +53,7 @@ class ScriptController(Controller):
         """One script with its scenes, status, author and timestamps."""
         return script_view(await scripts.get(video_id, script_id))
 
-    @post("/{script_id:str}/approve", operation_id="approveScript", status_code=HTTP_200_OK)
+    @post("/{script_id:str}/approve", operation_id="approveScript", status_code=HTTP_200_OK, guards=[requires(Role.APPROVER)])
     async def approve_script(
         self, scripts: ScriptStore, video_id: VideoId, script_id: ScriptId
     ) -> ScriptView:

@@ -1,0 +1,36 @@
+"""Ordered roles (SPEC §4): each includes every role before it."""
+
+from enum import IntEnum
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.types import Guard
+
+
+class Role(IntEnum):
+    VIEWER = 1
+    """Reads scripts, jobs and progress."""
+    EDITOR = 2
+    """Also writes scripts, starts and cancels renders."""
+    APPROVER = 3
+    """Also approves scripts."""
+    ADMIN = 4
+    """Also runs operations (e.g. the TTL purge)."""
+
+    @classmethod
+    def named(cls, name: str) -> "Role":
+        return cls[name.upper()]
+
+
+def requires(role: Role) -> Guard:
+    """A guard that lets callers with `role` or a later one through."""
+
+    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+        if connection.user.role < role:
+            raise PermissionDeniedException(
+                f"this needs the {role.name.lower()} role; the token has {connection.user.role.name.lower()}"
+            )
+
+    guard.__name__ = f"requires_{role.name.lower()}"
+    return guard

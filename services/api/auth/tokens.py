@@ -1,0 +1,43 @@
+"""Signing key and token minting shared by the API and the `slidereel token` command."""
+
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from litestar.security.jwt import Token
+
+from services.api.auth.roles import Role
+
+ALGORITHM = "HS256"
+SECRET_FILE = "jwt_secret"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated subject of a request (`created_by`) and its role."""
+
+    subject: str
+    role: Role
+
+
+def load_or_create_secret(configured: str | None, data_dir: Path) -> str:
+    """JWT_SECRET when set; otherwise a random secret kept in the data dir, made once with
+    mode 0600 so every later start (and the token command) signs with the same key."""
+    if configured:
+        return configured
+    path = data_dir / SECRET_FILE
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(descriptor, "w", encoding="ascii") as file:
+        file.write(secrets.token_urlsafe(48))
+    return path.read_text(encoding="ascii").strip()
+
+
+def mint(secret: str, subject: str, role: Role, ttl: timedelta) -> str:
+    token = Token(sub=subject, exp=datetime.now(UTC) + ttl, iat=datetime.now(UTC), extras={"role": role.name.lower()})
+    return token.encode(secret, ALGORITHM)
