@@ -32,6 +32,10 @@ from services.api.progress.publisher import EventPublisher
 from services.api.progress.ws import BoundedSubscriber, render_progress
 from services.api.scripts.controller import ScriptController
 from services.api.scripts.store import ScriptStore
+from services.api.security.connection_cap import WebSocketCapPerSubject
+from services.api.security.cors import cors_config
+from services.api.security.headers import add_security_headers
+from services.api.security.rate_limit import write_rate_limit
 from services.api.settings import Settings
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -82,7 +86,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         db = open_database(settings.sqlalchemy_url)
         await upgrade_to_head(db)
         jobs = JobStore(db, settings.max_attempts, attempt_timeout(settings))
-        publisher = EventPublisher(channels, settings.public_base_url)
+        publisher = EventPublisher(channels, settings)
         broker = RenderBroker(settings, jobs, publisher)
         await broker.start()
         sweeper = asyncio.create_task(sweep_periodically(db, settings), name="ttl-sweep")
@@ -114,6 +118,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "subject": Provide(subject_of, sync_to_thread=False),
             **{name: from_runtime(name) for name in ("db", "scripts", "jobs", "publisher", "broker")},
         },
+        # After authentication (JWTAuth puts its middleware first), so both can key by subject.
+        middleware=[write_rate_limit(settings.rate_limit_writes_per_minute),
+                    WebSocketCapPerSubject(settings.ws_max_connections_per_subject)],
+        cors_config=cors_config(settings.cors_allowed_origins),
+        before_send=[add_security_headers],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(title="slidereel", version="2.0.0", path="/schema"),

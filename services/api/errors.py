@@ -23,6 +23,15 @@ class ConflictError(ApplicationError):
     status_code = 409
 
 
+class ForbiddenError(ApplicationError):
+    status_code = 403
+    error_code = ErrorCode.FORBIDDEN
+
+
+class AssetSignatureInvalid(ForbiddenError):
+    """An asset URL without a valid, unexpired signature while ASSET_SIGNING_KEY is set."""
+
+
 class ScriptNotFound(NotFoundError):
     error_code = ErrorCode.SCRIPT_NOT_FOUND
 

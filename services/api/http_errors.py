@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY, HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_422_UNPROCESSABLE_ENTITY, HTTP_500_INTERNAL_SERVER_ERROR
 
 from libs.contracts.codes import ErrorCode
 from services.api.errors import ApplicationError
@@ -14,7 +14,6 @@ from services.api.errors import ApplicationError
 log = logging.getLogger(__name__)
 
 CODES_BY_STATUS = {
-    400: ErrorCode.VALIDATION_ERROR,
     401: ErrorCode.UNAUTHORIZED,
     403: ErrorCode.FORBIDDEN,
     404: "NOT_FOUND",
@@ -47,8 +46,10 @@ def validation_error_handler(_: Request, error: ValidationException) -> Response
 
 
 def http_error_handler(_: Request, error: HTTPException) -> Response:
-    code = CODES_BY_STATUS.get(error.status_code, "HTTP_ERROR")
-    return error_response(error.status_code, code, error.detail, headers=error.headers)
+    # A body that is not even JSON is a validation error too: SPEC §2 has one code for it, 422.
+    status = HTTP_422_UNPROCESSABLE_ENTITY if error.status_code == HTTP_400_BAD_REQUEST else error.status_code
+    code = CODES_BY_STATUS.get(status, "HTTP_ERROR")
+    return error_response(status, code, error.detail, headers=error.headers)
 
 
 def internal_error_handler(request: Request, error: Exception) -> Response:

@@ -40,6 +40,18 @@ class Settings:
     jwt_secret: str | None = field(default_factory=lambda: _optional_env("JWT_SECRET"))
     public_schema: bool = field(default_factory=lambda: _env("SCHEMA_PUBLIC", "true").lower() in ("1", "true", "yes"))
     """Whether /schema (OpenAPI) is served without a token."""
+    asset_signing_key: str | None = field(default_factory=lambda: _optional_env("ASSET_SIGNING_KEY"))
+    """When set, asset URLs carry an expiring signature and the asset route refuses any without one."""
+    asset_url_ttl_sec: int = field(default_factory=lambda: int(_env("ASSET_URL_TTL_SEC", "86400")))
+    """How long a signed asset URL stays valid after the response that carried it."""
+    rate_limit_writes_per_minute: int = field(default_factory=lambda: int(_env("RATE_LIMIT_WRITES_PER_MINUTE", "600")))
+    """Script writes, approvals and render starts one token subject may make per minute; 429 beyond."""
+    ws_max_connections_per_subject: int = field(default_factory=lambda: int(_env("WS_MAX_CONNECTIONS_PER_SUBJECT", "20")))
+    """Concurrent progress WebSockets one token subject may hold; the next is closed with 4429."""
+    cors_allowed_origins: tuple[str, ...] = field(
+        default_factory=lambda: tuple(origin.strip() for origin in _env("CORS_ALLOWED_ORIGINS", "").split(",") if origin.strip())
+    )
+    """Browser origins allowed to call the API; none = no CORS headers at all."""
 
     @property
     def data_dir(self) -> Path:

@@ -108,7 +108,7 @@ def stored(db_path) -> Stored:
     return found
 
 
-@pytest.mark.parametrize("fault_stack", [{"renderer": False}], indirect=True)
+@pytest.mark.parametrize("fault_stack", [{"renderer": False, "env": {"RATE_LIMIT_WRITES_PER_MINUTE": "100000"}}], indirect=True)
 def test_progress_and_requests_under_load_lose_no_state_change_and_never_lock(fault_stack, capfd):
     db_path = fault_stack.data_dir / "render_jobs.db"
     renderers = [FakeRenderer(fault_stack, f"load-w{index}", events_per_step=EVENTS_PER_STEP, events_per_sec=EVENTS_PER_SEC)

@@ -11,14 +11,19 @@ from litestar.datastructures import CacheControlHeader, ETag
 from litestar.di import NamedDependency
 from litestar.enums import HttpMethod
 from litestar.exceptions.responses import create_exception_response
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath
 from litestar.response.base import ASGIResponse
 from litestar.response.file import ASGIFileResponse
 from litestar.response.streaming import ASGIStreamingResponse
 from litestar.status_codes import HTTP_206_PARTIAL_CONTENT, HTTP_304_NOT_MODIFIED
 
+from libs.contracts.codes import JobStatus
 from services.api.assets.ranges import ByteRange, if_range_allows_partial, iter_file_slice, parse_range
-from services.api.errors import AssetNotFound, RangeNotSatisfiable
+from services.api.assets.signing import signature_is_valid
+from services.api.openapi import ASSET_ERRORS
+from services.api.errors import AssetNotFound, AssetSignatureInvalid, RangeNotSatisfiable
+from services.api.jobs.store import JobStore
 from services.api.settings import Settings
 
 _MEDIA_TYPES = {
@@ -64,6 +69,15 @@ def _is_plain_name(segment: str) -> bool:
     return bool(segment) and not segment.startswith(".") and not any(part in segment for part in _FORBIDDEN_IN_NAME)
 
 
+async def _require_published_job(jobs: JobStore, video_id: str, job_id: str) -> None:
+    """`AssetNotFound` unless `job_id` is a SUCCEEDED job of `video_id`: files of running, failed
+    or canceled jobs stay unreachable even while their folder exists, and the answer is the same
+    404 as for a missing file so it tells nothing about the job."""
+    job = await jobs.find(job_id)
+    if job is None or job.video_id != video_id or job.status != JobStatus.SUCCEEDED:
+        raise AssetNotFound("No such asset")
+
+
 def _matches_if_none_match(if_none_match: str, etag: str) -> bool:
     """RFC 9110 §13.1.2: `*` or any listed tag equal to ours under weak comparison."""
     return any(tag.strip().removeprefix("W/") in ("*", etag) for tag in if_none_match.split(","))
@@ -97,22 +111,37 @@ def _render_unsatisfiable_range(request: Request[Any, Any, Any], exc: RangeNotSa
 
 
 class AssetFilesController(Controller):
-    """Published job files. No auth: a <video src> cannot send a bearer token, and the job id is unguessable."""
+    """Published job files. No bearer token: a <video src> cannot send one. The job id is
+    unguessable and, with ASSET_SIGNING_KEY set, the URL must carry a valid signature."""
 
     path = "/assets"
     tags = ["assets"]
     exception_handlers = {RangeNotSatisfiable: _render_unsatisfiable_range}
 
-    @route("/{video_id:str}/{job_id:str}/{file_name:str}", http_method=[HttpMethod.GET, HttpMethod.HEAD])
+    @route("/{video_id:str}/{job_id:str}/{file_name:str}", http_method=[HttpMethod.GET, HttpMethod.HEAD], responses={
+        **ASSET_ERRORS,
+        206: ResponseSpec(data_container=bytes, description="The requested byte range", media_type="application/octet-stream"),
+        304: ResponseSpec(data_container=None, description="Not modified (If-None-Match)"),
+    })
     async def serve_asset_file(
         self,
         request: Request[Any, Any, Any],
         settings: NamedDependency[Settings],
+        jobs: NamedDependency[JobStore],
         video_id: FromPath[str],
         job_id: FromPath[str],
         file_name: FromPath[str],
     ) -> ASGIResponse:
         """One file of a rendered job, with byte ranges for seeking and validators for caching."""
+        # The signature is checked first: it costs no I/O, and an unsigned request learns nothing.
+        if settings.asset_signing_key is not None and not signature_is_valid(
+            settings.asset_signing_key,
+            f"{video_id}/{job_id}/{file_name}",
+            request.query_params.get("expires"),
+            request.query_params.get("sig"),
+        ):
+            raise AssetSignatureInvalid("Missing, invalid or expired asset URL signature")
+        await _require_published_job(jobs, video_id, job_id)
         path, file_stat = locate_asset_file(settings.asset_dir, video_id, job_id, file_name)
         etag = ETag(value=f"{file_stat.st_size:x}-{file_stat.st_mtime_ns:x}").to_header()
         cache_headers = {"etag": etag, "cache-control": _IMMUTABLE_FILE_CACHING}

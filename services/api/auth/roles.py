@@ -3,7 +3,7 @@
 from enum import IntEnum
 
 from litestar.connection import ASGIConnection
-from litestar.exceptions import PermissionDeniedException
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Guard
 
@@ -27,9 +27,15 @@ def requires(role: Role) -> Guard:
     """A guard that lets callers with `role` or a later one through."""
 
     def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-        if connection.user.role < role:
+        caller = connection.scope.get("user")
+        if caller is None:
+            # Authentication skips OPTIONS (CORS preflights carry no token); it reveals nothing.
+            if connection.scope.get("method") == "OPTIONS":
+                return
+            raise NotAuthorizedException("a bearer token is required")
+        if caller.role < role:
             raise PermissionDeniedException(
-                f"this needs the {role.name.lower()} role; the token has {connection.user.role.name.lower()}"
+                f"this needs the {role.name.lower()} role; the token has {caller.role.name.lower()}"
             )
 
     guard.__name__ = f"requires_{role.name.lower()}"

@@ -3,6 +3,7 @@
 from typing import Annotated
 
 from litestar import Controller, Response, get, post
+from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
@@ -12,6 +13,7 @@ from services.api.dispatch.broker import RenderBroker
 from services.api.jobs.schemas import CreatedRenderJob, CreateRenderJob, PublishedAssets, RenderJob, RenderJobPage
 from services.api.jobs.store import JobStore
 from services.api.jobs.views import asset_links, job_view
+from services.api.openapi import READ_ERRORS, WRITE_ERRORS
 from services.api.params import Limit, Offset, ResourceId
 from services.api.progress.publisher import EventPublisher
 from services.api.settings import Settings
@@ -26,7 +28,8 @@ class RenderJobController(Controller):
     tags = ["render-jobs"]
     guards = [requires(Role.VIEWER)]
 
-    @post("/render-jobs", operation_id="createRenderJob", status_code=HTTP_202_ACCEPTED, guards=[requires(Role.EDITOR)])
+    @post("/render-jobs", operation_id="createRenderJob", status_code=HTTP_202_ACCEPTED, guards=[requires(Role.EDITOR)],
+          responses={**WRITE_ERRORS, HTTP_200_OK: ResponseSpec(CreatedRenderJob, description="The video's active job")})
     async def create_render_job(
         self, jobs: JobStore, broker: RenderBroker, publisher: EventPublisher, subject: str, video_id: VideoId,
         data: CreateRenderJob,
@@ -43,7 +46,7 @@ class RenderJobController(Controller):
         )
         return Response(body, status_code=HTTP_202_ACCEPTED if created else HTTP_200_OK)
 
-    @get("/render-jobs", operation_id="listRenderJobs")
+    @get("/render-jobs", operation_id="listRenderJobs", responses=READ_ERRORS)
     async def list_render_jobs(
         self, jobs: JobStore, settings: Settings, video_id: VideoId, status: JobStatus | None = None,
         limit: Limit = 20, offset: Offset = 0,
@@ -51,18 +54,18 @@ class RenderJobController(Controller):
         """The video's jobs, newest first, optionally of one status."""
         rows, total = await jobs.page(video_id, status, limit, offset)
         attempts = await jobs.attempts_of([row.job_id for row in rows])
-        views = [job_view(row, settings.public_base_url, attempts[row.job_id]) for row in rows]
+        views = [job_view(row, settings, attempts[row.job_id]) for row in rows]
         return RenderJobPage(video_id=video_id, jobs=views, total=total, limit=limit, offset=offset)
 
-    @get("/render-jobs/{job_id:str}", operation_id="getRenderJob")
+    @get("/render-jobs/{job_id:str}", operation_id="getRenderJob", responses=READ_ERRORS)
     async def get_render_job(self, jobs: JobStore, settings: Settings, video_id: VideoId, job_id: JobId) -> RenderJob:
         """One job with its attempts; `assets` is present once it SUCCEEDED."""
         job = await jobs.get(video_id, job_id)
         attempts = await jobs.attempts_of([job_id])
-        return job_view(job, settings.public_base_url, attempts[job_id])
+        return job_view(job, settings, attempts[job_id])
 
     @post("/render-jobs/{job_id:str}/cancel", operation_id="cancelRenderJob", status_code=HTTP_200_OK,
-          guards=[requires(Role.EDITOR)])
+          guards=[requires(Role.EDITOR)], responses=WRITE_ERRORS)
     async def cancel_render_job(
         self, jobs: JobStore, broker: RenderBroker, publisher: EventPublisher, settings: Settings, video_id: VideoId, job_id: JobId
     ) -> RenderJob:
@@ -71,16 +74,16 @@ class RenderJobController(Controller):
         publisher.publish(transition)
         if worker_id is not None:
             await broker.cancel(worker_id, job_id)
-        return job_view(job, settings.public_base_url)
+        return job_view(job, settings)
 
-    @get("/assets/published", operation_id="getPublishedAssets")
+    @get("/assets/published", operation_id="getPublishedAssets", responses=READ_ERRORS)
     async def get_published_assets(self, jobs: JobStore, settings: Settings, video_id: VideoId) -> PublishedAssets:
         """The asset set of the newest successful render, or `published: false`."""
         found = await jobs.published(video_id)
         if found is None:
             return PublishedAssets(video_id=video_id, published=False)
         published, job = found
-        links = asset_links(settings.public_base_url, video_id, job.job_id, job.assets)
+        links = asset_links(settings, video_id, job.job_id, job.assets)
         return PublishedAssets(
             video_id=video_id, published=True, video_url=links.video_url, subtitle_url=links.subtitle_url,
             vtt_url=links.vtt_url, thumbnail_url=links.thumbnail_url, duration_sec=links.duration_sec,

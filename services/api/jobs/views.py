@@ -3,21 +3,30 @@
 from typing import Any
 
 from libs.contracts.bus import RenderedAssets
+from services.api.assets.signing import signed_query
 from services.api.db.models import AttemptRow, JobEventRow, JobRow
 from services.api.jobs.schemas import AssetLinks, Attempt, JobEvent, RenderJob
+from services.api.settings import Settings
 from services.api.timestamps import iso_utc
 
 
-def asset_links(public_base_url: str, video_id: str, job_id: str, rendered: dict[str, Any] | None) -> AssetLinks | None:
+def asset_links(settings: Settings, video_id: str, job_id: str, rendered: dict[str, Any] | None) -> AssetLinks | None:
     if rendered is None:
         return None
     files = RenderedAssets(**rendered)
-    base = f"{public_base_url}/assets/{video_id}/{job_id}"
+
+    def url(file_name: str) -> str:
+        asset_path = f"{video_id}/{job_id}/{file_name}"
+        link = f"{settings.public_base_url}/assets/{asset_path}"
+        if settings.asset_signing_key is None:
+            return link
+        return f"{link}?{signed_query(settings.asset_signing_key, settings.asset_url_ttl_sec, asset_path)}"
+
     return AssetLinks(
-        video_url=f"{base}/{files.video}",
-        subtitle_url=f"{base}/{files.srt}",
-        vtt_url=f"{base}/{files.vtt}",
-        thumbnail_url=f"{base}/{files.thumbnail}",
+        video_url=url(files.video),
+        subtitle_url=url(files.srt),
+        vtt_url=url(files.vtt),
+        thumbnail_url=url(files.thumbnail),
         duration_sec=files.duration_sec,
     )
 
@@ -30,7 +39,7 @@ def attempt_view(row: AttemptRow) -> Attempt:
     )
 
 
-def job_view(row: JobRow, public_base_url: str, attempts: list[AttemptRow] = ()) -> RenderJob:
+def job_view(row: JobRow, settings: Settings, attempts: list[AttemptRow] = ()) -> RenderJob:
     return RenderJob(
         job_id=row.job_id,
         video_id=row.video_id,
@@ -41,7 +50,7 @@ def job_view(row: JobRow, public_base_url: str, attempts: list[AttemptRow] = ())
         message=row.message,
         error_code=row.error_code,
         error_message=row.error_message,
-        assets=asset_links(public_base_url, row.video_id, row.job_id, row.assets),
+        assets=asset_links(settings, row.video_id, row.job_id, row.assets),
         attempt=row.attempt,
         max_attempts=row.max_attempts,
         created_by=row.created_by,
@@ -53,7 +62,7 @@ def job_view(row: JobRow, public_base_url: str, attempts: list[AttemptRow] = ())
     )
 
 
-def event_view(row: JobEventRow, public_base_url: str) -> JobEvent:
+def event_view(row: JobEventRow, settings: Settings) -> JobEvent:
     return JobEvent(
         type="progress",
         video_id=row.video_id,
@@ -65,11 +74,11 @@ def event_view(row: JobEventRow, public_base_url: str) -> JobEvent:
         message=row.message,
         timestamp=iso_utc(row.created_at),
         error_code=row.error_code,
-        assets=asset_links(public_base_url, row.video_id, row.job_id, row.assets),
+        assets=asset_links(settings, row.video_id, row.job_id, row.assets),
     )
 
 
-def snapshot_view(row: JobRow, public_base_url: str) -> JobEvent:
+def snapshot_view(row: JobRow, settings: Settings) -> JobEvent:
     return JobEvent(
         type="snapshot",
         video_id=row.video_id,
@@ -81,5 +90,5 @@ def snapshot_view(row: JobRow, public_base_url: str) -> JobEvent:
         message=row.message,
         timestamp=iso_utc(row.updated_at),
         error_code=row.error_code,
-        assets=asset_links(public_base_url, row.video_id, row.job_id, row.assets),
+        assets=asset_links(settings, row.video_id, row.job_id, row.assets),
     )

@@ -1,11 +1,22 @@
 """`/healthz` says the process is alive; `/readyz` that it can take work (SPEC §2)."""
 
+import msgspec
 from litestar import Controller, Response, get
+from litestar.openapi import ResponseSpec
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from sqlalchemy import text
 
 from services.api.db.engine import Database
 from services.api.dispatch.broker import RenderBroker
+
+
+class Readiness(msgspec.Struct, kw_only=True):
+    status: str
+    database: bool
+    renderers: int
+    """Renderer workers connected to the broker."""
+    bus_rejected: dict[str, int]
+    """Bus messages logged and ignored since start, by reason."""
 
 
 class HealthController(Controller):
@@ -16,8 +27,10 @@ class HealthController(Controller):
         """The process is alive."""
         return {"status": "ok"}
 
-    @get("/readyz", operation_id="readyz")
-    async def readyz(self, db: Database, broker: RenderBroker) -> Response[dict[str, object]]:
+    @get("/readyz", operation_id="readyz", responses={
+        HTTP_503_SERVICE_UNAVAILABLE: ResponseSpec(data_container=Readiness, description="No database or no renderer"),
+    })
+    async def readyz(self, db: Database, broker: RenderBroker) -> Response[Readiness]:
         """The database answers and at least one renderer worker is connected."""
         try:
             async with db.reader.connect() as connection:
@@ -27,6 +40,6 @@ class HealthController(Controller):
             database_ok = False
         workers = broker.connected_workers
         ready = database_ok and workers > 0
-        body = {"status": "ready" if ready else "not ready", "database": database_ok, "renderers": workers,
-                "bus_rejected": dict(broker.rejected)}
+        body = Readiness(status="ready" if ready else "not ready", database=database_ok, renderers=workers,
+                         bus_rejected=dict(broker.rejected))
         return Response(body, status_code=HTTP_200_OK if ready else HTTP_503_SERVICE_UNAVAILABLE)

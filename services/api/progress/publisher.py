@@ -5,6 +5,7 @@ from litestar.channels import ChannelsPlugin
 
 from services.api.jobs.store import Transition
 from services.api.jobs.views import event_view
+from services.api.settings import Settings
 
 
 def job_channel(job_id: str) -> str:
@@ -16,9 +17,9 @@ def video_channel(video_id: str) -> str:
 
 
 class EventPublisher:
-    def __init__(self, channels: ChannelsPlugin, public_base_url: str) -> None:
+    def __init__(self, channels: ChannelsPlugin, settings: Settings) -> None:
         self._channels = channels
-        self._public_base_url = public_base_url
+        self._settings = settings
         self._encoder = msgspec.json.Encoder()
 
     def publish(self, transition: Transition | None) -> None:
@@ -26,5 +27,5 @@ class EventPublisher:
         if transition is None:
             return
         event = transition.event
-        data = self._encoder.encode(event_view(event, self._public_base_url))
+        data = self._encoder.encode(event_view(event, self._settings))
         self._channels.publish(data, [job_channel(event.job_id), video_channel(event.video_id)])

@@ -74,7 +74,7 @@ class ProgressStream:
     def __init__(self, socket: WebSocket, jobs: JobStore, settings: Settings, follow_one_job: bool) -> None:
         self._socket = socket
         self._jobs = jobs
-        self._base_url = settings.public_base_url
+        self._settings = settings
         self._follow_one_job = follow_one_job
         self._sent_seq: dict[str, int] = {}
         self._decode_key = msgspec.json.Decoder(EventKey).decode
@@ -89,11 +89,11 @@ class ProgressStream:
     async def send_history(self, job: JobRow, last_seq: int | None) -> bool:
         """Snapshot, then stored events after `last_seq`. Returns whether the job already ended."""
         current = await self._jobs.find(job.job_id) or job
-        await self._socket.send_data(self._encoder.encode(snapshot_view(current, self._base_url)))
+        await self._socket.send_data(self._encoder.encode(snapshot_view(current, self._settings)))
         self._sent_seq[current.job_id] = current.last_seq if last_seq is None else last_seq
         if last_seq is not None:
             for row in await self._jobs.events_after(current.job_id, last_seq):
-                await self._send(row.job_id, row.seq, self._encoder.encode(event_view(row, self._base_url)))
+                await self._send(row.job_id, row.seq, self._encoder.encode(event_view(row, self._settings)))
         return JobStatus(current.status) in TERMINAL_STATUSES
 
     async def send_live(self, subscriber: Subscriber) -> None:

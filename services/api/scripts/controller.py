@@ -3,12 +3,14 @@
 from typing import Annotated
 
 from litestar import Controller, Response, get, post, put
+from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from libs.contracts.script import Script
 from services.api.auth.roles import Role, requires
 from services.api.db.models import ScriptRow
+from services.api.openapi import READ_ERRORS, WRITE_ERRORS
 from services.api.params import Limit, Offset, ResourceId
 from services.api.scripts.schemas import ScriptPage, ScriptSummary, ScriptView
 from services.api.scripts.store import ScriptStore, decode_script
@@ -25,7 +27,8 @@ class ScriptController(Controller):
 
     guards = [requires(Role.VIEWER)]
 
-    @put("/{script_id:str}", operation_id="putScript", status_code=HTTP_200_OK, guards=[requires(Role.EDITOR)])
+    @put("/{script_id:str}", operation_id="putScript", status_code=HTTP_200_OK, guards=[requires(Role.EDITOR)],
+         responses={**WRITE_ERRORS, HTTP_201_CREATED: ResponseSpec(ScriptView, description="Created")})
     async def put_script(
         self, scripts: ScriptStore, subject: str, video_id: VideoId, script_id: ScriptId, data: Script
     ) -> Response[ScriptView]:
@@ -33,12 +36,13 @@ class ScriptController(Controller):
         row, created = await scripts.put(video_id, script_id, data, subject)
         return Response(script_view(row), status_code=HTTP_201_CREATED if created else HTTP_200_OK)
 
-    @post("/", operation_id="createScript", status_code=HTTP_201_CREATED, guards=[requires(Role.EDITOR)])
+    @post("/", operation_id="createScript", status_code=HTTP_201_CREATED, guards=[requires(Role.EDITOR)],
+          responses=WRITE_ERRORS)
     async def create_script(self, scripts: ScriptStore, subject: str, video_id: VideoId, data: Script) -> ScriptView:
         """Create a DRAFT script with a server-chosen id."""
         return script_view(await scripts.create(video_id, data, subject))
 
-    @get("/", operation_id="listScripts")
+    @get("/", operation_id="listScripts", responses=READ_ERRORS)
     async def list_scripts(
         self, scripts: ScriptStore, video_id: VideoId, limit: Limit = 20, offset: Offset = 0
     ) -> ScriptPage:
@@ -46,14 +50,15 @@ class ScriptController(Controller):
         rows, total = await scripts.page(video_id, limit, offset)
         return ScriptPage(video_id=video_id, scripts=[script_summary(row) for row in rows], total=total, limit=limit, offset=offset)
 
-    @get("/{script_id:str}", operation_id="getScript")
+    @get("/{script_id:str}", operation_id="getScript", responses=READ_ERRORS)
     async def get_script(
         self, scripts: ScriptStore, video_id: VideoId, script_id: ScriptId
     ) -> ScriptView:
         """One script with its scenes, status, author and timestamps."""
         return script_view(await scripts.get(video_id, script_id))
 
-    @post("/{script_id:str}/approve", operation_id="approveScript", status_code=HTTP_200_OK, guards=[requires(Role.APPROVER)])
+    @post("/{script_id:str}/approve", operation_id="approveScript", status_code=HTTP_200_OK, guards=[requires(Role.APPROVER)],
+          responses=WRITE_ERRORS)
     async def approve_script(
         self, scripts: ScriptStore, video_id: VideoId, script_id: ScriptId
     ) -> ScriptView:

@@ -1,27 +1,53 @@
-"""The asset route: content types, byte ranges, validators, HEAD, and no way out of ASSET_DIR."""
+"""The asset route: content types, byte ranges, validators, HEAD, no way out of ASSET_DIR, files of
+SUCCEEDED jobs only, and expiring signatures when ASSET_SIGNING_KEY is set."""
 
+import asyncio
 import os
-from collections.abc import Callable, Iterator
+import shutil
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 from litestar import Litestar
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.testing import TestClient
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from libs.contracts.codes import JobStatus
 from services.api.assets.controller import AssetFilesController, locate_asset_file
+from services.api.assets.signing import signed_query
+from services.api.db.engine import open_database
+from services.api.db.migrate import upgrade_to_head
+from services.api.db.models import JobRow, utc_now
 from services.api.errors import AssetNotFound
 from services.api.http_errors import EXCEPTION_HANDLERS
+from services.api.jobs.store import JobStore
+from services.api.jobs.views import asset_links
 from services.api.settings import Settings
 
 VIDEO_BYTES = bytes(range(256)) * 40  # 10,240 bytes in which any off-by-one slice shows
 SECRET = b"outside the asset root"
 
+# job id -> (video id, status): the rows the asset route looks up. Every job has a folder with a
+# video (the asset_dir fixture), so a 404 for one of them comes from the job rule, not a missing file.
+JOBS = {
+    "job-1": ("video-001", JobStatus.SUCCEEDED),
+    "linked-job": ("video-001", JobStatus.SUCCEEDED),
+    "job-pending": ("video-001", JobStatus.PENDING),
+    "job-running": ("video-003", JobStatus.RUNNING),  # one active job per video, so another video
+    "job-failed": ("video-001", JobStatus.FAILED),
+    "job-canceled": ("video-001", JobStatus.CANCELED),
+    "job-of-video-002": ("video-002", JobStatus.SUCCEEDED),
+}
+
 
 @pytest.fixture
-def asset_dir(tmp_path: Path) -> Path:
-    """ASSET_DIR two levels below tmp_path, so `../../secret.txt` from a job folder hits a real file."""
+def asset_dir(tmp_path: Path, jobs_db_template: Path) -> Path:
+    """ASSET_DIR two levels below tmp_path, so `../../secret.txt` from a job folder hits a real file;
+    the jobs database lies beside it."""
     root = tmp_path / "data" / "assets"
     job_dir = root / "video-001" / "job-1"
     job_dir.mkdir(parents=True)
@@ -37,14 +63,66 @@ def asset_dir(tmp_path: Path) -> Path:
     (tmp_path / "secret.txt").write_bytes(SECRET)
     (job_dir / "leak.txt").symlink_to(tmp_path / "secret.txt")
     (root / "video-001" / "linked-job").symlink_to(tmp_path, target_is_directory=True)
+    for job_id, (video_id, _) in JOBS.items():
+        if not (root / video_id / job_id).exists():
+            (root / video_id / job_id).mkdir(parents=True)
+            (root / video_id / job_id / "video.mp4").write_bytes(VIDEO_BYTES)
+    shutil.copyfile(jobs_db_template, root.parent / "jobs.db")
     return root
 
 
-def build_app(asset_dir: Path, sent_body: list[bytes] | None = None) -> Litestar:
-    settings = Settings(asset_dir=asset_dir)
+def jobs_db_url(asset_dir: Path) -> str:
+    return f"sqlite+aiosqlite:///{asset_dir.parent / 'jobs.db'}"
+
+
+async def create_jobs_db(url: str) -> None:
+    db = open_database(url)
+    await upgrade_to_head(db)
+    async with db.write_session() as session, session.begin():
+        session.add_all(
+            JobRow(
+                job_id=job_id, video_id=video_id, script_id="script-001", status=status, max_attempts=1,
+                created_by="tests", created_at=utc_now(), updated_at=utc_now(),
+            )
+            for job_id, (video_id, status) in JOBS.items()
+        )
+    await db.dispose()
+
+
+@pytest.fixture(scope="module")
+def jobs_db_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real migrated SQLite holding JOBS, made once: each test gets a copy, as migrating per
+    test would be most of this module's runtime."""
+    asset_dir = tmp_path_factory.mktemp("template") / "assets"
+    asyncio.run(create_jobs_db(jobs_db_url(asset_dir)))
+    return asset_dir.parent / "jobs.db"
+
+
+def build_app(
+    asset_dir: Path, sent_body: list[bytes] | None = None, signing_key: str | None = None
+) -> Litestar:
+    settings = Settings(asset_dir=asset_dir, public_base_url="http://testserver", asset_signing_key=signing_key)
+
+    @asynccontextmanager
+    async def job_store(app: Litestar) -> AsyncIterator[None]:
+        # Opened here, on the app's own event loop, which the test client runs.
+        db = open_database(jobs_db_url(asset_dir))
+        app.state.jobs = JobStore(db, max_attempts=1, attempt_timeout=lambda script: 60.0)
+        try:
+            yield
+        finally:
+            await db.dispose()
+
+    def jobs(state: State) -> JobStore:
+        return state.jobs
+
     return Litestar(
         route_handlers=[AssetFilesController],
-        dependencies={"settings": Provide(lambda: settings, sync_to_thread=False)},
+        lifespan=[job_store],
+        dependencies={
+            "settings": Provide(lambda: settings, sync_to_thread=False),
+            "jobs": Provide(jobs, sync_to_thread=False),
+        },
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[] if sent_body is None else [recording_body_into(sent_body)],
     )
@@ -306,3 +384,88 @@ def test_locate_asset_file_finds_a_published_file(asset_dir: Path) -> None:
 
     assert path == (asset_dir / "video-001" / "job-1" / "video.mp4").resolve()
     assert file_stat.st_size == len(VIDEO_BYTES)
+
+
+@pytest.mark.parametrize(
+    "job_id",
+    ["job-pending", "job-running", "job-failed", "job-canceled", "job-unknown"],
+)
+def test_files_of_jobs_that_did_not_succeed_are_not_found(client: TestClient[Litestar], asset_dir: Path, job_id: str) -> None:
+    # The file exists in every case (asset_dir makes one for each of JOBS), so the 404 is the job rule's.
+    video_id, _ = JOBS.get(job_id, ("video-001", None))
+    (asset_dir / video_id / job_id).mkdir(exist_ok=True)
+    (asset_dir / video_id / job_id / "video.mp4").write_bytes(VIDEO_BYTES)
+
+    response = client.get(f"/assets/{video_id}/{job_id}/video.mp4")
+
+    assert response.status_code == 404
+    assert response.json()["error_code"] == "ASSET_NOT_FOUND"
+
+
+def test_files_are_reachable_only_under_the_jobs_own_video(client: TestClient[Litestar], asset_dir: Path) -> None:
+    # A folder for the job under another video (a copy, or a crafted link) does not make it reachable.
+    (asset_dir / "video-001" / "job-of-video-002").mkdir()
+    (asset_dir / "video-001" / "job-of-video-002" / "video.mp4").write_bytes(VIDEO_BYTES)
+
+    assert client.get("/assets/video-002/job-of-video-002/video.mp4").status_code == 200
+    assert client.get("/assets/video-001/job-of-video-002/video.mp4").status_code == 404
+
+
+SIGNING_KEY = "unit-test-asset-key"
+VIDEO_PATH = "video-001/job-1/video.mp4"
+
+
+@pytest.fixture
+def signed_client(asset_dir: Path) -> Iterator[TestClient[Litestar]]:
+    with TestClient(build_app(asset_dir, signing_key=SIGNING_KEY)) as test_client:
+        yield test_client
+
+
+def test_asset_links_are_signed_and_each_one_is_served(signed_client: TestClient[Litestar]) -> None:
+    links = asset_links(
+        Settings(public_base_url="http://testserver", asset_signing_key=SIGNING_KEY, asset_url_ttl_sec=60),
+        "video-001", "job-1", {"duration_sec": 1.0},
+    )
+
+    assert links.video_url.startswith(f"http://testserver/assets/{VIDEO_PATH}?expires=")
+    for url in (links.video_url, links.subtitle_url, links.vtt_url, links.thumbnail_url):
+        assert signed_client.get(url).status_code == 200, url
+
+
+def test_signed_url_serves_byte_ranges(signed_client: TestClient[Litestar]) -> None:
+    response = signed_client.get(f"/assets/{VIDEO_PATH}?{signed_query(SIGNING_KEY, 60, VIDEO_PATH)}", headers={"Range": "bytes=0-9"})
+
+    assert response.status_code == 206
+    assert response.content == VIDEO_BYTES[:10]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        signed_query(SIGNING_KEY, 60, "video-001/job-1/subtitles.srt"),
+        signed_query(SIGNING_KEY, 60, VIDEO_PATH, now=time.time() - 61),
+        signed_query("another key", 60, VIDEO_PATH),
+        signed_query(SIGNING_KEY, 60, VIDEO_PATH).partition("&")[2],
+        signed_query(SIGNING_KEY, 60, VIDEO_PATH).partition("&")[0],
+        "expires=99999999999&sig=" + signed_query(SIGNING_KEY, 60, VIDEO_PATH).partition("sig=")[2],
+        "expires=soon&sig=00",
+        "expires=99999999999&sig=%C3%A9",
+    ],
+    ids=[
+        "unsigned", "signed for another file", "expired", "wrong key", "no expires", "no sig",
+        "expiry pushed out", "garbage expires", "non-ASCII sig",
+    ],
+)
+def test_video_without_a_valid_signature_is_forbidden(signed_client: TestClient[Litestar], query: str) -> None:
+    response = signed_client.get(f"/assets/{VIDEO_PATH}?{query}", headers={"Range": "bytes=0-9"})
+
+    assert response.status_code == 403
+    assert response.json()["error_code"] == "FORBIDDEN"
+    assert VIDEO_BYTES[:10] not in response.content
+
+
+def test_valid_signature_does_not_reach_a_job_that_did_not_succeed(signed_client: TestClient[Litestar]) -> None:
+    path = "video-001/job-failed/video.mp4"
+
+    assert signed_client.get(f"/assets/{path}?{signed_query(SIGNING_KEY, 60, path)}").status_code == 404
