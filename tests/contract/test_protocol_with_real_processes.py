@@ -5,7 +5,6 @@ import subprocess
 import sys
 import time
 
-import httpx
 import pytest
 import zmq
 

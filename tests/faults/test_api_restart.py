@@ -3,7 +3,6 @@ what they are rendering, the queue drains, and nothing runs twice or publishes t
 
 import time
 
-import httpx
 import pytest
 
 from tests.faults.jobs import job, script_of, submit, wait_terminal

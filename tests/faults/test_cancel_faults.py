@@ -1,7 +1,6 @@
 """Cancel really stops the render: inside TTS and inside the video encode the worker stops
 within 5 s, removes its temporary files, and the job stays CANCELED."""
 
-import httpx
 import pytest
 
 from tests.faults.jobs import job, script_of, submit, wait_for, wait_running, wait_terminal

@@ -6,7 +6,6 @@ import signal
 import time
 from datetime import datetime
 
-import httpx
 import pytest
 
 from tests.faults.jobs import REFERENCE, job, script_of, submit, wait_for, wait_running, wait_terminal

@@ -15,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
-import httpx
 import pytest
 import zmq
 from websockets.exceptions import ConnectionClosed
