@@ -1,10 +1,7 @@
 """Render-job endpoints (SPEC §2, from the phase document)."""
 
-from typing import Annotated
-
 from litestar import Controller, Response, get, post
 from litestar.openapi import ResponseSpec
-from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from libs.contracts.codes import JobStatus
@@ -14,13 +11,11 @@ from services.api.jobs.schemas import CreatedRenderJob, CreateRenderJob, Publish
 from services.api.jobs.store import JobStore
 from services.api.jobs.views import asset_links, job_view
 from services.api.openapi import READ_ERRORS, WRITE_ERRORS
-from services.api.params import Limit, Offset, ResourceId
+from services.api.params import JobId, Limit, Offset, VideoId
 from services.api.progress.publisher import EventPublisher
 from services.api.settings import Settings
 from services.api.timestamps import iso_utc
 
-VideoId = Annotated[ResourceId, Parameter(description="The caller's video id.")]
-JobId = Annotated[str, Parameter(max_length=64, description="`job-` + UUID.")]
 
 
 class RenderJobController(Controller):

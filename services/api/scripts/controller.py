@@ -1,24 +1,19 @@
 """Script endpoints (SPEC §2)."""
 
-from typing import Annotated
-
 from litestar import Controller, Response, get, post, put
 from litestar.openapi import ResponseSpec
-from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from libs.contracts.script import Script
 from services.api.auth.roles import Role, requires
 from services.api.db.models import ScriptRow
 from services.api.openapi import READ_ERRORS, WRITE_ERRORS
-from services.api.params import Limit, Offset, ResourceId
+from services.api.params import Limit, Offset, ScriptId, VideoId
 from services.api.scripts.schemas import ScriptPage, ScriptSummary, ScriptView
 from services.api.scripts.store import ScriptStore, decode_script
 from services.api.timestamps import iso_utc
 
 
-VideoId = Annotated[ResourceId, Parameter(description="The caller's video id.")]
-ScriptId = Annotated[ResourceId, Parameter(description="The script id, chosen by the caller or the server.")]
 
 
 class ScriptController(Controller):
