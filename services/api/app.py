@@ -26,6 +26,7 @@ from services.api.http_errors import EXCEPTION_HANDLERS
 from services.api.jobs.controller import RenderJobController
 from services.api.jobs.retry import render_timeout
 from services.api.jobs.store import JobStore
+from services.api.ops.controller import OperationsController
 from services.api.ops.health import HealthController
 from services.api.ops.retention import sweep_periodically
 from services.api.progress.publisher import EventPublisher
@@ -106,7 +107,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
         return Provide(provide, sync_to_thread=False)
 
-    api = Router(path="/api/v2", route_handlers=[ScriptController, RenderJobController])
+    api = Router(path="/api/v2", route_handlers=[ScriptController, RenderJobController, OperationsController])
     auth = jwt_auth(load_or_create_secret(settings.jwt_secret, settings.data_dir), public_schema=settings.public_schema)
     return Litestar(
         on_app_init=[auth.on_app_init],

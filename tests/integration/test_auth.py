@@ -86,3 +86,12 @@ def test_websocket_takes_the_token_from_the_query_and_refuses_without(stack):
         with pytest.raises(InvalidStatus) as refused:
             connect(url, open_timeout=10)
         assert refused.value.response.status_code == 403
+
+
+def test_only_an_admin_runs_operations(stack):
+    with stack.client(role=Role.APPROVER, timeout=30) as http:
+        refused = http.post("/api/v2/ops/ttl-sweep")
+        assert refused.status_code == 403 and refused.json()["error_code"] == "FORBIDDEN"
+    with stack.client(role=Role.ADMIN, timeout=30) as http:
+        report = http.post("/api/v2/ops/ttl-sweep")
+        assert report.status_code == 200 and set(report.json()) == {"removed_jobs", "removed_staging"}

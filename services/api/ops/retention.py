@@ -12,6 +12,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import msgspec
 from sqlalchemy import delete, exists
 
 from libs.contracts.codes import JobStatus
@@ -74,16 +75,26 @@ def remove_stale_staging(asset_dir: Path, max_age: timedelta = STAGING_MAX_AGE) 
     return removed
 
 
+class SweepReport(msgspec.Struct, kw_only=True):
+    removed_jobs: list[str]
+    """`{video_id}/{job_id}` of every job deleted with its files."""
+    removed_staging: list[str]
+
+
+async def sweep(db: Database, settings: Settings) -> SweepReport:
+    """Both cleanups once: expired jobs with their files, then stale staging folders."""
+    expired = await expire_jobs(db, settings.asset_dir, timedelta(days=settings.job_ttl_days))
+    stale = await asyncio.to_thread(remove_stale_staging, settings.asset_dir)
+    if expired or stale:
+        log.info("TTL sweep removed %d jobs %s and %d staging entries %s", len(expired), expired, len(stale), stale)
+    return SweepReport(removed_jobs=[f"{video_id}/{job_id}" for video_id, job_id in expired], removed_staging=stale)
+
+
 async def sweep_periodically(db: Database, settings: Settings) -> None:
-    """Runs both cleanups every `job_ttl_sweep_sec` until cancelled; a failed sweep is logged and retried."""
-    ttl = timedelta(days=settings.job_ttl_days)
+    """Sweeps every `job_ttl_sweep_sec` until cancelled; a failed sweep is logged and retried."""
     while True:
         try:
-            expired = await expire_jobs(db, settings.asset_dir, ttl)
-            stale = await asyncio.to_thread(remove_stale_staging, settings.asset_dir)
-            if expired or stale:
-                log.info("TTL sweep removed %d jobs %s and %d staging entries %s",
-                         len(expired), expired, len(stale), stale)
+            await sweep(db, settings)
         except Exception:
             log.exception("TTL sweep failed; trying again in %s s", settings.job_ttl_sweep_sec)
         await asyncio.sleep(settings.job_ttl_sweep_sec)
