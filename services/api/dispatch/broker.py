@@ -213,14 +213,8 @@ class RenderBroker:
         believed = self._registry.disagreement(worker.identity, running_job, now, grace=2 * self._settings.heartbeat_interval)
         if believed is None:
             return
-        held = self._held_outcomes.get((believed.job_id, believed.attempt))
-        if held is not None:
-            # It did finish; its outcome only waits for progress still in flight.
-            await self._apply_outcome(held.identity, held.outcome)
-            return
-        self._publisher.publish(await self._jobs.fail_attempt(
-            believed.job_id, believed.attempt, ErrorCode.WORKER_LOST,
-            f"renderer worker {worker.worker_id} no longer runs this attempt", retryable=True))
+        await self._end_lost_attempt(believed.job_id, believed.attempt,
+                                     f"renderer worker {worker.worker_id} no longer runs this attempt")
         if running_job is not None and not await self._is_current(running_job):
             await self._send(worker.identity, Cancel(job_id=running_job.job_id))
         self.request_dispatch()
@@ -230,8 +224,16 @@ class RenderBroker:
         has lost it — typically a worker that was killed and restarted under the same id."""
         for job in await self._jobs.running_jobs():
             if job.worker_id == worker_id and RunningJob(job_id=job.job_id, attempt=job.attempt) != running_job:
-                self._publisher.publish(await self._jobs.fail_attempt(
-                    job.job_id, job.attempt, ErrorCode.WORKER_LOST, f"renderer worker {worker_id} restarted", retryable=True))
+                await self._end_lost_attempt(job.job_id, job.attempt, f"renderer worker {worker_id} restarted")
+
+    async def _end_lost_attempt(self, job_id: str, attempt: int, reason: str) -> None:
+        """A worker no longer runs this attempt: if its outcome already came and only waits for
+        its progress, that outcome stands; otherwise the attempt is lost (and retried)."""
+        held = self._held_outcomes.get((job_id, attempt))
+        if held is not None:
+            await self._apply_outcome(held.identity, held.outcome)
+        else:
+            self._publisher.publish(await self._jobs.fail_attempt(job_id, attempt, ErrorCode.WORKER_LOST, reason, retryable=True))
 
     async def _is_current(self, running: RunningJob) -> bool:
         job = await self._jobs.find(running.job_id)
@@ -307,9 +309,7 @@ class RenderBroker:
 
     async def _worker_lost(self, worker: Worker, reason: str) -> None:
         if worker.job is not None:
-            self._publisher.publish(
-                await self._jobs.fail_attempt(worker.job.job_id, worker.job.attempt, ErrorCode.WORKER_LOST, reason, retryable=True)
-            )
+            await self._end_lost_attempt(worker.job.job_id, worker.job.attempt, reason)
         self.request_dispatch()
 
     async def _dispatch(self) -> None:
