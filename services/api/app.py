@@ -15,7 +15,6 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.security.jwt import Token
 
-from libs.contracts.script import Script
 from services.api.assets.controller import AssetFilesController
 from services.api.auth.jwt import jwt_auth
 from services.api.auth.tokens import Caller, load_or_create_secret
@@ -24,7 +23,7 @@ from services.api.db.migrate import upgrade_to_head
 from services.api.dispatch.broker import RenderBroker
 from services.api.http_errors import EXCEPTION_HANDLERS
 from services.api.jobs.controller import RenderJobController
-from services.api.jobs.retry import render_timeout
+from services.api.jobs.retry import attempt_timeout
 from services.api.jobs.store import JobStore
 from services.api.ops.controller import OperationsController
 from services.api.ops.health import HealthController
@@ -56,14 +55,6 @@ class Runtime:
 def subject_of(request: Request[Caller, Token, State]) -> str:
     """`created_by`: the authenticated token's subject."""
     return request.user.subject
-
-
-def attempt_timeout(settings: Settings):
-    def seconds(script: Script) -> float:
-        chars = sum(len(scene.narration) for scene in script.scenes)
-        return render_timeout(chars, settings.render_fps, settings.render_timeout_base_sec, settings.render_timeout_per_char_sec)
-
-    return seconds
 
 
 def create_app(settings: Settings | None = None) -> Litestar:

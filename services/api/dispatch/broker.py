@@ -22,7 +22,6 @@ from libs.contracts.bus import (
     Render, RunningJob, api_command_codec, progress_codec,
 )
 from libs.contracts.codes import ErrorCode, JobStatus
-from libs.contracts.script import Script
 from services.api.db.models import utc_now
 from services.api.dispatch.registry import Worker, WorkerRegistry
 from services.api.jobs.store import JobStore, Transition
@@ -320,7 +319,7 @@ class RenderBroker:
                 claimed = await self._jobs.claim_next(worker.worker_id)
                 if claimed is None:
                     break
-                transition, script_body = claimed
+                transition, script = claimed
                 job = transition.job
                 self._publisher.publish(transition)
                 if worker.identity not in self._registry:
@@ -331,7 +330,7 @@ class RenderBroker:
                 self._registry.assign(worker.identity, RunningJob(job_id=job.job_id, attempt=job.attempt), time.monotonic())
                 render = Render(
                     job_id=job.job_id, video_id=job.video_id, attempt=job.attempt,
-                    script=msgspec.json.decode(script_body, type=Script), output=self._output_for(job.video_id, job.job_id),
+                    script=script, output=self._output_for(job.video_id, job.job_id),
                 )
                 if not await self._send(worker.identity, render):
                     self._registry.remove(worker.identity)

@@ -1,6 +1,10 @@
 """How long a retried job waits, and how long one attempt may run."""
 
 import random
+from collections.abc import Callable
+
+from libs.contracts.script import Script
+from services.api.settings import Settings
 
 BACKOFF_BASE_SEC = 1.0
 BACKOFF_JITTER = 0.5
@@ -10,6 +14,16 @@ def backoff_delay(failed_attempt: int, rng: random.Random = random._inst) -> flo
     """1 s, 2 s, 4 s … after attempts 1, 2, 3 …, each ±50 % so retries of many jobs spread out."""
     base = BACKOFF_BASE_SEC * 2 ** (failed_attempt - 1)
     return base * rng.uniform(1 - BACKOFF_JITTER, 1 + BACKOFF_JITTER)
+
+
+def attempt_timeout(settings: Settings) -> Callable[[Script], float]:
+    """The deadline rule with this installation's settings, for the job store."""
+
+    def seconds(script: Script) -> float:
+        chars = sum(len(scene.narration) for scene in script.scenes)
+        return render_timeout(chars, settings.render_fps, settings.render_timeout_base_sec, settings.render_timeout_per_char_sec)
+
+    return seconds
 
 
 def render_timeout(narration_chars: int, fps: int | None, base_sec: float, per_char_sec: float) -> float:

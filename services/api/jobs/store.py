@@ -22,6 +22,7 @@ from services.api.db.models import AttemptRow, JobEventRow, JobRow, PublishedRow
 from services.api.errors import JobNotCancelable, JobNotFound, ScriptNotApproved, ScriptNotFound
 from services.api.jobs.retry import backoff_delay
 from services.api.scripts.schemas import ScriptStatus
+from services.api.scripts.store import decode_script
 
 PENDING, RUNNING = JobStatus.PENDING.value, JobStatus.RUNNING.value
 
@@ -83,7 +84,7 @@ class JobStore:
             worker = job.worker_id if job.status == RUNNING else None
             transition = await self._transition(
                 session, job_id, [JobRow.status == job.status, JobRow.attempt == job.attempt],
-                {"status": JobStatus.CANCELED.value, "finished_at": utc_now(), "deadline_at": None}, "Canceled",
+                {"status": JobStatus.CANCELED.value, "finished_at": utc_now()}, "Canceled",
             )
             if worker is not None:
                 # finished_at stays open until the worker confirms it really stopped.
@@ -161,9 +162,9 @@ class JobStore:
 
     # --- dispatcher --------------------------------------------------------------------
 
-    async def claim_next(self, worker_id: str) -> tuple[Transition, bytes] | None:
+    async def claim_next(self, worker_id: str) -> tuple[Transition, Script] | None:
         """Moves the oldest PENDING job to RUNNING on `worker_id`, starting its next attempt.
-        Returns the transition and the job's script body."""
+        Returns the transition and the job's script (decoded once, for the deadline and the Render)."""
         async with self._db.write_session() as session, session.begin():
             now = utc_now()
             job = await session.scalar(
@@ -175,7 +176,8 @@ class JobStore:
             if job is None:
                 return None
             script = await session.get(ScriptRow, (job.video_id, job.script_id))
-            timeout = self._attempt_timeout(msgspec.json.decode(script.body, type=Script))
+            script = decode_script(script)
+            timeout = self._attempt_timeout(script)
             attempt = job.attempt + 1
             transition = await self._transition(
                 session, job.job_id, [JobRow.status == PENDING, JobRow.attempt == job.attempt],
@@ -185,14 +187,14 @@ class JobStore:
                 f"Attempt {attempt}/{job.max_attempts} started",
             )
             session.add(AttemptRow(job_id=job.job_id, attempt=attempt, worker_id=worker_id, started_at=now))
-            return transition, script.body
+            return transition, script
 
     async def unclaim(self, job_id: str, attempt: int) -> Transition | None:
         """The Render never reached the worker: give the attempt back and queue the job again."""
         async with self._db.write_session() as session, session.begin():
             transition = await self._transition(
                 session, job_id, [JobRow.status == RUNNING, JobRow.attempt == attempt],
-                {"status": PENDING, "attempt": attempt - 1, "worker_id": None, "deadline_at": None}, "Queued",
+                {"status": PENDING, "attempt": attempt - 1, "worker_id": None}, "Queued",
             )
             if transition is not None:
                 await session.delete(await session.get(AttemptRow, (job_id, attempt)))
@@ -249,13 +251,13 @@ class JobStore:
                 return await self._transition(
                     session, job_id, [JobRow.status == RUNNING, JobRow.attempt == attempt],
                     {"status": PENDING, "worker_id": None, "error_code": error_code.value, "error_message": error_message,
-                     "deadline_at": None, "not_before": utc_now() + timedelta(seconds=delay)},
+                     "not_before": utc_now() + timedelta(seconds=delay)},
                     f"Attempt {attempt} failed ({error_code.value}); retrying in {delay:.1f} s",
                 )
             return await self._transition(
                 session, job_id, [JobRow.status == RUNNING, JobRow.attempt == attempt],
                 {"status": JobStatus.FAILED.value, "error_code": error_code.value, "error_message": error_message,
-                 "finished_at": utc_now(), "deadline_at": None},
+                 "finished_at": utc_now()},
                 error_message,
             )
 
@@ -265,8 +267,7 @@ class JobStore:
             transition = await self._transition(
                 session, result.job_id, [JobRow.status == RUNNING, JobRow.attempt == result.attempt],
                 {"status": JobStatus.SUCCEEDED.value, "step": Step.PUBLISH_ASSETS.value, "progress": 100,
-                 "assets": assets, "error_code": None, "error_message": None, "finished_at": utc_now(),
-                 "deadline_at": None},
+                 "assets": assets, "error_code": None, "error_message": None, "finished_at": utc_now()},
                 "Render finished", assets=assets,
             )
             if transition is not None:
@@ -286,7 +287,7 @@ class JobStore:
             )
             return await self._transition(
                 session, result.job_id, [JobRow.status == RUNNING, JobRow.attempt == result.attempt],
-                {"status": JobStatus.CANCELED.value, "finished_at": utc_now(), "deadline_at": None},
+                {"status": JobStatus.CANCELED.value, "finished_at": utc_now()},
                 "Canceled by the renderer",
             )
 
@@ -320,6 +321,8 @@ class JobStore:
         message: str, assets: dict[str, Any] | None = None,
     ) -> Transition | None:
         now: datetime = utc_now()
+        if values.get("status", RUNNING) != RUNNING:
+            values = {**values, "deadline_at": None}  # only a running attempt has a deadline
         job = await session.scalar(
             update(JobRow)
             .where(JobRow.job_id == job_id, *expected)
