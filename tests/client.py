@@ -1,6 +1,7 @@
 """Small HTTP and WebSocket helpers the integration tests share."""
 
 import json
+import time
 import uuid
 
 import httpx
@@ -37,3 +38,29 @@ def follow(stack, video_id: str, query: str = "", timeout: float = 240.0) -> lis
                 messages.append(json.loads(socket.recv(timeout=timeout)))
         except ConnectionClosedOK:
             return messages
+
+
+def job(http: httpx.Client, video_id: str, job_id: str) -> dict:
+    return http.get(f"/api/v2/videos/{video_id}/render-jobs/{job_id}").json()
+
+
+def wait_for(http: httpx.Client, video_id: str, job_id: str, condition, timeout: float = 90, what: str = "") -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        current = job(http, video_id, job_id)
+        if condition(current):
+            return current
+        assert time.monotonic() < deadline, f"timed out waiting for {what or condition}: {current}"
+        time.sleep(0.05)
+
+
+def wait_terminal(http: httpx.Client, video_id: str, job_id: str, timeout: float = 120) -> dict:
+    return wait_for(http, video_id, job_id, lambda j: j["status"] in TERMINAL, timeout, "a terminal status")
+
+
+def wait_running(http: httpx.Client, video_id: str, job_id: str, attempt: int = 1, step: str | None = None) -> dict:
+    return wait_for(
+        http, video_id, job_id,
+        lambda j: j["status"] == "RUNNING" and j["attempt"] == attempt and (step is None or j["step"] == step),
+        what=f"attempt {attempt} RUNNING{' in ' + step if step else ''}",
+    )

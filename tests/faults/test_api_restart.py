@@ -5,7 +5,8 @@ import time
 
 import pytest
 
-from tests.faults.jobs import job, script_of, submit, wait_terminal
+from tests.client import job, wait_terminal
+from tests.faults.jobs import script_of, submit
 from tests.faults.test_renderer_faults import SMALL_FRAMES, parse
 
 

@@ -3,7 +3,8 @@ within 5 s, removes its temporary files, and the job stays CANCELED."""
 
 import pytest
 
-from tests.faults.jobs import job, script_of, submit, wait_for, wait_running, wait_terminal
+from tests.client import job, wait_for, wait_running, wait_terminal
+from tests.faults.jobs import script_of, submit
 from tests.faults.test_renderer_faults import SMALL_FRAMES, parse
 
 LONGEST = script_of(200)  # SPEC's scene limit: seconds of TTS and of encoding

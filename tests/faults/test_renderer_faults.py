@@ -8,7 +8,8 @@ from datetime import datetime
 
 import pytest
 
-from tests.faults.jobs import REFERENCE, job, script_of, submit, wait_for, wait_running, wait_terminal
+from tests.client import job, wait_for, wait_running, wait_terminal
+from tests.faults.jobs import REFERENCE, script_of, submit
 
 SMALL_FRAMES = {"RENDER_RESOLUTION": "640x360"}
 
@@ -23,12 +24,16 @@ def http(fault_stack):
         yield client
 
 
+def render_on_a_worker(stack, http) -> tuple[str, str, int]:
+    """Starts a render and waits until it is drawing slides: (video id, job id, worker pid)."""
+    video_id, job_id = submit(stack, http, script_of(36))
+    running = wait_running(http, video_id, job_id, step="RENDER_SLIDES")
+    return video_id, job_id, stack.worker_pids()[running["attempts"][0]["worker_id"]]
+
+
 @pytest.mark.parametrize("fault_stack", [{"env": SMALL_FRAMES}], indirect=True)
 def test_worker_killed_mid_render_is_detected_and_the_job_succeeds_elsewhere(fault_stack, http):
-    video_id, job_id = submit(fault_stack, http, script_of(36))
-    running = wait_running(http, video_id, job_id, step="RENDER_SLIDES")
-    worker_id = running["attempts"][0]["worker_id"]
-    victim = fault_stack.worker_pids()[worker_id]
+    video_id, job_id, victim = render_on_a_worker(fault_stack, http)
     os.kill(victim, signal.SIGKILL)
     killed_at = time.time()
 
@@ -61,10 +66,7 @@ def test_poison_job_fails_after_exactly_three_attempts_while_others_finish(fault
 
 @pytest.mark.parametrize("fault_stack", [{"env": SMALL_FRAMES}], indirect=True)
 def test_hung_worker_is_treated_as_lost_and_replaced(fault_stack, http):
-    video_id, job_id = submit(fault_stack, http, script_of(36))
-    running = wait_running(http, video_id, job_id, step="RENDER_SLIDES")
-    worker_id = running["attempts"][0]["worker_id"]
-    hung = fault_stack.worker_pids()[worker_id]
+    video_id, job_id, hung = render_on_a_worker(fault_stack, http)
     os.kill(hung, signal.SIGSTOP)  # alive, but silent
     try:
         final = wait_terminal(http, video_id, job_id)

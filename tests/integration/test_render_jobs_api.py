@@ -9,7 +9,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from tests.client import TERMINAL, approved_script, follow, new_video_id, start_render
+from tests.client import approved_script, follow, new_video_id, start_render, wait_running, wait_terminal
 
 SHORT_SCRIPT = {
     "title": "짧은 안내",
@@ -25,23 +25,6 @@ SHORT_SCRIPT = {
 def http(stack):
     with stack.client(timeout=30) as client:
         yield client
-
-
-def wait_terminal(http: httpx.Client, video_id: str, job_id: str, timeout: float = 120) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = http.get(f"/api/v2/videos/{video_id}/render-jobs/{job_id}").json()
-        if job["status"] in TERMINAL:
-            return job
-        time.sleep(0.2)
-    raise TimeoutError(job)
-
-
-def wait_running(http: httpx.Client, video_id: str, job_id: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while http.get(f"/api/v2/videos/{video_id}/render-jobs/{job_id}").json()["status"] != "RUNNING":
-        assert time.monotonic() < deadline, "the job never started"
-        time.sleep(0.05)
 
 
 def test_fifty_concurrent_posts_create_exactly_one_job(stack, http):
