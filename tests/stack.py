@@ -35,6 +35,8 @@ class Stack:
     event_port: int = field(default_factory=free_port)
     workers: int = 2
     extra_env: dict[str, str] = field(default_factory=dict)
+    capture_logs: bool = False
+    """Write each process's output to `log_path(name)` instead of the test's terminal."""
     secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     api: subprocess.Popen | None = None
     renderer: subprocess.Popen | None = None
@@ -79,12 +81,22 @@ class Stack:
             **self.extra_env,
         }
 
+    def log_path(self, process: str) -> Path:
+        """Where `capture_logs` puts the output of "api" or "renderer" (appended across restarts)."""
+        return self.data_dir / f"{process}.log"
+
+    def _spawn(self, process: str, command: list[str]) -> subprocess.Popen:
+        if not self.capture_logs:
+            return subprocess.Popen(command, cwd=self.data_dir, env=self.env)
+        # The child keeps its own copy of the descriptor once started.
+        with self.log_path(process).open("ab") as log:
+            return subprocess.Popen(command, cwd=self.data_dir, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+
     def start_api(self) -> None:
-        self.api = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "services.api.app:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
-            cwd=self.data_dir, env=self.env,
-        )
+        self.api = self._spawn("api", [
+            sys.executable, "-m", "uvicorn", "services.api.app:create_app", "--factory",
+            "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
+        ])
 
     def kill_api(self) -> None:
         """SIGKILL: no shutdown hooks, no goodbyes; sockets and transactions just vanish."""
@@ -92,7 +104,7 @@ class Stack:
         self.api.wait()
 
     def start_renderer(self) -> None:
-        self.renderer = subprocess.Popen([sys.executable, "-m", "services.renderer"], cwd=self.data_dir, env=self.env)
+        self.renderer = self._spawn("renderer", [sys.executable, "-m", "services.renderer"])
 
     def worker_pids(self) -> dict[str, int]:
         """Worker id -> pid of the renderer supervisor's live worker processes."""

@@ -72,6 +72,8 @@ class JobFinished(Message, kw_only=True, frozen=True):
     progress_seq: int = 0
     """The seq of the last Progress this attempt published: PUB/SUB and this DEALER are not
     ordered with each other, so the broker waits briefly for that progress before ending the job."""
+    step_seconds: dict[Step, float] = {}
+    """Wall time of each step this attempt completed (for the API's step histograms)."""
 
 
 class Disconnect(Message, kw_only=True, frozen=True):

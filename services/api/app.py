@@ -2,7 +2,6 @@
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,9 +14,11 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.security.jwt import Token
 
+from libs.logs import configure_json_logging
 from services.api.assets.controller import AssetFilesController
 from services.api.auth.jwt import jwt_auth
 from services.api.auth.tokens import Caller, load_or_create_secret
+from services.api.console.router import console_router
 from services.api.db.engine import Database, open_database
 from services.api.db.migrate import upgrade_to_head
 from services.api.dispatch.broker import RenderBroker
@@ -25,6 +26,8 @@ from services.api.http_errors import EXCEPTION_HANDLERS
 from services.api.jobs.controller import RenderJobController
 from services.api.jobs.retry import attempt_timeout
 from services.api.jobs.store import JobStore
+from services.api.metrics.requests import http_metrics
+from services.api.metrics.scrape import MetricsController
 from services.api.ops.controller import OperationsController
 from services.api.ops.health import HealthController
 from services.api.ops.retention import sweep_periodically
@@ -37,6 +40,10 @@ from services.api.security.cors import cors_config
 from services.api.security.headers import add_security_headers
 from services.api.security.rate_limit import write_rate_limit
 from services.api.settings import Settings
+from services.api.webhooks.delivery import WebhookSender
+from services.api.webhooks.outbox import WebhookOutbox
+from services.api.webhooks.signing import load_or_create_webhook_secret
+from services.api.videos.controller import VideoController
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -59,8 +66,9 @@ def subject_of(request: Request[Caller, Token, State]) -> str:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings()
-    # uvicorn configures only its own loggers; the broker's warnings need a handler too.
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_json_logging(settings.log_level, service="api")
+    webhook_key = load_or_create_webhook_secret(settings.webhook_secret, settings.data_dir)
+    metrics = http_metrics()
     channels = ChannelsPlugin(
         backend=MemoryChannelsBackend(),
         arbitrary_channels_allowed=True,
@@ -77,18 +85,20 @@ def create_app(settings: Settings | None = None) -> Litestar:
             settings.db_path.parent.mkdir(parents=True, exist_ok=True)
         db = open_database(settings.sqlalchemy_url)
         await upgrade_to_head(db)
-        jobs = JobStore(db, settings.max_attempts, attempt_timeout(settings))
+        jobs = JobStore(db, settings.max_attempts, attempt_timeout(settings), WebhookOutbox(settings))
         publisher = EventPublisher(channels, settings)
         broker = RenderBroker(settings, jobs, publisher)
         await broker.start()
         sweeper = asyncio.create_task(sweep_periodically(db, settings), name="ttl-sweep")
+        webhooks = asyncio.create_task(WebhookSender(db, webhook_key, settings.webhook_retry_base_sec).run(), name="webhooks")
         app.state.runtime = Runtime(db=db, scripts=ScriptStore(db), jobs=jobs, publisher=publisher, broker=broker)
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in (sweeper, webhooks):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await broker.stop()
             await db.dispose()
 
@@ -98,11 +108,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
         return Provide(provide, sync_to_thread=False)
 
-    api = Router(path="/api/v2", route_handlers=[ScriptController, RenderJobController, OperationsController])
+    api = Router(path="/api/v2", route_handlers=[ScriptController, RenderJobController, OperationsController, VideoController])
     auth = jwt_auth(load_or_create_secret(settings.jwt_secret, settings.data_dir), public_schema=settings.public_schema)
     return Litestar(
         on_app_init=[auth.on_app_init],
-        route_handlers=[api, AssetFilesController, HealthController, render_progress],
+        route_handlers=[api, AssetFilesController, HealthController, MetricsController, render_progress, console_router()],
         lifespan=[runtime],
         plugins=[channels],
         dependencies={
@@ -111,7 +121,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             **{name: from_runtime(name) for name in ("db", "scripts", "jobs", "publisher", "broker")},
         },
         # After authentication (JWTAuth puts its middleware first), so both can key by subject.
-        middleware=[write_rate_limit(settings.rate_limit_writes_per_minute),
+        middleware=[metrics.middleware, write_rate_limit(settings.rate_limit_writes_per_minute),
                     WebSocketCapPerSubject(settings.ws_max_connections_per_subject)],
         cors_config=cors_config(settings.cors_allowed_origins),
         before_send=[add_security_headers],

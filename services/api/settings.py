@@ -44,6 +44,9 @@ class Settings:
     """When set, asset URLs carry an expiring signature and the asset route refuses any without one."""
     asset_url_ttl_sec: int = field(default_factory=lambda: int(_env("ASSET_URL_TTL_SEC", "86400")))
     """How long a signed asset URL stays valid after the response that carried it."""
+    asset_accel_redirect_prefix: str | None = field(default_factory=lambda: _optional_env("ASSET_ACCEL_REDIRECT_PREFIX"))
+    """Behind nginx: after the asset route's checks pass, answer with `X-Accel-Redirect: <prefix><video>/<job>/<file>`
+    and let nginx send the file from an internal location (deploy/nginx/slidereel.conf)."""
     rate_limit_writes_per_minute: int = field(default_factory=lambda: int(_env("RATE_LIMIT_WRITES_PER_MINUTE", "600")))
     """Script writes, approvals and render starts one token subject may make per minute; 429 beyond."""
     ws_max_connections_per_subject: int = field(default_factory=lambda: int(_env("WS_MAX_CONNECTIONS_PER_SUBJECT", "20")))
@@ -52,6 +55,15 @@ class Settings:
         default_factory=lambda: tuple(origin.strip() for origin in _env("CORS_ALLOWED_ORIGINS", "").split(",") if origin.strip())
     )
     """Browser origins allowed to call the API; none = no CORS headers at all."""
+    webhook_urls: tuple[str, ...] = field(
+        default_factory=lambda: tuple(url.strip() for url in _env("WEBHOOK_URLS", "").split(",") if url.strip())
+    )
+    """Each gets a signed POST when a job ends SUCCEEDED, FAILED or CANCELED."""
+    webhook_secret: str | None = field(default_factory=lambda: _optional_env("WEBHOOK_SECRET"))
+    """`whsec_<base64>`; unset = generated into the data dir on first start."""
+    webhook_retry_base_sec: float = field(default_factory=lambda: float(_env("WEBHOOK_RETRY_BASE_SEC", "5")))
+    """Delay before the first retry of a failed delivery; it doubles after each further failure."""
+    log_level: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO"))
 
     @property
     def data_dir(self) -> Path:

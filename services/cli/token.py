@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 
 from services.api.auth.roles import Role
-from services.api.auth.tokens import load_or_create_secret, mint
+from services.api.auth.tokens import SECRET_FILE, load_or_create_secret, mint
 from services.api.settings import Settings
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -30,6 +30,16 @@ def parse_ttl(text: str) -> timedelta:
 def local_token(subject: str, role: Role, ttl: timedelta) -> str:
     settings = Settings()
     return mint(load_or_create_secret(settings.jwt_secret, settings.data_dir), subject, role, ttl)
+
+
+def existing_local_token(subject: str, role: Role, ttl: timedelta) -> str | None:
+    """Like `local_token`, but None where this host has no signing key yet: a client command
+    must not create a key that no API uses."""
+    settings = Settings()
+    secret_file = settings.data_dir / SECRET_FILE
+    if settings.jwt_secret is None and not secret_file.exists():
+        return None
+    return local_token(subject, role, ttl)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 
+from libs.logs import configure_json_logging
 from services.renderer.settings import RendererSettings
 from services.renderer.watchdog import WorkerWatch
 
@@ -93,8 +94,9 @@ class Supervisor:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s supervisor: %(message)s")
-    sys.exit(Supervisor(RendererSettings()).run())
+    settings = RendererSettings()
+    configure_json_logging(settings.log_level, service="renderer-supervisor")
+    sys.exit(Supervisor(settings).run())
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ import shutil
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
 
@@ -20,15 +19,16 @@ import msgspec
 from libs.contracts.bus import OutputSpec, Render, RenderedAssets
 from libs.contracts.codes import ErrorCode, Step
 from libs.contracts.script import Script
-from services.renderer.compose import PcmAudio, VideoFormat, compose_video
+from services.renderer.compose import VideoFormat, compose_video
 from services.renderer.fonts import FontBook
+from services.renderer.narration import Narration, narrate
 from services.renderer.publish import AssetStorage, LocalFolderStorage
 from services.renderer.settings import RendererSettings
 from services.renderer.slides import render_slides, save_thumbnail
-from services.renderer.subtitles import TimedSentence, build_cues, to_srt, to_vtt
+from services.renderer.subtitles import build_cues, to_srt, to_vtt
 from services.renderer.text import split_sentences
-from services.renderer.tts import get_engine
-from services.renderer.tts.base import SAMPLE_WIDTH, SynthesisCanceled, SynthesisError, TtsEngine
+from services.renderer.tts.base import SynthesisCanceled, SynthesisError
+from services.renderer.tts.selection import prepare, voice_chain
 
 ProgressReport = Callable[[Step, int, str], None]
 """(step, overall progress 0..100, never decreasing, human-readable message)."""
@@ -43,8 +43,6 @@ STEP_WEIGHTS = {
     Step.PUBLISH_ASSETS: 3,
 }
 """Shares of the progress bar: the time each step took on the reference script (VFR, 1080p)."""
-MIN_SCENE_SEC = 0.5
-"""A scene whose narration makes (almost) no sound is still shown this long."""
 MAX_DIMENSION = 4096
 MAX_FPS = 120
 _WORK_FOLDER = ".work"
@@ -119,7 +117,8 @@ def _render(
     """Writes the four asset files into `staging`; returns what they are."""
     work = staging / _WORK_FOLDER
     work.mkdir()
-    narration = _narrate(job.script, scene_sentences, _engine(settings.tts_engine), work / "narration.pcm", progress)
+    progress(Step.GENERATE_TTS, 0, f"Synthesizing {sum(map(len, scene_sentences))} sentences")
+    narration = _narrate_with_fallback(job.script, scene_sentences, settings, work / "narration.pcm", progress)
     assets = RenderedAssets(duration_sec=narration.audio.duration_sec)
     output = job.output
     size = (output.width, output.height)
@@ -151,52 +150,6 @@ def _render(
     shutil.rmtree(work)
     sizes = {path.name: path.stat().st_size for path in sorted(staging.iterdir())}
     return msgspec.structs.replace(assets, sizes=sizes)
-
-
-@dataclass(frozen=True)
-class _Narration:
-    audio: PcmAudio
-    scene_starts: list[float]
-    sentences: list[TimedSentence]
-
-
-def _narrate(
-    script: Script, scene_sentences: list[list[str]], engine: TtsEngine, pcm_path: Path, progress: "_Progress"
-) -> _Narration:
-    """Speaks scene after scene into `pcm_path`, each followed by its pause, timing every sentence."""
-    total = sum(map(len, scene_sentences))
-    spoken = 0
-    scene_starts: list[float] = []
-    timed: list[TimedSentence] = []
-    written_samples = 0
-    progress(Step.GENERATE_TTS, 0, f"Synthesizing {total} sentences")
-    with pcm_path.open("wb") as pcm:
-        for scene, sentences in zip(script.scenes, scene_sentences):
-            result = engine.synthesize(
-                sentences,
-                script.primary_language,
-                script.voice,
-                progress.cancel,
-                lambda done: progress(
-                    Step.GENERATE_TTS, (spoken + done) / total, f"Synthesized {spoken + done} of {total} sentences"
-                ),
-            )
-            spoken += len(sentences)
-            scene_start = written_samples / result.sample_rate
-            scene_starts.append(scene_start)
-            timed += [
-                TimedSentence(text, scene_start + start, scene_start + end)
-                for text, (start, end) in zip(sentences, result.sentence_spans)
-            ]
-            speech_samples = len(result.pcm) // SAMPLE_WIDTH
-            scene_samples = max(
-                speech_samples + round(scene.pause_sec * result.sample_rate),
-                round(MIN_SCENE_SEC * result.sample_rate),
-            )
-            pcm.write(result.pcm)
-            pcm.write(bytes((scene_samples - speech_samples) * SAMPLE_WIDTH))
-            written_samples += scene_samples
-    return _Narration(PcmAudio(path=pcm_path, sample_rate=result.sample_rate), scene_starts, timed)
 
 
 def _validate(script: Script, output: OutputSpec) -> list[list[str]]:
@@ -231,17 +184,48 @@ def _load_fonts(font_path: Path | None) -> FontBook:
     return fonts
 
 
-def _engine(name: str) -> TtsEngine:
-    try:
-        return get_engine(name)
-    except KeyError as error:
-        raise RenderFailure(ErrorCode.TTS_FAILED, error.args[0], retryable=False) from error
+def _narrate_with_fallback(
+    script: Script, scene_sentences: list[list[str]], settings: RendererSettings, pcm_path: Path, progress: "_Progress"
+) -> Narration:
+    """Narrates with the script's voice (or TTS_ENGINE), else with the next of its language's
+    TTS_FALLBACK voices that can; the fallback taken and the TTS cache's hits end up in the
+    step's last message, which the job keeps as an event."""
+    language = script.primary_language
+    sentences = [sentence for scene in scene_sentences for sentence in scene]
+    chain = voice_chain(settings, language, script.voice)
+    failures: list[str] = []
+    for position, spec in enumerate(chain):
+        try:
+            prepared = prepare(spec, settings, sentences, language)
+            narration = narrate(
+                script, scene_sentences, prepared, pcm_path, progress.cancel,
+                lambda done, total: progress(Step.GENERATE_TTS, done / total, f"Synthesized {done} of {total} sentences"),
+            )  # fmt: skip
+        except SynthesisError as error:
+            failures.append(f"{spec.text}: {error}")
+            if position == len(chain) - 1:
+                if len(failures) == 1:
+                    raise
+                raise SynthesisError("; ".join(failures), retryable=error.retryable) from error
+            progress.note(
+                Step.GENERATE_TTS,
+                f"{spec.text} cannot narrate this script ({error}); falling back to {chain[position + 1].text}",
+            )
+            continue
+        counts = prepared.counts
+        fallback = f"; fell back from {'; '.join(failures)}" if failures else ""
+        progress.note(
+            Step.GENERATE_TTS,
+            f"Narrated {len(sentences)} sentences with {spec.text} "
+            f"(TTS cache: {counts.hits} hits, {counts.misses} misses){fallback}",
+        )
+        return narration
 
 
 def _failure(error: Exception, step: Step) -> RenderFailure:
     message = f"{step.value} failed: {type(error).__name__}: {error}"
     if isinstance(error, SynthesisError):
-        return RenderFailure(ErrorCode.TTS_FAILED, message, retryable=True)
+        return RenderFailure(ErrorCode.TTS_FAILED, message, retryable=error.retryable)
     if _is_storage_error(error):
         return RenderFailure(ErrorCode.STORAGE_FAILED, message, retryable=True)
     return RenderFailure(ErrorCode.RENDER_FAILED, message, retryable=False)
@@ -281,3 +265,9 @@ class _Progress:
         if self._reported != (step, self._percent):
             self._reported = (step, self._percent)
             self._report(step, self._percent, message)
+
+    def note(self, step: Step, message: str) -> None:
+        """Reports `message` even when the percent did not move: one worth keeping on the job."""
+        self.step = step
+        self._reported = (step, self._percent)
+        self._report(step, self._percent, message)

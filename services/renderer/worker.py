@@ -25,12 +25,13 @@ from libs.contracts.bus import (
     progress_codec, renderer_codec,
 )
 from libs.contracts.codes import ErrorCode, Step
+from libs.logs import configure_json_logging, log_context
 from services.renderer.pipeline import RenderCanceled, RenderFailure, render_job
 from services.renderer.settings import RendererSettings
 from services.renderer.tts import engine_names
 from services.renderer.watchdog import SupervisorLink
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("services.renderer.worker")  # not "__main__": it runs with -m
 
 RECONNECT_IVL_MS = 100
 RECONNECT_IVL_MAX_MS = 2_000
@@ -42,10 +43,23 @@ class CurrentRender:
     cancel: threading.Event = field(default_factory=threading.Event)
     cancel_requested_at: float | None = None
     seq: int = 0
+    step: Step | None = None
+    step_started_at: float = 0.0
+    step_seconds: dict[Step, float] = field(default_factory=dict)
+    """Wall time of each step this attempt completed, sent with its outcome."""
 
     @property
     def running(self) -> RunningJob:
         return RunningJob(job_id=self.job.job_id, attempt=self.job.attempt)
+
+    def enter_step(self, step: Step | None, at: float) -> None:
+        """Closes the running step's timing (None: the render is over) and starts `step`'s."""
+        if step == self.step:
+            return
+        if self.step is not None:
+            self.step_seconds[self.step] = at - self.step_started_at
+            log.info("step %s took %.3f s", self.step.value, self.step_seconds[self.step])
+        self.step, self.step_started_at = step, at
 
 
 class Worker:
@@ -167,17 +181,24 @@ class Worker:
         asyncio.create_task(self._render(self._current))
 
     async def _render(self, current: CurrentRender) -> None:
+        job = current.job
+        # Every line about this render, from this task and its render thread, names the job.
+        with log_context(job_id=job.job_id, video_id=job.video_id, attempt=job.attempt):
+            await self._render_in_context(current)
+
+    async def _render_in_context(self, current: CurrentRender) -> None:
         loop = asyncio.get_running_loop()
         job = current.job
         log.info("rendering %s attempt %d", job.job_id, job.attempt)
 
         def report(step: Step, progress: int, message: str) -> None:
-            loop.call_soon_threadsafe(self._publish_progress, current, step, progress, message)
+            loop.call_soon_threadsafe(self._publish_progress, current, step, progress, message, time.monotonic())
 
         try:
             assets = await asyncio.to_thread(
                 render_job, job, settings=self._settings, report=report, cancel=current.cancel
             )
+            current.enter_step(None, time.monotonic())
             outcome = JobFinished(job_id=job.job_id, attempt=job.attempt, outcome=Outcome.SUCCEEDED, assets=assets)
         except RenderCanceled:
             outcome = JobFinished(job_id=job.job_id, attempt=job.attempt, outcome=Outcome.CANCELED)
@@ -194,12 +215,13 @@ class Worker:
             )
         log.info("%s attempt %d ended %s", job.job_id, job.attempt, outcome.outcome.value)
         # Progress callbacks queued by the render thread ran before this await returned.
-        outcome = msgspec.structs.replace(outcome, progress_seq=current.seq)
+        outcome = msgspec.structs.replace(outcome, progress_seq=current.seq, step_seconds=current.step_seconds)
         self._current = None
         self._unacked[(job.job_id, job.attempt)] = outcome
         await self._send(outcome)
 
-    def _publish_progress(self, current: CurrentRender, step: Step, progress: int, message: str) -> None:
+    def _publish_progress(self, current: CurrentRender, step: Step, progress: int, message: str, at: float) -> None:
+        current.enter_step(step, at)
         current.seq += 1
         event = Progress(
             job_id=current.job.job_id, video_id=current.job.video_id, attempt=current.job.attempt,
@@ -214,8 +236,9 @@ def main() -> None:
     parser.add_argument("--worker-id", required=True)
     parser.add_argument("--watchdog-fd", type=int, default=None, help="pipe to the supervisor (set by it)")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s %(levelname)s {args.worker_id}: %(message)s")
-    asyncio.run(Worker(args.worker_id, RendererSettings(), SupervisorLink(args.watchdog_fd)).run())
+    settings = RendererSettings()
+    configure_json_logging(settings.log_level, service="renderer", worker_id=args.worker_id)
+    asyncio.run(Worker(args.worker_id, settings, SupervisorLink(args.watchdog_fd)).run())
 
 
 if __name__ == "__main__":

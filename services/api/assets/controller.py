@@ -5,6 +5,7 @@ import stat
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from litestar import Controller, Request, Response, route
 from litestar.datastructures import CacheControlHeader, ETag
@@ -110,6 +111,18 @@ def _render_unsatisfiable_range(request: Request[Any, Any, Any], exc: RangeNotSa
     return response
 
 
+def _accel_redirect(prefix: str, path: Path, video_id: str, job_id: str, file_name: str) -> ASGIResponse:
+    """The checks above passed; nginx sends the file itself from its internal location, with its
+    own Range, ETag, Last-Modified and conditional requests. Content-Type and Cache-Control
+    ride along, since nginx keeps those upstream headers across the redirect."""
+    target = prefix + "/".join(quote(segment, safe="") for segment in (video_id, job_id, file_name))
+    return ASGIResponse(headers={
+        "x-accel-redirect": target,
+        "content-type": _MEDIA_TYPES.get(path.suffix.lower(), _UNKNOWN_MEDIA_TYPE),
+        "cache-control": _IMMUTABLE_FILE_CACHING,
+    })
+
+
 class AssetFilesController(Controller):
     """Published job files. No bearer token: a <video src> cannot send one. The job id is
     unguessable and, with ASSET_SIGNING_KEY set, the URL must carry a valid signature."""
@@ -143,6 +156,8 @@ class AssetFilesController(Controller):
             raise AssetSignatureInvalid("Missing, invalid or expired asset URL signature")
         await _require_published_job(jobs, video_id, job_id)
         path, file_stat = locate_asset_file(settings.asset_dir, video_id, job_id, file_name)
+        if settings.asset_accel_redirect_prefix is not None:
+            return _accel_redirect(settings.asset_accel_redirect_prefix, path, video_id, job_id, file_name)
         etag = ETag(value=f"{file_stat.st_size:x}-{file_stat.st_mtime_ns:x}").to_header()
         cache_headers = {"etag": etag, "cache-control": _IMMUTABLE_FILE_CACHING}
         if_none_match = request.headers.get("if-none-match")

@@ -1,5 +1,6 @@
 """Bearer-token authentication for /api and the WebSocket, through Litestar's JWTAuth."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -9,13 +10,34 @@ from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 from services.api.auth.roles import Role
 from services.api.auth.tokens import ALGORITHM, Caller
 
-# Liveness, readiness and the asset files (a <video> cannot send a token) stay open.
-ALWAYS_OPEN = ["^/healthz$", "^/readyz$", "^/assets/"]
+# Liveness, readiness, Prometheus scrapes and the asset files (a <video> cannot send a token) stay open.
+ALWAYS_OPEN = ["^/healthz$", "^/readyz$", "^/metrics$", "^/assets/"]
 SCHEMA = "^/schema"
 
 
+VERIFIED_TOKENS_KEPT = 10_000
+
+
 class HeaderOrQueryTokenMiddleware(JWTAuthenticationMiddleware):
-    """Browsers cannot set headers on a WebSocket, so there the token may come as `?token=`."""
+    """Browsers cannot set headers on a WebSocket, so there the token may come as `?token=`.
+
+    A client sends the same token with every request, and checking its signature and claims
+    costs more than serving a cached read; a token string verified before only has its expiry
+    checked again (roles live in the token, so nothing else can have changed)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._verified: dict[str, AuthenticationResult] = {}
+
+    async def authenticate_token(self, encoded_token: str, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        known = self._verified.get(encoded_token)
+        if known is not None and known.auth.exp > datetime.now(UTC):
+            return known
+        result = await super().authenticate_token(encoded_token, connection)
+        if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+            self._verified.clear()
+        self._verified[encoded_token] = result
+        return result
 
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
         query_token = connection.query_params.get("token")

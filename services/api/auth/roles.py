@@ -26,7 +26,8 @@ class Role(IntEnum):
 def requires(role: Role) -> Guard:
     """A guard that lets callers with `role` or a later one through."""
 
-    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    # Async: Litestar runs a plain-function guard in a worker thread, a thread hop per request.
+    async def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         caller = connection.scope.get("user")
         if caller is None:
             # Authentication skips OPTIONS (CORS preflights carry no token); it reveals nothing.

@@ -2,6 +2,7 @@
 
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,20 +23,24 @@ class Caller:
     role: Role
 
 
-def load_or_create_secret(configured: str | None, data_dir: Path) -> str:
+def load_or_create_secret(
+    configured: str | None, data_dir: Path, file_name: str = SECRET_FILE,
+    generate: Callable[[], str] = lambda: secrets.token_urlsafe(48),
+) -> str:
     """JWT_SECRET when set; otherwise a random secret kept in the data dir, made once with
-    mode 0600 so every later start (and the token command) signs with the same key."""
+    mode 0600 so every later start (and the token command) signs with the same key. The
+    webhook secret is kept the same way under its own `file_name` and format."""
     if configured:
         return configured
-    path = data_dir / SECRET_FILE
+    path = data_dir / file_name
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
         # Written aside, then linked into place: the API and the token command may race here,
         # and neither may ever read a half-written secret or overwrite the other's.
-        draft = data_dir / f".{SECRET_FILE}.{os.getpid()}"
+        draft = data_dir / f".{file_name}.{os.getpid()}"
         descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w", encoding="ascii") as file:
-            file.write(secrets.token_urlsafe(48))
+            file.write(generate())
         try:
             os.link(draft, path)
         except FileExistsError:

@@ -1,4 +1,5 @@
-"""Typed tables: scripts, render jobs, their stored progress events, and published assets."""
+"""Typed tables: scripts, render jobs, their stored progress events, published assets, and
+the webhook outbox."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -122,3 +123,26 @@ class PublishedRow(Base):
     video_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("render_jobs.job_id"))
     published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WebhookDeliveryRow(Base):
+    """One webhook event for one URL, written in the transaction that ended its job and kept
+    until delivered or given up on (`webhooks/`)."""
+
+    __tablename__ = "webhook_outbox"
+    __table_args__ = (Index("ix_webhook_outbox_due", "status", "next_attempt_at"),)
+
+    webhook_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """The `webhook-id` header: the same on every retry, so receivers can deduplicate."""
+    job_id: Mapped[str] = mapped_column(ForeignKey("render_jobs.job_id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    event_type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[bytes] = mapped_column()
+    """The JSON body exactly as signed and sent, fixed when the job ended."""
+    status: Mapped[str] = mapped_column(String(16))
+    """PENDING until a 2xx (DELIVERED) or until retries run out (DEAD)."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -25,6 +25,7 @@ from libs.contracts.codes import ErrorCode, JobStatus
 from services.api.db.models import utc_now
 from services.api.dispatch.registry import Worker, WorkerRegistry
 from services.api.jobs.store import JobStore, Transition
+from services.api.metrics.instruments import BUS_DROPPED, BUS_MESSAGES, STEP_DURATION
 from services.api.progress.publisher import EventPublisher
 from services.api.settings import Settings
 
@@ -130,10 +131,12 @@ class RenderBroker:
                 self._reject("protocol_version", "dropped %s from %r: protocol %s",
                              type(message).__name__, identity, message.protocol_version)
                 continue
+            BUS_MESSAGES.labels("in", type(message).__name__.lower()).inc()
             await self._handle_command(identity, message)
 
     def _reject(self, reason: str, text: str, *args: object, count: int = 1) -> None:
         self.rejected[reason] += count
+        BUS_DROPPED.labels(reason).inc(count)
         log.warning(text, *args)
 
     async def _handle_command(self, identity: bytes, message: Message) -> None:
@@ -193,6 +196,9 @@ class RenderBroker:
         if transition is None:
             self._reject("stale_outcome", "ignored %s of %s attempt %d from %r: not its running attempt",
                          outcome.outcome.value, outcome.job_id, outcome.attempt, identity)
+        else:
+            for step, seconds in outcome.step_seconds.items():
+                STEP_DURATION.labels(step.value).observe(seconds)
         self._publisher.publish(transition)
         # Acked even when ignored, so the worker stops resending what can never apply.
         await self._send(identity, Ack(job_id=outcome.job_id, attempt=outcome.attempt))
@@ -253,6 +259,7 @@ class RenderBroker:
                     events.append(self._progress.decode(payload))
                 except msgspec.DecodeError as error:
                     self._reject("undecodable_progress", "dropped an undecodable progress event: %s", error)
+            BUS_MESSAGES.labels("in", "progress").inc(len(events))
             applied, stale = await self._jobs.apply_progress_batch(events)
             if stale:
                 self._reject("stale_progress", "ignored %d progress events of jobs not running that attempt", stale, count=stale)
@@ -342,11 +349,14 @@ class RenderBroker:
         return OutputSpec(width=width, height=height, fps=self._settings.render_fps, storage_key=f"{video_id}/{job_id}")
 
     async def _send(self, identity: bytes, message: Message) -> bool:
+        kind = type(message).__name__.lower()
         try:
             await self._router.send_multipart([identity, self._commands.encode(message)])
+            BUS_MESSAGES.labels("out", kind).inc()
             return True
         except zmq.ZMQError as error:
             if error.errno != zmq.EHOSTUNREACH:
                 raise
+            BUS_DROPPED.labels("unreachable_worker").inc()
             log.warning("worker %r is gone; %s not delivered", identity, type(message).__name__)
             return False

@@ -55,9 +55,8 @@ class RenderJobController(Controller):
     @get("/render-jobs/{job_id:str}", operation_id="getRenderJob", responses=READ_ERRORS)
     async def get_render_job(self, jobs: JobStore, settings: Settings, video_id: VideoId, job_id: JobId) -> RenderJob:
         """One job with its attempts; `assets` is present once it SUCCEEDED."""
-        job = await jobs.get(video_id, job_id)
-        attempts = await jobs.attempts_of([job_id])
-        return job_view(job, settings, attempts[job_id])
+        job, attempts = await jobs.get_with_attempts(video_id, job_id)
+        return job_view(job, settings, attempts)
 
     @post("/render-jobs/{job_id:str}/cancel", operation_id="cancelRenderJob", status_code=HTTP_200_OK,
           guards=[requires(Role.EDITOR)], responses=WRITE_ERRORS)

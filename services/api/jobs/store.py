@@ -1,16 +1,19 @@
 """Job persistence. Every state change is one conditional UPDATE (DESIGN §4) that also
 numbers and stores the event announcing it, in the same transaction, so a late or
 duplicate message can never move a job backwards and a resuming client misses nothing.
+A change to a terminal status also writes its webhook events into the outbox there.
 """
 
+from collections import defaultdict
 from dataclasses import dataclass
+from itertools import zip_longest
 from datetime import datetime, timedelta
 from collections.abc import Callable
 from typing import Any
 from uuid import uuid4
 
 import msgspec
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import CTE, ColumnElement, Integer, String, Text, bindparam, func, insert, or_, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,11 +21,12 @@ from libs.contracts.bus import JobFinished, Outcome, Progress
 from libs.contracts.codes import ErrorCode, JobStatus, Step
 from libs.contracts.script import Script
 from services.api.db.engine import Database
-from services.api.db.models import AttemptRow, JobEventRow, JobRow, PublishedRow, ScriptRow, utc_now
+from services.api.db.models import AttemptRow, Base, JobEventRow, JobRow, PublishedRow, ScriptRow, utc_now
 from services.api.errors import JobNotCancelable, JobNotFound, ScriptNotApproved, ScriptNotFound
 from services.api.jobs.retry import backoff_delay
 from services.api.scripts.schemas import ScriptStatus
 from services.api.scripts.store import decode_script
+from services.api.webhooks.outbox import WebhookOutbox
 
 PENDING, RUNNING = JobStatus.PENDING.value, JobStatus.RUNNING.value
 
@@ -33,6 +37,8 @@ class Transition:
 
     job: JobRow
     event: JobEventRow
+    status_changed: bool
+    """The job was created or its status changed (not just its progress)."""
 
 
 AttemptTimeout = Callable[[Script], float]
@@ -40,38 +46,45 @@ AttemptTimeout = Callable[[Script], float]
 
 
 class JobStore:
-    def __init__(self, db: Database, max_attempts: int, attempt_timeout: AttemptTimeout) -> None:
+    def __init__(
+        self, db: Database, max_attempts: int, attempt_timeout: AttemptTimeout, outbox: WebhookOutbox | None = None,
+    ) -> None:
         self._db = db
         self._max_attempts = max_attempts
         self._attempt_timeout = attempt_timeout
+        self._outbox = outbox
 
     # --- requests ----------------------------------------------------------------------
 
     async def create(self, video_id: str, script_id: str, created_by: str) -> tuple[JobRow, bool, Transition | None]:
-        """Inserts a PENDING job, or returns the video's active one: (job, created, event)."""
+        """Inserts a PENDING job with its first event, or returns the video's active one:
+        (job, created, event). The API's hottest write: four statements, no ORM flush."""
+        now = utc_now()
+        job = JobRow(
+            job_id=f"job-{uuid4()}", video_id=video_id, script_id=script_id, status=PENDING, step=None,
+            progress=0, message="Queued", attempt=0, max_attempts=self._max_attempts, last_seq=1,
+            renderer_seq=0, created_by=created_by, created_at=now, updated_at=now,
+        )
+        event = event_of(job, now)
         async with self._db.write_session() as session, session.begin():
-            script = await session.get(ScriptRow, (video_id, script_id))
-            if script is None:
-                raise ScriptNotFound(f"Script {script_id!r} of video {video_id!r} does not exist.", video_id=video_id, script_id=script_id)
-            if script.status != ScriptStatus.APPROVED.value:
-                raise ScriptNotApproved("Only an APPROVED script can be rendered.", video_id=video_id, script_id=script_id)
-            now = utc_now()
-            job = JobRow(
-                job_id=f"job-{uuid4()}", video_id=video_id, script_id=script_id, status=PENDING, step=None,
-                progress=0, message="Queued", attempt=0, max_attempts=self._max_attempts, last_seq=0,
-                renderer_seq=0, created_by=created_by, created_at=now, updated_at=now,
+            status = await session.scalar(
+                select(ScriptRow.status).where(ScriptRow.video_id == video_id, ScriptRow.script_id == script_id)
             )
+            if status is None:
+                raise ScriptNotFound(f"Script {script_id!r} of video {video_id!r} does not exist.", video_id=video_id, script_id=script_id)
+            if status != ScriptStatus.APPROVED.value:
+                raise ScriptNotApproved("Only an APPROVED script can be rendered.", video_id=video_id, script_id=script_id)
             try:
-                async with session.begin_nested():
-                    session.add(job)
+                # A failed statement leaves SQLite's transaction, and the session, usable.
+                await session.execute(insert(JobRow.__table__), _columns(job))
             except IntegrityError:
                 # The partial unique index found this video's active job.
                 active = await session.scalar(
                     select(JobRow).where(JobRow.video_id == video_id, JobRow.status.in_((PENDING, RUNNING)))
                 )
                 return active, False, None
-            transition = await self._transition(session, job.job_id, [], {}, "Queued")
-            return transition.job, True, transition
+            await session.execute(insert(JobEventRow.__table__), _columns(event))
+        return job, True, Transition(job=job, event=event, status_changed=True)
 
     async def cancel(self, video_id: str, job_id: str) -> tuple[JobRow, Transition | None, str | None]:
         """Cancels a PENDING/RUNNING job: (job, event or None if already CANCELED, worker to stop)."""
@@ -91,9 +104,18 @@ class JobStore:
                 await self._record_attempt(session, job_id, job.attempt, Outcome.CANCELED, finished=False)
             return transition.job, transition, worker
 
-    async def get(self, video_id: str, job_id: str) -> JobRow:
+    async def get_with_attempts(self, video_id: str, job_id: str) -> tuple[JobRow, list[AttemptRow]]:
+        """The job and its attempts in one query (the job detail is the API's hottest read)."""
         async with self._db.read_session() as session:
-            return await self._require(session, video_id, job_id)
+            rows = (await session.execute(
+                select(JobRow, AttemptRow)
+                .outerjoin(AttemptRow, AttemptRow.job_id == JobRow.job_id)
+                .where(JobRow.job_id == job_id, JobRow.video_id == video_id)
+                .order_by(AttemptRow.attempt)
+            )).all()
+        if not rows:
+            raise JobNotFound(f"Job {job_id!r} of video {video_id!r} does not exist.", video_id=video_id, job_id=job_id)
+        return rows[0][0], [attempt for _, attempt in rows if attempt is not None]
 
     async def page(self, video_id: str, status: JobStatus | None, limit: int, offset: int) -> tuple[list[JobRow], int]:
         conditions = [JobRow.video_id == video_id]
@@ -210,18 +232,15 @@ class JobStore:
             key = (progress.job_id, progress.attempt, progress.step)
             if key not in newest or newest[key].seq < progress.seq:
                 newest[key] = progress
+        by_job: dict[str, list[Progress]] = defaultdict(list)
+        for progress in sorted(newest.values(), key=lambda p: (p.job_id, p.seq)):
+            by_job[progress.job_id].append(progress)
         applied = []
         async with self._db.write_session() as session, session.begin():
-            for progress in sorted(newest.values(), key=lambda p: (p.job_id, p.seq)):
-                transition = await self._transition(
-                    session, progress.job_id,
-                    [JobRow.status == RUNNING, JobRow.attempt == progress.attempt, JobRow.renderer_seq < progress.seq],
-                    {"step": progress.step.value, "progress": func.max(JobRow.progress, progress.progress),
-                     "renderer_seq": progress.seq},
-                    progress.message,
-                )
-                if transition is not None:
-                    applied.append(transition)
+            # Round n holds each job's n-th event, so one UPDATE applies a round; a burst
+            # usually has one round, two when it crosses a step.
+            for round_ in zip_longest(*by_job.values()):
+                applied += await self._progress_transitions(session, [p for p in round_ if p is not None])
         return applied, len(newest) - len(applied)
 
     async def finish(self, result: JobFinished, worker_id: str) -> Transition | None:
@@ -315,9 +334,8 @@ class JobStore:
 
     # --- the one way state changes -----------------------------------------------------
 
-    @staticmethod
     async def _transition(
-        session: AsyncSession, job_id: str, expected: list[ColumnElement[bool]], values: dict[str, Any],
+        self, session: AsyncSession, job_id: str, expected: list[ColumnElement[bool]], values: dict[str, Any],
         message: str, assets: dict[str, Any] | None = None,
     ) -> Transition | None:
         now: datetime = utc_now()
@@ -332,13 +350,31 @@ class JobStore:
         )
         if job is None:
             return None
-        event = JobEventRow(
-            job_id=job.job_id, seq=job.last_seq, video_id=job.video_id, status=job.status, step=job.step,
-            progress=job.progress, message=message, error_code=job.error_code if job.status != RUNNING else None,
-            assets=assets, created_at=now,
-        )
+        event = event_of(job, now, assets)
         session.add(event)
-        return Transition(job=job, event=event)
+        status_changed = "status" in values
+        if self._outbox is not None and status_changed and JobStatus(job.status).is_terminal:
+            self._outbox.enqueue(session, job)
+        return Transition(job=job, event=event, status_changed=status_changed)
+
+    @staticmethod
+    async def _progress_transitions(session: AsyncSession, reports: list[Progress]) -> list[Transition]:
+        """`_transition` for a round of progress reports, at most one per job, as a single
+        conditional UPDATE: a busy bus costs a few statements per burst, not a few per event."""
+        now = utc_now()
+        reported = _as_table(reports)
+        jobs = await session.scalars(
+            update(JobRow)
+            .where(JobRow.job_id == reported.c.job_id, JobRow.status == RUNNING, JobRow.attempt == reported.c.attempt,
+                   JobRow.renderer_seq < reported.c.seq)
+            .values(step=reported.c.step, progress=func.max(JobRow.progress, reported.c.progress),
+                    renderer_seq=reported.c.seq, message=reported.c.message, updated_at=now, last_seq=JobRow.last_seq + 1)
+            .returning(JobRow)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+        transitions = [Transition(job=job, event=event_of(job, now), status_changed=False) for job in jobs]
+        session.add_all(transition.event for transition in transitions)
+        return transitions
 
     @staticmethod
     async def _require(session: AsyncSession, video_id: str, job_id: str) -> JobRow:
@@ -346,3 +382,30 @@ class JobStore:
         if job is None or job.video_id != video_id:
             raise JobNotFound(f"Job {job_id!r} of video {video_id!r} does not exist.", video_id=video_id, job_id=job_id)
         return job
+
+
+def event_of(job: JobRow, now: datetime, assets: dict[str, Any] | None = None) -> JobEventRow:
+    """The event announcing the job as it is now: its last_seq, status and message."""
+    return JobEventRow(
+        job_id=job.job_id, seq=job.last_seq, video_id=job.video_id, status=job.status, step=job.step,
+        progress=job.progress, message=job.message, error_code=job.error_code if job.status != RUNNING else None,
+        assets=assets, created_at=now,
+    )
+
+
+def _as_table(reports: list[Progress]) -> CTE:
+    """The reports as a table of bound parameters: unlike a VALUES literal, its statement is
+    compiled once per number of reports and then comes from SQLAlchemy's cache."""
+    rows = [
+        select(*(bindparam(f"{name}_{n}", value, type_=type_).label(name) for name, type_, value in (
+            ("job_id", String, p.job_id), ("attempt", Integer, p.attempt), ("seq", Integer, p.seq),
+            ("step", String, p.step.value), ("progress", Integer, p.progress), ("message", Text, p.message),
+        )))
+        for n, p in enumerate(reports)
+    ]
+    return union_all(*rows).cte("reported")
+
+
+def _columns(row: Base) -> dict[str, Any]:
+    """A new row's column values, for a Core INSERT that skips the ORM's unit of work."""
+    return {column.key: getattr(row, column.key) for column in row.__table__.columns}

@@ -1,11 +1,18 @@
-"""Announces committed job events to WebSocket subscribers through Litestar channels."""
+"""Announces committed job events: to WebSocket subscribers through Litestar channels, and,
+for changes of status, to the log and the job metrics. Every transition passes here once."""
+
+import logging
 
 import msgspec
 from litestar.channels import ChannelsPlugin
 
+from libs.contracts.codes import JobStatus
 from services.api.jobs.store import Transition
 from services.api.jobs.views import event_view
+from services.api.metrics.instruments import RENDER_DURATION
 from services.api.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def job_channel(job_id: str) -> str:
@@ -29,3 +36,13 @@ class EventPublisher:
         event = transition.event
         data = self._encoder.encode(event_view(event, self._settings))
         self._channels.publish(data, [job_channel(event.job_id), video_channel(event.video_id)])
+        if transition.status_changed:
+            _record_status_change(transition)
+
+
+def _record_status_change(transition: Transition) -> None:
+    job = transition.job
+    log.info("job %s: %s", job.status, transition.event.message,
+             extra={"job_id": job.job_id, "video_id": job.video_id, "attempt": job.attempt, "worker_id": job.worker_id})
+    if JobStatus(job.status).is_terminal and job.started_at is not None:
+        RENDER_DURATION.labels(job.status).observe((job.finished_at - job.started_at).total_seconds())

@@ -27,6 +27,7 @@ from services.api.auth.roles import Role, requires
 from services.api.db.models import JobRow
 from services.api.jobs.store import JobStore
 from services.api.jobs.views import event_view, snapshot_view
+from services.api.metrics.instruments import WEBSOCKET_CLIENTS
 from services.api.progress.publisher import job_channel, video_channel
 from services.api.settings import Settings
 from services.api.timestamps import iso_utc
@@ -123,6 +124,14 @@ async def render_progress(
     """Live progress of one job (`job_id`), else of the video's latest RUNNING job, else of
     every job of the video. `last_seq` resumes after the last event the client saw."""
     await socket.accept()
+    with WEBSOCKET_CLIENTS.track_inprogress():
+        await _stream(socket, video_id, jobs, settings, channels, job_id, last_seq)
+
+
+async def _stream(
+    socket: WebSocket, video_id: str, jobs: JobStore, settings: Settings, channels: ChannelsPlugin,
+    job_id: str | None, last_seq: int | None,
+) -> None:
     target = await jobs.find(job_id) if job_id else await jobs.latest_job(video_id, JobStatus.RUNNING)
     if job_id and (target is None or target.video_id != video_id):
         await socket.send_json({"type": "error", "error_code": "JOB_NOT_FOUND", "message": f"Job {job_id!r} of video {video_id!r} does not exist."})

@@ -17,6 +17,13 @@ API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'"
 DOCS_PATH = "/schema"
 """The OpenAPI UI loads its scripts and styles from a CDN, so the API policy would blank it."""
 ASSETS_PATH = "/assets/"
+CONSOLE_PAGES = ("/", "/index.html")
+CONSOLE_CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+"""The web console's page (services/api/console) loads only its own files, calls only this
+origin (fetch and WebSocket) and plays assets from it: no inline script or style, no eval."""
 
 
 async def add_security_headers(message: Message, scope: Scope) -> None:
@@ -27,7 +34,9 @@ async def add_security_headers(message: Message, scope: Scope) -> None:
     headers = MutableScopeHeaders.from_message(message)
     for name, value in COMMON.items():
         headers.setdefault(name, value)
-    if path != DOCS_PATH and not path.startswith(DOCS_PATH + "/"):
+    if path in CONSOLE_PAGES:
+        headers.setdefault("Content-Security-Policy", CONSOLE_CONTENT_SECURITY_POLICY)
+    elif path != DOCS_PATH and not path.startswith(DOCS_PATH + "/"):
         headers.setdefault("Content-Security-Policy", API_CONTENT_SECURITY_POLICY)
     # A frontend on another origin plays the files in a <video> (no CORS request); the API's own
     # JSON is for CORS-checked fetches, never for another site's no-cors embedding.

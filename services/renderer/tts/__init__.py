@@ -1,12 +1,15 @@
-"""TTS engines by name (`TTS_ENGINE`); each implements `TtsEngine` from `base`."""
+"""TTS engines by name (`TTS_ENGINE`, or a script's voice); each implements `TtsEngine` from `base`."""
 
 from collections.abc import Callable
+from pathlib import Path
 
 from services.renderer.tts.base import TtsEngine
+from services.renderer.tts.coqui import CoquiEngine
 from services.renderer.tts.espeak import EspeakEngine
 
-_ENGINES: dict[str, Callable[[], TtsEngine]] = {
-    EspeakEngine.name: EspeakEngine,
+_ENGINES: dict[str, Callable[[Path | None, int | None], TtsEngine]] = {
+    EspeakEngine.name: lambda model_dir, threads: EspeakEngine(),
+    CoquiEngine.name: CoquiEngine,
 }
 
 
@@ -14,10 +17,11 @@ def engine_names() -> list[str]:
     return sorted(_ENGINES)
 
 
-def get_engine(name: str) -> TtsEngine:
-    """The engine called `name`; raises KeyError naming the known ones if there is none."""
+def get_engine(name: str, model_dir: Path | None = None, threads: int | None = None) -> TtsEngine:
+    """The engine called `name` (coqui speaks the model in `model_dir`, computing on `threads`
+    CPU threads); raises KeyError naming the known ones if there is none."""
     try:
         factory = _ENGINES[name]
     except KeyError:
         raise KeyError(f"unknown TTS engine {name!r}; known: {', '.join(engine_names())}") from None
-    return factory()
+    return factory(model_dir, threads)

@@ -7,13 +7,21 @@ from typing import Protocol
 
 SAMPLE_WIDTH = 2
 """Bytes per sample: every engine returns signed 16-bit little-endian mono PCM."""
+OUTPUT_SAMPLE_RATE = 22050
+"""Every engine returns audio at this rate (espeak-ng's own), so a job whose engine falls
+back or whose sentences come from the cache still has one rate."""
 
 SentenceDone = Callable[[int], None]
 """Called with the number of sentences synthesized so far, after each sentence."""
 
 
 class SynthesisError(Exception):
-    """The engine failed (crashed, could not load); worth retrying."""
+    """The engine failed. `retryable` False: another attempt would fail the same way (missing
+    extra or model, text the model cannot say, out of memory)."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class SynthesisCanceled(Exception):
@@ -32,8 +40,34 @@ class SynthesisResult:
         return len(self.pcm) / SAMPLE_WIDTH / self.sample_rate
 
 
+@dataclass(frozen=True)
+class Availability:
+    reason: str | None = None
+    """Why the engine cannot run here; None when it can."""
+
+    @property
+    def ok(self) -> bool:
+        return self.reason is None
+
+
 class TtsEngine(Protocol):
     name: str
+    model_id: str
+    """What besides voice and language shapes the sound (model file, library version): part
+    of the cache key, so a replaced model is not answered from the cache."""
+
+    @property
+    def languages(self) -> frozenset[str] | None:
+        """Primary language subtags it speaks; None when the model does not say."""
+        ...
+
+    def available(self) -> Availability:
+        """Whether it can run at all, checked cheaply (no model load)."""
+        ...
+
+    def check(self, sentences: list[str], language: str, voice: str | None) -> None:
+        """Raises SynthesisError before any synthesis when it cannot say `sentences`."""
+        ...
 
     def synthesize(
         self,

@@ -5,13 +5,18 @@ initialised once per process and every call into it holds one lock.
 """
 
 import ctypes
+import functools
+import importlib.metadata
 import logging
 import threading
+from pathlib import Path
 
 import espeakng_loader
 
 from services.renderer.tts.base import (
+    OUTPUT_SAMPLE_RATE,
     SAMPLE_WIDTH,
+    Availability,
     SentenceDone,
     SynthesisCanceled,
     SynthesisError,
@@ -51,6 +56,8 @@ class _Espeak:
         )
         if self.sample_rate <= 0:
             raise SynthesisError(f"espeak-ng failed to initialise (returned {self.sample_rate})")
+        if self.sample_rate != OUTPUT_SAMPLE_RATE:
+            raise SynthesisError(f"espeak-ng speaks at {self.sample_rate} Hz, not {OUTPUT_SAMPLE_RATE} Hz", retryable=False)
         # Kept on the instance: ctypes frees the C thunk when the Python object dies.
         self._callback = _SynthCallback(self._collect)
         self._lib.espeak_SetSynthCallback(self._callback)
@@ -127,8 +134,26 @@ def _espeak() -> _Espeak:
     return _instance
 
 
+@functools.cache
+def _language_codes() -> frozenset[str]:
+    """Primary subtags of the languages in espeak-ng's data (one file per language variant)."""
+    folder = Path(espeakng_loader.get_data_path()) / "lang"
+    return frozenset(path.name.split("-")[0].lower() for path in folder.rglob("*") if path.is_file())
+
+
 class EspeakEngine:
     name = "espeak"
+    model_id = f"espeak-ng {importlib.metadata.version('espeakng-loader')}"
+
+    @property
+    def languages(self) -> frozenset[str]:
+        return _language_codes()
+
+    def available(self) -> Availability:
+        return Availability()
+
+    def check(self, sentences: list[str], language: str, voice: str | None) -> None:
+        """espeak-ng says any text; a language it lacks is spoken with its English voice."""
 
     def synthesize(
         self,

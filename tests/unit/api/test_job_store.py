@@ -64,7 +64,7 @@ async def test_duplicate_and_stale_outcomes_change_nothing(stores):
     assert await jobs.finish(succeeded(job.job_id, attempt=1), "w1") is None, "duplicate applied"
     failed = JobFinished(job_id=job.job_id, attempt=1, outcome=Outcome.FAILED, error_code=ErrorCode.RENDER_FAILED)
     assert await jobs.finish(failed, "w1") is None
-    assert (await jobs.get("v", job.job_id)).status == "SUCCEEDED"
+    assert (await jobs.find(job.job_id)).status == "SUCCEEDED"
 
 
 async def test_late_success_never_overwrites_canceled(stores):
@@ -73,7 +73,7 @@ async def test_late_success_never_overwrites_canceled(stores):
     canceled, _, worker = await jobs.cancel("v", job.job_id)
     assert canceled.status == "CANCELED" and worker == "w1"
     assert await jobs.finish(succeeded(job.job_id, attempt=1), "w1") is None
-    assert (await jobs.get("v", job.job_id)).status == "CANCELED"
+    assert (await jobs.find(job.job_id)).status == "CANCELED"
     assert await jobs.published("v") is None
     with pytest.raises(JobNotCancelable):
         done = await running_job(jobs)
@@ -87,7 +87,7 @@ async def test_retryable_failures_back_off_then_requeue_until_attempts_run_out(s
     for attempt in (1, 2, 3):
         if attempt > 1:
             assert await jobs.claim_next("w1") is None, "a retry must wait for its backoff"
-            waiting = await jobs.get("v", job.job_id)
+            waiting = await jobs.find(job.job_id)
             delay = (waiting.not_before - waiting.updated_at).total_seconds()
             base = 2 ** (attempt - 2)
             assert 0.5 * base - 0.01 <= delay <= 1.5 * base + 0.01, (attempt, delay)
@@ -96,7 +96,7 @@ async def test_retryable_failures_back_off_then_requeue_until_attempts_run_out(s
             assert transition.job.attempt == attempt
         outcome = await jobs.fail_attempt(job.job_id, attempt, ErrorCode.WORKER_LOST, "lost", retryable=True)
         assert outcome.job.status == ("FAILED" if attempt == 3 else "PENDING")
-    final = await jobs.get("v", job.job_id)
+    final = await jobs.find(job.job_id)
     assert final.error_code == "WORKER_LOST" and final.attempt == 3 and final.finished_at is not None
     attempts = (await jobs.attempts_of([job.job_id]))[job.job_id]
     assert [(a.attempt, a.worker_id, a.outcome, a.error_code) for a in attempts] == [

@@ -6,11 +6,11 @@ import av
 import pytest
 
 from libs.contracts.codes import ErrorCode, Step
-from services.renderer import pipeline
 from services.renderer.pipeline import RenderCanceled, RenderFailure, render_job
 from services.renderer.publish import STAGING_FOLDER, LocalFolderStorage
 from services.renderer.settings import RendererSettings
 from services.renderer.tts.base import SynthesisError
+from services.renderer.tts.espeak import EspeakEngine
 
 from .conftest import make_job, make_script, stream_seconds, video_packets
 
@@ -137,17 +137,14 @@ def test_hostile_text_renders(tmp_path):
     assert assets.duration_sec > 1
 
 
-class CrashingEngine:
-    name = "crashing"
-
-    def synthesize(self, sentences, language, voice, cancel, on_sentence=None):
+def test_tts_crash_is_a_retryable_tts_failure(tmp_path, monkeypatch):
+    def crash(self, sentences, language, voice, cancel, on_sentence=None):
         raise SynthesisError("engine died")
 
-
-def test_tts_crash_is_a_retryable_tts_failure(tmp_path, monkeypatch):
-    monkeypatch.setattr(pipeline, "get_engine", lambda name: CrashingEngine())
+    monkeypatch.setattr(EspeakEngine, "synthesize", crash)
+    settings = RendererSettings(asset_dir=tmp_path, tts_cache_max_mb=0)  # a cached sentence would not reach the engine
     with pytest.raises(RenderFailure) as failure:
-        run(tmp_path, make_job(make_script("안녕하세요.")))
+        render_job(make_job(make_script("안녕하세요.")), settings=settings, report=Recorder(), cancel=threading.Event())
     assert (failure.value.error_code, failure.value.retryable) == (ErrorCode.TTS_FAILED, True)
     assert_no_files_left(tmp_path)
 

@@ -1,0 +1,611 @@
+// slidereel web console: one page over the public API (REST + progress WebSocket).
+// Data from the API is only ever inserted as text (textContent, Text nodes, input values),
+// never parsed as HTML, so a script's text shows literally whatever it contains.
+
+const API = "/api/v2";
+const TOKEN_KEY = "slidereel.token";
+const PAGE_SIZE = { videos: 20, scripts: 10, jobs: 10 };
+const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELED"]);
+const ACTIVE = new Set(["PENDING", "RUNNING"]);
+const STEP_LABELS = {
+  VALIDATE_SCRIPT: "Validating the script",
+  GENERATE_TTS: "Synthesizing narration",
+  RENDER_SLIDES: "Drawing slides",
+  COMPOSE_VIDEO: "Encoding video",
+  GENERATE_SUBTITLES: "Writing subtitles",
+  GENERATE_THUMBNAIL: "Making the thumbnail",
+  PUBLISH_ASSETS: "Publishing",
+};
+const NEW_SCENE = { narration: "", slide: { title: "", bullets: [], background: null }, pause_sec: 0.4 };
+const SAMPLE_SCRIPT = {
+  title: "새 영상",
+  language: "ko",
+  voice: null,
+  scenes: [{
+    narration: "안녕하세요. 첫 번째 장면입니다.",
+    slide: { title: "첫 장면", bullets: ["핵심 내용 하나", "핵심 내용 둘"], background: null },
+    pause_sec: 0.4,
+  }],
+};
+
+const $ = (selector) => document.querySelector(selector);
+
+const state = {
+  token: sessionStorage.getItem(TOKEN_KEY) || "",
+  videoId: null,
+  editing: null, // {scriptId, status} of the script in the editor; scriptId null = not saved yet
+  offsets: { videos: 0, scripts: 0, jobs: 0 },
+  feed: null,
+};
+
+// ---- small DOM helpers --------------------------------------------------------------
+
+/** An element with properties/listeners and children; strings become Text nodes. */
+function h(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(props)) {
+    if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node[name] = value;
+  }
+  node.append(...children.filter((child) => child !== null && child !== undefined));
+  return node;
+}
+
+function badge(status, absent = "—") {
+  return h("span", { className: `badge status-${(status || "none").toLowerCase()}` }, status || absent);
+}
+
+function when(iso) {
+  return iso ? new Date(iso).toLocaleString() : "—";
+}
+
+function shortId(jobId) {
+  return jobId.replace(/^job-/, "").slice(0, 8);
+}
+
+function notice(text) {
+  $("#notice").textContent = text;
+}
+
+// ---- errors ---------------------------------------------------------------------------
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super(body.message || `HTTP ${status}`);
+    this.status = status;
+    this.errorCode = body.error_code || `HTTP_${status}`;
+    this.detail = body.detail || {};
+  }
+}
+
+/** Shows `{error_code, message, detail}` (SPEC §2), naming each invalid field. */
+function showError(errorCode, message, detail = {}) {
+  $("#error-code").textContent = errorCode;
+  $("#error-message").textContent = message;
+  const items = (detail.errors || []).map((problem) =>
+    h("li", {}, h("code", {}, problem.field || problem.source || "request"), ` ${problem.message}`));
+  $("#error-detail").replaceChildren(...items);
+  $("#error").hidden = false;
+}
+
+function reportFailure(error) {
+  if (error instanceof ApiError) showError(error.errorCode, error.message, error.detail);
+  else showError("NETWORK_ERROR", String(error.message || error));
+}
+
+function clearError() {
+  $("#error").hidden = true;
+}
+
+/** An error stays until the user does the next thing, whatever refreshes in between. */
+function clearErrorOnUserAction(event) {
+  if (event.type === "submit" || event.target.closest("button, tr.clickable")) clearError();
+}
+
+// ---- API ------------------------------------------------------------------------------
+
+async function api(method, path, body) {
+  const headers = { Authorization: `Bearer ${state.token}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(API + path, {
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const payload = await response.json().catch(() => ({}));
+  if (!response.ok) throw new ApiError(response.status, payload);
+  return payload;
+}
+
+/** Runs an API call, reporting a failure instead of throwing it. */
+async function act(action) {
+  try {
+    return await action();
+  } catch (error) {
+    reportFailure(error);
+    return undefined;
+  }
+}
+
+const videoPath = (videoId) => `/videos/${encodeURIComponent(videoId)}`;
+
+// ---- token ----------------------------------------------------------------------------
+
+/** The claims of a JWT, read for display only (the server verifies it). */
+function claimsOf(token) {
+  try {
+    const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    const bytes = Uint8Array.from(atob(payload), (c) => c.charCodeAt(0));
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return null;
+  }
+}
+
+function useToken(raw) {
+  const token = raw.trim().replace(/^Bearer\s+/i, "");
+  if (!token) return;
+  state.token = token;
+  sessionStorage.setItem(TOKEN_KEY, token);
+  $("#token-input").value = "";
+  showToken();
+  loadVideos();
+  const hashVideo = new URLSearchParams(location.hash.slice(1)).get("video");
+  if (hashVideo) openVideo(hashVideo);
+}
+
+function forgetToken() {
+  state.feed?.stop();
+  state.token = "";
+  sessionStorage.removeItem(TOKEN_KEY);
+  showToken();
+}
+
+function showToken() {
+  const claims = state.token ? claimsOf(state.token) : null;
+  $("#forget-token").hidden = !state.token;
+  $("#welcome").hidden = Boolean(state.token);
+  $("#workspace").hidden = !state.token;
+  if (!state.token) {
+    $("#token-status").textContent = "No token";
+  } else if (!claims) {
+    $("#token-status").textContent = "Token (unreadable claims)";
+  } else {
+    const expires = claims.exp ? new Date(claims.exp * 1000) : null;
+    const expired = expires && expires < new Date() ? " — EXPIRED" : "";
+    $("#token-status").textContent =
+      `${claims.sub} · ${claims.extras?.role ?? "no role"}${expires ? ` · until ${expires.toLocaleString()}` : ""}${expired}`;
+  }
+}
+
+// ---- pagination -----------------------------------------------------------------------
+
+function showPager(nav, page, go) {
+  const last = Math.min(page.offset + page.limit, page.total);
+  nav.replaceChildren(
+    h("button", { type: "button", disabled: page.offset === 0, onclick: () => go(Math.max(0, page.offset - page.limit)) }, "‹ Prev"),
+    h("span", {}, page.total ? `${page.offset + 1}–${last} of ${page.total}` : "none yet"),
+    h("button", { type: "button", disabled: last >= page.total, onclick: () => go(page.offset + page.limit) }, "Next ›"),
+  );
+}
+
+// ---- videos ---------------------------------------------------------------------------
+
+async function loadVideos(offset = state.offsets.videos) {
+  const page = await act(() => api("GET", `/videos?limit=${PAGE_SIZE.videos}&offset=${offset}`));
+  if (!page) return;
+  state.offsets.videos = offset;
+  $("#video-list").replaceChildren(...page.videos.map((video) => h("li", {},
+    h("button", {
+      type: "button",
+      className: video.video_id === state.videoId ? "video current" : "video",
+      onclick: () => openVideo(video.video_id),
+    },
+    h("span", { className: "video-id" }, video.video_id),
+    h("span", { className: "muted" },
+      `${video.script_count} script${video.script_count === 1 ? "" : "s"} (${video.approved_script_count} approved)`),
+    h("span", {}, badge(video.latest_job?.status, "not rendered"), video.published ? " ▶ published" : "")))));
+  showPager($("#video-pager"), page, loadVideos);
+}
+
+async function openVideo(videoId) {
+  state.feed?.stop();
+  state.videoId = videoId;
+  state.editing = null;
+  state.offsets.scripts = state.offsets.jobs = 0;
+  history.replaceState(null, "", `#video=${encodeURIComponent(videoId)}`);
+  $("#video-heading").textContent = videoId;
+  $("#video-panel").hidden = false;
+  $("#editor").hidden = true;
+  $("#render").hidden = true;
+  for (const item of document.querySelectorAll("#video-list .video")) {
+    item.classList.toggle("current", item.querySelector(".video-id").textContent === videoId);
+  }
+  await Promise.all([loadScripts(0), loadPublished()]);
+  const jobs = await loadJobs(0);
+  const newest = jobs?.jobs[0];
+  if (newest && ACTIVE.has(newest.status)) follow(newest.job_id);
+  else if (newest) showJobState(newest);
+}
+
+// ---- scripts --------------------------------------------------------------------------
+
+async function loadScripts(offset) {
+  const videoId = state.videoId;
+  const page = await act(() => api("GET", `${videoPath(videoId)}/scripts?limit=${PAGE_SIZE.scripts}&offset=${offset}`));
+  if (!page || videoId !== state.videoId) return;
+  state.offsets.scripts = offset;
+  const rows = page.scripts.map((script) => h("tr", {
+    className: "clickable", onclick: () => openScript(script.script_id),
+  },
+  h("td", { className: "mono" }, script.script_id),
+  h("td", { className: "script-title" }, script.title),
+  h("td", {}, badge(script.status)),
+  h("td", {}, String(script.scene_count)),
+  h("td", {}, when(script.updated_at))));
+  $("#script-table tbody").replaceChildren(...rows);
+  showPager($("#script-pager"), page, loadScripts);
+  if (page.total === 0 && state.editing === null) newScript();
+}
+
+async function openScript(scriptId) {
+  const script = await act(() => api("GET", `${videoPath(state.videoId)}/scripts/${encodeURIComponent(scriptId)}`));
+  if (script) showScript(script);
+}
+
+function newScript(template = SAMPLE_SCRIPT) {
+  state.editing = { scriptId: null, status: null };
+  fillEditor(template);
+  $("#script-id").value = "";
+}
+
+/** Puts a ScriptView into the editor; an approved script is read-only. */
+function showScript(script) {
+  state.editing = { scriptId: script.script_id, status: script.status };
+  fillEditor(script);
+  $("#script-id").value = script.script_id;
+}
+
+function fillEditor(script) {
+  const { editing } = state;
+  const approved = editing.status === "APPROVED";
+  $("#editor").hidden = false;
+  $("#editor-script-id").textContent = editing.scriptId || "(new)";
+  $("#editor-status").replaceChildren(badge(editing.status || "UNSAVED"));
+  $("#script-fields").disabled = approved;
+  $("#script-id").readOnly = editing.scriptId !== null;
+  $("#script-title").value = script.title;
+  $("#script-language").value = script.language;
+  $("#script-voice").value = script.voice || "";
+  $("#scenes").replaceChildren(...script.scenes.map(sceneItem));
+  numberScenes();
+  $("#save-script").hidden = approved;
+  $("#approve-script").hidden = approved;
+  $("#approve-script").disabled = editing.scriptId === null;
+  $("#render-script").disabled = !approved;
+  $("#render-script").title = approved ? "" : "Approve the script first";
+  $("#copy-script").hidden = !approved;
+}
+
+function sceneItem(scene) {
+  const item = $("#scene-template").content.firstElementChild.cloneNode(true);
+  const field = (name) => item.querySelector(`[name="${name}"]`);
+  field("narration").value = scene.narration;
+  field("slide-title").value = scene.slide?.title || "";
+  field("bullets").value = (scene.slide?.bullets || []).join("\n");
+  field("background").value = scene.slide?.background || "";
+  field("pause").value = String(scene.pause_sec);
+  return item;
+}
+
+function numberScenes() {
+  document.querySelectorAll("#scenes .scene-number").forEach((label, index) => {
+    label.textContent = `Scene ${index + 1}`;
+  });
+}
+
+function onSceneTool(event) {
+  const button = event.target.closest("button[data-action]");
+  if (!button) return;
+  const item = button.closest(".scene");
+  const action = button.dataset.action;
+  if (action === "up" && item.previousElementSibling) item.previousElementSibling.before(item);
+  if (action === "down" && item.nextElementSibling) item.nextElementSibling.after(item);
+  if (action === "remove") item.remove();
+  numberScenes();
+}
+
+/** The Script body (libs/contracts/script.py) as the form describes it. */
+function scriptFromForm() {
+  const scenes = [...document.querySelectorAll("#scenes .scene")].map((item) => {
+    const field = (name) => item.querySelector(`[name="${name}"]`).value;
+    return {
+      narration: field("narration"),
+      slide: {
+        title: field("slide-title"),
+        bullets: field("bullets").split("\n").map((line) => line.trim()).filter(Boolean),
+        background: field("background").trim() || null,
+      },
+      pause_sec: Number(field("pause") || 0),
+    };
+  });
+  return {
+    title: $("#script-title").value,
+    language: $("#script-language").value.trim(),
+    voice: $("#script-voice").value.trim() || null,
+    scenes,
+  };
+}
+
+async function saveScript(event) {
+  event.preventDefault();
+  const body = scriptFromForm();
+  const scriptId = state.editing.scriptId || $("#script-id").value.trim();
+  const base = `${videoPath(state.videoId)}/scripts`;
+  const saved = await act(() => (scriptId
+    ? api("PUT", `${base}/${encodeURIComponent(scriptId)}`, body)
+    : api("POST", `${base}/`, body)));
+  if (!saved) return;
+  showScript(saved);
+  notice(`Saved draft ${saved.script_id}.`);
+  loadScripts(state.offsets.scripts);
+  loadVideos();
+}
+
+async function approveScript() {
+  const { scriptId } = state.editing;
+  const approved = await act(() =>
+    api("POST", `${videoPath(state.videoId)}/scripts/${encodeURIComponent(scriptId)}/approve`));
+  if (!approved) return;
+  showScript(approved);
+  notice(`Approved ${approved.script_id}; it can be rendered now and no longer changed.`);
+  loadScripts(state.offsets.scripts);
+  loadVideos();
+}
+
+function copyScript() {
+  const copy = scriptFromForm();
+  newScript(copy);
+  notice("Copied into a new draft; save it to keep it.");
+}
+
+// ---- render and live progress --------------------------------------------------------
+
+async function startRender() {
+  const created = await act(() =>
+    api("POST", `${videoPath(state.videoId)}/render-jobs`, { script_id: state.editing.scriptId }));
+  if (!created) return;
+  notice(created.message);
+  follow(created.job_id);
+  $("#render").scrollIntoView({ block: "nearest" });
+  loadJobs(0);
+}
+
+async function cancelRender() {
+  const jobId = $("#job-id").textContent;
+  const job = await act(() =>
+    api("POST", `${videoPath(state.videoId)}/render-jobs/${encodeURIComponent(jobId)}/cancel`));
+  if (job) showJobState(job);
+}
+
+/** Shows one job's state in the render panel: a job from the API or a stream event. */
+function showJobState(job) {
+  $("#render").hidden = false;
+  $("#job-id").textContent = job.job_id;
+  $("#job-status").replaceChildren(badge(job.status));
+  $("#job-step").textContent = job.step ? `${STEP_LABELS[job.step] || job.step} (${job.step})` : "";
+  $("#progress-bar").value = job.progress;
+  $("#progress-text").textContent = `${job.progress} %`;
+  $("#job-message").textContent = job.message || "";
+  const failed = job.status === "FAILED" && job.error_code;
+  $("#job-error").hidden = !failed;
+  $("#job-error").textContent = failed ? `${job.error_code}: ${job.error_message || job.message}` : "";
+  $("#cancel-job").disabled = !ACTIVE.has(job.status);
+}
+
+function follow(jobId) {
+  state.feed?.stop();
+  showJobState({ job_id: jobId, status: "PENDING", step: null, progress: 0, message: "Connecting…" });
+  const videoId = state.videoId;
+  state.feed = new ProgressFeed(videoId, jobId, {
+    onState: showJobState,
+    onConnection: (text) => { $("#connection-state").textContent = text; },
+    onEnd: (event) => {
+      notice(`Job ${event.job_id} ended ${event.status}.`);
+      if (event.status === "FAILED") {
+        showError(event.error_code || "RENDER_FAILED", event.message);
+      }
+      loadJobs(0);
+      loadVideos();
+      if (event.status === "SUCCEEDED") loadPublished();
+    },
+    onError: reportFailure,
+  });
+}
+
+/**
+ * Follows one job over `WS /ws/videos/{video_id}/render-progress` (SPEC §3). A dropped
+ * connection is reopened with backoff and `last_seq`, so the server replays exactly the
+ * events this page has not seen; a replayed event older than the snapshot never moves
+ * the bar backwards.
+ */
+class ProgressFeed {
+  constructor(videoId, jobId, handlers) {
+    Object.assign(this, { videoId, jobId, handlers });
+    this.lastSeq = 0; // the last progress event received: where a reconnect resumes
+    this.shownSeq = -1; // the newest state shown (a snapshot can be ahead of replayed events)
+    this.failures = 0;
+    this.ended = false;
+    this.stopped = false;
+    this.connect();
+  }
+
+  connect() {
+    const query = new URLSearchParams({ job_id: this.jobId, last_seq: String(this.lastSeq), token: state.token });
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const url = `${scheme}://${location.host}/ws/videos/${encodeURIComponent(this.videoId)}/render-progress?${query}`;
+    this.handlers.onConnection(this.failures ? `reconnecting (last seq ${this.lastSeq})…` : "connecting…");
+    this.socket = new WebSocket(url);
+    this.socket.onmessage = (message) => this.receive(JSON.parse(message.data));
+    this.socket.onclose = (closed) => this.closed(closed);
+  }
+
+  receive(message) {
+    this.failures = 0;
+    if (message.type === "connected") {
+      this.handlers.onConnection("live");
+    } else if (message.type === "snapshot") {
+      this.show(message);
+    } else if (message.type === "progress" && message.seq > this.lastSeq) {
+      this.lastSeq = message.seq;
+      this.show(message);
+    } else if (message.type === "error") {
+      this.stopped = true;
+      showError(message.error_code, message.message);
+    }
+  }
+
+  show(event) {
+    if (event.seq < this.shownSeq) return;
+    this.shownSeq = event.seq;
+    this.handlers.onState(event);
+    if (TERMINAL.has(event.status) && !this.ended) {
+      this.ended = true;
+      this.handlers.onEnd(event);
+    }
+  }
+
+  closed(event) {
+    if (this.stopped) return;
+    if (this.ended) {
+      this.handlers.onConnection("finished");
+      return;
+    }
+    // 4008: this page fell behind; resume at once. Anything else: the network, a restart of
+    // the API, or a refused handshake (auth is checked again below): back off with jitter.
+    this.failures += 1;
+    const delay = event.code === 4008 ? 0 : Math.min(10_000, 500 * 2 ** (this.failures - 1)) * (0.5 + Math.random() / 2);
+    this.handlers.onConnection(`connection lost (code ${event.code}); retrying in ${(delay / 1000).toFixed(1)} s`);
+    this.timer = setTimeout(() => this.reconnect(), delay);
+  }
+
+  async reconnect() {
+    if (this.stopped) return;
+    // A handshake refused for the token or an unknown job looks like a network drop to
+    // the page; ask the REST API, which answers with the real error.
+    try {
+      await api("GET", `${videoPath(this.videoId)}/render-jobs/${encodeURIComponent(this.jobId)}`);
+    } catch (error) {
+      if (error instanceof ApiError) {
+        this.stop();
+        this.handlers.onConnection("stopped");
+        this.handlers.onError(error);
+        return;
+      }
+    }
+    if (!this.stopped) this.connect();
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.socket?.close(1000);
+  }
+}
+
+// ---- published video and job history -------------------------------------------------
+
+async function loadPublished() {
+  const videoId = state.videoId;
+  const published = await act(() => api("GET", `${videoPath(videoId)}/assets/published`));
+  if (!published || videoId !== state.videoId) return;
+  if (!published.published) {
+    $("#player-section").hidden = true;
+    return;
+  }
+  play(published, "Published video",
+    `Job ${published.job_id} · script ${published.script_id} · ${published.duration_sec.toFixed(1)} s · published ${when(published.published_at)}`);
+}
+
+/** Loads assets into the player: the MP4, its WebVTT track and the thumbnail as poster. */
+function play(assets, heading, info) {
+  const player = $("#player");
+  player.pause();
+  player.replaceChildren(h("track", {
+    kind: "subtitles", label: "Subtitles", srclang: "ko", src: assets.vtt_url, default: true,
+  }));
+  player.poster = assets.thumbnail_url;
+  player.src = assets.video_url;
+  player.load();
+  $("#player-heading").textContent = heading;
+  $("#player-info").textContent = info;
+  $("#player-section").hidden = false;
+}
+
+async function loadJobs(offset) {
+  const videoId = state.videoId;
+  const page = await act(() => api("GET", `${videoPath(videoId)}/render-jobs?limit=${PAGE_SIZE.jobs}&offset=${offset}`));
+  if (!page || videoId !== state.videoId) return undefined;
+  state.offsets.jobs = offset;
+  $("#job-table tbody").replaceChildren(...page.jobs.map(jobRow));
+  showPager($("#job-pager"), page, loadJobs);
+  return page;
+}
+
+function jobRow(job) {
+  let action = null;
+  if (ACTIVE.has(job.status)) {
+    action = h("button", { type: "button", onclick: () => follow(job.job_id) }, "Watch");
+  } else if (job.assets) {
+    action = h("button", {
+      type: "button",
+      onclick: () => play(job.assets, `Job ${shortId(job.job_id)}`, `Job ${job.job_id} · ${job.assets.duration_sec.toFixed(1)} s`),
+    }, "Play");
+  }
+  return h("tr", {},
+    h("td", { className: "mono", title: job.job_id }, shortId(job.job_id)),
+    h("td", { className: "mono" }, job.script_id),
+    h("td", {}, badge(job.status)),
+    h("td", {}, job.step || "—"),
+    h("td", {}, `${job.progress} %`),
+    h("td", {}, job.error_code ? `${job.error_code}: ${job.error_message || ""}` : ""),
+    h("td", {}, when(job.created_at)),
+    h("td", {}, when(job.finished_at)),
+    h("td", {}, action));
+}
+
+// ---- wiring ---------------------------------------------------------------------------
+
+function wire() {
+  document.addEventListener("click", clearErrorOnUserAction, true);
+  document.addEventListener("submit", clearErrorOnUserAction, true);
+  $("#token-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    useToken($("#token-input").value);
+  });
+  $("#token-file").addEventListener("change", async (event) => {
+    const [file] = event.target.files;
+    if (file) useToken(await file.text());
+    event.target.value = "";
+  });
+  $("#forget-token").addEventListener("click", forgetToken);
+  $("#error-dismiss").addEventListener("click", clearError);
+  $("#refresh-videos").addEventListener("click", () => loadVideos());
+  $("#open-video-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    openVideo($("#video-id-input").value.trim());
+  });
+  $("#new-script").addEventListener("click", () => newScript());
+  $("#copy-script").addEventListener("click", copyScript);
+  $("#add-scene").addEventListener("click", () => {
+    $("#scenes").append(sceneItem(NEW_SCENE));
+    numberScenes();
+  });
+  $("#scenes").addEventListener("click", onSceneTool);
+  $("#script-form").addEventListener("submit", saveScript);
+  $("#approve-script").addEventListener("click", approveScript);
+  $("#render-script").addEventListener("click", startRender);
+  $("#cancel-job").addEventListener("click", cancelRender);
+}
+
+wire();
+showToken();
+if (state.token) useToken(state.token);

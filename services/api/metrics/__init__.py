@@ -1,0 +1,1 @@
+"""Prometheus metrics (`GET /metrics`): the instruments and the scrape endpoint."""

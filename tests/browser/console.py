@@ -1,0 +1,95 @@
+"""The console page as the tests drive it: what a user clicks and types, and what they see."""
+
+import re
+from pathlib import Path
+
+from playwright.sync_api import Dialog, Page, expect
+
+from services.api.auth.roles import Role
+from tests.stack import Stack
+
+UI_TIMEOUT_MS = 30_000
+"""A click's answer on a loaded 2-core machine: one API round trip and a re-render."""
+RENDER_TIMEOUT_MS = 300_000
+
+
+class Console:
+    def __init__(self, page: Page, stack: Stack, artifacts: Path) -> None:
+        self.page = page
+        self.stack = stack
+        self.artifacts = artifacts
+        self.page_errors: list[str] = []
+        self.console_errors: list[str] = []
+        self.dialogs: list[str] = []
+        page.on("pageerror", lambda error: self.page_errors.append(str(error)))
+        page.on("console", lambda message: message.type == "error" and self.console_errors.append(message.text))
+        page.on("dialog", self._refuse_dialog)
+        page.set_default_timeout(UI_TIMEOUT_MS)
+
+    def _refuse_dialog(self, dialog: Dialog) -> None:
+        self.dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    def shot(self, name: str) -> Path:
+        self.artifacts.mkdir(parents=True, exist_ok=True)
+        path = self.artifacts / f"{len(list(self.artifacts.iterdir())):02d}-{name}.png"
+        self.page.screenshot(path=path, full_page=True)
+        return path
+
+    # --- actions ----------------------------------------------------------------------
+
+    def use_token(self, role: Role = Role.APPROVER, subject: str = "console-e2e") -> None:
+        self.page.fill("#token-input", self.stack.token(role, subject))
+        self.page.click("text=Use token")
+        expect(self.page.locator("#token-status")).to_contain_text(f"{subject} · {role.name.lower()}")
+
+    def open_video(self, video_id: str) -> None:
+        self.page.fill("#video-id-input", video_id)
+        self.page.click("#open-video-form button")
+        expect(self.page.locator("#video-heading")).to_have_text(video_id)
+
+    def open_script(self, script_id: str) -> None:
+        self.page.locator("#script-table tbody tr", has_text=script_id).click()
+        expect(self.page.locator("#editor-script-id")).to_have_text(script_id)
+
+    def fill_script(self, script: dict) -> None:
+        """Types a script body (SPEC §1) into the editor, scene by scene."""
+        self.page.fill("#script-title", script["title"])
+        self.page.fill("#script-language", script.get("language", "ko"))
+        scenes = self.page.locator("#scenes .scene")
+        while scenes.count():
+            scenes.first.locator("[data-action=remove]").click()
+        for scene in script["scenes"]:
+            self.page.click("#add-scene")
+            item = scenes.last
+            slide = scene.get("slide", {})
+            item.locator("[name=narration]").fill(scene["narration"])
+            item.locator("[name=slide-title]").fill(slide.get("title", ""))
+            item.locator("[name=bullets]").fill("\n".join(slide.get("bullets", [])))
+            item.locator("[name=background]").fill(slide.get("background") or "")
+
+    def scene_field(self, index: int, name: str):
+        return self.page.locator("#scenes .scene").nth(index).locator(f"[name={name}]")
+
+    def save(self) -> None:
+        self.page.click("#save-script")
+
+    def approve(self) -> None:
+        self.page.click("#approve-script")
+        expect(self.page.locator("#editor-status")).to_have_text("APPROVED")
+
+    def render(self) -> str:
+        """Clicks Render; returns the job id the render panel follows."""
+        self.page.click("#render-script")
+        job_id = self.page.locator("#job-id")
+        expect(job_id).to_have_text(re.compile(r"^job-"))
+        return job_id.text_content()
+
+    # --- what the user sees ---------------------------------------------------------------
+
+    @property
+    def error(self):
+        return self.page.locator("#error")
+
+    def expect_job_status(self, status: str, timeout: int = UI_TIMEOUT_MS) -> None:
+        expect(self.page.locator("#job-status")).to_have_text(status, timeout=timeout)
