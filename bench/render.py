@@ -26,6 +26,9 @@ MIN_REAL_TIME_FACTOR = 60
 MAX_WORKER_RSS_MB = 300
 MAX_AV_MISMATCH_MS = 50
 SCENE_CHANGE_TOLERANCE_SEC = 0.050
+QUIET_UNCACHED = {"LOG_LEVEL": "WARNING", "TTS_CACHE_MAX_MB": "0"}
+"""Every run synthesizes its narration (the TTS cache would answer runs after the first), and
+the processes' INFO lines stay out of the results."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,7 @@ def reference_script() -> dict:
 def run(runs: int = 3) -> list[Row]:
     script = reference_script()
     with tempfile.TemporaryDirectory() as data_dir:
-        stack = Stack(data_dir=Path(data_dir), workers=1)
+        stack = Stack(data_dir=Path(data_dir), workers=1, extra_env=QUIET_UNCACHED)
         stack.start_api()
         stack.start_renderer()
         try:

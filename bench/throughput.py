@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.render import reference_script
+from bench.render import QUIET_UNCACHED, reference_script
 from bench.results import Row, Target, markdown_table
 from tests.client import approved_script, new_video_id, start_render
 from tests.stack import Stack
@@ -28,7 +28,7 @@ MIN_SCALING = 1.7
 MAX_API_RSS_GROWTH_MB = 25
 QUEUE_SCRIPT = {"title": "Queue", "language": "ko",
                 "scenes": [{"narration": "대기열 측정용 장면입니다.", "slide": {"title": "대기열"}}]}
-BENCH_ENV = {"RATE_LIMIT_WRITES_PER_MINUTE": "1000000"}
+BENCH_ENV = {**QUIET_UNCACHED, "RATE_LIMIT_WRITES_PER_MINUTE": "1000000"}
 
 
 @dataclass(frozen=True)
