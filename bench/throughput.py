@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.cpu import CpuMeter
 from bench.render import QUIET_UNCACHED, reference_script
 from bench.results import Row, Target, markdown_table
 from tests.client import approved_script, new_video_id, start_render
@@ -57,14 +58,18 @@ def _running_stack(data_dir: Path, workers: int) -> Stack:
     return stack
 
 
-def _render_all(stack: Stack, script: dict, count: int) -> tuple[float, list[FinishedJob]]:
-    """Approves `count` videos' scripts, then creates all their jobs at once and waits for the
-    last to end; returns (seconds from the first create to the last finish, the jobs in
-    creation order)."""
+def _approved_videos(stack: Stack, script: dict, count: int) -> list[str]:
     with stack.client(timeout=60) as http:
         videos = [new_video_id("bench") for _ in range(count)]
         for video_id in videos:
             approved_script(http, video_id, script)
+    return videos
+
+
+def _render_all(stack: Stack, videos: list[str]) -> tuple[float, list[FinishedJob]]:
+    """Creates the videos' jobs at once and waits for the last to end; returns (seconds from
+    the first create to the last finish, the jobs in creation order)."""
+    with stack.client(timeout=60) as http:
         started = time.perf_counter()
         jobs = [(video_id, start_render(http, video_id, "script-001")["job_id"]) for video_id in videos]
         pending = list(jobs)
@@ -89,11 +94,20 @@ def _finished(http: httpx.Client, video_id: str, job_id: str) -> FinishedJob:
     return FinishedJob(_moment(job["created_at"]), _moment(job["started_at"]), _moment(job["finished_at"]), job["status"])
 
 
-def _jobs_per_minute(workers: int) -> float:
+@dataclass(frozen=True)
+class Batch:
+    jobs_per_minute: float
+    renderer_cpu_per_job: float
+    api_cpu_per_job: float
+
+
+def _batch(workers: int) -> Batch:
     with tempfile.TemporaryDirectory() as data_dir:
         stack = _running_stack(Path(data_dir), workers)
         try:
-            _, jobs = _render_all(stack, reference_script(), BATCH_JOBS)
+            videos = _approved_videos(stack, reference_script(), BATCH_JOBS)
+            with CpuMeter(stack.api.pid) as api, CpuMeter(stack.renderer.pid) as renderer:
+                _, jobs = _render_all(stack, videos)
         finally:
             stack.stop()
     failed = [job for job in jobs if job.status != "SUCCEEDED"]
@@ -101,7 +115,7 @@ def _jobs_per_minute(workers: int) -> float:
         raise RuntimeError(f"{len(failed)} of {BATCH_JOBS} renders did not succeed")
     # From the first create to the last finish, by the API's own clock.
     span = (max(job.finished_at for job in jobs) - min(job.created_at for job in jobs)).total_seconds()
-    return BATCH_JOBS / span * 60
+    return Batch(BATCH_JOBS / span * 60, renderer.busy_seconds / BATCH_JOBS, api.busy_seconds / BATCH_JOBS)
 
 
 class _RssSampler:
@@ -132,8 +146,9 @@ def _queue_rows() -> list[Row]:
     with tempfile.TemporaryDirectory() as data_dir:
         stack = _running_stack(Path(data_dir), workers=2)
         try:
+            videos = _approved_videos(stack, QUEUE_SCRIPT, QUEUED_JOBS)
             with _RssSampler(stack.api.pid) as rss:
-                seconds, jobs = _render_all(stack, QUEUE_SCRIPT, QUEUED_JOBS)
+                seconds, jobs = _render_all(stack, videos)
         finally:
             stack.stop()
     out_of_order = sum(later.started_at < earlier.started_at for earlier, later in zip(jobs, jobs[1:]))
@@ -151,12 +166,13 @@ def _queue_rows() -> list[Row]:
 
 
 def run() -> list[Row]:
-    one = _jobs_per_minute(1)
-    two = _jobs_per_minute(2)
+    one = _batch(1)
+    two = _batch(2)
     return [
-        Row(SECTION, f"{BATCH_JOBS} reference renders, 1 worker", one, "jobs/min"),
-        Row(SECTION, f"{BATCH_JOBS} reference renders, 2 workers", two, "jobs/min"),
-        Row(SECTION, "2 workers ÷ 1 worker", two / one, "x", Target(">=", MIN_SCALING)),
+        *(Row(SECTION, f"{BATCH_JOBS} reference renders, {workers} worker{'s' * (workers > 1)}", batch.jobs_per_minute,
+              "jobs/min", note=f"CPU per job: renderer {batch.renderer_cpu_per_job:.2f} s, API {batch.api_cpu_per_job:.2f} s")
+          for workers, batch in ((1, one), (2, two))),
+        Row(SECTION, "2 workers ÷ 1 worker", two.jobs_per_minute / one.jobs_per_minute, "x", Target(">=", MIN_SCALING)),
         *_queue_rows(),
     ]
 
