@@ -7,7 +7,7 @@ Either way the last frame's duration is cut to end the video exactly where the a
 """
 
 import bisect
-import math
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -24,7 +24,9 @@ X264_PRESET = "veryfast"
 AUDIO_BIT_RATE = 64_000
 """Mono speech; AAC at 64 kb/s is transparent for it."""
 AUDIO_CHUNK_SEC = 1.0
-"""Audio is encoded a second at a time: the cancel/progress granularity of this step."""
+"""Audio is encoded a second at a time: how soon its thread notices a stop."""
+AUDIO_PROGRESS_SEC = 0.05
+"""How often progress (and so cancel) is checked while only the audio is still encoding."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,20 +70,70 @@ def compose_video(
     video: VideoFormat,
     on_progress: Callable[[float], None],
 ) -> None:
-    """Writes the MP4; `on_progress(fraction)` after each chunk of audio (raise in it to stop)."""
+    """Writes the MP4; `on_progress(fraction)` after each video frame and while the audio
+    finishes (raise in it to stop)."""
     time_base = Fraction(1, 1000 * (video.fps or 1))
     duration = audio.duration_sec
     with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as container:
         video_stream = _add_video_stream(container, video, time_base)
-        audio_stream = _add_audio_stream(container, audio.sample_rate)
-        frames = _frame_schedule(scene_starts, duration, video.fps, time_base)
-        encoder = _SlideEncoder(container, video_stream, slides, frames, time_base)
-        for chunk_end, chunk in _audio_chunks(audio):
-            encoder.encode_until(chunk_end)
-            _mux(container, audio_stream.encode(chunk))
-            on_progress(chunk_end / duration)
-        encoder.finish()
-        _mux(container, audio_stream.encode(None))
+        with _AudioEncoder(_add_audio_stream(container, audio.sample_rate), audio) as audio_encoder:
+            frames = _frame_schedule(scene_starts, duration, video.fps, time_base)
+            encoder = _SlideEncoder(container, video_stream, slides, time_base)
+            for frame in frames:
+                encoder.encode(frame)
+                on_progress(min((frame.pts + frame.duration) * time_base / duration, audio_encoder.fraction))
+            encoder.finish()
+            while not audio_encoder.wait(AUDIO_PROGRESS_SEC):
+                on_progress(audio_encoder.fraction)
+            on_progress(1.0)
+            # The muxer interleaves by time: the video packets it holds go out with these.
+            _mux(container, audio_encoder.packets())
+
+
+class _AudioEncoder:
+    """Encodes the narration to AAC on its own thread while the video is encoded: FFmpeg's
+    AAC encoder is the slowest part of a slide video and PyAV lets go of the GIL inside it.
+    Only the packets cross threads; muxing stays on the caller's thread."""
+
+    def __init__(self, stream, audio: PcmAudio) -> None:
+        self._stream, self._audio = stream, audio
+        self._packets: list[av.Packet] = []
+        self._error: BaseException | None = None
+        self._stop = threading.Event()
+        self._done = threading.Event()
+        self.fraction = 0.0
+        self._thread = threading.Thread(target=self._run, name="aac-encoder", daemon=True)
+
+    def __enter__(self) -> "_AudioEncoder":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def wait(self, timeout: float) -> bool:
+        return self._done.wait(timeout)
+
+    def packets(self) -> list[av.Packet]:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._packets
+
+    def _run(self) -> None:
+        try:
+            duration = self._audio.duration_sec
+            for chunk_end, chunk in _audio_chunks(self._audio):
+                if self._stop.is_set():
+                    return
+                self._packets += self._stream.encode(chunk)
+                self.fraction = chunk_end / duration
+            self._packets += self._stream.encode(None)
+        except BaseException as error:  # handed to the caller's thread by packets()
+            self._error = error
+        finally:
+            self._done.set()
 
 
 def _add_video_stream(container: av.container.OutputContainer, video: VideoFormat, time_base: Fraction):
@@ -138,24 +190,15 @@ def _constant_rate_frames(scene_starts: list[float], end: int, ticks: int, time_
 class _SlideEncoder:
     """Encodes scheduled frames, converting each slide picture once however often it repeats."""
 
-    def __init__(self, container, stream, slides: list[Path], frames: Iterator[_Frame], time_base: Fraction) -> None:
+    def __init__(self, container, stream, slides: list[Path], time_base: Fraction) -> None:
         self._container, self._stream, self._slides, self._time_base = container, stream, slides, time_base
-        self._frames = frames
-        self._next: _Frame | None = next(frames, None)
         self._picture: tuple[int, av.VideoFrame] | None = None
         self._durations: dict[int, int] = {}
 
-    def encode_until(self, end_sec: float) -> None:
-        """Encodes the frames that start before `end_sec`."""
-        while self._next is not None and self._next.pts * self._time_base < end_sec:
-            self._encode(self._next)
-            self._next = next(self._frames, None)
-
     def finish(self) -> None:
-        self.encode_until(math.inf)
         self._mux(self._stream.encode(None))
 
-    def _encode(self, frame: _Frame) -> None:
+    def encode(self, frame: _Frame) -> None:
         picture = self._picture_of(frame.slide)
         picture.pts = frame.pts
         picture.pict_type = PictureType.I if frame.keyframe else PictureType.NONE
