@@ -28,7 +28,7 @@ from libs.contracts.codes import ErrorCode, Step
 from libs.logs import configure_json_logging, log_context
 from services.renderer.pipeline import RenderCanceled, RenderFailure, render_job
 from services.renderer.settings import RendererSettings
-from services.renderer.tts import engine_names
+from services.renderer.tts import usable_engines
 from services.renderer.watchdog import SupervisorLink
 
 log = logging.getLogger("services.renderer.worker")  # not "__main__": it runs with -m
@@ -67,6 +67,9 @@ class Worker:
         self._id = worker_id
         self._settings = settings
         self._supervisor = supervisor
+        self._engines, unusable = usable_engines(settings.coqui_model_dir, settings.coqui_threads)
+        for engine, reason in unusable.items():
+            log.warning("TTS engine %s is unavailable here: %s", engine, reason)
         self._context = zmq.asyncio.Context()
         self._codec = renderer_codec()
         self._progress_encoder = progress_codec()
@@ -110,7 +113,7 @@ class Worker:
     async def _say_ready(self) -> None:
         # Outcomes first: the broker must learn a job ended before it hears this worker is idle.
         await self._resend_outcomes()
-        await self._send(Ready(worker_id=self._id, engines=engine_names(), running_job=self._running_job))
+        await self._send(Ready(worker_id=self._id, engines=self._engines, running_job=self._running_job))
 
     async def _resend_outcomes(self) -> None:
         for outcome in list(self._unacked.values()):

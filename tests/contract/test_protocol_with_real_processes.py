@@ -54,7 +54,8 @@ def test_real_worker_renders_reports_progress_and_resends_until_acked(bus, tmp_p
     worker = subprocess.Popen([sys.executable, "-m", "services.renderer.worker", "--worker-id", "contract-w0"], env=env)
     try:
         identity, ready = receive(router, commands.decode, want=Ready)
-        assert identity == b"contract-w0" and ready.worker_id == "contract-w0" and "espeak" in ready.engines
+        assert identity == b"contract-w0" and ready.worker_id == "contract-w0"
+        assert ready.engines == ["espeak"]  # coqui cannot run without COQUI_MODEL_DIR, so it is not offered
         _, heartbeat = receive(router, commands.decode, want=Heartbeat, timeout=3)
         assert heartbeat.running_job is None
 

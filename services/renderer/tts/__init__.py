@@ -25,3 +25,16 @@ def get_engine(name: str, model_dir: Path | None = None, threads: int | None = N
     except KeyError:
         raise KeyError(f"unknown TTS engine {name!r}; known: {', '.join(engine_names())}") from None
     return factory(model_dir, threads)
+
+
+def usable_engines(model_dir: Path | None, threads: int | None) -> tuple[list[str], dict[str, str]]:
+    """(the engines that can run here, why each of the others cannot): checked cheaply, no
+    model is loaded."""
+    usable, reasons = [], {}
+    for name in engine_names():
+        availability = get_engine(name, model_dir, threads).available()
+        if availability.ok:
+            usable.append(name)
+        else:
+            reasons[name] = availability.reason
+    return usable, reasons

@@ -3,7 +3,7 @@ import threading
 
 import pytest
 
-from services.renderer.tts import engine_names, get_engine
+from services.renderer.tts import engine_names, get_engine, usable_engines
 from services.renderer.tts.base import SAMPLE_WIDTH, SynthesisCanceled, SynthesisResult
 
 
@@ -79,3 +79,11 @@ def test_engines_are_found_by_name():
     assert "espeak" in engine_names()
     with pytest.raises(KeyError, match="espeak"):
         get_engine("coqui-not-installed")
+
+
+def test_a_worker_offers_only_the_engines_that_can_run_and_says_why_the_others_cannot(tmp_path):
+    usable, reasons = usable_engines(model_dir=None, threads=1)
+    assert usable == ["espeak"]
+    assert "COQUI_MODEL_DIR" in reasons["coqui"] or "install-coqui" in reasons["coqui"]
+    _, reasons = usable_engines(model_dir=tmp_path / "missing", threads=1)
+    assert "does not exist" in reasons["coqui"] or "install-coqui" in reasons["coqui"]
