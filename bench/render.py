@@ -7,7 +7,6 @@ peak memory, the time of each step, and the output's quality checks.
 
 import argparse
 import json
-import statistics
 import tempfile
 import time
 from dataclasses import dataclass
@@ -51,18 +50,12 @@ def reference_script() -> dict:
 def run(runs: int = 3) -> list[Row]:
     script = reference_script()
     with tempfile.TemporaryDirectory() as data_dir:
-        stack = Stack(data_dir=Path(data_dir), workers=1, extra_env=QUIET_UNCACHED)
-        stack.start_api()
-        stack.start_renderer()
-        try:
-            stack.wait_ready()
+        with Stack(data_dir=Path(data_dir), workers=1, extra_env=QUIET_UNCACHED).running() as stack:
             (worker_pid,) = stack.worker_pids().values()
             measured = [_render_once(stack, script) for _ in range(runs)]
             peak_rss_mb = _peak_rss_mb(worker_pid)
-            median = sorted(measured, key=lambda one: one.wall_sec)[len(measured) // 2]
-            return _rows(measured, median, peak_rss_mb, script)
-        finally:
-            stack.stop()
+        median = sorted(measured, key=lambda one: one.wall_sec)[len(measured) // 2]
+        return _rows(measured, median, peak_rss_mb, script)
 
 
 def _render_once(stack: Stack, script: dict) -> RenderRun:

@@ -44,20 +44,6 @@ def _moment(timestamp: str) -> datetime:
     return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
 
 
-def _running_stack(data_dir: Path, workers: int) -> Stack:
-    stack = Stack(data_dir=data_dir, workers=workers, extra_env=BENCH_ENV)
-    stack.start_api()
-    stack.start_renderer()
-    stack.wait_ready()
-    # /readyz needs one worker; a throughput run needs them all connected to the broker.
-    deadline = time.monotonic() + 60
-    while httpx.get(f"{stack.base_url}/readyz").json()["renderers"] < workers:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{workers} renderer workers did not connect within 60 s")
-        time.sleep(0.1)
-    return stack
-
-
 def _approved_videos(stack: Stack, script: dict, count: int) -> list[str]:
     with stack.client(timeout=60) as http:
         videos = [new_video_id("bench") for _ in range(count)]
@@ -103,13 +89,10 @@ class Batch:
 
 def _batch(workers: int) -> Batch:
     with tempfile.TemporaryDirectory() as data_dir:
-        stack = _running_stack(Path(data_dir), workers)
-        try:
+        with Stack(data_dir=Path(data_dir), workers=workers, extra_env=BENCH_ENV).running() as stack:
             videos = _approved_videos(stack, reference_script(), BATCH_JOBS)
             with CpuMeter(stack.api.pid) as api, CpuMeter(stack.renderer.pid) as renderer:
                 _, jobs = _render_all(stack, videos)
-        finally:
-            stack.stop()
     failed = [job for job in jobs if job.status != "SUCCEEDED"]
     if failed:
         raise RuntimeError(f"{len(failed)} of {BATCH_JOBS} renders did not succeed")
@@ -144,13 +127,10 @@ class _RssSampler:
 
 def _queue_rows() -> list[Row]:
     with tempfile.TemporaryDirectory() as data_dir:
-        stack = _running_stack(Path(data_dir), workers=2)
-        try:
+        with Stack(data_dir=Path(data_dir), workers=2, extra_env=BENCH_ENV).running() as stack:
             videos = _approved_videos(stack, QUEUE_SCRIPT, QUEUED_JOBS)
             with _RssSampler(stack.api.pid) as rss:
                 seconds, jobs = _render_all(stack, videos)
-        finally:
-            stack.stop()
     out_of_order = sum(later.started_at < earlier.started_at for earlier, later in zip(jobs, jobs[1:]))
     succeeded = sum(job.status == "SUCCEEDED" for job in jobs)
     # Sampling began before the jobs were created: the first samples are the API at rest.

@@ -14,11 +14,5 @@ def reference_script() -> dict:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """One real API and renderer pool shared by the integration tests (distinct video ids)."""
-    running = Stack(data_dir=tmp_path_factory.mktemp("stack"))
-    running.start_api()
-    running.start_renderer()
-    try:
-        running.wait_ready()
+    with Stack(data_dir=tmp_path_factory.mktemp("stack")).running() as running:
         yield running
-    finally:
-        running.stop()

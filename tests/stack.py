@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -126,6 +128,26 @@ class Stack:
     def wait_ready(self, timeout: float = 60.0) -> None:
         """/readyz: the database answers and at least one renderer worker is connected."""
         self._wait_for("/readyz", timeout)
+
+    def wait_all_workers(self, timeout: float = 60.0) -> None:
+        """Every one of the pool's workers has said Ready to the broker, not just the first."""
+        deadline = time.monotonic() + timeout
+        while httpx.get(f"{self.base_url}/readyz", timeout=2).json()["renderers"] < self.workers:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.workers} renderer workers did not connect within {timeout:.0f} s")
+            time.sleep(0.1)
+
+    @contextmanager
+    def running(self) -> Iterator["Stack"]:
+        """The API and the whole renderer pool up and connected; both stopped on the way out."""
+        self.start_api()
+        self.start_renderer()
+        try:
+            self.wait_ready()
+            self.wait_all_workers()
+            yield self
+        finally:
+            self.stop()
 
     def _wait_for(self, path: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout

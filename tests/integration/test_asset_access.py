@@ -25,19 +25,13 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         workers=1,
         extra_env={"ASSET_SIGNING_KEY": SIGNING_KEY, "RENDER_RESOLUTION": "320x180"},
     )
-    stack.start_api()
-    stack.start_renderer()
-    try:
-        stack.wait_ready()
+    with stack.running(), stack.client(timeout=30) as http:
         video_id = new_video_id("signed")
-        with stack.client(timeout=30) as http:
-            created = start_render(http, video_id, approved_script(http, video_id, SHORT_SCRIPT))
-            follow(stack, video_id, f"?job_id={created['job_id']}&last_seq=0")
-            job = http.get(f"/api/v2/videos/{video_id}/render-jobs/{created['job_id']}").json()
-            published = http.get(f"/api/v2/videos/{video_id}/assets/published").json()
+        created = start_render(http, video_id, approved_script(http, video_id, SHORT_SCRIPT))
+        follow(stack, video_id, f"?job_id={created['job_id']}&last_seq=0")
+        job = http.get(f"/api/v2/videos/{video_id}/render-jobs/{created['job_id']}").json()
+        published = http.get(f"/api/v2/videos/{video_id}/assets/published").json()
         yield {"job": job, "published": published}
-    finally:
-        stack.stop()
 
 
 @pytest.fixture

@@ -35,13 +35,8 @@ def coqui_stack(tmp_path_factory) -> Iterator[Stack]:
             "RENDER_RESOLUTION": "640x360",
         },
     )
-    stack.start_api()
-    stack.start_renderer()
-    try:
-        stack.wait_ready()
+    with stack.running():
         yield stack
-    finally:
-        stack.stop()
 
 
 def render(stack: Stack, script: dict, tmp_path: Path, video_id: str | None = None, script_id: str = "script-001") -> dict:

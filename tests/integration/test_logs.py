@@ -17,16 +17,10 @@ def json_lines(text: str) -> list[dict]:
 
 def test_api_and_renderer_log_json_lines_with_the_job_and_video(tmp_path):
     stack = Stack(data_dir=tmp_path, workers=1, capture_logs=True)
-    stack.start_api()
-    stack.start_renderer()
-    try:
-        stack.wait_ready()
-        with stack.client(timeout=30) as http:
-            video_id = new_video_id("logs")
-            job_id = start_render(http, video_id, approved_script(http, video_id, SCRIPT))["job_id"]
-            assert wait_terminal(http, video_id, job_id)["status"] == "SUCCEEDED"
-    finally:
-        stack.stop()
+    with stack.running(), stack.client(timeout=30) as http:
+        video_id = new_video_id("logs")
+        job_id = start_render(http, video_id, approved_script(http, video_id, SCRIPT))["job_id"]
+        assert wait_terminal(http, video_id, job_id)["status"] == "SUCCEEDED"
 
     api = json_lines(stack.log_path("api").read_text())
     renderer = json_lines(stack.log_path("renderer").read_text())

@@ -33,18 +33,8 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory) -> Iterator[Stack]:
-    running = Stack(data_dir=tmp_path_factory.mktemp("metrics"), workers=2)
-    running.start_api()
-    running.start_renderer()
-    try:
-        running.wait_ready()
-        deadline = time.monotonic() + 30
-        while value(scrape(running), "slidereel_renderer_workers_alive") < 2:
-            assert time.monotonic() < deadline, "both workers never connected"
-            time.sleep(0.1)
+    with Stack(data_dir=tmp_path_factory.mktemp("metrics"), workers=2).running() as running:
         yield running
-    finally:
-        running.stop()
 
 
 def test_a_render_moves_the_job_step_and_bus_metrics(stack):

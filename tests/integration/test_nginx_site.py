@@ -95,15 +95,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, Ngin
     folder = tmp_path_factory.mktemp("nginx")
     os.chmod(folder, 0o755)
     nginx = Nginx(folder, stack)
-    stack.start_api()
-    stack.start_renderer()
-    try:
-        stack.wait_ready()
+    with stack.running():
         nginx.start()
-        yield stack, nginx
-    finally:
-        nginx.stop()
-        stack.stop()
+        try:
+            yield stack, nginx
+        finally:
+            nginx.stop()
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,9 @@
 concurrency, approved-only, listing, cancel, and resuming the progress stream."""
 
 import json
+import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -10,6 +12,7 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.client import approved_script, follow, new_video_id, start_render, wait_running, wait_terminal
+from tests.stack import Stack
 
 SHORT_SCRIPT = {
     "title": "짧은 안내",
@@ -27,12 +30,29 @@ def http(stack):
         yield client
 
 
-def test_fifty_concurrent_posts_create_exactly_one_job(stack, http):
+@pytest.fixture(scope="module")
+def api_only(tmp_path_factory) -> Iterator[Stack]:
+    """An API with no renderer: its jobs stay PENDING, so a job of the race below cannot
+    finish (and rightly let a late POST create a second one) before all 50 POSTs are in."""
+    stack = Stack(data_dir=tmp_path_factory.mktemp("race"), workers=0)
+    stack.start_api()
+    try:
+        stack.wait_alive()
+        yield stack
+    finally:
+        stack.stop()
+
+
+def test_fifty_concurrent_posts_create_exactly_one_job(api_only):
+    stack = api_only
     video_id = new_video_id("race")
-    script_id = approved_script(http, video_id, SHORT_SCRIPT)
+    with stack.client(timeout=30) as http:
+        script_id = approved_script(http, video_id, SHORT_SCRIPT)
+    together = threading.Barrier(50)
 
     def post(_: int) -> httpx.Response:
         with stack.client(timeout=30) as own:
+            together.wait(timeout=30)
             return own.post(f"/api/v2/videos/{video_id}/render-jobs", json={"script_id": script_id})
 
     with ThreadPoolExecutor(max_workers=50) as pool:
@@ -41,9 +61,9 @@ def test_fifty_concurrent_posts_create_exactly_one_job(stack, http):
     assert statuses.count(202) == 1 and statuses.count(200) == 49, statuses
     assert len({response.json()["job_id"] for response in responses}) == 1
     assert [response.json()["created"] for response in responses].count(True) == 1
-    listing = http.get(f"/api/v2/videos/{video_id}/render-jobs").json()
+    with stack.client(timeout=30) as http:
+        listing = http.get(f"/api/v2/videos/{video_id}/render-jobs").json()
     assert listing["total"] == 1
-    wait_terminal(http, video_id, responses[0].json()["job_id"])
 
 
 def test_draft_script_is_not_rendered(http):

@@ -18,13 +18,8 @@ def fuzz_stack(tmp_path_factory):
     # Its own stack: the fuzzer's writes must not use up the rate limit of the shared one.
     stack = Stack(data_dir=tmp_path_factory.mktemp("fuzz"), workers=1,
                   extra_env={"RATE_LIMIT_WRITES_PER_MINUTE": "1000000", "RENDER_RESOLUTION": "320x180"})
-    stack.start_api()
-    stack.start_renderer()
-    try:
-        stack.wait_ready()
+    with stack.running():
         yield stack
-    finally:
-        stack.stop()
 
 
 def test_fuzzed_requests_get_documented_answers_and_no_server_error(fuzz_stack, capsys):

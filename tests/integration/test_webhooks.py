@@ -106,11 +106,7 @@ def test_a_failing_receiver_gets_the_same_signed_event_until_it_accepts(tmp_path
     receivers += [flaky, healthy]
     for receiver in receivers:
         receiver.listen()
-    stack = webhook_stack(tmp_path, flaky.url, healthy.url)
-    stack.start_api()
-    stack.start_renderer()
-    try:
-        stack.wait_ready()
+    with webhook_stack(tmp_path, flaky.url, healthy.url).running() as stack:
         with stack.client(timeout=30) as http:
             video_id = new_video_id("hook")
             job = start_render(http, video_id, approved_script(http, video_id, SCRIPT))
@@ -118,8 +114,6 @@ def test_a_failing_receiver_gets_the_same_signed_event_until_it_accepts(tmp_path
         tries = flaky.wait_for(3)
         [accepted] = healthy.wait_for(1)
         time.sleep(2.0)  # several retry periods: nothing more may come after the 2xx
-    finally:
-        stack.stop()
 
     assert [d.answered for d in flaky.deliveries] == [500, 500, 200]
     assert len(healthy.deliveries) == 1
