@@ -1,7 +1,9 @@
 """Messages on the ZeroMQ bus between the API (broker) and renderer workers (DESIGN §3).
 
 One msgpack frame per message; the `type` tag selects the Struct. Evolution rules: new fields
-get defaults, never reorder or retype, unknown fields are skipped on decode.
+get defaults, never reorder or retype, unknown fields are skipped on decode. Every frame is
+first read as an `Envelope` (its type and protocol version only), so a peer speaking another
+version is recognised as such rather than as garbage.
 """
 
 from enum import Enum
@@ -11,7 +13,25 @@ import msgspec
 from libs.contracts.codes import ErrorCode, Step
 from libs.contracts.script import Script
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
+"""2: Heartbeat/Ready count the Renders received, JobFinished carries its final progress,
+RenderRefused and Incompatible exist."""
+
+
+class Envelope(msgspec.Struct):
+    """What every message of every version has: decoded before the message itself."""
+
+    type: str
+    protocol_version: int = 1
+
+
+class ProtocolMismatch(ValueError):
+    """A well-formed message of another protocol version."""
+
+    def __init__(self, message_type: str, version: int) -> None:
+        super().__init__(f"{message_type} of protocol {version}, not {PROTOCOL_VERSION}")
+        self.message_type = message_type
+        self.version = version
 
 
 class Message(msgspec.Struct, kw_only=True, frozen=True, tag_field="type", tag=str.lower):
@@ -33,13 +53,20 @@ class Ready(Message, kw_only=True, frozen=True):
 
     worker_id: str
     engines: list[str] = []
+    """The TTS engines this worker can run (its default engine first)."""
     running_job: RunningJob | None = None
+    renders_received: int = 0
+    """How many Render messages this worker process has received: see Heartbeat."""
 
 
 class Heartbeat(Message, kw_only=True, frozen=True):
     """Sent both ways every second from a timer independent of rendering."""
 
     running_job: RunningJob | None = None
+    renders_received: int = 0
+    """Renders this worker had received when it sent this heartbeat. A heartbeat that does not
+    name the attempt the broker gave it counts as "lost" only once it has seen that Render:
+    one sent before the Render arrived is merely old, however late it is read."""
 
 
 class Outcome(str, Enum):
@@ -74,6 +101,20 @@ class JobFinished(Message, kw_only=True, frozen=True):
     ordered with each other, so the broker waits briefly for that progress before ending the job."""
     step_seconds: dict[Step, float] = {}
     """Wall time of each step this attempt completed (for the API's step histograms)."""
+    final_progress: list["Progress"] = []
+    """The newest Progress of each step this attempt reported, oldest first. PUB/SUB and this
+    DEALER are not ordered with each other, so the broker stores those it has not seen yet in
+    the same transaction as the outcome: no step change is lost and nothing waits for PUB/SUB."""
+
+
+class RenderRefused(Message, kw_only=True, frozen=True):
+    """A NACK: the worker cannot take this Render (it is busy with `running_job`); the broker
+    puts the job back in the queue at once."""
+
+    job_id: str
+    attempt: int
+    reason: str
+    running_job: RunningJob | None = None
 
 
 class Disconnect(Message, kw_only=True, frozen=True):
@@ -110,6 +151,13 @@ class Ack(Message, kw_only=True, frozen=True):
     attempt: int
 
 
+class Incompatible(Message, kw_only=True, frozen=True):
+    """The broker's answer to a message of another protocol version; its envelope carries the
+    broker's version, which is all a worker of any version needs to read."""
+
+    reason: str
+
+
 # --- renderer -> API (PUB -> SUB) -------------------------------------------------------
 
 
@@ -126,8 +174,8 @@ class Progress(Message, kw_only=True, frozen=True):
     ts: float
 
 
-RendererToApi = Ready | Heartbeat | JobFinished | Disconnect
-ApiToRenderer = Render | Cancel | Ack | Heartbeat
+RendererToApi = Ready | Heartbeat | JobFinished | RenderRefused | Disconnect
+ApiToRenderer = Render | Cancel | Ack | Heartbeat | Incompatible
 
 
 class Codec:
@@ -135,13 +183,18 @@ class Codec:
 
     def __init__(self, incoming: type) -> None:
         self._encoder = msgspec.msgpack.Encoder()
+        self._envelope = msgspec.msgpack.Decoder(Envelope)
         self._decoder = msgspec.msgpack.Decoder(incoming)
 
     def encode(self, message: Message) -> bytes:
         return self._encoder.encode(message)
 
     def decode(self, frame: bytes):
-        """Raises msgspec.DecodeError (incl. ValidationError) on garbage or unknown tags."""
+        """Raises ProtocolMismatch for a message of another version, msgspec.DecodeError
+        (incl. ValidationError) on garbage or unknown tags."""
+        envelope = self._envelope.decode(frame)
+        if envelope.protocol_version != PROTOCOL_VERSION:
+            raise ProtocolMismatch(envelope.type, envelope.protocol_version)
         return self._decoder.decode(frame)
 
 

@@ -14,6 +14,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.security.jwt import Token
 
+from libs.contracts.voices import parse_aliases
 from libs.logs import configure_json_logging
 from services.api.assets.controller import AssetFilesController
 from services.api.auth.jwt import jwt_auth
@@ -85,7 +86,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             settings.db_path.parent.mkdir(parents=True, exist_ok=True)
         db = open_database(settings.sqlalchemy_url)
         await upgrade_to_head(db)
-        jobs = JobStore(db, settings.max_attempts, attempt_timeout(settings), WebhookOutbox(settings))
+        jobs = JobStore(db, settings.max_attempts, attempt_timeout(settings), WebhookOutbox(settings),
+                        voice_aliases=parse_aliases(settings.tts_voice_aliases))
         publisher = EventPublisher(channels, settings)
         broker = RenderBroker(settings, jobs, publisher)
         await broker.start()

@@ -29,6 +29,8 @@ class Settings:
     render_fps: int | None = field(default_factory=lambda: int(os.environ["RENDER_FPS"]) if os.environ.get("RENDER_FPS") else None)
     render_timeout_base_sec: float = field(default_factory=lambda: float(_env("RENDER_TIMEOUT_BASE_SEC", "60")))
     render_timeout_per_char_sec: float = field(default_factory=lambda: float(_env("RENDER_TIMEOUT_PER_CHAR_SEC", "0.1")))
+    tts_voice_aliases: str = field(default_factory=lambda: _env("TTS_VOICE_ALIASES", ""))
+    """The renderers' voice aliases (name=spec,…): the API reads which engine an alias needs."""
     heartbeat_interval: float = 1.0
     heartbeat_liveness: int = 3
     """A renderer silent for this many heartbeat intervals is dead."""

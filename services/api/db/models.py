@@ -85,6 +85,8 @@ class JobRow(Base):
     """A retried job waits PENDING until then (backoff)."""
     deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     """The running attempt times out then."""
+    engine: Mapped[str | None] = mapped_column(String(32))
+    """The TTS engine the script's voice needs; None: any worker's default engine."""
 
 
 class AttemptRow(Base):

@@ -2,7 +2,14 @@
 
 Workers announce themselves with `Ready`, prove liveness with `Heartbeat` every second from
 their own timer, and report each attempt's outcome with `JobFinished` until it is `Ack`ed.
-The broker hands PENDING jobs, oldest first, to the longest-idle worker.
+The broker hands PENDING jobs, oldest first, to the longest-idle worker that offers the
+engine the job's voice needs.
+
+All of the broker's state (the worker registry, what it has sent) is owned by one actor task:
+the socket readers and the clock only put inputs into its inbox, and the actor handles them
+one at a time, each to the end, so no two decisions about one attempt ever interleave. The
+database has the last word on each attempt's outcome (`JobStore.finish`: APPLIED, DUPLICATE
+or STALE), which also holds with an HTTP cancel arriving from outside the actor.
 """
 
 import asyncio
@@ -18,30 +25,47 @@ import zmq
 import zmq.asyncio
 
 from libs.contracts.bus import (
-    PROTOCOL_VERSION, Ack, Cancel, Disconnect, Heartbeat, JobFinished, Message, OutputSpec, Ready,
-    Render, RunningJob, api_command_codec, progress_codec,
+    PROTOCOL_VERSION, Ack, Cancel, Disconnect, Heartbeat, Incompatible, JobFinished, Message, OutputSpec,
+    ProtocolMismatch, Ready, Render, RenderRefused, RunningJob, api_command_codec, progress_codec,
 )
 from libs.contracts.codes import ErrorCode, JobStatus
 from services.api.db.models import utc_now
 from services.api.dispatch.registry import Worker, WorkerRegistry
-from services.api.jobs.store import JobStore, Transition
-from services.api.metrics.instruments import BUS_DROPPED, BUS_MESSAGES, STEP_DURATION
+from services.api.jobs.store import Finish, JobStore, Verdict
+from services.api.metrics.instruments import BUS_DROPPED, BUS_MESSAGES, JOBS_WAITING_FOR_ENGINE, OUTCOMES, STEP_DURATION
+from services.api.ops.retention import remove_job_folders
 from services.api.progress.publisher import EventPublisher
 from services.api.settings import Settings
 
 log = logging.getLogger(__name__)
 
 PROGRESS_BATCH_MAX = 256
-PROGRESS_WAIT_SEC = 1.5
 ORPHAN_GRACE_LIVENESSES = 2
 """Renderers reconnect within ~1 liveness period after an API restart; wait two before
 deciding that a RUNNING job nobody reports is orphaned."""
+ZMTP_HEARTBEAT_IVL_MS = 1_000
+ZMTP_HEARTBEAT_TIMEOUT_MS = 3_000
+"""libzmq's own pings: a connection whose peer vanished without a FIN (a dead TCP path) is
+dropped after this, so its worker's next connection can take the routing id again."""
 
 
-class HeldOutcome(NamedTuple):
-    identity: bytes
-    outcome: JobFinished
-    first_seen: float
+class _Tick:
+    """The clock's input: liveness, deadlines, orphans, heartbeats to the workers."""
+
+
+class _Progress:
+    """Progress frames are waiting in the backlog."""
+
+
+class _Dispatch:
+    """Idle workers may have work."""
+
+
+class _CancelRequest(NamedTuple):
+    """An HTTP cancel of a RUNNING job, for the worker that runs it."""
+
+    worker_id: str
+    job_id: str
 
 
 class RenderBroker:
@@ -55,16 +79,22 @@ class RenderBroker:
         self._context = zmq.asyncio.Context()
         self._router = self._context.socket(zmq.ROUTER)
         self._router.setsockopt(zmq.ROUTER_MANDATORY, 1)
-        self._router.setsockopt(zmq.LINGER, 0)
         self._sub = self._context.socket(zmq.SUB)
-        self._sub.setsockopt(zmq.LINGER, 0)
         self._sub.setsockopt(zmq.SUBSCRIBE, b"")
-        self._dispatch_needed = asyncio.Event()
+        for socket in (self._router, self._sub):
+            socket.setsockopt(zmq.LINGER, 0)
+            socket.setsockopt(zmq.HEARTBEAT_IVL, ZMTP_HEARTBEAT_IVL_MS)
+            socket.setsockopt(zmq.HEARTBEAT_TIMEOUT, ZMTP_HEARTBEAT_TIMEOUT_MS)
+        self._inbox: asyncio.Queue = asyncio.Queue()
+        # Coalesced inputs: at most one of each waits in the inbox; the actor takes all there is.
+        self._progress_backlog: list[bytes] = []
+        self._dispatch_queued = False
         self._tasks: list[asyncio.Task] = []
         self._started_at = 0.0
-        self._held_outcomes: dict[tuple[str, int], HeldOutcome] = {}
         self.rejected: Counter[str] = Counter()
         """Bus messages logged and ignored, by reason (garbage, wrong version, stale, …)."""
+        self.waiting_for_engine: dict[str, int] = {}
+        """PENDING jobs whose engine no connected worker offers, by engine."""
 
     @property
     def connected_workers(self) -> int:
@@ -80,7 +110,7 @@ class RenderBroker:
         self._started_at = time.monotonic()
         self._tasks = [
             asyncio.create_task(self._guarded(loop), name=loop.__name__)
-            for loop in (self._receive_commands, self._receive_progress, self._keep_alive, self._dispatch)
+            for loop in (self._read_commands, self._read_progress, self._clock, self._act)
         ]
         self.request_dispatch()
 
@@ -95,13 +125,16 @@ class RenderBroker:
         self._context.term()
 
     def request_dispatch(self) -> None:
-        self._dispatch_needed.set()
+        if not self._dispatch_queued:
+            self._dispatch_queued = True
+            self._inbox.put_nowait(_Dispatch())
 
-    async def cancel(self, worker_id: str, job_id: str) -> None:
-        """Tells the worker rendering `job_id` to stop; it answers with JobFinished(CANCELED)."""
-        await self._send(worker_id.encode(), Cancel(job_id=job_id))
+    def cancel(self, worker_id: str, job_id: str) -> None:
+        """Tells the worker rendering `job_id` to stop; it answers with JobFinished(CANCELED).
+        Through the inbox, so it leaves after any Render of that job the actor is sending."""
+        self._inbox.put_nowait(_CancelRequest(worker_id, job_id))
 
-    # --- loops ---------------------------------------------------------------------------
+    # --- inputs --------------------------------------------------------------------------
 
     @staticmethod
     async def _guarded(loop) -> None:
@@ -115,174 +148,206 @@ class RenderBroker:
                 log.exception("broker loop %s failed; restarting it", loop.__name__)
                 await asyncio.sleep(0.1)
 
-    async def _receive_commands(self) -> None:
+    async def _read_commands(self) -> None:
         while True:
-            frames = await self._router.recv_multipart()
-            if len(frames) != 2:
-                self._reject("frame_count", "dropped a command with %d frames", len(frames))
-                continue
-            identity, payload = frames
+            self._inbox.put_nowait(await self._router.recv_multipart())
+
+    async def _read_progress(self) -> None:
+        while True:
+            frame = await self._sub.recv()
+            if not self._progress_backlog:
+                self._inbox.put_nowait(_Progress())
+            self._progress_backlog.append(frame)
+
+    async def _clock(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.heartbeat_interval)
+            self._inbox.put_nowait(_Tick())
+
+    async def _act(self) -> None:
+        """The actor: the one place broker state changes."""
+        while True:
+            item = await self._inbox.get()
             try:
-                message = self._commands.decode(payload)
-            except msgspec.DecodeError as error:
-                self._reject("undecodable_command", "dropped an undecodable command from %r: %s", identity, error)
-                continue
-            if message.protocol_version != PROTOCOL_VERSION:
-                self._reject("protocol_version", "dropped %s from %r: protocol %s",
-                             type(message).__name__, identity, message.protocol_version)
-                continue
-            BUS_MESSAGES.labels("in", type(message).__name__.lower()).inc()
-            await self._handle_command(identity, message)
+                await self._handle(item)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("broker failed to handle %s; going on with the next input", type(item).__name__)
 
-    def _reject(self, reason: str, text: str, *args: object, count: int = 1) -> None:
-        self.rejected[reason] += count
-        BUS_DROPPED.labels(reason).inc(count)
-        log.warning(text, *args)
+    async def _handle(self, item: object) -> None:
+        match item:
+            case list() as frames:
+                await self._handle_frames(frames)
+            case _Progress():
+                await self._store_progress()
+            case _Tick():
+                await self._tick()
+            case _Dispatch():
+                self._dispatch_queued = False
+                await self._dispatch()
+            case _CancelRequest(worker_id=worker_id, job_id=job_id):
+                await self._send(worker_id.encode(), Cancel(job_id=job_id))
 
-    async def _handle_command(self, identity: bytes, message: Message) -> None:
+    # --- commands ------------------------------------------------------------------------
+
+    async def _handle_frames(self, frames: list[bytes]) -> None:
+        if len(frames) != 2:
+            self._reject("frame_count", "dropped a command with %d frames", len(frames))
+            return
+        identity, payload = frames
+        try:
+            message = self._commands.decode(payload)
+        except ProtocolMismatch as mismatch:
+            self._reject("protocol_version", "dropped %s from %r: %s", mismatch.message_type, identity, mismatch)
+            await self._send(identity, Incompatible(reason=f"this broker speaks bus protocol {PROTOCOL_VERSION}"))
+            return
+        except msgspec.DecodeError as error:
+            self._reject("undecodable_command", "dropped an undecodable command from %r: %s", identity, error)
+            return
+        BUS_MESSAGES.labels("in", type(message).__name__.lower()).inc()
         now = time.monotonic()
         match message:
-            case Ready(worker_id=worker_id, running_job=running_job):
+            case Ready(worker_id=worker_id):
                 if worker_id.encode() != identity:
                     self._reject("identity_mismatch", "Ready of worker %s from identity %r ignored", worker_id, identity)
                     return
-                await self._register(identity, worker_id, running_job, now)
-            case Heartbeat(running_job=running_job):
+                await self._register(identity, message, now)
+            case Heartbeat():
                 worker = self._registry.heartbeat(identity, now)
                 if worker is None:
                     # A worker that outlived an API restart without noticing: adopt it.
-                    await self._register(identity, identity.decode(errors="replace"), running_job, now)
+                    await self._register(identity, Ready(
+                        worker_id=identity.decode(errors="replace"), running_job=message.running_job,
+                        renders_received=message.renders_received), now)
                 else:
-                    await self._reconcile(worker, running_job, now)
+                    await self._reconcile(worker, message)
             case JobFinished():
                 self._registry.heartbeat(identity, now)
-                if not await self._hold_for_progress(identity, message, now):
-                    await self._apply_outcome(identity, message)
+                await self._apply_outcome(identity, message)
+            case RenderRefused(job_id=job_id, attempt=attempt, running_job=running_job):
+                log.warning("worker %r refused %s attempt %d: %s", identity, job_id, attempt, message.reason)
+                self._registry.heartbeat(identity, now)
+                self._registry.refused(identity, RunningJob(job_id=job_id, attempt=attempt), running_job)
+                self._publisher.publish(await self._jobs.unclaim(job_id, attempt))
+                self.request_dispatch()
             case Disconnect():
                 worker = self._registry.remove(identity)
                 if worker is not None:
                     await self._worker_lost(worker, "renderer worker shut down")
 
-    async def _register(self, identity: bytes, worker_id: str, running_job: RunningJob | None, now: float) -> None:
+    def _reject(self, reason: str, text: str, *args: object, count: int = 1, level: int = logging.WARNING) -> None:
+        self.rejected[reason] += count
+        BUS_DROPPED.labels(reason).inc(count)
+        log.log(level, text, *args)
+
+    async def _register(self, identity: bytes, ready: Ready, now: float) -> None:
+        running_job = ready.running_job
         previous = self._registry.owner_of(running_job.job_id) if running_job else None
         if previous is not None and previous.identity != identity:
             self._reject("identity_conflict", "worker %s claims job %s owned by %s; ignored",
-                         worker_id, running_job.job_id, previous.worker_id)
+                         ready.worker_id, running_job.job_id, previous.worker_id)
             return
-        self._registry.ready(identity, worker_id, running_job, now)
-        log.info("renderer worker %s ready (running %s)", worker_id, running_job)
+        self._registry.ready(identity, ready.worker_id, running_job, now, frozenset(ready.engines), ready.renders_received)
+        log.info("renderer worker %s ready (engines %s, running %s)", ready.worker_id, ",".join(ready.engines), running_job)
         if running_job is not None and not await self._is_current(running_job):
             await self._send(identity, Cancel(job_id=running_job.job_id))
-        await self._forget_lost_attempts(worker_id, running_job)
+        await self._forget_lost_attempts(ready.worker_id, running_job)
         self.request_dispatch()
-
-    async def _hold_for_progress(self, identity: bytes, outcome: JobFinished, now: float) -> bool:
-        """Progress travels over PUB/SUB, the outcome over the DEALER, so the last step changes
-        can arrive after it. Holds the outcome until that progress is stored (the progress loop
-        then applies it) or PROGRESS_WAIT_SEC pass (the keep-alive loop applies it)."""
-        job = await self._jobs.find(outcome.job_id)
-        behind = (job is not None and job.status == JobStatus.RUNNING.value and job.attempt == outcome.attempt
-                  and job.renderer_seq < outcome.progress_seq)
-        if not behind:
-            return False
-        key = (outcome.job_id, outcome.attempt)
-        first_seen = self._held_outcomes[key].first_seen if key in self._held_outcomes else now
-        self._held_outcomes[key] = HeldOutcome(identity, outcome, first_seen)
-        return True
 
     async def _apply_outcome(self, identity: bytes, outcome: JobFinished) -> None:
-        self._held_outcomes.pop((outcome.job_id, outcome.attempt), None)
-        transition = await self._jobs.finish(outcome, worker_id=identity.decode(errors="replace"))
-        if transition is None:
-            self._reject("stale_outcome", "ignored %s of %s attempt %d from %r: not its running attempt",
-                         outcome.outcome.value, outcome.job_id, outcome.attempt, identity)
-        else:
+        finish = await self._jobs.finish(outcome, worker_id=identity.decode(errors="replace"))
+        OUTCOMES.labels(finish.verdict.value).inc()
+        self._log_verdict(identity, outcome, finish)
+        for transition in finish.transitions:
+            self._publisher.publish(transition)
+        if finish.discard is not None:
+            await asyncio.to_thread(remove_job_folders, self._settings.asset_dir, [finish.discard])
+        # Acked whatever the verdict, so the worker stops resending what is now decided.
+        await self._send(identity, Ack(job_id=outcome.job_id, attempt=outcome.attempt))
+        if self._registry.release(identity, RunningJob(job_id=outcome.job_id, attempt=outcome.attempt)):
+            self.request_dispatch()
+
+    def _log_verdict(self, identity: bytes, outcome: JobFinished, finish: Finish) -> None:
+        if finish.verdict is Verdict.APPLIED:
             for step, seconds in outcome.step_seconds.items():
                 STEP_DURATION.labels(step.value).observe(seconds)
-        self._publisher.publish(transition)
-        # Acked even when ignored, so the worker stops resending what can never apply.
-        await self._send(identity, Ack(job_id=outcome.job_id, attempt=outcome.attempt))
-        self._registry.release(identity, outcome.job_id)
-        self.request_dispatch()
+        elif finish.verdict is Verdict.DUPLICATE:
+            log.debug("%s of %s attempt %d from %r again: already applied", outcome.outcome.value, outcome.job_id,
+                      outcome.attempt, identity)
+        else:
+            self._reject("stale_outcome", "ignored %s of %s attempt %d from %r: that attempt is not its to end",
+                         outcome.outcome.value, outcome.job_id, outcome.attempt, identity)
 
-    async def _release_held_outcomes(self, caught_up: list[Transition], waited_since: float) -> None:
-        """Applies held outcomes whose progress is now stored, and those held since before `waited_since`."""
-        seqs = {(t.job.job_id, t.job.attempt): t.job.renderer_seq for t in caught_up}
-        for key, held in list(self._held_outcomes.items()):
-            if seqs.get(key, -1) >= held.outcome.progress_seq or held.first_seen < waited_since:
-                await self._apply_outcome(held.identity, held.outcome)
-
-    async def _reconcile(self, worker: Worker, running_job: RunningJob | None, now: float) -> None:
-        """Heartbeats name the running job; a worker that keeps naming another one (e.g. it was
-        restarted and its Ready got lost) has lost the attempt the registry gave it."""
-        believed = self._registry.disagreement(worker.identity, running_job, now, grace=2 * self._settings.heartbeat_interval)
-        if believed is None:
+    async def _reconcile(self, worker: Worker, heartbeat: Heartbeat) -> None:
+        """Heartbeats name the running job; one sent after the worker got its last Render that
+        names another attempt means the worker lost the one the registry gave it."""
+        believed = worker.job
+        lost = self._registry.disagreement(worker.identity, heartbeat.running_job, heartbeat.renders_received)
+        if worker.job == believed:
             return
-        await self._end_lost_attempt(believed.job_id, believed.attempt,
-                                     f"renderer worker {worker.worker_id} no longer runs this attempt")
-        if running_job is not None and not await self._is_current(running_job):
-            await self._send(worker.identity, Cancel(job_id=running_job.job_id))
+        if lost is not None:
+            await self._end_lost_attempt(lost, f"renderer worker {worker.worker_id} no longer runs this attempt")
+        running = heartbeat.running_job
+        if running is not None and not await self._is_current(running):
+            await self._send(worker.identity, Cancel(job_id=running.job_id))
         self.request_dispatch()
 
     async def _forget_lost_attempts(self, worker_id: str, running_job: RunningJob | None) -> None:
         """A worker that (re)introduces itself without the attempt the database says it runs
         has lost it — typically a worker that was killed and restarted under the same id."""
         for job in await self._jobs.running_jobs():
-            if job.worker_id == worker_id and RunningJob(job_id=job.job_id, attempt=job.attempt) != running_job:
-                await self._end_lost_attempt(job.job_id, job.attempt, f"renderer worker {worker_id} restarted")
+            attempt = RunningJob(job_id=job.job_id, attempt=job.attempt)
+            if job.worker_id == worker_id and attempt != running_job:
+                await self._end_lost_attempt(attempt, f"renderer worker {worker_id} restarted")
 
-    async def _end_lost_attempt(self, job_id: str, attempt: int, reason: str) -> None:
-        """A worker no longer runs this attempt: if its outcome already came and only waits for
-        its progress, that outcome stands; otherwise the attempt is lost (and retried)."""
-        held = self._held_outcomes.get((job_id, attempt))
-        if held is not None:
-            await self._apply_outcome(held.identity, held.outcome)
-        else:
-            self._publisher.publish(await self._jobs.fail_attempt(job_id, attempt, ErrorCode.WORKER_LOST, reason, retryable=True))
+    async def _end_lost_attempt(self, attempt: RunningJob, reason: str) -> None:
+        """No worker runs this attempt any more; unless its outcome was recorded (the store
+        decides), it is failed as lost and retried."""
+        self._publisher.publish(await self._jobs.fail_attempt(
+            attempt.job_id, attempt.attempt, ErrorCode.WORKER_LOST, reason, retryable=True))
 
     async def _is_current(self, running: RunningJob) -> bool:
         job = await self._jobs.find(running.job_id)
         return job is not None and job.status == JobStatus.RUNNING.value and job.attempt == running.attempt
 
-    async def _receive_progress(self) -> None:
-        while True:
-            batch = [await self._sub.recv()]
-            # Whatever else is already waiting goes into the same transaction.
-            while len(batch) < PROGRESS_BATCH_MAX:
-                try:
-                    batch.append(await self._sub.recv(flags=zmq.NOBLOCK))
-                except zmq.Again:
-                    break
-            events = []
-            for payload in batch:
-                try:
-                    events.append(self._progress.decode(payload))
-                except msgspec.DecodeError as error:
-                    self._reject("undecodable_progress", "dropped an undecodable progress event: %s", error)
-            BUS_MESSAGES.labels("in", "progress").inc(len(events))
-            applied, stale = await self._jobs.apply_progress_batch(events)
-            if stale:
-                self._reject("stale_progress", "ignored %d progress events of jobs not running that attempt", stale, count=stale)
-            for transition in applied:
-                self._publisher.publish(transition)
-            if self._held_outcomes:
-                await self._release_held_outcomes(applied, waited_since=time.monotonic() - PROGRESS_WAIT_SEC)
+    # --- progress ------------------------------------------------------------------------
 
-    async def _keep_alive(self) -> None:
-        interval = self._settings.heartbeat_interval
-        while True:
-            await asyncio.sleep(interval)
-            now = time.monotonic()
-            for identity in self._registry.identities():
-                await self._send(identity, Heartbeat())
-            for worker in self._registry.expire(now):
-                log.warning("renderer worker %s missed %d heartbeats", worker.worker_id, self._settings.heartbeat_liveness)
-                await self._worker_lost(worker, "renderer worker stopped answering")
-            await self._time_out_overdue()
-            await self._release_held_outcomes([], waited_since=now - PROGRESS_WAIT_SEC)
-            if now - self._started_at > ORPHAN_GRACE_LIVENESSES * self._liveness_sec:
-                await self._requeue_orphans()
-            await self._wake_for_retries(interval)
+    async def _store_progress(self) -> None:
+        frames, self._progress_backlog = self._progress_backlog, []
+        for start in range(0, len(frames), PROGRESS_BATCH_MAX):
+            await self._store_progress_batch(frames[start:start + PROGRESS_BATCH_MAX])
+
+    async def _store_progress_batch(self, frames: list[bytes]) -> None:
+        events = []
+        for payload in frames:
+            try:
+                events.append(self._progress.decode(payload))
+            except (ProtocolMismatch, msgspec.DecodeError) as error:
+                self._reject("undecodable_progress", "dropped an undecodable progress event: %s", error)
+        BUS_MESSAGES.labels("in", "progress").inc(len(events))
+        applied, stale = await self._jobs.apply_progress_batch(events)
+        if stale:
+            # Normal after an outcome: its final progress was stored with it, PUB/SUB comes later.
+            self._reject("stale_progress", "ignored %d progress events of jobs not running that attempt", stale,
+                         count=stale, level=logging.DEBUG)
+        for transition in applied:
+            self._publisher.publish(transition)
+
+    # --- the clock -----------------------------------------------------------------------
+
+    async def _tick(self) -> None:
+        now = time.monotonic()
+        for worker in self._registry.expire(now):
+            log.warning("renderer worker %s missed %d heartbeats", worker.worker_id, self._settings.heartbeat_liveness)
+            await self._worker_lost(worker, "renderer worker stopped answering")
+        await self._time_out_overdue()
+        if now - self._started_at > ORPHAN_GRACE_LIVENESSES * self._liveness_sec:
+            await self._requeue_orphans()
+        # Last: a worker that hears this heartbeat knows every deadline up to now was enforced.
+        for identity in self._registry.identities():
+            await self._send(identity, Heartbeat())
+        await self._wake_for_retries(self._settings.heartbeat_interval)
 
     async def _wake_for_retries(self, within: float) -> None:
         """Dispatches a retry right when its backoff ends, not at the next tick."""
@@ -294,11 +359,14 @@ class RenderBroker:
 
     async def _time_out_overdue(self) -> None:
         for job in await self._jobs.overdue():
+            transition = await self._jobs.fail_attempt(
+                job.job_id, job.attempt, ErrorCode.TIMEOUT, "the render took longer than its deadline", retryable=True)
+            self._publisher.publish(transition)
             owner = self._registry.owner_of(job.job_id)
-            if owner is not None:
+            if transition is not None and owner is not None:
+                # It stays busy in the registry until it reports how it stopped.
                 await self._send(owner.identity, Cancel(job_id=job.job_id))
-            self._publisher.publish(await self._jobs.fail_attempt(
-                job.job_id, job.attempt, ErrorCode.TIMEOUT, "the render took longer than its deadline", retryable=True))
+            self.request_dispatch()
 
     async def _requeue_orphans(self) -> None:
         """RUNNING jobs that no live worker reports and that have been quiet for the grace
@@ -315,34 +383,45 @@ class RenderBroker:
 
     async def _worker_lost(self, worker: Worker, reason: str) -> None:
         if worker.job is not None:
-            await self._end_lost_attempt(worker.job.job_id, worker.job.attempt, reason)
+            await self._end_lost_attempt(worker.job, reason)
         self.request_dispatch()
 
+    # --- dispatch ------------------------------------------------------------------------
+
     async def _dispatch(self) -> None:
-        while True:
-            await self._dispatch_needed.wait()
-            self._dispatch_needed.clear()
-            for worker in self._registry.idle():
-                claimed = await self._jobs.claim_next(worker.worker_id)
-                if claimed is None:
-                    break
-                transition, script = claimed
-                job = transition.job
-                self._publisher.publish(transition)
-                if worker.identity not in self._registry:
-                    # It disconnected or expired while the claim was being written.
-                    self._publisher.publish(await self._jobs.unclaim(job.job_id, job.attempt))
-                    self.request_dispatch()
-                    continue
-                self._registry.assign(worker.identity, RunningJob(job_id=job.job_id, attempt=job.attempt), time.monotonic())
-                render = Render(
-                    job_id=job.job_id, video_id=job.video_id, attempt=job.attempt,
-                    script=script, output=self._output_for(job.video_id, job.job_id),
-                )
-                if not await self._send(worker.identity, render):
-                    self._registry.remove(worker.identity)
-                    self._publisher.publish(await self._jobs.unclaim(job.job_id, job.attempt))
-                    self.request_dispatch()
+        found_nothing: list[frozenset[str]] = []
+        for worker in self._registry.idle():
+            if any(worker.engines <= engines for engines in found_nothing):
+                continue  # no job for a worker offering as much or more
+            claimed = await self._jobs.claim_next(worker.worker_id, worker.engines)
+            if claimed is None:
+                found_nothing.append(worker.engines)
+                continue
+            transition, script = claimed
+            job = transition.job
+            self._publisher.publish(transition)
+            attempt = RunningJob(job_id=job.job_id, attempt=job.attempt)
+            self._registry.assign(worker.identity, attempt)
+            render = Render(
+                job_id=job.job_id, video_id=job.video_id, attempt=job.attempt,
+                script=script, output=self._output_for(job.video_id, job.job_id),
+            )
+            if not await self._send(worker.identity, render):
+                self._registry.remove(worker.identity)
+                self._publisher.publish(await self._jobs.unclaim(job.job_id, job.attempt))
+                self.request_dispatch()
+        await self._note_waiting()
+
+    async def _note_waiting(self) -> None:
+        """Jobs that no connected worker can run stay PENDING and say why (/readyz, /metrics)."""
+        if not len(self._registry):
+            return  # nothing to say beyond "no renderer", which /readyz already does
+        transitions, self.waiting_for_engine = await self._jobs.note_waiting(self._registry.offered_engines())
+        for transition in transitions:
+            self._publisher.publish(transition)
+        JOBS_WAITING_FOR_ENGINE.clear()
+        for engine, count in self.waiting_for_engine.items():
+            JOBS_WAITING_FOR_ENGINE.labels(engine).set(count)
 
     def _output_for(self, video_id: str, job_id: str) -> OutputSpec:
         width, height = self._settings.render_resolution

@@ -2,7 +2,7 @@
 feeds it messages and the clock, so its rules are unit-testable with a fake clock."""
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from libs.contracts.bus import RunningJob
 
@@ -14,7 +14,10 @@ class Worker:
     worker_id: str
     expires_at: float
     job: RunningJob | None = None
-    assigned_at: float = 0.0
+    engines: frozenset[str] = field(default_factory=frozenset)
+    """The TTS engines it offers (from its Ready)."""
+    renders_sent: int = 0
+    """Renders this worker process has been sent, counted on its own scale (see Heartbeat)."""
 
 
 class WorkerRegistry:
@@ -29,9 +32,13 @@ class WorkerRegistry:
     def __contains__(self, identity: bytes) -> bool:
         return identity in self._workers
 
-    def ready(self, identity: bytes, worker_id: str, job: RunningJob | None, now: float) -> Worker:
+    def ready(
+        self, identity: bytes, worker_id: str, job: RunningJob | None, now: float,
+        engines: frozenset[str] = frozenset(), renders_received: int = 0,
+    ) -> Worker:
         self._workers.pop(identity, None)
-        worker = Worker(identity=identity, worker_id=worker_id, expires_at=now + self._liveness_sec, job=job)
+        worker = Worker(identity=identity, worker_id=worker_id, expires_at=now + self._liveness_sec, job=job,
+                        engines=engines, renders_sent=renders_received)
         self._workers[identity] = worker
         return worker
 
@@ -41,34 +48,47 @@ class WorkerRegistry:
             worker.expires_at = now + self._liveness_sec
         return worker
 
-    def assign(self, identity: bytes, job: RunningJob, now: float) -> None:
+    def assign(self, identity: bytes, job: RunningJob) -> None:
         worker = self._workers.pop(identity)
         worker.job = job
-        worker.assigned_at = now
+        worker.renders_sent += 1
         self._workers[identity] = worker
 
-    def disagreement(self, identity: bytes, reported: RunningJob | None, now: float, grace: float) -> RunningJob | None:
-        """The job the registry thinks this worker runs, if the worker's heartbeat keeps
-        saying otherwise for longer than `grace` (a Render may still be in flight before it);
-        the worker's own account then replaces the registry's."""
+    def disagreement(self, identity: bytes, reported: RunningJob | None, renders_received: int) -> RunningJob | None:
+        """When the worker's heartbeat, sent after it received every Render it was sent, names
+        another attempt than the registry's, the worker's own account replaces the registry's
+        and the attempt the registry believed in (if any) is returned: the worker lost it.
+        An older heartbeat (a Render still in flight to it) proves nothing and changes nothing."""
         worker = self._workers.get(identity)
-        if worker is None or worker.job == reported or now - worker.assigned_at <= grace:
+        if worker is None or worker.job == reported or renders_received < worker.renders_sent:
             return None
-        believed, worker.job, worker.assigned_at = worker.job, reported, now
+        believed, worker.job = worker.job, reported
         return believed
 
-    def release(self, identity: bytes, job_id: str) -> None:
-        """The worker finished `job_id`; it goes to the back of the idle queue."""
+    def release(self, identity: bytes, attempt: RunningJob) -> bool:
+        """The worker ended `attempt`; if that is what it runs, it goes to the back of the idle
+        queue. An outcome of any other attempt (a late resend) frees nothing."""
         worker = self._workers.get(identity)
-        if worker is not None and worker.job is not None and worker.job.job_id == job_id:
-            self._workers.move_to_end(identity)
-            worker.job = None
+        if worker is None or worker.job != attempt:
+            return False
+        self._workers.move_to_end(identity)
+        worker.job = None
+        return True
+
+    def refused(self, identity: bytes, attempt: RunningJob, running: RunningJob | None) -> None:
+        """The worker would not take `attempt`: it runs what it says it runs."""
+        worker = self._workers.get(identity)
+        if worker is not None and worker.job == attempt:
+            worker.job = running
 
     def remove(self, identity: bytes) -> Worker | None:
         return self._workers.pop(identity, None)
 
     def idle(self) -> list[Worker]:
         return [worker for worker in self._workers.values() if worker.job is None]
+
+    def offered_engines(self) -> set[str]:
+        return set().union(*(worker.engines for worker in self._workers.values()))
 
     def owner_of(self, job_id: str) -> Worker | None:
         return next((w for w in self._workers.values() if w.job is not None and w.job.job_id == job_id), None)

@@ -5,30 +5,39 @@ A change to a terminal status also writes its webhook events into the outbox the
 """
 
 from collections import defaultdict
-from dataclasses import dataclass
-from itertools import zip_longest
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from collections.abc import Callable
+from enum import Enum
+from itertools import zip_longest
 from typing import Any
 from uuid import uuid4
 
 import msgspec
-from sqlalchemy import CTE, ColumnElement, Integer, String, Text, bindparam, func, insert, or_, select, union_all, update
+from sqlalchemy import CTE, Integer, String, Text, bindparam, func, insert, or_, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.contracts.bus import JobFinished, Outcome, Progress
 from libs.contracts.codes import ErrorCode, JobStatus, Step
 from libs.contracts.script import Script
+from libs.contracts.voices import required_engine
 from services.api.db.engine import Database
 from services.api.db.models import AttemptRow, Base, JobEventRow, JobRow, PublishedRow, ScriptRow, utc_now
 from services.api.errors import JobNotCancelable, JobNotFound, ScriptNotApproved, ScriptNotFound
 from services.api.jobs.retry import backoff_delay
+from services.api.jobs.states import check_transition
 from services.api.scripts.schemas import ScriptStatus
 from services.api.scripts.store import decode_script
 from services.api.webhooks.outbox import WebhookOutbox
 
 PENDING, RUNNING = JobStatus.PENDING.value, JobStatus.RUNNING.value
+
+
+class _VoiceOnly(msgspec.Struct):
+    """The one field of a stored script that dispatch needs; the rest is skipped undecoded."""
+
+    voice: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,14 +54,42 @@ AttemptTimeout = Callable[[Script], float]
 """Seconds one attempt of this script may run."""
 
 
+class Verdict(Enum):
+    """What became of an attempt's outcome: the store decides, in the transaction that writes it."""
+
+    APPLIED = "applied"
+    """This call recorded the attempt's end."""
+    DUPLICATE = "duplicate"
+    """The attempt already ended with this very outcome (a resend)."""
+    STALE = "stale"
+    """Not this worker's attempt, no such attempt, or it already ended otherwise (a conflict)."""
+
+
+@dataclass(frozen=True)
+class Finish:
+    verdict: Verdict
+    transition: Transition | None = None
+    """The job's status change, when the outcome made one."""
+    progress: list[Transition] = field(default_factory=list)
+    """The attempt's final progress, stored with the outcome (before its status change)."""
+    discard: tuple[str, str] | None = None
+    """(video, job) whose files a success published after the attempt was canceled: unwanted."""
+
+    @property
+    def transitions(self) -> list[Transition]:
+        return [*self.progress, *([self.transition] if self.transition else [])]
+
+
 class JobStore:
     def __init__(
         self, db: Database, max_attempts: int, attempt_timeout: AttemptTimeout, outbox: WebhookOutbox | None = None,
+        voice_aliases: dict[str, str] | None = None,
     ) -> None:
         self._db = db
         self._max_attempts = max_attempts
         self._attempt_timeout = attempt_timeout
         self._outbox = outbox
+        self._voice_aliases = voice_aliases or {}
 
     # --- requests ----------------------------------------------------------------------
 
@@ -60,20 +97,22 @@ class JobStore:
         """Inserts a PENDING job with its first event, or returns the video's active one:
         (job, created, event). The API's hottest write: four statements, no ORM flush."""
         now = utc_now()
-        job = JobRow(
-            job_id=f"job-{uuid4()}", video_id=video_id, script_id=script_id, status=PENDING, step=None,
-            progress=0, message="Queued", attempt=0, max_attempts=self._max_attempts, last_seq=1,
-            renderer_seq=0, created_by=created_by, created_at=now, updated_at=now,
-        )
-        event = event_of(job, now)
         async with self._db.write_session() as session, session.begin():
-            status = await session.scalar(
-                select(ScriptRow.status).where(ScriptRow.video_id == video_id, ScriptRow.script_id == script_id)
-            )
-            if status is None:
+            script = (await session.execute(
+                select(ScriptRow.status, ScriptRow.body).where(ScriptRow.video_id == video_id, ScriptRow.script_id == script_id)
+            )).first()
+            if script is None:
                 raise ScriptNotFound(f"Script {script_id!r} of video {video_id!r} does not exist.", video_id=video_id, script_id=script_id)
-            if status != ScriptStatus.APPROVED.value:
+            if script.status != ScriptStatus.APPROVED.value:
                 raise ScriptNotApproved("Only an APPROVED script can be rendered.", video_id=video_id, script_id=script_id)
+            voice = msgspec.json.decode(script.body, type=_VoiceOnly).voice
+            job = JobRow(
+                job_id=f"job-{uuid4()}", video_id=video_id, script_id=script_id, status=PENDING, step=None,
+                progress=0, message="Queued", attempt=0, max_attempts=self._max_attempts, last_seq=1,
+                renderer_seq=0, created_by=created_by, created_at=now, updated_at=now,
+                engine=required_engine(voice, self._voice_aliases),
+            )
+            event = event_of(job, now)
             try:
                 # A failed statement leaves SQLite's transaction, and the session, usable.
                 await session.execute(insert(JobRow.__table__), _columns(job))
@@ -95,13 +134,13 @@ class JobStore:
             if job.status not in (PENDING, RUNNING):
                 raise JobNotCancelable(f"Job {job_id} already ended {job.status}.", job_id=job_id, status=job.status)
             worker = job.worker_id if job.status == RUNNING else None
+            if worker is not None and not await self._end_attempt(session, job_id, job.attempt, Outcome.CANCELED, finished=False):
+                # The attempt's outcome was recorded first, in another transaction: it stands.
+                raise JobNotCancelable(f"Job {job_id} is already ending.", job_id=job_id, status=job.status)
             transition = await self._transition(
-                session, job_id, [JobRow.status == job.status, JobRow.attempt == job.attempt],
-                {"status": JobStatus.CANCELED.value, "finished_at": utc_now()}, "Canceled",
+                session, job_id, JobStatus(job.status), JobStatus.CANCELED, job.attempt,
+                {"finished_at": utc_now()}, "Canceled",
             )
-            if worker is not None:
-                # finished_at stays open until the worker confirms it really stopped.
-                await self._record_attempt(session, job_id, job.attempt, Outcome.CANCELED, finished=False)
             return transition.job, transition, worker
 
     async def get_with_attempts(self, video_id: str, job_id: str) -> tuple[JobRow, list[AttemptRow]]:
@@ -184,14 +223,16 @@ class JobStore:
 
     # --- dispatcher --------------------------------------------------------------------
 
-    async def claim_next(self, worker_id: str) -> tuple[Transition, Script] | None:
-        """Moves the oldest PENDING job to RUNNING on `worker_id`, starting its next attempt.
-        Returns the transition and the job's script (decoded once, for the deadline and the Render)."""
+    async def claim_next(self, worker_id: str, engines: Iterable[str]) -> tuple[Transition, Script] | None:
+        """Moves the oldest PENDING job that a worker offering `engines` can run to RUNNING on
+        `worker_id`, starting its next attempt. Returns the transition and the job's script
+        (decoded once, for the deadline and the Render)."""
         async with self._db.write_session() as session, session.begin():
             now = utc_now()
             job = await session.scalar(
                 select(JobRow)
-                .where(JobRow.status == PENDING, or_(JobRow.not_before.is_(None), JobRow.not_before <= now))
+                .where(JobRow.status == PENDING, or_(JobRow.not_before.is_(None), JobRow.not_before <= now),
+                       or_(JobRow.engine.is_(None), JobRow.engine.in_(list(engines))))
                 .order_by(JobRow.created_at, JobRow.job_id)
                 .limit(1)
             )
@@ -202,8 +243,8 @@ class JobStore:
             timeout = self._attempt_timeout(script)
             attempt = job.attempt + 1
             transition = await self._transition(
-                session, job.job_id, [JobRow.status == PENDING, JobRow.attempt == job.attempt],
-                {"status": RUNNING, "attempt": attempt, "worker_id": worker_id, "renderer_seq": 0,
+                session, job.job_id, JobStatus.PENDING, JobStatus.RUNNING, job.attempt,
+                {"attempt": attempt, "worker_id": worker_id, "renderer_seq": 0,
                  "started_at": job.started_at or now, "not_before": None,
                  "deadline_at": now + timedelta(seconds=timeout)},
                 f"Attempt {attempt}/{job.max_attempts} started",
@@ -211,12 +252,33 @@ class JobStore:
             session.add(AttemptRow(job_id=job.job_id, attempt=attempt, worker_id=worker_id, started_at=now))
             return transition, script
 
+    async def note_waiting(self, offered: set[str]) -> tuple[list[Transition], dict[str, int]]:
+        """PENDING jobs whose engine no connected worker offers say so in their message (once,
+        as an event). Returns those transitions and how many jobs wait, by engine."""
+        unrunnable = (JobRow.status == PENDING, JobRow.engine.is_not(None), JobRow.engine.not_in(list(offered)))
+        async with self._db.read_session() as session:
+            rows = (await session.execute(select(JobRow.job_id, JobRow.engine, JobRow.message).where(*unrunnable))).all()
+        waiting: dict[str, int] = defaultdict(int)
+        for _, engine, _ in rows:
+            waiting[engine] += 1
+        to_note = [(job_id, waiting_message(engine, offered)) for job_id, engine, message in rows
+                   if message != waiting_message(engine, offered)]
+        transitions = []
+        if to_note:  # a write transaction only when some message changes
+            async with self._db.write_session() as session, session.begin():
+                for job_id, reason in to_note:
+                    transition = await self._transition(session, job_id, JobStatus.PENDING, JobStatus.PENDING, None, {}, reason)
+                    if transition is not None:
+                        transitions.append(transition)
+        return transitions, dict(waiting)
+
     async def unclaim(self, job_id: str, attempt: int) -> Transition | None:
-        """The Render never reached the worker: give the attempt back and queue the job again."""
+        """The Render never reached the worker, or the worker refused it: give the attempt back
+        and queue the job again at once."""
         async with self._db.write_session() as session, session.begin():
             transition = await self._transition(
-                session, job_id, [JobRow.status == RUNNING, JobRow.attempt == attempt],
-                {"status": PENDING, "attempt": attempt - 1, "worker_id": None}, "Queued",
+                session, job_id, JobStatus.RUNNING, JobStatus.PENDING, attempt,
+                {"attempt": attempt - 1, "worker_id": None}, "Queued",
             )
             if transition is not None:
                 await session.delete(await session.get(AttemptRow, (job_id, attempt)))
@@ -243,84 +305,107 @@ class JobStore:
                 applied += await self._progress_transitions(session, [p for p in round_ if p is not None])
         return applied, len(newest) - len(applied)
 
-    async def finish(self, result: JobFinished, worker_id: str) -> Transition | None:
-        """Applies one attempt's outcome reported by `worker_id`; None when the message is
-        stale, a duplicate, or from a worker that does not run that attempt."""
-        job = await self.find(result.job_id)
-        if job is None or job.worker_id != worker_id or job.attempt != result.attempt:
-            return None
-        if result.outcome is Outcome.SUCCEEDED:
-            return await self._succeed(result)
-        if result.outcome is Outcome.CANCELED:
-            return await self._confirm_stopped(result)
-        return await self.fail_attempt(
-            result.job_id, result.attempt, result.error_code or ErrorCode.RENDER_FAILED,
-            result.error_message or "Render failed", retryable=result.retryable,
-        )
+    async def finish(self, result: JobFinished, worker_id: str) -> Finish:
+        """Applies one attempt's outcome reported by `worker_id`, with its final progress, in
+        one transaction guarded by "this attempt has no outcome yet"."""
+        async with self._db.write_session() as session, session.begin():
+            if not await self._end_attempt(
+                session, result.job_id, result.attempt, result.outcome, result.error_code, result.error_message,
+                worker_id=worker_id,
+            ):
+                return await self._already_ended(session, result, worker_id)
+            progress = await self._store_progress(session, result.final_progress)
+            if result.outcome is Outcome.SUCCEEDED:
+                transition = await self._succeed(session, result)
+            elif result.outcome is Outcome.CANCELED:
+                # The worker stopped on its own (a cancel would have recorded the outcome first).
+                transition = await self._transition(
+                    session, result.job_id, JobStatus.RUNNING, JobStatus.CANCELED, result.attempt,
+                    {"finished_at": utc_now()}, "Canceled by the renderer",
+                )
+            else:
+                transition = await self._fail(
+                    session, result.job_id, result.attempt, result.error_code or ErrorCode.RENDER_FAILED,
+                    result.error_message or "Render failed", retryable=result.retryable,
+                )
+            return Finish(Verdict.APPLIED, transition, progress)
 
     async def fail_attempt(self, job_id: str, attempt: int, error_code: ErrorCode, error_message: str, *, retryable: bool) -> Transition | None:
-        """A failed attempt goes back to PENDING while attempts remain and the error is retryable."""
+        """The broker ends an attempt no worker reported on (lost worker, deadline): it goes back
+        to PENDING while attempts remain and the error is retryable. None if it already ended."""
         async with self._db.write_session() as session, session.begin():
-            job = await session.get(JobRow, job_id)
-            if job is None or job.status != RUNNING or job.attempt != attempt:
+            if not await self._end_attempt(session, job_id, attempt, Outcome.FAILED, error_code, error_message):
+                await self._close_canceled(session, job_id, attempt)
                 return None
-            await self._record_attempt(session, job_id, attempt, Outcome.FAILED, error_code, error_message)
-            if retryable and attempt < job.max_attempts:
-                delay = backoff_delay(attempt)
-                return await self._transition(
-                    session, job_id, [JobRow.status == RUNNING, JobRow.attempt == attempt],
-                    {"status": PENDING, "worker_id": None, "error_code": error_code.value, "error_message": error_message,
-                     "not_before": utc_now() + timedelta(seconds=delay)},
-                    f"Attempt {attempt} failed ({error_code.value}); retrying in {delay:.1f} s",
-                )
-            return await self._transition(
-                session, job_id, [JobRow.status == RUNNING, JobRow.attempt == attempt],
-                {"status": JobStatus.FAILED.value, "error_code": error_code.value, "error_message": error_message,
-                 "finished_at": utc_now()},
-                error_message,
-            )
+            return await self._fail(session, job_id, attempt, error_code, error_message, retryable=retryable)
 
-    async def _succeed(self, result: JobFinished) -> Transition | None:
+    async def _fail(
+        self, session: AsyncSession, job_id: str, attempt: int, error_code: ErrorCode, error_message: str, *, retryable: bool,
+    ) -> Transition | None:
+        job = await session.get(JobRow, job_id)
+        values = {"error_code": error_code.value, "error_message": error_message}
+        if retryable and attempt < job.max_attempts:
+            delay = backoff_delay(attempt)
+            return await self._transition(
+                session, job_id, JobStatus.RUNNING, JobStatus.PENDING, attempt,
+                {**values, "worker_id": None, "not_before": utc_now() + timedelta(seconds=delay)},
+                f"Attempt {attempt} failed ({error_code.value}); retrying in {delay:.1f} s",
+            )
+        return await self._transition(
+            session, job_id, JobStatus.RUNNING, JobStatus.FAILED, attempt, {**values, "finished_at": utc_now()}, error_message,
+        )
+
+    async def _succeed(self, session: AsyncSession, result: JobFinished) -> Transition | None:
         assets = msgspec.to_builtins(result.assets)
-        async with self._db.write_session() as session, session.begin():
-            transition = await self._transition(
-                session, result.job_id, [JobRow.status == RUNNING, JobRow.attempt == result.attempt],
-                {"status": JobStatus.SUCCEEDED.value, "step": Step.PUBLISH_ASSETS.value, "progress": 100,
-                 "assets": assets, "error_code": None, "error_message": None, "finished_at": utc_now()},
-                "Render finished", assets=assets,
-            )
-            if transition is not None:
-                await self._record_attempt(session, result.job_id, result.attempt, Outcome.SUCCEEDED)
-                await self._publish(session, transition.job)
-            return transition
+        transition = await self._transition(
+            session, result.job_id, JobStatus.RUNNING, JobStatus.SUCCEEDED, result.attempt,
+            {"step": Step.PUBLISH_ASSETS.value, "progress": 100, "assets": assets, "error_code": None,
+             "error_message": None, "finished_at": utc_now()},
+            "Render finished", assets=assets,
+        )
+        if transition is not None:
+            await self._publish(session, transition.job)
+        return transition
 
-    async def _confirm_stopped(self, result: JobFinished) -> Transition | None:
-        """A worker stopped an attempt on request: close the attempt's record; if the job was
-        somehow still RUNNING (the worker stopped on its own), it ends CANCELED too."""
-        async with self._db.write_session() as session, session.begin():
-            await session.execute(
-                update(AttemptRow)
-                .where(AttemptRow.job_id == result.job_id, AttemptRow.attempt == result.attempt,
-                       AttemptRow.finished_at.is_(None))
-                .values(finished_at=utc_now(), outcome=Outcome.CANCELED.value)
-            )
-            return await self._transition(
-                session, result.job_id, [JobRow.status == RUNNING, JobRow.attempt == result.attempt],
-                {"status": JobStatus.CANCELED.value, "finished_at": utc_now()},
-                "Canceled by the renderer",
-            )
+    async def _already_ended(self, session: AsyncSession, result: JobFinished, worker_id: str) -> Finish:
+        """Why an outcome found its attempt ended: a resend, a conflict, or a canceled attempt
+        whose worker reports how it stopped (that closes the attempt's record)."""
+        row = await session.get(AttemptRow, (result.job_id, result.attempt))
+        if row is None or row.worker_id != worker_id:
+            return Finish(Verdict.STALE)
+        if await self._close_canceled(session, result.job_id, result.attempt):
+            video_id = await session.scalar(select(JobRow.video_id).where(JobRow.job_id == result.job_id))
+            return Finish(Verdict.APPLIED, discard=(video_id, result.job_id) if result.outcome is Outcome.SUCCEEDED else None)
+        return Finish(Verdict.DUPLICATE if row.outcome == result.outcome.value else Verdict.STALE)
 
     @staticmethod
-    async def _record_attempt(
-        session: AsyncSession, job_id: str, attempt: int, outcome: Outcome,
-        error_code: ErrorCode | None = None, error_message: str | None = None, *, finished: bool = True,
-    ) -> None:
-        await session.execute(
-            update(AttemptRow)
-            .where(AttemptRow.job_id == job_id, AttemptRow.attempt == attempt, AttemptRow.outcome.is_(None))
+    async def _end_attempt(
+        session: AsyncSession, job_id: str, attempt: int, outcome: Outcome, error_code: ErrorCode | None = None,
+        error_message: str | None = None, *, worker_id: str | None = None, finished: bool = True,
+    ) -> bool:
+        """Records the attempt's outcome if it has none yet (and runs on `worker_id`, if given).
+        The one place an outcome is decided: whoever's UPDATE matches wins, every other comes
+        too late, whatever the order the messages arrived in."""
+        conditions = [AttemptRow.job_id == job_id, AttemptRow.attempt == attempt, AttemptRow.outcome.is_(None)]
+        if worker_id is not None:
+            conditions.append(AttemptRow.worker_id == worker_id)
+        result = await session.execute(
+            update(AttemptRow).where(*conditions)
             .values(outcome=outcome.value, error_code=error_code.value if error_code else None,
                     error_message=error_message, finished_at=utc_now() if finished else None)
         )
+        return result.rowcount == 1
+
+    @staticmethod
+    async def _close_canceled(session: AsyncSession, job_id: str, attempt: int) -> bool:
+        """A canceled attempt's record stays open until its worker has stopped (or is lost)."""
+        result = await session.execute(
+            update(AttemptRow)
+            .where(AttemptRow.job_id == job_id, AttemptRow.attempt == attempt,
+                   AttemptRow.outcome == Outcome.CANCELED.value, AttemptRow.finished_at.is_(None))
+            .values(finished_at=utc_now())
+        )
+        return result.rowcount == 1
 
     @staticmethod
     async def _publish(session: AsyncSession, job: JobRow) -> None:
@@ -335,16 +420,22 @@ class JobStore:
     # --- the one way state changes -----------------------------------------------------
 
     async def _transition(
-        self, session: AsyncSession, job_id: str, expected: list[ColumnElement[bool]], values: dict[str, Any],
-        message: str, assets: dict[str, Any] | None = None,
+        self, session: AsyncSession, job_id: str, before: JobStatus, after: JobStatus, attempt: int | None,
+        values: dict[str, Any], message: str, assets: dict[str, Any] | None = None,
     ) -> Transition | None:
+        """Moves the job from `before` (at `attempt`, unless None) to `after`, if it is still
+        there: the state machine's table says whether the move exists at all."""
+        check_transition(before, after)
         now: datetime = utc_now()
-        if values.get("status", RUNNING) != RUNNING:
+        if after is not JobStatus.RUNNING:
             values = {**values, "deadline_at": None}  # only a running attempt has a deadline
+        expected = [JobRow.status == before.value]
+        if attempt is not None:
+            expected.append(JobRow.attempt == attempt)
         job = await session.scalar(
             update(JobRow)
             .where(JobRow.job_id == job_id, *expected)
-            .values(**values, message=message, updated_at=now, last_seq=JobRow.last_seq + 1)
+            .values(**values, status=after.value, message=message, updated_at=now, last_seq=JobRow.last_seq + 1)
             .returning(JobRow)
             .execution_options(synchronize_session=False, populate_existing=True)
         )
@@ -352,15 +443,23 @@ class JobStore:
             return None
         event = event_of(job, now, assets)
         session.add(event)
-        status_changed = "status" in values
-        if self._outbox is not None and status_changed and JobStatus(job.status).is_terminal:
+        status_changed = before is not after
+        if self._outbox is not None and status_changed and after.is_terminal:
             self._outbox.enqueue(session, job)
         return Transition(job=job, event=event, status_changed=status_changed)
+
+    async def _store_progress(self, session: AsyncSession, reports: list[Progress]) -> list[Transition]:
+        """An outcome's final progress: the reports the job has not seen yet, in order."""
+        stored = []
+        for report in sorted(reports, key=lambda p: p.seq):
+            stored += await self._progress_transitions(session, [report])
+        return stored
 
     @staticmethod
     async def _progress_transitions(session: AsyncSession, reports: list[Progress]) -> list[Transition]:
         """`_transition` for a round of progress reports, at most one per job, as a single
         conditional UPDATE: a busy bus costs a few statements per burst, not a few per event."""
+        check_transition(JobStatus.RUNNING, JobStatus.RUNNING)
         now = utc_now()
         reported = _as_table(reports)
         jobs = await session.scalars(
@@ -391,6 +490,11 @@ def event_of(job: JobRow, now: datetime, assets: dict[str, Any] | None = None) -
         progress=job.progress, message=job.message, error_code=job.error_code if job.status != RUNNING else None,
         assets=assets, created_at=now,
     )
+
+
+def waiting_message(engine: str, offered: set[str]) -> str:
+    return (f"Waiting for a renderer that offers the {engine} TTS engine "
+            f"(connected renderers offer: {', '.join(sorted(offered)) or 'none'})")
 
 
 def _as_table(reports: list[Progress]) -> CTE:

@@ -23,6 +23,10 @@ STEP_DURATION = Histogram(
 
 BUS_MESSAGES = Counter("slidereel_bus_messages", "Bus messages the API received and sent, by direction and type",
                        ["direction", "type"])
+OUTCOMES = Counter("slidereel_outcomes", "Attempt outcomes workers reported, by the store's verdict "
+                   "(applied, duplicate: a resend, stale: not that worker's attempt or ended otherwise)", ["verdict"])
+JOBS_WAITING_FOR_ENGINE = Gauge("slidereel_jobs_waiting_for_engine",
+                                "PENDING jobs whose TTS engine no connected renderer offers", ["engine"])
 BUS_DROPPED = Counter("slidereel_bus_messages_dropped", "Bus messages the API dropped, by reason", ["reason"])
 
 WEBHOOK_DELIVERIES = Counter("slidereel_webhook_deliveries", "Webhook delivery tries, by result", ["result"])

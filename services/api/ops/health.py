@@ -17,6 +17,8 @@ class Readiness(msgspec.Struct, kw_only=True):
     """Renderer workers connected to the broker."""
     bus_rejected: dict[str, int]
     """Bus messages logged and ignored since start, by reason."""
+    waiting_for_engine: dict[str, int]
+    """PENDING jobs whose TTS engine no connected renderer offers, by engine."""
 
 
 class HealthController(Controller):
@@ -41,5 +43,5 @@ class HealthController(Controller):
         workers = broker.connected_workers
         ready = database_ok and workers > 0
         body = Readiness(status="ready" if ready else "not ready", database=database_ok, renderers=workers,
-                         bus_rejected=dict(broker.rejected))
+                         bus_rejected=dict(broker.rejected), waiting_for_engine=broker.waiting_for_engine)
         return Response(body, status_code=HTTP_200_OK if ready else HTTP_503_SERVICE_UNAVAILABLE)

@@ -47,7 +47,7 @@ async def expire_jobs(db: Database, asset_dir: Path, ttl: timedelta) -> list[tup
         expired = [(video_id, job_id) for video_id, job_id in result]
     # After the commit, so slow deletes never hold the one write lock every writer waits on.
     # A crash in between leaves the folders behind: only rows lead the next sweep to files.
-    await asyncio.to_thread(_remove_job_folders, asset_dir, expired)
+    await asyncio.to_thread(remove_job_folders, asset_dir, expired)
     return expired
 
 
@@ -100,7 +100,8 @@ async def sweep_periodically(db: Database, settings: Settings) -> None:
         await asyncio.sleep(settings.job_ttl_sweep_sec)
 
 
-def _remove_job_folders(asset_dir: Path, jobs: list[tuple[str, str]]) -> None:
+def remove_job_folders(asset_dir: Path, jobs: list[tuple[str, str]]) -> None:
+    """Deletes these jobs' asset folders (blocking: run it on a thread)."""
     root = asset_dir.resolve()
     for video_id, job_id in jobs:
         folder = root / video_id / job_id

@@ -12,11 +12,12 @@ from libs.contracts.codes import ErrorCode, Step
 from libs.contracts.script import Scene, Script
 from services.api.db.models import JobRow, utc_now
 from services.api.errors import JobNotCancelable, ScriptNotApproved
-from services.api.jobs.store import JobStore
+from services.api.jobs.store import JobStore, Verdict
 from services.api.scripts.store import ScriptStore
 
 pytestmark = pytest.mark.anyio
 SCRIPT = Script(title="t", scenes=[Scene(narration="안녕하세요.")])
+ESPEAK = {"espeak"}
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def succeeded(job_id: str, attempt: int) -> JobFinished:
 async def running_job(jobs: JobStore, video_id: str = "v"):
     job, created, _ = await jobs.create(video_id, "s", "tester")
     assert created
-    transition, _ = await jobs.claim_next("w1")
+    transition, _ = await jobs.claim_next("w1", ESPEAK)
     assert transition.job.job_id == job.job_id and transition.job.attempt == 1
     return transition.job
 
@@ -57,14 +58,37 @@ async def test_draft_script_cannot_be_rendered(stores):
 async def test_duplicate_and_stale_outcomes_change_nothing(stores):
     _, jobs = stores
     job = await running_job(jobs)
-    assert await jobs.finish(succeeded(job.job_id, attempt=2), "w1") is None, "stale attempt applied"
-    assert await jobs.finish(succeeded(job.job_id, attempt=1), "impostor") is None, "another worker's word applied"
+    assert (await jobs.finish(succeeded(job.job_id, attempt=2), "w1")).verdict is Verdict.STALE, "stale attempt applied"
+    assert (await jobs.finish(succeeded(job.job_id, attempt=1), "impostor")).verdict is Verdict.STALE, "another worker's word applied"
     done = await jobs.finish(succeeded(job.job_id, attempt=1), "w1")
-    assert done.job.status == "SUCCEEDED" and done.job.progress == 100
-    assert await jobs.finish(succeeded(job.job_id, attempt=1), "w1") is None, "duplicate applied"
+    assert done.verdict is Verdict.APPLIED and done.transition.job.status == "SUCCEEDED" and done.transition.job.progress == 100
+    again = await jobs.finish(succeeded(job.job_id, attempt=1), "w1")
+    assert again.verdict is Verdict.DUPLICATE and again.transitions == [], "duplicate applied"
     failed = JobFinished(job_id=job.job_id, attempt=1, outcome=Outcome.FAILED, error_code=ErrorCode.RENDER_FAILED)
-    assert await jobs.finish(failed, "w1") is None
+    assert (await jobs.finish(failed, "w1")).verdict is Verdict.STALE, "a conflicting outcome is not a duplicate"
+    assert await jobs.fail_attempt(job.job_id, 1, ErrorCode.WORKER_LOST, "lost", retryable=True) is None
     assert (await jobs.find(job.job_id)).status == "SUCCEEDED"
+
+
+async def test_an_outcome_after_the_broker_failed_the_attempt_is_stale(stores):
+    _, jobs = stores
+    job = await running_job(jobs)
+    timed_out = await jobs.fail_attempt(job.job_id, 1, ErrorCode.TIMEOUT, "deadline", retryable=True)
+    assert timed_out.job.status == "PENDING"
+    assert (await jobs.finish(succeeded(job.job_id, attempt=1), "w1")).verdict is Verdict.STALE
+    attempts = (await jobs.attempts_of([job.job_id]))[job.job_id]
+    assert [(a.outcome, a.error_code) for a in attempts] == [("FAILED", "TIMEOUT")]
+
+
+async def test_final_progress_is_stored_with_the_outcome_before_its_status_change(stores):
+    _, jobs = stores
+    job = await running_job(jobs)
+    final = [Progress(job_id=job.job_id, video_id="v", attempt=1, seq=seq, step=step, progress=value, ts=time.time())
+             for seq, step, value in [(4, Step.COMPOSE_VIDEO, 80), (2, Step.GENERATE_TTS, 30), (5, Step.PUBLISH_ASSETS, 99)]]
+    await jobs.apply_progress_batch([final[1]])
+    finish = await jobs.finish(msgspec.structs.replace(succeeded(job.job_id, 1), progress_seq=5, final_progress=final), "w1")
+    assert [(t.event.status, t.event.step) for t in finish.transitions] == [
+        ("RUNNING", "COMPOSE_VIDEO"), ("RUNNING", "PUBLISH_ASSETS"), ("SUCCEEDED", "PUBLISH_ASSETS")]
 
 
 async def test_late_success_never_overwrites_canceled(stores):
@@ -72,8 +96,14 @@ async def test_late_success_never_overwrites_canceled(stores):
     job = await running_job(jobs)
     canceled, _, worker = await jobs.cancel("v", job.job_id)
     assert canceled.status == "CANCELED" and worker == "w1"
-    assert await jobs.finish(succeeded(job.job_id, attempt=1), "w1") is None
+    (attempt,) = (await jobs.attempts_of([job.job_id]))[job.job_id]
+    assert attempt.outcome == "CANCELED" and attempt.finished_at is None, "open until the worker has stopped"
+    late = await jobs.finish(succeeded(job.job_id, attempt=1), "w1")
+    assert late.verdict is Verdict.APPLIED and late.transition is None and late.discard == ("v", job.job_id)
     assert (await jobs.find(job.job_id)).status == "CANCELED"
+    (attempt,) = (await jobs.attempts_of([job.job_id]))[job.job_id]
+    assert attempt.outcome == "CANCELED" and attempt.finished_at is not None, "the attempt's record stayed open"
+    assert (await jobs.finish(succeeded(job.job_id, attempt=1), "w1")).verdict is Verdict.STALE
     assert await jobs.published("v") is None
     with pytest.raises(JobNotCancelable):
         done = await running_job(jobs)
@@ -86,13 +116,13 @@ async def test_retryable_failures_back_off_then_requeue_until_attempts_run_out(s
     job = await running_job(jobs)
     for attempt in (1, 2, 3):
         if attempt > 1:
-            assert await jobs.claim_next("w1") is None, "a retry must wait for its backoff"
+            assert await jobs.claim_next("w1", ESPEAK) is None, "a retry must wait for its backoff"
             waiting = await jobs.find(job.job_id)
             delay = (waiting.not_before - waiting.updated_at).total_seconds()
             base = 2 ** (attempt - 2)
             assert 0.5 * base - 0.01 <= delay <= 1.5 * base + 0.01, (attempt, delay)
             await end_backoff(jobs, job.job_id)
-            transition, _ = await jobs.claim_next(f"w{attempt}")
+            transition, _ = await jobs.claim_next(f"w{attempt}", ESPEAK)
             assert transition.job.attempt == attempt
         outcome = await jobs.fail_attempt(job.job_id, attempt, ErrorCode.WORKER_LOST, "lost", retryable=True)
         assert outcome.job.status == ("FAILED" if attempt == 3 else "PENDING")
@@ -166,3 +196,18 @@ async def test_published_set_moves_only_to_a_newer_job(stores):
     published, job = await jobs.published("v")
     assert job.job_id == newer.job_id
     assert msgspec.convert(job.assets, RenderedAssets).duration_sec == 1.0
+
+
+async def test_a_job_waits_for_a_worker_offering_its_engine_and_says_why(stores):
+    scripts, jobs = stores
+    await scripts.put("c", "s", Script(title="t", voice="coqui:vits-ko", scenes=[Scene(narration="안녕.")]), "tester")
+    await scripts.approve("c", "s")
+    job, _, _ = await jobs.create("c", "s", "tester")
+    assert job.engine == "coqui"
+    assert await jobs.claim_next("w1", ESPEAK) is None, "an espeak-only worker got a coqui job"
+    noted, waiting = await jobs.note_waiting(ESPEAK)
+    assert waiting == {"coqui": 1} and [t.job.message for t in noted] == [
+        "Waiting for a renderer that offers the coqui TTS engine (connected renderers offer: espeak)"]
+    assert (await jobs.note_waiting(ESPEAK))[0] == [], "the same reason was announced twice"
+    transition, _ = await jobs.claim_next("w2", {"espeak", "coqui"})
+    assert transition.job.job_id == job.job_id

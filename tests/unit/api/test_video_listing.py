@@ -27,7 +27,7 @@ async def test_videos_are_summarized_newest_edit_first_with_their_newest_job(db)
     canceled, _, _ = await jobs.create("newer", "s1", "tester")
     await jobs.cancel("newer", canceled.job_id)
     rendered, _, _ = await jobs.create("newer", "s1", "tester")
-    await jobs.claim_next("w1")
+    await jobs.claim_next("w1", {"espeak"})
     await jobs.finish(JobFinished(job_id=rendered.job_id, attempt=1, outcome=Outcome.SUCCEEDED,
                                   assets=RenderedAssets(duration_sec=1.0)), "w1")
 

@@ -76,10 +76,10 @@ async def outbox_rows(db) -> list[WebhookDeliveryRow]:
 @pytest.mark.anyio
 async def test_only_terminal_transitions_enqueue_one_event_per_url(db, jobs):
     job, _, _ = await jobs.create("v", "s", "tester")
-    transition, _ = await jobs.claim_next("w1")
+    transition, _ = await jobs.claim_next("w1", {"espeak"})
     assert await outbox_rows(db) == [], "PENDING and RUNNING are not webhook events"
     finished = JobFinished(job_id=job.job_id, attempt=1, outcome=Outcome.SUCCEEDED, assets=RenderedAssets(duration_sec=2.5))
-    assert (await jobs.finish(finished, "w1")).job.status == "SUCCEEDED"
+    assert (await jobs.finish(finished, "w1")).transition.job.status == "SUCCEEDED"
     rows = await outbox_rows(db)
     assert [row.url for row in rows] == list(URLS)
     assert len({row.webhook_id for row in rows}) == 2 and all(row.webhook_id.startswith("msg_") for row in rows)
@@ -94,7 +94,7 @@ async def test_only_terminal_transitions_enqueue_one_event_per_url(db, jobs):
 @pytest.mark.anyio
 async def test_failed_and_canceled_jobs_are_announced_too(db, jobs):
     failed, _, _ = await jobs.create("v", "s", "tester")
-    await jobs.claim_next("w1")
+    await jobs.claim_next("w1", {"espeak"})
     await jobs.fail_attempt(failed.job_id, 1, ErrorCode.INVALID_SCRIPT, "no", retryable=False)
     canceled, _, _ = await jobs.create("v", "s", "tester")
     await jobs.cancel("v", canceled.job_id)

@@ -22,29 +22,46 @@ def test_longest_idle_worker_is_offered_first():
     registry = WorkerRegistry(LIVENESS)
     for name in (b"a", b"b", b"c"):
         registry.ready(name, name.decode(), None, now=0.0)
-    registry.assign(b"a", RunningJob(job_id="j1", attempt=1), now=0.0)
+    registry.assign(b"a", RunningJob(job_id="j1", attempt=1))
     assert [worker.worker_id for worker in registry.idle()] == ["b", "c"]
-    registry.release(b"a", "j1")
+    assert registry.release(b"a", RunningJob(job_id="j1", attempt=1))
     assert [worker.worker_id for worker in registry.idle()] == ["b", "c", "a"]
 
 
 def test_release_of_another_job_keeps_the_worker_busy():
     registry = WorkerRegistry(LIVENESS)
     registry.ready(b"a", "a", RunningJob(job_id="j2", attempt=1), now=0.0)
-    registry.release(b"a", "j1")
+    assert not registry.release(b"a", RunningJob(job_id="j1", attempt=1))
     assert registry.idle() == [] and registry.owner_of("j2").worker_id == "a"
+
+
+def test_a_late_outcome_of_an_earlier_attempt_does_not_free_the_worker_busy_with_the_next():
+    registry = WorkerRegistry(LIVENESS)
+    registry.ready(b"a", "a", None, now=0.0)
+    registry.assign(b"a", RunningJob(job_id="j1", attempt=2))
+    assert not registry.release(b"a", RunningJob(job_id="j1", attempt=1))
+    assert registry.idle() == [] and registry.owner_of("j1").job.attempt == 2
 
 
 def test_heartbeat_from_unknown_identity_is_reported():
     assert WorkerRegistry(LIVENESS).heartbeat(b"ghost", now=1.0) is None
 
 
-def test_a_worker_that_keeps_reporting_another_job_overrides_the_registry_after_grace():
+def test_only_a_heartbeat_sent_after_the_render_arrived_can_say_the_attempt_is_lost():
+    registry = WorkerRegistry(LIVENESS)
+    registry.ready(b"a", "a", None, now=0.0, renders_received=4)
+    job = RunningJob(job_id="j1", attempt=1)
+    registry.assign(b"a", job)
+    assert registry.disagreement(b"a", None, renders_received=4) is None, "a heartbeat from before the Render"
+    assert registry.owner_of("j1") is not None
+    assert registry.disagreement(b"a", job, renders_received=5) is None
+    assert registry.disagreement(b"a", None, renders_received=5) == job
+    assert registry.idle()[0].worker_id == "a"
+
+
+def test_a_refused_render_leaves_the_worker_with_what_it_runs():
     registry = WorkerRegistry(LIVENESS)
     registry.ready(b"a", "a", None, now=0.0)
-    job = RunningJob(job_id="j1", attempt=1)
-    registry.assign(b"a", job, now=10.0)
-    assert registry.disagreement(b"a", None, now=11.0, grace=2.0) is None, "a Render may still be in flight"
-    assert registry.disagreement(b"a", job, now=20.0, grace=2.0) is None
-    assert registry.disagreement(b"a", None, now=12.5, grace=2.0) == job
-    assert registry.idle()[0].worker_id == "a"
+    registry.assign(b"a", RunningJob(job_id="j1", attempt=1))
+    registry.refused(b"a", RunningJob(job_id="j1", attempt=1), RunningJob(job_id="j0", attempt=1))
+    assert registry.owner_of("j0").worker_id == "a" and registry.owner_of("j1") is None
