@@ -20,7 +20,8 @@ class FaultStack(Stack):
 @pytest.fixture
 def fault_stack(tmp_path, request) -> Iterator[FaultStack]:
     options = getattr(request, "param", {})
-    stack = FaultStack(data_dir=tmp_path, workers=options.get("workers", 2), extra_env=options.get("env", {}))
+    stack = FaultStack(data_dir=tmp_path, workers=options.get("workers", 2), extra_env=options.get("env", {}),
+                       capture_logs=options.get("capture_logs", False))
     stack.accepted = set()
     stack.start_api()
     # `{"renderer": False}`: the test plays the renderer itself, so only the API is up to wait for.

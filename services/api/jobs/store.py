@@ -376,7 +376,9 @@ class JobStore:
         if await self._close_canceled(session, result.job_id, result.attempt):
             video_id = await session.scalar(select(JobRow.video_id).where(JobRow.job_id == result.job_id))
             return Finish(Verdict.APPLIED, discard=(video_id, result.job_id) if result.outcome is Outcome.SUCCEEDED else None)
-        return Finish(Verdict.DUPLICATE if row.outcome == result.outcome.value else Verdict.STALE)
+        # A canceled attempt takes its worker's word, whatever it says, once: the rest are resends.
+        repeated = row.outcome in (result.outcome.value, Outcome.CANCELED.value)
+        return Finish(Verdict.DUPLICATE if repeated else Verdict.STALE)
 
     @staticmethod
     async def _end_attempt(
