@@ -144,6 +144,10 @@ class Render(Message, kw_only=True, frozen=True):
 
 class Cancel(Message, kw_only=True, frozen=True):
     job_id: str
+    attempt: int | None = None
+    """The attempt to stop; None: whichever the worker runs. A worker that does not run it yet
+    remembers it, so a Render of that attempt still on its way is answered CANCELED at once,
+    while a later attempt of the same job (a retry after a timeout's Cancel) still renders."""
 
 
 class Ack(Message, kw_only=True, frozen=True):

@@ -3,21 +3,23 @@
 Each worker is its own process (own GIL, own espeak-ng state, own sockets); one that dies is
 started again under the same id, so the broker sees it come back rather than a stranger. A
 worker that stops beating on its watchdog pipe (hung) or asks to be killed (a canceled render
-that will not stop) is SIGKILLed and replaced.
+that will not stop) is SIGKILLed and replaced. One that exits because the broker speaks
+another bus protocol (EXIT_INCOMPATIBLE) would fail the same way every time: the whole pool
+stops with that exit code instead.
 """
 
 import logging
 import os
+import re
 import select
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 from libs.logs import configure_json_logging
 from services.renderer.settings import RendererSettings
-from services.renderer.watchdog import WorkerWatch
+from services.renderer.watchdog import EXIT_INCOMPATIBLE, WorkerWatch
 
 log = logging.getLogger("services.renderer.supervisor")
 
@@ -25,16 +27,34 @@ POLL_SEC = 0.2
 RESTART_DELAY_SEC = 0.5
 STARTUP_GRACE_SEC = 10.0
 STOP_GRACE_SEC = 5.0
+WORKER_ID_MAX_LENGTH = 128
+"""The API's worker_id columns are String(128); ZeroMQ routing ids allow 255 bytes."""
+_WORKER_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+"""Host names (RFC 1123) and honcho's process names (renderer.1) fit."""
+
+
+def worker_ids(prefix: str, count: int) -> list[str]:
+    """One id per worker slot, unique per host (RENDER_WORKER_PREFIX or the host name) and the
+    same across the slot's restarts: no pid in it, so a restarted worker is recognised."""
+    ids = [f"{prefix}-w{index}" for index in range(count)]
+    longest = max(map(len, ids), default=0)
+    if not _WORKER_PREFIX.fullmatch(prefix) or longest > WORKER_ID_MAX_LENGTH:
+        raise ValueError(
+            f"worker id prefix {prefix!r} (RENDER_WORKER_PREFIX, else the host name) must be letters, digits, "
+            f"'.', '_' or '-', starting with a letter or digit, and at most "
+            f"{WORKER_ID_MAX_LENGTH - (longest - len(prefix))} characters"
+        )
+    return ids
 
 
 class Supervisor:
     def __init__(self, settings: RendererSettings) -> None:
-        prefix = os.environ.get("HONCHO_PROCESS_NAME") or f"{socket.gethostname()}-{os.getpid()}"
-        self._ids = [f"{prefix}-w{index}" for index in range(settings.workers)]
+        self._ids = worker_ids(settings.worker_prefix, settings.workers)
         self._liveness = settings.heartbeat_interval * settings.heartbeat_liveness
         self._children: dict[str, subprocess.Popen] = {}
         self._watches: dict[str, WorkerWatch] = {}
         self._stopping = False
+        self._exit_code = 0
 
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._stop)
@@ -51,12 +71,17 @@ class Supervisor:
                     log.error("worker %s is hung or asked to be killed; killing pid %d", worker_id, child.pid)
                     child.kill()
                     child.wait()
-                if child.poll() is not None:
+                if child.returncode == EXIT_INCOMPATIBLE:
+                    log.error("worker %s speaks another bus protocol than the broker; stopping every worker "
+                              "(exit code %d)", worker_id, EXIT_INCOMPATIBLE)
+                    self._exit_code = EXIT_INCOMPATIBLE
+                    self._stopping = True
+                elif child.returncode is not None:
                     log.warning("worker %s exited with %s; restarting", worker_id, child.returncode)
                     time.sleep(RESTART_DELAY_SEC)
                     self._spawn(worker_id)
         self._shutdown()
-        return 0
+        return self._exit_code
 
     def _wait_for_beats(self) -> None:
         by_fd = {watch.read_fd: watch for watch in self._watches.values()}

@@ -1,12 +1,19 @@
 """Renderer settings, read once from the environment (SPEC §6)."""
 
 import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(name) or default
+
+
+def _host_prefix() -> str:
+    """The host name, plus honcho's process name (e.g. renderer.1) when honcho started the pool."""
+    honcho = os.environ.get("HONCHO_PROCESS_NAME")
+    return f"{socket.gethostname()}-{honcho}" if honcho else socket.gethostname()
 
 
 def _env_path(name: str) -> Path | None:
@@ -18,6 +25,8 @@ class RendererSettings:
     command_endpoint: str = field(default_factory=lambda: _env("RENDER_COMMAND_ENDPOINT", "tcp://127.0.0.1:5555"))
     event_endpoint: str = field(default_factory=lambda: _env("RENDER_EVENT_ENDPOINT", "tcp://127.0.0.1:5556"))
     workers: int = field(default_factory=lambda: int(_env("RENDER_WORKERS", "2")))
+    worker_prefix: str = field(default_factory=lambda: _env("RENDER_WORKER_PREFIX", _host_prefix()))
+    """Worker ids are `{worker_prefix}-w{slot}`: unique per host, the same across restarts."""
     asset_dir: Path = field(default_factory=lambda: Path(_env("ASSET_DIR", "./data/assets")))
     tts_engine: str = field(default_factory=lambda: _env("TTS_ENGINE", "espeak"))
     tts_voice_aliases: str = field(default_factory=lambda: _env("TTS_VOICE_ALIASES", ""))

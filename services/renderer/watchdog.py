@@ -4,12 +4,16 @@ a worker whose process is hung (no beats) or whose render ignores a cancel (asks
 The worker writes one byte per heartbeat tick: BEAT while healthy, KILL_ME when a canceled
 render has not stopped within the grace period (a Python thread cannot be killed; its
 process can). The supervisor SIGKILLs on KILL_ME or on silence, then starts a fresh worker.
+A worker that exits with EXIT_INCOMPATIBLE says that no fresh worker could do better.
 """
 
 import os
 
 BEAT = b"."
 KILL_ME = b"!"
+EXIT_INCOMPATIBLE = 3
+"""The broker speaks another bus protocol: every restart would fail the same way, so the
+supervisor stops the whole pool with this code (the systemd unit does not restart on it)."""
 
 
 class SupervisorLink:

@@ -1,10 +1,15 @@
 """One renderer worker: a DEALER for commands and outcomes, a PUB for progress, and one
 render at a time on a thread so heartbeats keep flowing while it works (DESIGN §3).
 
-libzmq reconnects the DEALER by itself, with backoff, when the API goes away; the worker
-keeps heartbeating (each heartbeat names its running job) and says Ready again when the
-broker answers after a silence, so a restarted API re-attaches the render in progress.
-Outcomes are kept and resent until the broker acknowledges them.
+libzmq reconnects the DEALER by itself, with backoff, when a connection breaks, and its ZMTP
+heartbeats break one whose TCP path died without a word. What libzmq cannot see is a broker
+that stopped answering over a connection that looks fine, or a ROUTER that ignores this
+connection because it still holds an older one of this worker id. So after
+`heartbeat_liveness` silent intervals the worker closes its DEALER, opens a fresh one under
+the same id and says Ready with its running job (the Guide's Paranoid Pirate), again every
+liveness period while the silence lasts, and once more when the broker answers, so a
+restarted API re-attaches the render in progress. Outcomes are resent on their own ack
+timeouts (services.renderer.outbox) until the broker acknowledges them.
 """
 
 import argparse
@@ -12,8 +17,10 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 import msgspec
@@ -21,20 +28,22 @@ import zmq
 import zmq.asyncio
 
 from libs.contracts.bus import (
-    Ack, Cancel, Disconnect, Heartbeat, JobFinished, Message, Outcome, Progress, Ready, Render, RunningJob,
-    progress_codec, renderer_codec,
+    PROTOCOL_VERSION, Ack, Cancel, Disconnect, Heartbeat, Incompatible, JobFinished, Message, Outcome, Progress,
+    ProtocolMismatch, Ready, Render, RenderRefused, RunningJob, progress_codec, renderer_codec,
 )
 from libs.contracts.codes import ErrorCode, Step
 from libs.logs import configure_json_logging, log_context
+from services.renderer.outbox import Outbox
 from services.renderer.pipeline import RenderCanceled, RenderFailure, render_job
 from services.renderer.settings import RendererSettings
+from services.renderer.sockets import command_socket, event_socket
 from services.renderer.tts import usable_engines
-from services.renderer.watchdog import SupervisorLink
+from services.renderer.watchdog import EXIT_INCOMPATIBLE, SupervisorLink
 
 log = logging.getLogger("services.renderer.worker")  # not "__main__": it runs with -m
 
-RECONNECT_IVL_MS = 100
-RECONNECT_IVL_MAX_MS = 2_000
+EARLY_CANCELS_KEPT = 64
+"""Cancels of attempts this worker does not run, remembered in case their Render comes next."""
 
 
 @dataclass
@@ -47,10 +56,16 @@ class CurrentRender:
     step_started_at: float = 0.0
     step_seconds: dict[Step, float] = field(default_factory=dict)
     """Wall time of each step this attempt completed, sent with its outcome."""
+    latest_progress: dict[Step, Progress] = field(default_factory=dict)
+    """The newest Progress published for each step, sent with the outcome (JobFinished.final_progress)."""
 
     @property
     def running(self) -> RunningJob:
         return RunningJob(job_id=self.job.job_id, attempt=self.job.attempt)
+
+    @property
+    def final_progress(self) -> list[Progress]:
+        return sorted(self.latest_progress.values(), key=lambda event: event.seq)
 
     def enter_step(self, step: Step | None, at: float) -> None:
         """Closes the running step's timing (None: the render is over) and starts `step`'s."""
@@ -69,40 +84,43 @@ class Worker:
         self._supervisor = supervisor
         self._engines, unusable = usable_engines(settings.coqui_model_dir, settings.coqui_threads)
         for engine, reason in unusable.items():
-            log.warning("TTS engine %s is unavailable here: %s", engine, reason)
+            # Only the configured engine's absence is a fault; the others are merely not set up here.
+            level = logging.WARNING if engine == settings.tts_engine else logging.INFO
+            log.log(level, "TTS engine %s is unavailable here: %s", engine, reason)
         self._context = zmq.asyncio.Context()
         self._codec = renderer_codec()
         self._progress_encoder = progress_codec()
-        self._dealer = self._context.socket(zmq.DEALER)
-        self._dealer.setsockopt(zmq.IDENTITY, worker_id.encode())
-        self._dealer.setsockopt(zmq.LINGER, 0)
-        # Not IMMEDIATE: the first Ready must wait in the queue until the connection is up.
-        self._dealer.setsockopt(zmq.RECONNECT_IVL, RECONNECT_IVL_MS)
-        self._dealer.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS)
-        self._dealer.connect(settings.command_endpoint)
-        self._pub = self._context.socket(zmq.PUB)
-        self._pub.setsockopt(zmq.LINGER, 0)
-        self._pub.connect(settings.event_endpoint)
+        self._dealer = command_socket(self._context, worker_id, settings)
+        self._pub = event_socket(self._context, settings)
+        self._liveness_sec = settings.heartbeat_interval * settings.heartbeat_liveness
+        self._started_at = time.monotonic()
+        self._broker_seen: float | None = None
+        self._reopen_at = self._started_at + self._liveness_sec
+        self._silent_since: float | None = None
         self._current: CurrentRender | None = None
-        self._unacked: dict[tuple[str, int], JobFinished] = {}
-        self._broker_seen = time.monotonic()
-        self._broker_silent = False
+        self._renders_received = 0
+        self._early_cancels: deque[tuple[str, int | None]] = deque(maxlen=EARLY_CANCELS_KEPT)
+        self._outbox = Outbox()
+        self._resend_timer: asyncio.TimerHandle | None = None
+        self._exit_code = 0
         self._stopping = asyncio.Event()
 
-    async def run(self) -> None:
+    async def run(self) -> int:
+        """Serves until SIGTERM/SIGINT (0) or a broker of another protocol (EXIT_INCOMPATIBLE)."""
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._stopping.set)
-        await self._say_ready()
-        tasks = [asyncio.create_task(self._receive()), asyncio.create_task(self._heartbeat())]
+        self._say_ready()
+        tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._heartbeat())]
         await self._stopping.wait()
         if self._current is not None:
             self._current.cancel.set()
-        await self._send(Disconnect())
+        self._send(Disconnect())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._context.destroy(linger=0)
+        return self._exit_code
 
     # --- connection ----------------------------------------------------------------------
 
@@ -110,32 +128,27 @@ class Worker:
     def _running_job(self) -> RunningJob | None:
         return self._current.running if self._current else None
 
-    async def _say_ready(self) -> None:
+    def _say_ready(self) -> None:
         # Outcomes first: the broker must learn a job ended before it hears this worker is idle.
-        await self._resend_outcomes()
-        await self._send(Ready(worker_id=self._id, engines=self._engines, running_job=self._running_job))
+        for outcome in self._outbox.restart(time.monotonic()):
+            self._send(outcome)
+        self._arm_resend_timer()
+        self._send(Ready(worker_id=self._id, engines=self._engines, running_job=self._running_job,
+                         renders_received=self._renders_received))
 
-    async def _resend_outcomes(self) -> None:
-        for outcome in list(self._unacked.values()):
-            await self._send(outcome)
-
-    async def _send(self, message: Message) -> None:
-        """Sends now or drops the message: everything here is repeated until it is answered."""
-        with contextlib.suppress(zmq.Again):
-            await self._dealer.send(self._codec.encode(message), flags=zmq.NOBLOCK)
+    def _send(self, message: Message) -> None:
+        """Sends now or drops the message: the queue is full only while the broker is away,
+        and what it must learn is repeated (outcomes, Ready, heartbeats and their count of
+        Renders received, which also tells it about a RenderRefused that never came)."""
+        _send_now(self._dealer, self._codec.encode(message))
 
     async def _heartbeat(self) -> None:
         """Runs on its own timer, so a long render never looks like a dead worker."""
-        interval = self._settings.heartbeat_interval
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(self._settings.heartbeat_interval)
             self._watch_cancel()
             self._supervisor.beat()
-            if not self._broker_silent and time.monotonic() - self._broker_seen > interval * self._settings.heartbeat_liveness:
-                self._broker_silent = True
-                log.warning("broker silent; heartbeating until it answers again")
-            await self._resend_outcomes()
-            await self._send(Heartbeat(running_job=self._running_job))
+            self._send(Heartbeat(running_job=self._running_job, renders_received=self._renders_received))
 
     def _watch_cancel(self) -> None:
         current = self._current
@@ -145,43 +158,118 @@ class Worker:
             log.error("%s did not stop within %.0f s of its cancel", current.job.job_id, self._settings.cancel_grace_sec)
             self._supervisor.ask_to_be_killed()
 
-    async def _receive(self) -> None:
-        while True:
+    async def _listen(self) -> None:
+        """Reads the broker's commands; the only task that touches the DEALER's receiving side,
+        so it is also the one that replaces the DEALER while the broker is silent."""
+        while not self._stopping.is_set():
+            wait = self._reopen_at - time.monotonic()
+            if wait <= 0:
+                self._reopen_command_socket()
+                continue
+            if not await self._dealer.poll(int(wait * 1000) + 1):
+                continue
             payload = await self._dealer.recv()
-            self._broker_seen = time.monotonic()
+            now = time.monotonic()
+            self._broker_seen, self._reopen_at = now, now + self._liveness_sec
             try:
                 message = self._codec.decode(payload)
+            except ProtocolMismatch as mismatch:
+                self._stop_incompatible(f"the broker speaks bus protocol {mismatch.version}, "
+                                        f"this worker speaks {PROTOCOL_VERSION}")
+                continue
             except msgspec.DecodeError as error:
                 log.warning("dropped an undecodable command: %s", error)
                 continue
             self._handle(message)
-            if self._broker_silent:
+            if self._silent_since is not None:
                 # After handling, so a Render that ended the silence is in the Ready it sends.
-                self._broker_silent = False
-                log.info("broker is back; saying Ready again")
-                await self._say_ready()
+                log.info("broker is back after %.0f s of silence; saying Ready again", now - self._silent_since)
+                self._silent_since = None
+                self._say_ready()
+
+    def _reopen_command_socket(self) -> None:
+        now = time.monotonic()
+        if self._silent_since is not None:
+            log.debug("broker still silent; re-creating the command socket again")
+        elif self._broker_seen is None:
+            # Normal while the API is still starting: honcho and systemd start both at once.
+            log.info("broker silent: no answer from %s yet; re-creating the command socket", self._settings.command_endpoint)
+        else:
+            log.warning("broker silent for %.0f s; re-creating the command socket", now - self._broker_seen)
+        if self._silent_since is None:
+            self._silent_since = self._broker_seen or self._started_at
+        self._dealer.close()
+        self._dealer = command_socket(self._context, self._id, self._settings)
+        self._reopen_at = now + self._liveness_sec
+        self._say_ready()
 
     def _handle(self, message: Message) -> None:
         match message:
             case Render():
-                self._start(message)
-            case Cancel(job_id=job_id):
-                current = self._current
-                if current is not None and current.job.job_id == job_id and not current.cancel.is_set():
-                    log.info("canceling %s", job_id)
-                    current.cancel_requested_at = time.monotonic()
-                    current.cancel.set()
+                self._renders_received += 1
+                self._take(message)
+            case Cancel(job_id=job_id, attempt=attempt):
+                self._cancel(job_id, attempt)
             case Ack(job_id=job_id, attempt=attempt):
-                self._unacked.pop((job_id, attempt), None)
+                self._outbox.ack(job_id, attempt)
+            case Incompatible(reason=reason):
+                self._stop_incompatible(f"the broker refuses this worker ({reason})")
+
+    def _stop_incompatible(self, problem: str) -> None:
+        log.error("%s; run the same slidereel version on both", problem)
+        self._exit_code = EXIT_INCOMPATIBLE
+        self._stopping.set()
+
+    def _cancel(self, job_id: str, attempt: int | None) -> None:
+        current = self._current
+        if current is not None and current.job.job_id == job_id and attempt in (None, current.job.attempt):
+            if not current.cancel.is_set():
+                log.info("canceling %s", job_id)
+                current.cancel_requested_at = time.monotonic()
+                current.cancel.set()
+            return
+        # The API's cancel handler and its dispatcher are separate tasks: a Cancel can overtake
+        # the Render it is about.
+        self._early_cancels.append((job_id, attempt))
+
+    # --- outcomes ------------------------------------------------------------------------
+
+    def _finish(self, outcome: JobFinished) -> None:
+        self._outbox.put(outcome, time.monotonic())
+        self._send(outcome)
+        self._arm_resend_timer()
+
+    def _arm_resend_timer(self) -> None:
+        if self._resend_timer is not None:
+            self._resend_timer.cancel()
+        due = self._outbox.next_due()
+        self._resend_timer = None if due is None else asyncio.get_running_loop().call_later(
+            max(0.0, due - time.monotonic()), self._resend_due
+        )
+
+    def _resend_due(self) -> None:
+        for outcome in self._outbox.due(time.monotonic()):
+            self._send(outcome)
+        self._arm_resend_timer()
 
     # --- rendering -----------------------------------------------------------------------
 
-    def _start(self, job: Render) -> None:
-        if self._current is not None:
-            log.error("got %s while rendering %s; refusing", job.job_id, self._current.job.job_id)
-            return
-        self._current = CurrentRender(job=job)
-        asyncio.create_task(self._render(self._current))
+    def _take(self, job: Render) -> None:
+        current = self._current
+        if (job.job_id, job.attempt) in self._early_cancels or (job.job_id, None) in self._early_cancels:
+            log.info("%s attempt %d was canceled before its Render arrived", job.job_id, job.attempt)
+            self._finish(JobFinished(job_id=job.job_id, attempt=job.attempt, outcome=Outcome.CANCELED))
+        elif current is None:
+            self._current = CurrentRender(job=job)
+            asyncio.create_task(self._render(self._current))
+        elif current.running == RunningJob(job_id=job.job_id, attempt=job.attempt):
+            # Refusing it would put the attempt back in the queue while it renders here.
+            log.warning("got a second Render of %s attempt %d, which it is rendering; ignored", job.job_id, job.attempt)
+        else:
+            log.warning("refused %s attempt %d: busy with %s attempt %d",
+                        job.job_id, job.attempt, current.job.job_id, current.job.attempt)
+            self._send(RenderRefused(job_id=job.job_id, attempt=job.attempt, running_job=current.running,
+                                     reason=f"busy with {current.job.job_id} attempt {current.job.attempt}"))
 
     async def _render(self, current: CurrentRender) -> None:
         job = current.job
@@ -218,10 +306,10 @@ class Worker:
             )
         log.info("%s attempt %d ended %s", job.job_id, job.attempt, outcome.outcome.value)
         # Progress callbacks queued by the render thread ran before this await returned.
-        outcome = msgspec.structs.replace(outcome, progress_seq=current.seq, step_seconds=current.step_seconds)
+        outcome = msgspec.structs.replace(outcome, progress_seq=current.seq, step_seconds=current.step_seconds,
+                                          final_progress=current.final_progress)
         self._current = None
-        self._unacked[(job.job_id, job.attempt)] = outcome
-        await self._send(outcome)
+        self._finish(outcome)
 
     def _publish_progress(self, current: CurrentRender, step: Step, progress: int, message: str, at: float) -> None:
         current.enter_step(step, at)
@@ -230,8 +318,14 @@ class Worker:
             job_id=current.job.job_id, video_id=current.job.video_id, attempt=current.job.attempt,
             seq=current.seq, step=step, progress=progress, message=message, ts=time.time(),
         )
-        with contextlib.suppress(zmq.Again):
-            self._pub.send(self._progress_encoder.encode(event), flags=zmq.NOBLOCK)
+        current.latest_progress[step] = event
+        _send_now(self._pub, self._progress_encoder.encode(event))
+
+
+def _send_now(socket: zmq.asyncio.Socket, frame: bytes) -> None:
+    """Sends `frame` or drops it; a non-blocking send on a zmq.asyncio socket completes at once."""
+    with contextlib.suppress(zmq.Again):
+        socket.send(frame, flags=zmq.NOBLOCK).result()
 
 
 def main() -> None:
@@ -241,7 +335,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = RendererSettings()
     configure_json_logging(settings.log_level, service="renderer", worker_id=args.worker_id)
-    asyncio.run(Worker(args.worker_id, settings, SupervisorLink(args.watchdog_fd)).run())
+    sys.exit(asyncio.run(Worker(args.worker_id, settings, SupervisorLink(args.watchdog_fd)).run()))
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@ import msgspec
 import pytest
 
 from libs.contracts.bus import (
-    PROTOCOL_VERSION, Ack, Cancel, Disconnect, Heartbeat, JobFinished, Outcome, OutputSpec, Progress, Ready,
-    Render, RenderedAssets, RunningJob, api_command_codec, progress_codec, renderer_codec,
+    PROTOCOL_VERSION, Ack, Cancel, Disconnect, Heartbeat, Incompatible, JobFinished, Outcome, OutputSpec, Progress,
+    ProtocolMismatch, Ready, Render, RenderedAssets, RenderRefused, RunningJob, api_command_codec, progress_codec,
+    renderer_codec,
 )
 from libs.contracts.codes import ErrorCode, Step
 from libs.contracts.script import Script
@@ -15,22 +16,27 @@ from tests.stack import FIXTURES
 
 SCRIPT = msgspec.convert(json.loads((FIXTURES / "reference_script.json").read_text(encoding="utf-8")), Script)
 RUNNING = RunningJob(job_id="job-1", attempt=2)
+EVENT = Progress(job_id="job-1", video_id="v", attempt=1, seq=7, step=Step.COMPOSE_VIDEO, progress=55, ts=1.5)
 
 TO_API = [
-    Ready(worker_id="host-1-w0", engines=["espeak"], running_job=RUNNING),
+    Ready(worker_id="host-1-w0", engines=["espeak"], running_job=RUNNING, renders_received=4),
     Ready(worker_id="host-1-w1"),
-    Heartbeat(running_job=RUNNING),
+    Heartbeat(running_job=RUNNING, renders_received=3),
     Heartbeat(),
     JobFinished(job_id="job-1", attempt=1, outcome=Outcome.SUCCEEDED, assets=RenderedAssets(duration_sec=12.5, sizes={"video.mp4": 10})),
     JobFinished(job_id="job-1", attempt=3, outcome=Outcome.FAILED, error_code=ErrorCode.TTS_FAILED, error_message="boom", retryable=True),
     JobFinished(job_id="job-1", attempt=1, outcome=Outcome.CANCELED),
+    JobFinished(job_id="job-1", attempt=2, outcome=Outcome.SUCCEEDED, progress_seq=7, final_progress=[EVENT]),
+    RenderRefused(job_id="job-2", attempt=1, reason="busy with job-1 attempt 2", running_job=RUNNING),
     Disconnect(),
 ]
 TO_RENDERER = [
     Render(job_id="job-1", video_id="v", attempt=1, script=SCRIPT, output=OutputSpec(storage_key="v/job-1", fps=30)),
     Cancel(job_id="job-1"),
+    Cancel(job_id="job-1", attempt=2),
     Ack(job_id="job-1", attempt=1),
     Heartbeat(),
+    Incompatible(reason="protocol 1 is not 2"),
 ]
 
 
@@ -50,8 +56,7 @@ def test_api_to_renderer_round_trips(message):
 
 def test_progress_round_trips():
     codec = progress_codec()
-    event = Progress(job_id="job-1", video_id="v", attempt=1, seq=7, step=Step.COMPOSE_VIDEO, progress=55, ts=1.5)
-    assert codec.decode(codec.encode(event)) == event
+    assert codec.decode(codec.encode(EVENT)) == EVENT
 
 
 def test_a_command_meant_for_the_renderer_is_rejected_by_the_api_decoder():
@@ -59,12 +64,35 @@ def test_a_command_meant_for_the_renderer_is_rejected_by_the_api_decoder():
         api_command_codec().decode(renderer_codec().encode(Cancel(job_id="job-1")))
 
 
-@pytest.mark.parametrize("frame", [b"", b"\xff\x00garbage", msgspec.msgpack.encode({"type": "nope"})])
+@pytest.mark.parametrize("frame", [
+    b"", b"\xff\x00garbage", msgspec.msgpack.encode({"type": "nope", "protocol_version": PROTOCOL_VERSION}),
+    msgspec.msgpack.encode(["heartbeat", PROTOCOL_VERSION]),
+])
 def test_garbage_frames_raise_decode_errors(frame):
     with pytest.raises(msgspec.DecodeError):
         api_command_codec().decode(frame)
 
 
 def test_unknown_fields_from_a_newer_peer_are_skipped():
-    newer = msgspec.msgpack.encode({"type": "heartbeat", "protocol_version": 1, "running_job": None, "load": 0.5})
+    newer = msgspec.msgpack.encode({"type": "heartbeat", "protocol_version": PROTOCOL_VERSION, "running_job": None, "load": 0.5})
     assert api_command_codec().decode(newer) == Heartbeat()
+
+
+@pytest.mark.parametrize("codec", [api_command_codec, renderer_codec, progress_codec], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("frame", [
+    renderer_codec().encode(Heartbeat(protocol_version=99)),
+    msgspec.msgpack.encode({"type": "a_message_of_the_future", "protocol_version": 99, "field": [1, 2]}),
+    msgspec.msgpack.encode({"type": "heartbeat"}),  # no version at all reads as protocol 1
+], ids=["known_type", "unknown_type", "no_version"])
+def test_a_message_of_another_version_is_a_protocol_mismatch_not_garbage(codec, frame):
+    with pytest.raises(ProtocolMismatch) as mismatch:
+        codec().decode(frame)
+    assert not isinstance(mismatch.value, msgspec.DecodeError), "callers must be able to tell the two apart"
+    assert mismatch.value.version in (99, 1)
+
+
+def test_the_brokers_incompatible_answer_carries_its_version_to_a_worker_of_another_one():
+    frame = api_command_codec().encode(Incompatible(reason="speak 3", protocol_version=3))
+    with pytest.raises(ProtocolMismatch) as mismatch:
+        renderer_codec().decode(frame)
+    assert (mismatch.value.message_type, mismatch.value.version) == ("incompatible", 3)

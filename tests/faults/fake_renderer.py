@@ -10,15 +10,15 @@ from contextlib import contextmanager
 import zmq
 
 from libs.contracts.bus import (
-    Ack, Disconnect, Heartbeat, JobFinished, Message, Outcome, Progress, Ready, Render, RenderedAssets, RunningJob,
-    api_command_codec, progress_codec, renderer_codec,
+    Ack, Disconnect, Heartbeat, JobFinished, Message, Outcome, Progress, Ready, Render, RenderedAssets, RenderRefused,
+    RunningJob, api_command_codec, progress_codec, renderer_codec,
 )
 from libs.contracts.codes import Step
+from services.renderer.outbox import Outbox
 
 SLOW_JOINER_SEC = 0.5
 """PUB/SUB drops what a publisher sends before the subscription has reached it."""
 HEARTBEAT_SEC = 1.0
-ACK_TIMEOUT_SEC = 1.0
 
 
 @contextmanager
@@ -43,9 +43,11 @@ def bus_sockets(context: zmq.Context, stack, identity: str) -> tuple[zmq.Socket,
 
 
 class FakeRenderer(threading.Thread):
-    """Takes Render jobs one at a time, publishes `events_per_step` Progress events for every
-    Step at `events_per_sec`, reports JobFinished(SUCCEEDED) and resends it every second until
-    it is acknowledged; heartbeats every second throughout. Records what it sent."""
+    """Takes Render jobs one at a time (refusing those that come while it is busy), publishes
+    `events_per_step` Progress events for every Step at `events_per_sec`, reports
+    JobFinished(SUCCEEDED) with the newest event of each step and resends it on the real
+    worker's ack timeouts until it is acknowledged; heartbeats every second throughout, with
+    the count of Renders received. Records what it sent."""
 
     def __init__(self, stack, identity: str, *, events_per_step: int, events_per_sec: float) -> None:
         super().__init__(name=identity, daemon=True)
@@ -58,6 +60,7 @@ class FakeRenderer(threading.Thread):
         self.sent_steps: dict[str, set[Step]] = defaultdict(set)
         self.progress_sent = 0
         self.outcomes_resent = 0
+        self.renders_received = 0
 
     def stop(self) -> None:
         """Finishes the job in hand and its acknowledgement, then says Disconnect."""
@@ -73,47 +76,54 @@ class FakeRenderer(threading.Thread):
         self._send(Ready(worker_id=self.identity))
         job: Render | None = None
         pending: list[Step] = []
-        unacked: dict[tuple[str, int], tuple[JobFinished, float]] = {}
+        latest: dict[Step, Progress] = {}
+        unacked = Outbox()
         next_beat = next_event = time.monotonic()
         while not (self._stopping.is_set() and job is None and not unacked):
-            now = time.monotonic()
-            deadlines = [next_beat, *([next_event] if job else []), *(sent + ACK_TIMEOUT_SEC for _, sent in unacked.values())]
+            now, resend_at = time.monotonic(), unacked.next_due()
+            deadlines = [next_beat, *([next_event] if job else []), *([resend_at] if resend_at is not None else [])]
             if self._dealer.poll(max(0, int((min(deadlines) - now) * 1000))):
                 match self._replies.decode(self._dealer.recv()):
-                    case Render() as render if job is None:
-                        job, next_event = render, time.monotonic()
-                        pending = [step for step in Step for _ in range(self._events_per_step)]
+                    case Render() as render:
+                        self.renders_received += 1
+                        if job is None:
+                            job, next_event, latest = render, time.monotonic(), {}
+                            pending = [step for step in Step for _ in range(self._events_per_step)]
+                        else:
+                            self._send(RenderRefused(job_id=render.job_id, attempt=render.attempt, reason="busy",
+                                                     running_job=RunningJob(job_id=job.job_id, attempt=job.attempt)))
                     case Ack(job_id=job_id, attempt=attempt):
-                        unacked.pop((job_id, attempt), None)
+                        unacked.ack(job_id, attempt)
             now = time.monotonic()
             if now >= next_beat:
                 running = RunningJob(job_id=job.job_id, attempt=job.attempt) if job else None
-                self._send(Heartbeat(running_job=running))
+                self._send(Heartbeat(running_job=running, renders_received=self.renders_received))
                 next_beat = now + HEARTBEAT_SEC
             if job is not None and now >= next_event:
                 step = pending.pop(0)
-                self._publish(job, step, seq=len(Step) * self._events_per_step - len(pending))
+                latest[step] = self._publish(job, step, seq=len(Step) * self._events_per_step - len(pending))
                 next_event += self._event_interval
                 if not pending:
                     outcome = JobFinished(job_id=job.job_id, attempt=job.attempt, outcome=Outcome.SUCCEEDED,
-                                          assets=RenderedAssets(duration_sec=1.0), progress_seq=len(Step) * self._events_per_step)
-                    unacked[(job.job_id, job.attempt)] = (outcome, now)
+                                          assets=RenderedAssets(duration_sec=1.0), progress_seq=len(Step) * self._events_per_step,
+                                          final_progress=list(latest.values()))
+                    unacked.put(outcome, now)
                     self._send(outcome)
                     job = None
-            for key, (outcome, sent) in list(unacked.items()):
-                if now - sent >= ACK_TIMEOUT_SEC:
-                    self.outcomes_resent += 1
-                    unacked[key] = (outcome, now)
-                    self._send(outcome)
+            for outcome in unacked.due(now):
+                self.outcomes_resent += 1
+                self._send(outcome)
         self._send(Disconnect())
 
-    def _publish(self, job: Render, step: Step, seq: int) -> None:
+    def _publish(self, job: Render, step: Step, seq: int) -> Progress:
         self.progress_sent += 1
         self.sent_steps[job.job_id].add(step)
-        self._pub.send(self._progress.encode(Progress(
+        event = Progress(
             job_id=job.job_id, video_id=job.video_id, attempt=job.attempt, seq=seq, step=step,
             progress=seq * 100 // (len(Step) * self._events_per_step + 1), message=step.value, ts=time.time(),
-        )))
+        )
+        self._pub.send(self._progress.encode(event))
+        return event
 
     def _send(self, message: Message) -> None:
         self._dealer.send(self._commands.encode(message))

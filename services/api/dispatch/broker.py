@@ -66,6 +66,7 @@ class _CancelRequest(NamedTuple):
 
     worker_id: str
     job_id: str
+    attempt: int
 
 
 class RenderBroker:
@@ -129,10 +130,10 @@ class RenderBroker:
             self._dispatch_queued = True
             self._inbox.put_nowait(_Dispatch())
 
-    def cancel(self, worker_id: str, job_id: str) -> None:
+    def cancel(self, worker_id: str, job_id: str, attempt: int) -> None:
         """Tells the worker rendering `job_id` to stop; it answers with JobFinished(CANCELED).
         Through the inbox, so it leaves after any Render of that job the actor is sending."""
-        self._inbox.put_nowait(_CancelRequest(worker_id, job_id))
+        self._inbox.put_nowait(_CancelRequest(worker_id, job_id, attempt))
 
     # --- inputs --------------------------------------------------------------------------
 
@@ -186,8 +187,8 @@ class RenderBroker:
             case _Dispatch():
                 self._dispatch_queued = False
                 await self._dispatch()
-            case _CancelRequest(worker_id=worker_id, job_id=job_id):
-                await self._send(worker_id.encode(), Cancel(job_id=job_id))
+            case _CancelRequest(worker_id=worker_id, job_id=job_id, attempt=attempt):
+                await self._send(worker_id.encode(), Cancel(job_id=job_id, attempt=attempt))
 
     # --- commands ------------------------------------------------------------------------
 
@@ -251,7 +252,7 @@ class RenderBroker:
         self._registry.ready(identity, ready.worker_id, running_job, now, frozenset(ready.engines), ready.renders_received)
         log.info("renderer worker %s ready (engines %s, running %s)", ready.worker_id, ",".join(ready.engines), running_job)
         if running_job is not None and not await self._is_current(running_job):
-            await self._send(identity, Cancel(job_id=running_job.job_id))
+            await self._send(identity, Cancel(job_id=running_job.job_id, attempt=running_job.attempt))
         await self._forget_lost_attempts(ready.worker_id, running_job)
         self.request_dispatch()
 
@@ -290,7 +291,7 @@ class RenderBroker:
             await self._end_lost_attempt(lost, f"renderer worker {worker.worker_id} no longer runs this attempt")
         running = heartbeat.running_job
         if running is not None and not await self._is_current(running):
-            await self._send(worker.identity, Cancel(job_id=running.job_id))
+            await self._send(worker.identity, Cancel(job_id=running.job_id, attempt=running.attempt))
         self.request_dispatch()
 
     async def _forget_lost_attempts(self, worker_id: str, running_job: RunningJob | None) -> None:
@@ -365,7 +366,7 @@ class RenderBroker:
             owner = self._registry.owner_of(job.job_id)
             if transition is not None and owner is not None:
                 # It stays busy in the registry until it reports how it stopped.
-                await self._send(owner.identity, Cancel(job_id=job.job_id))
+                await self._send(owner.identity, Cancel(job_id=job.job_id, attempt=job.attempt))
             self.request_dispatch()
 
     async def _requeue_orphans(self) -> None:

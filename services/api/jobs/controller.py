@@ -67,7 +67,7 @@ class RenderJobController(Controller):
         job, transition, worker_id = await jobs.cancel(video_id, job_id)
         publisher.publish(transition)
         if worker_id is not None:
-            broker.cancel(worker_id, job_id)
+            broker.cancel(worker_id, job_id, job.attempt)
         return job_view(job, settings)
 
     @get("/assets/published", operation_id="getPublishedAssets", responses=READ_ERRORS)

@@ -1,0 +1,42 @@
+"""The worker's two bus sockets and the options that keep their links honest (DESIGN §3).
+
+ZMTP heartbeats make libzmq itself notice a dead TCP path (a peer gone without a FIN, a
+firewall that forgot the flow): it closes such a connection and reconnects with backoff.
+HEARTBEAT_TTL asks the API's side to drop it too, so a re-created DEALER is let in.
+"""
+
+import zmq
+import zmq.asyncio
+
+from services.renderer.settings import RendererSettings
+
+RECONNECT_IVL_MS = 100
+RECONNECT_IVL_MAX_MS = 2_000
+
+
+def command_socket(context: zmq.asyncio.Context, worker_id: str, settings: RendererSettings) -> zmq.asyncio.Socket:
+    """The DEALER to the broker's ROUTER; its routing id is the worker id."""
+    dealer = context.socket(zmq.DEALER)
+    dealer.setsockopt(zmq.IDENTITY, worker_id.encode())
+    # Not IMMEDIATE: the first Ready must wait in the queue until the connection is up.
+    dealer.setsockopt(zmq.RECONNECT_IVL, RECONNECT_IVL_MS)
+    dealer.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS)
+    _keep_link_honest(dealer, settings)
+    dealer.connect(settings.command_endpoint)
+    return dealer
+
+
+def event_socket(context: zmq.asyncio.Context, settings: RendererSettings) -> zmq.asyncio.Socket:
+    """The PUB to the broker's SUB, for progress."""
+    pub = context.socket(zmq.PUB)
+    _keep_link_honest(pub, settings)
+    pub.connect(settings.event_endpoint)
+    return pub
+
+
+def _keep_link_honest(socket: zmq.Socket, settings: RendererSettings) -> None:
+    socket.setsockopt(zmq.LINGER, 0)
+    interval_ms = round(settings.heartbeat_interval * 1000)
+    socket.setsockopt(zmq.HEARTBEAT_IVL, interval_ms)
+    socket.setsockopt(zmq.HEARTBEAT_TIMEOUT, interval_ms * settings.heartbeat_liveness)
+    socket.setsockopt(zmq.HEARTBEAT_TTL, interval_ms * settings.heartbeat_liveness)
