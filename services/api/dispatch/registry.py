@@ -60,7 +60,12 @@ class WorkerRegistry:
         and the attempt the registry believed in (if any) is returned: the worker lost it.
         An older heartbeat (a Render still in flight to it) proves nothing and changes nothing."""
         worker = self._workers.get(identity)
-        if worker is None or worker.job == reported or renders_received < worker.renders_sent:
+        if worker is None:
+            return None
+        # A worker adopted from an old heartbeat starts with a count too low; it has been sent
+        # at least what it says it received.
+        worker.renders_sent = max(worker.renders_sent, renders_received)
+        if worker.job == reported or renders_received < worker.renders_sent:
             return None
         believed, worker.job = worker.job, reported
         return believed

@@ -103,7 +103,7 @@ async def test_late_success_never_overwrites_canceled(stores):
     assert (await jobs.find(job.job_id)).status == "CANCELED"
     (attempt,) = (await jobs.attempts_of([job.job_id]))[job.job_id]
     assert attempt.outcome == "CANCELED" and attempt.finished_at is not None, "the attempt's record stayed open"
-    assert (await jobs.finish(succeeded(job.job_id, attempt=1), "w1")).verdict is Verdict.STALE
+    assert (await jobs.finish(succeeded(job.job_id, attempt=1), "w1")).verdict is Verdict.DUPLICATE, "a resend"
     assert await jobs.published("v") is None
     with pytest.raises(JobNotCancelable):
         done = await running_job(jobs)
