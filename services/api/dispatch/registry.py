@@ -25,6 +25,9 @@ class WorkerRegistry:
         self._liveness_sec = liveness_sec
         # Insertion order doubles as the idle queue: the longest-idle worker gets the next job.
         self._workers: OrderedDict[bytes, Worker] = OrderedDict()
+        # Render counts of workers that expired: one that comes back by a heartbeat read late
+        # (sent before its last Renders arrived) must not be believed to have had fewer.
+        self._renders_sent_to_expired: dict[bytes, int] = {}
 
     def __len__(self) -> int:
         return len(self._workers)
@@ -37,8 +40,9 @@ class WorkerRegistry:
         engines: frozenset[str] = frozenset(), renders_received: int = 0,
     ) -> Worker:
         self._workers.pop(identity, None)
+        sent = max(renders_received, self._renders_sent_to_expired.pop(identity, 0))
         worker = Worker(identity=identity, worker_id=worker_id, expires_at=now + self._liveness_sec, job=job,
-                        engines=engines, renders_sent=renders_received)
+                        engines=engines, renders_sent=sent)
         self._workers[identity] = worker
         return worker
 
@@ -103,6 +107,7 @@ class WorkerRegistry:
         dead = [worker for worker in self._workers.values() if worker.expires_at <= now]
         for worker in dead:
             del self._workers[worker.identity]
+            self._renders_sent_to_expired[worker.identity] = worker.renders_sent
         return dead
 
     def identities(self) -> list[bytes]:

@@ -65,3 +65,15 @@ def test_a_refused_render_leaves_the_worker_with_what_it_runs():
     registry.assign(b"a", RunningJob(job_id="j1", attempt=1))
     registry.refused(b"a", RunningJob(job_id="j1", attempt=1), RunningJob(job_id="j0", attempt=1))
     assert registry.owner_of("j0").worker_id == "a" and registry.owner_of("j1") is None
+
+
+def test_a_worker_back_by_an_old_heartbeat_after_expiring_keeps_its_render_count():
+    registry = WorkerRegistry(LIVENESS)
+    registry.ready(b"a", "a", None, now=0.0)
+    registry.assign(b"a", RunningJob(job_id="j1", attempt=1))
+    registry.expire(now=10.0)
+    # Adopted from a heartbeat it sent before j1's Render arrived: it says it had none.
+    registry.ready(b"a", "a", None, now=10.5, renders_received=0)
+    registry.assign(b"a", RunningJob(job_id="j2", attempt=1))
+    assert registry.disagreement(b"a", RunningJob(job_id="j1", attempt=1), renders_received=1) is None, \
+        "a heartbeat from before j2's Render declared j2 lost"
