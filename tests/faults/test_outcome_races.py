@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from enum import Enum
 
 import httpx
@@ -49,6 +50,7 @@ take milliseconds, so this leaves seconds of slack on a loaded machine."""
 PEERS = 40
 NO_DEADLINE_RUNS = 3
 EXPIRED = "renderer worker stopped answering"
+DEADLINE_MARGIN_SEC = 0.5
 SCRIPT = {"title": "race", "language": "ko", "scenes": [{"narration": "안녕하세요."}]}
 
 
@@ -82,6 +84,9 @@ class AttemptRecord:
     attempt: int
     order: tuple[Event, ...]
     cancel_status: int | None = None
+    decided_at: float | None = None
+    """Wall time of its first outcome or cancel: on a starved machine that can come after the
+    deadline, and then the deadline rightly wins."""
 
 
 @dataclass
@@ -161,6 +166,7 @@ class ScriptedPeer(threading.Thread):
         sent = timed_out = False
         for event in order:
             if event in (Event.FINISH, Event.RESEND):
+                record.decided_at = record.decided_at or time.time()
                 self._send(outcome)
                 sent = True
                 if self._running == RunningJob(job_id=render.job_id, attempt=render.attempt):
@@ -176,6 +182,7 @@ class ScriptedPeer(threading.Thread):
                 # After a deadline the job has moved on to another attempt: not this race.
                 if sent:
                     yield lambda: key in self._acked
+                record.decided_at = record.decided_at or time.time()
                 cancel = self._http_pool.submit(http.post, f"/api/v2/videos/{render.video_id}/render-jobs/{render.job_id}/cancel")
                 yield cancel.done
                 record.cancel_status = cancel.result().status_code
@@ -305,7 +312,7 @@ def test_every_order_of_the_end_of_an_attempt_counts_each_outcome_exactly_once(f
 
     with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as db:
         attempts = {(job_id, attempt): rest for job_id, attempt, *rest in db.execute(
-            "SELECT job_id, attempt, outcome, error_code, finished_at, error_message FROM job_attempts")}
+            "SELECT job_id, attempt, outcome, error_code, finished_at, error_message, started_at FROM job_attempts")}
         jobs = {job_id: (status, attempt) for job_id, status, attempt in db.execute("SELECT job_id, status, attempt FROM render_jobs")}
 
     table: dict[str, Counter[str]] = {}
@@ -314,8 +321,13 @@ def test_every_order_of_the_end_of_an_attempt_counts_each_outcome_exactly_once(f
         kind = decider(record.order)
         row = table.setdefault(kind, Counter())
         row["attempts"] += 1
-        outcome, error_code, finished_at, error_message = attempts[(record.job_id, record.attempt)]
+        outcome, error_code, finished_at, error_message, started_at = attempts[(record.job_id, record.attempt)]
         status, last_attempt = jobs[record.job_id]
+        deadline = datetime.fromisoformat(started_at).replace(tzinfo=timezone.utc).timestamp() + DEADLINE_SEC
+        if kind != "deadline" and record.decided_at > deadline - DEADLINE_MARGIN_SEC and error_code == "TIMEOUT":
+            # The peer got to its first move only as the deadline fell: the deadline won, rightly.
+            row["raced_deadline"] += 1
+            continue
         if error_message == EXPIRED:
             # The peer itself went silent past the liveness (a starved test process): a lost
             # worker, rightly failed, and not an order of messages; counted, not judged.
@@ -335,6 +347,7 @@ def test_every_order_of_the_end_of_an_attempt_counts_each_outcome_exactly_once(f
         elif (outcome, error_code) != ("FAILED", "TIMEOUT"):
             wrong.append(f"{record}: deadline not decisive ({outcome}, {error_code})")
     applied_expected = sum(1 for record in records if decider(record.order) != "deadline"
+                           and attempts[(record.job_id, record.attempt)][1] != "TIMEOUT"
                            and attempts[(record.job_id, record.attempt)][3] != EXPIRED)
     duplicated = sum(1 for job_id, (status, _) in jobs.items() if status == "SUCCEEDED" and
                      sum(1 for (attempt_job, _), (outcome, *_) in attempts.items() if attempt_job == job_id and outcome == "SUCCEEDED") > 1)
@@ -347,7 +360,8 @@ def test_every_order_of_the_end_of_an_attempt_counts_each_outcome_exactly_once(f
     print("outcome races:", json.dumps(summary))
 
     expired = sum(row["expired"] for row in table.values())
-    assert len(records) - expired >= 1000, summary
+    raced = sum(row["raced_deadline"] for row in table.values())
+    assert len(records) - expired - raced >= 1000, summary
     assert not wrong, "\n".join(wrong[:20])
     assert violations.busy_renders == [], violations.busy_renders[:10]
     assert duplicated == 0, summary
