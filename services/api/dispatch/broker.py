@@ -345,6 +345,8 @@ class RenderBroker:
         await self._time_out_overdue()
         if now - self._started_at > ORPHAN_GRACE_LIVENESSES * self._liveness_sec:
             await self._requeue_orphans()
+        # On the clock, not per dispatch: dispatch follows every job create, the API's hottest write.
+        await self._note_waiting()
         # Last: a worker that hears this heartbeat knows every deadline up to now was enforced.
         for identity in self._registry.identities():
             await self._send(identity, Heartbeat())
@@ -411,7 +413,6 @@ class RenderBroker:
                 self._registry.remove(worker.identity)
                 self._publisher.publish(await self._jobs.unclaim(job.job_id, job.attempt))
                 self.request_dispatch()
-        await self._note_waiting()
 
     async def _note_waiting(self) -> None:
         """Jobs that no connected worker can run stay PENDING and say why (/readyz, /metrics)."""
