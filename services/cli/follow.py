@@ -19,15 +19,18 @@ GIVE_UP_AFTER_SEC = 60.0
 JOB_NOT_FOUND_CLOSE = 4404
 
 
-def job_events(api: Api, video_id: str, job_id: str, on_reconnect: Callable[[str], None] = lambda reason: None) -> Iterator[dict]:
+def job_events(api: Api, video_id: str, job_id: str, *, from_start: bool = False,
+               on_reconnect: Callable[[str], None] = lambda reason: None) -> Iterator[dict]:
     """The job's current state (a snapshot), then its progress events, ending with the terminal one.
 
     The first connection asks for no history: the snapshot is where the job is and live events
-    continue from its seq. A dropped connection is reopened with `last_seq` of the last event
+    continue from its seq. `from_start` asks for every stored event instead, for a job the caller
+    has just created: a fast renderer may be steps ahead by the time the socket opens, and the
+    caller wants to see each of them. A dropped connection is reopened with `last_seq` of the last event
     seen, so the server resends exactly what was missed: nothing lost, nothing twice.
     `on_reconnect` hears why the stream dropped.
     """
-    last_seq: int | None = None
+    last_seq: int | None = 0 if from_start else None
     failures = 0
     failing_since: float | None = None
     while True:

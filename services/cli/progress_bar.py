@@ -7,8 +7,9 @@ from services.cli.api import Api
 from services.cli.follow import job_events
 
 
-def follow_with_bar(api: Api, video_id: str, job_id: str, console: Console) -> dict:
-    """Draws the job's progress until it ends; returns the terminal event.
+def follow_with_bar(api: Api, video_id: str, job_id: str, console: Console, *, from_start: bool = False) -> dict:
+    """Draws the job's progress until it ends (from its first event with `from_start`, see
+    `job_events`); returns the terminal event.
 
     Each new status or step is also printed as a line above the bar, so a log or a pipe (where
     rich draws no live bar) still shows how the render went.
@@ -24,7 +25,7 @@ def follow_with_bar(api: Api, video_id: str, job_id: str, console: Console) -> d
         def reconnecting(reason: str) -> None:
             bar.console.print(f"  reconnecting to the progress stream: {reason}")
 
-        for event in job_events(api, video_id, job_id, on_reconnect=reconnecting):
+        for event in job_events(api, video_id, job_id, from_start=from_start, on_reconnect=reconnecting):
             step = event["step"] or ""
             bar.update(task, completed=event["progress"], status=event["status"], step=step)
             if (event["status"], step) != shown:

@@ -54,7 +54,7 @@ def submit(api: Api, out: Output, script: dict[str, Any], video_id: str, script_
         # One active job per video (SPEC §4): the running one may be of another script.
         out.note(f"video {video_id} already has {created['status']} job {job_id}; following that one instead")
     if follow:
-        follow_with_bar(api, video_id, job_id, out.live)
+        follow_with_bar(api, video_id, job_id, out.live, from_start=created["created"])
     return api.get(video_path(video_id, "render-jobs", job_id))
 
 
