@@ -20,6 +20,14 @@ def test_the_console_page_is_open_and_strictly_confined(stack):
     assert script.headers["content-security-policy"] == API_CONTENT_SECURITY_POLICY
 
 
+def test_head_of_the_page_answers_as_get_does_without_the_body(stack):
+    page = httpx.get(f"{stack.base_url}/", timeout=30)
+    probe = httpx.head(f"{stack.base_url}/", timeout=30)
+    assert probe.status_code == page.status_code == 200 and probe.content == b""
+    assert probe.headers["content-type"].startswith("text/html") and "content-security-policy" in probe.headers
+    assert {**probe.headers, "date": ""} == {**page.headers, "date": ""}
+
+
 def test_paths_outside_the_console_are_not_served_from_its_folder(stack):
     for path in ("/router.py", "/__init__.py", "/../router.py", "/api/v2/nothing-here"):
         response = httpx.get(f"{stack.base_url}{path}", timeout=30)
