@@ -16,8 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from services.api.auth.roles import Role
-from services.api.auth.tokens import mint
+from libs.tokens import Role, mint
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -16,9 +16,9 @@ from litestar.security.jwt import Token
 
 from libs.contracts.voices import parse_aliases
 from libs.logs import configure_json_logging
+from libs.tokens import load_or_create_secret
 from services.api.assets.controller import AssetFilesController
-from services.api.auth.jwt import jwt_auth
-from services.api.auth.tokens import Caller, load_or_create_secret
+from services.api.auth.jwt import Caller, jwt_auth
 from services.api.console.router import console_router
 from services.api.db.engine import Database, open_database
 from services.api.db.migrate import upgrade_to_head

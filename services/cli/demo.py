@@ -7,7 +7,7 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-from services.api.auth.roles import Role
+from libs.tokens import Role
 from services.cli.api import Api
 from services.cli.errors import CliError, ExitCode
 from services.cli.options import add_command, base_url, wants_json

@@ -6,7 +6,7 @@ import getpass
 import os
 from datetime import timedelta
 
-from services.api.auth.roles import Role
+from libs.tokens import Role
 from services.cli.api import Api
 from services.cli.errors import EXIT_CODES_HELP, CliError, ExitCode
 from services.cli.token import existing_local_token

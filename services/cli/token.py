@@ -5,8 +5,7 @@ import argparse
 import re
 from datetime import timedelta
 
-from services.api.auth.roles import Role
-from services.api.auth.tokens import SECRET_FILE, load_or_create_secret, mint
+from libs.tokens import SECRET_FILE, Role, load_or_create_secret, mint
 from services.api.settings import Settings
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

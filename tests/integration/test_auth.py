@@ -10,7 +10,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from services.api.auth.roles import Role
+from libs.tokens import Role
 from tests.client import new_video_id
 from tests.integration.test_render_jobs_api import SHORT_SCRIPT
 

@@ -16,8 +16,7 @@ import httpx
 import pytest
 
 from libs.contracts.codes import Step
-from services.api.auth.roles import Role
-from services.api.auth.tokens import SECRET_FILE
+from libs.tokens import SECRET_FILE, Role
 from services.cli.demo import SAMPLE_SCRIPT
 from services.cli.errors import ExitCode
 from tests.client import new_video_id, wait_for, wait_running

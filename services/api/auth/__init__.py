@@ -1,1 +1,2 @@
-"""Who is calling: JWT bearer tokens (Litestar's `litestar.security.jwt`) and ordered roles."""
+"""Who is calling: the API's side of `libs.tokens`, checking bearer tokens (Litestar's
+`litestar.security.jwt`) and guarding routes by role."""

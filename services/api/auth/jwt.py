@@ -1,5 +1,6 @@
 """Bearer-token authentication for /api and the WebSocket, through Litestar's JWTAuth."""
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -7,8 +8,7 @@ from litestar.connection import ASGIConnection
 from litestar.middleware.authentication import AuthenticationResult
 from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 
-from services.api.auth.roles import Role
-from services.api.auth.tokens import ALGORITHM, Caller
+from libs.tokens import ALGORITHM, Role
 
 # Liveness, readiness, Prometheus scrapes and the asset files (a <video> cannot send a token) stay open.
 ALWAYS_OPEN = ["^/healthz$", "^/readyz$", "^/metrics$", "^/assets/"]
@@ -16,6 +16,14 @@ SCHEMA = "^/schema"
 
 
 VERIFIED_TOKENS_KEPT = 10_000
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated subject of a request (`created_by`) and its role."""
+
+    subject: str
+    role: Role
 
 
 class HeaderOrQueryTokenMiddleware(JWTAuthenticationMiddleware):

@@ -1,26 +1,12 @@
-"""Ordered roles (SPEC §4): each includes every role before it."""
-
-from enum import IntEnum
+"""Role guards for route handlers; the ordered roles themselves live in `libs.tokens`,
+beside the tokens that carry them."""
 
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Guard
 
-
-class Role(IntEnum):
-    VIEWER = 1
-    """Reads scripts, jobs and progress."""
-    EDITOR = 2
-    """Also writes scripts, starts and cancels renders."""
-    APPROVER = 3
-    """Also approves scripts."""
-    ADMIN = 4
-    """Also runs operations (e.g. the TTL purge)."""
-
-    @classmethod
-    def named(cls, name: str) -> "Role":
-        return cls[name.upper()]
+from libs.tokens import Role
 
 
 def requires(role: Role) -> Guard:

@@ -7,7 +7,7 @@ import hmac
 import secrets
 from pathlib import Path
 
-from services.api.auth.tokens import load_or_create_secret
+from libs.tokens import load_or_create_secret
 
 SECRET_PREFIX = "whsec_"
 SECRET_FILE = "webhook_secret"

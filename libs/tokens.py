@@ -1,26 +1,35 @@
-"""Signing key and token minting shared by the API and the `slidereel token` command."""
+"""The installation's bearer tokens: ordered roles, the signing key kept in the data dir, and
+minting. Shared by the API, which verifies tokens, and the `slidereel` command, which mints
+them; PyJWT alone, so the command starts without importing the API's web framework."""
 
 import os
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import IntEnum
 from pathlib import Path
 
-from litestar.security.jwt import Token
-
-from services.api.auth.roles import Role
+import jwt
 
 ALGORITHM = "HS256"
 SECRET_FILE = "jwt_secret"
 
 
-@dataclass(frozen=True)
-class Caller:
-    """The authenticated subject of a request (`created_by`) and its role."""
+class Role(IntEnum):
+    """Ordered roles (SPEC §4): each includes every role before it."""
 
-    subject: str
-    role: Role
+    VIEWER = 1
+    """Reads scripts, jobs and progress."""
+    EDITOR = 2
+    """Also writes scripts, starts and cancels renders."""
+    APPROVER = 3
+    """Also approves scripts."""
+    ADMIN = 4
+    """Also runs operations (e.g. the TTL purge)."""
+
+    @classmethod
+    def named(cls, name: str) -> "Role":
+        return cls[name.upper()]
 
 
 def load_or_create_secret(
@@ -51,5 +60,8 @@ def load_or_create_secret(
 
 
 def mint(secret: str, subject: str, role: Role, ttl: timedelta) -> str:
-    token = Token(sub=subject, exp=datetime.now(UTC) + ttl, iat=datetime.now(UTC), extras={"role": role.name.lower()})
-    return token.encode(secret, ALGORITHM)
+    """The claims Litestar's `Token.encode` writes, role nested under `extras` as in the tokens
+    already handed out, so the API's JWTAuth reads old and new tokens alike."""
+    now = datetime.now(UTC)
+    claims = {"exp": now + ttl, "sub": subject, "iat": now, "extras": {"role": role.name.lower()}}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
