@@ -4,10 +4,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from libs.contracts.script import Slide
 from services.renderer.fonts import BOLD, REGULAR, FontBook
+from services.renderer.mixed_font import MixedFont
 from services.renderer.text import clean_text, is_blank, wrap
 
 DEFAULT_BACKGROUND = "#1e2a4a"
@@ -26,13 +27,13 @@ BULLET = "•"
 @dataclass(frozen=True)
 class PlacedLine:
     text: str
-    font: ImageFont.FreeTypeFont
+    font: MixedFont
     position: tuple[int, int]
-    """Left and ascender-top of the line (Pillow anchor "la")."""
+    """Left and ascender-top of the line."""
 
     @property
-    def bbox(self) -> tuple[int, int, int, int]:
-        left, top, right, bottom = self.font.getbbox(self.text, anchor="la")
+    def bbox(self) -> tuple[float, float, float, float]:
+        left, top, right, bottom = self.font.bbox(self.text)
         x, y = self.position
         return left + x, top + y, right + x, bottom + y
 
@@ -50,7 +51,7 @@ def draw_slide(slide: Slide, size: tuple[int, int], fonts: FontBook) -> Image.Im
     color = DARK_TEXT if _is_light(background) else LIGHT_TEXT
     draw = ImageDraw.Draw(image)
     for line in layout_slide(slide, size, fonts).lines:
-        draw.text(line.position, line.text, font=line.font, fill=color, anchor="la")
+        line.font.draw(draw, line.position, line.text, color)
     return image
 
 
@@ -98,9 +99,9 @@ def _arrange(title: str, bullets: list[str], size: tuple[int, int], body_px: int
     lines: list[PlacedLine] = []
     gap = 0
     if title:
-        y = _place_paragraph(title, fonts.get(round(body_px * TITLE_SCALE), BOLD), left, right, y, lines)
+        y = _place_paragraph(title, fonts.mixed(round(body_px * TITLE_SCALE), BOLD), left, right, y, lines)
         gap = round(body_px * 0.8)
-    body_font = fonts.get(body_px, REGULAR)
+    body_font = fonts.mixed(body_px, REGULAR)
     indent = round(body_px * 1.2)
     for bullet in bullets:
         y += gap
@@ -111,13 +112,12 @@ def _arrange(title: str, bullets: list[str], size: tuple[int, int], body_px: int
 
 
 def _place_paragraph(
-    text: str, font: ImageFont.FreeTypeFont, left: int, right: int, y: int, lines: list[PlacedLine]
+    text: str, font: MixedFont, left: int, right: int, y: int, lines: list[PlacedLine]
 ) -> int:
     """Appends the wrapped lines of `text` starting at `y`; returns the y below them."""
-    ascent, descent = font.getmetrics()
-    for line in wrap(text, lambda candidate: font.getlength(candidate) <= right - left):
+    for line in wrap(text, lambda candidate: font.length(candidate) <= right - left):
         lines.append(PlacedLine(line, font, (left, y)))
-        y += ascent + descent
+        y += font.line_height
     return y
 
 

@@ -1,4 +1,4 @@
-"""Text helpers shared by TTS, slides and subtitles: cleaning, sentence splitting, line wrapping."""
+"""Text helpers shared by TTS, slides and subtitles: cleaning, sentences, graphemes, line wrapping."""
 
 import re
 import unicodedata
@@ -14,6 +14,12 @@ _SENTENCE_END = re.compile(
     rf"(?<=[.?!…])\s+|(?<=[.?!…][{_CLOSER}])\s+|(?<=[。！？])(?![{_CLOSER}])\s*"
 )
 _CLAUSE_BREAKS = (", ", "、", "，", "; ", ": ")
+_ZWJ = "\u200d"
+_SKIN_TONES = ("\U0001f3fb", "\U0001f3ff")
+_TAGS = ("\U000e0020", "\U000e007f")
+"""Tag characters spell a subdivision flag after 🏴 (England, Scotland, Wales)."""
+_REGIONAL_INDICATORS = ("\U0001f1e6", "\U0001f1ff")
+"""Two of them are one country's flag."""
 
 
 def clean_text(text: str) -> str:
@@ -69,8 +75,41 @@ def _last_break(sentence: str, max_chars: int) -> int:
     return max_chars
 
 
+def graphemes(text: str) -> list[str]:
+    """`text` cut into what a reader sees as single characters, which must never be split.
+
+    A character keeps its marks and variation selectors (keycaps, emoji style), an emoji its skin
+    tone, tags and ZWJ-joined followers, and regional indicators pair into flags. This is the part
+    of Unicode's grapheme rules (UAX #29) that slides and subtitles meet; the standard library has none.
+    """
+    clusters: list[str] = []
+    for char in text:
+        if clusters and _continues(clusters[-1], char):
+            clusters[-1] += char
+        else:
+            clusters.append(char)
+    return clusters
+
+
+def _continues(cluster: str, char: str) -> bool:
+    if cluster.endswith(_ZWJ):
+        return not char.isspace()
+    if _within(char, _REGIONAL_INDICATORS):
+        return len(cluster) == 1 and _within(cluster, _REGIONAL_INDICATORS)
+    return (
+        char == _ZWJ
+        or unicodedata.category(char) in ("Mn", "Mc", "Me")
+        or _within(char, _SKIN_TONES)
+        or _within(char, _TAGS)
+    )
+
+
+def _within(char: str, bounds: tuple[str, str]) -> bool:
+    return bounds[0] <= char <= bounds[1]
+
+
 def wrap(text: str, fits: Callable[[str], bool]) -> list[str]:
-    """Greedy line wrap between words; a word too long for a line is broken by character.
+    """Greedy line wrap between words; a word too long for a line is broken between graphemes.
 
     `fits(line)` says whether a line is short enough (in pixels or characters). Explicit line
     breaks in `text` are kept. Every non-space character of `text` ends up in some line.
@@ -92,21 +131,22 @@ def wrap(text: str, fits: Callable[[str], bool]) -> list[str]:
 
 
 def _break_word(word: str, fits: Callable[[str], bool]) -> list[str]:
-    """`word` cut into the longest pieces that fit (at least one character each)."""
+    """`word` cut into the longest pieces that fit (at least one grapheme each)."""
     pieces = []
-    while word and not fits(word):
-        cut = _longest_fitting_prefix(word, fits)
-        pieces.append(word[:cut])
-        word = word[cut:]
-    pieces.append(word)
+    clusters = graphemes(word)
+    while clusters and not fits("".join(clusters)):
+        cut = _longest_fitting_prefix(clusters, fits)
+        pieces.append("".join(clusters[:cut]))
+        clusters = clusters[cut:]
+    pieces.append("".join(clusters))
     return pieces
 
 
-def _longest_fitting_prefix(word: str, fits: Callable[[str], bool]) -> int:
-    low, high = 1, len(word)
+def _longest_fitting_prefix(clusters: list[str], fits: Callable[[str], bool]) -> int:
+    low, high = 1, len(clusters)
     while low < high:
         middle = (low + high + 1) // 2
-        if fits(word[:middle]):
+        if fits("".join(clusters[:middle])):
             low = middle
         else:
             high = middle - 1

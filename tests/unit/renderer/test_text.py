@@ -1,6 +1,6 @@
 import pytest
 
-from services.renderer.text import MAX_SENTENCE_CHARS, clean_text, is_blank, split_sentences, wrap
+from services.renderer.text import MAX_SENTENCE_CHARS, clean_text, graphemes, is_blank, split_sentences, wrap
 
 
 def test_korean_narration_splits_after_each_sentence_mark():
@@ -57,3 +57,19 @@ def test_wrap_breaks_between_words_and_splits_words_longer_than_a_line():
 
 def test_wrap_keeps_explicit_line_breaks():
     assert wrap("하나\n둘 셋", lambda line: len(line) <= 20) == ["하나", "둘 셋"]
+
+
+def test_graphemes_keep_emoji_sequences_flags_keycaps_and_marks_whole():
+    england = "🏴\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f"
+    text = f"가👩‍💻🇰🇷🇺🇸👍🏽1️⃣{england}e\u0301 ☎️"
+    assert graphemes(text) == ["가", "👩‍💻", "🇰🇷", "🇺🇸", "👍🏽", "1️⃣", england, "e\u0301", " ", "☎️"]
+
+
+def test_a_trailing_zwj_does_not_glue_the_next_word_on():
+    assert graphemes("👩\u200d 가") == ["👩\u200d", " ", "가"]
+
+
+def test_wrap_breaks_a_long_word_between_graphemes_never_inside_one():
+    word = "👩‍💻" * 5 + "🇰🇷" * 3
+    lines = wrap(word, lambda line: len(line) <= 7)
+    assert lines == ["👩‍💻" * 2, "👩‍💻" * 2, "👩‍💻🇰🇷🇰🇷", "🇰🇷"]

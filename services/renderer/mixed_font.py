@@ -1,0 +1,112 @@
+"""Lines drawn in a text font with colour emoji from a second font beside it.
+
+Pillow has no font fallback, so a line is cut into runs by what each font covers, and each run is
+measured and drawn with its own font on the line's baseline. Wrapping measures the same runs the
+picture draws, so an emoji takes as much room in the layout as on the slide.
+
+ZWJ sequences, flags and skin tones become one glyph through Pillow's raqm layout (HarfBuzz with
+the system FriBiDi); without it they are drawn as their parts, still in colour but wider.
+"""
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from PIL import ImageDraw, ImageFont
+
+from services.renderer.text import graphemes
+
+
+@dataclass(frozen=True)
+class Coverage:
+    emoji: frozenset[int]
+    """The code points the emoji font has."""
+    prefers_emoji: frozenset[int]
+    """Code points that send a grapheme to the emoji font: those the text font lacks, and U+FE0F
+    (emoji style asked for), so "☎" keeps the text font's glyph while "☎️" is drawn in colour."""
+
+
+@dataclass(frozen=True)
+class Run:
+    text: str
+    font: ImageFont.FreeTypeFont
+    emoji: bool
+    x: float
+    """Offset from the line's left edge."""
+
+
+class MixedFont:
+    """A text face of one size and weight, with the emoji font at the same size for what it lacks."""
+
+    def __init__(self, text: ImageFont.FreeTypeFont, emoji: ImageFont.FreeTypeFont, coverage: Coverage) -> None:
+        self._text, self._emoji, self._coverage = text, emoji, coverage
+        ascent, descent = text.getmetrics()
+        self._ascent = ascent
+        self._emoji_lengths: dict[str, float] = {}
+        # The text font alone sets the line spacing: OpenMoji's ink stays within Noto Sans CJK's
+        # 1.16 em ascent and 0.29 em descent, but for 🦁 (0.33 below), which the margin takes.
+        self.line_height = ascent + descent
+
+    @property
+    def size(self) -> int:
+        return self._text.size
+
+    def runs(self, text: str) -> list[Run]:
+        """`text` as consecutive runs of one font each; a grapheme is never split between runs."""
+        runs, x = [], 0.0
+        for piece, emoji in self._pieces(text):
+            runs.append(Run(piece, self._emoji if emoji else self._text, emoji=emoji, x=x))
+            x += self._piece_length(piece, emoji)
+        return runs
+
+    def length(self, text: str) -> float:
+        return sum(self._piece_length(piece, emoji) for piece, emoji in self._pieces(text))
+
+    def bbox(self, text: str) -> tuple[float, float, float, float]:
+        """The ink box of `text` drawn at (0, 0), the left and ascender-top of the line."""
+        boxes = [self._run_bbox(run) for run in self.runs(text)]
+        return (
+            min(box[0] for box in boxes),
+            min(box[1] for box in boxes),
+            max(box[2] for box in boxes),
+            max(box[3] for box in boxes),
+        )
+
+    def draw(self, draw: ImageDraw.ImageDraw, position: tuple[int, int], text: str, fill: str) -> None:
+        """Draws `text` with its line's left and ascender-top at `position`."""
+        left, top = position
+        for run in self.runs(text):
+            draw.text(
+                (left + run.x, top + self._ascent),
+                run.text,
+                font=run.font,
+                fill=fill,
+                anchor="ls",
+                embedded_color=run.emoji,
+            )
+
+    def _run_bbox(self, run: Run) -> tuple[float, float, float, float]:
+        left, top, right, bottom = run.font.getbbox(run.text, anchor="ls")
+        return left + run.x, top + self._ascent, right + run.x, bottom + self._ascent
+
+    def _pieces(self, text: str) -> Iterator[tuple[str, bool]]:
+        """The runs' texts, each with whether the emoji font draws it."""
+        if self._coverage.prefers_emoji.isdisjoint(map(ord, text)):  # most lines: no emoji at all
+            yield text, False
+            return
+        for emoji, clusters in itertools.groupby(graphemes(text), self._wants_emoji):
+            yield "".join(clusters), emoji
+
+    def _piece_length(self, piece: str, emoji: bool) -> float:
+        if not emoji:
+            return self._text.getlength(piece)
+        # Emoji runs are short and recur in every line a slide's wrap tries; each measurement is
+        # a shaping pass (~0.1 ms), so each run is measured once.
+        if piece not in self._emoji_lengths:
+            self._emoji_lengths[piece] = self._emoji.getlength(piece)
+        return self._emoji_lengths[piece]
+
+    def _wants_emoji(self, grapheme: str) -> bool:
+        return ord(grapheme[0]) in self._coverage.emoji and not self._coverage.prefers_emoji.isdisjoint(
+            map(ord, grapheme)
+        )
