@@ -16,4 +16,6 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${SLIDEREEL_EXTRAS:+[$SLIDEREEL_EXTRAS]}"
+# The console's Korean web font, cut once per font version (services/api/console/webfont.py).
+.venv/bin/python -m services.api.console.webfont >/dev/null
 export PATH="$PWD/.venv/bin:$PATH"

@@ -20,6 +20,7 @@ from libs.tokens import load_or_create_secret
 from services.api.assets.controller import AssetFilesController
 from services.api.auth.jwt import Caller, jwt_auth
 from services.api.console.router import console_router
+from services.api.console.webfont import WebFont, console_webfont
 from services.api.db.engine import Database, open_database
 from services.api.db.migrate import upgrade_to_head
 from services.api.dispatch.broker import RenderBroker
@@ -38,7 +39,8 @@ from services.api.scripts.controller import ScriptController
 from services.api.scripts.store import ScriptStore
 from services.api.security.connection_cap import WebSocketCapPerSubject
 from services.api.security.cors import cors_config
-from services.api.security.headers import add_security_headers
+from services.api.security.headers import security_headers
+from services.api.security.origins import AssetOrigins
 from services.api.security.rate_limit import write_rate_limit
 from services.api.settings import Settings
 from services.api.webhooks.delivery import WebhookSender
@@ -79,8 +81,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         subscriber_class=BoundedSubscriber,
     )
 
+    webfont = WebFont()
+
     @asynccontextmanager
     async def runtime(app: Litestar) -> AsyncIterator[None]:
+        webfont.start_building()
         settings.asset_dir.mkdir(parents=True, exist_ok=True)
         if settings.database_url is None:
             settings.db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -114,19 +119,21 @@ def create_app(settings: Settings | None = None) -> Litestar:
     auth = jwt_auth(load_or_create_secret(settings.jwt_secret, settings.data_dir), public_schema=settings.public_schema)
     return Litestar(
         on_app_init=[auth.on_app_init],
-        route_handlers=[api, AssetFilesController, HealthController, MetricsController, render_progress, console_router()],
+        route_handlers=[api, AssetFilesController, HealthController, MetricsController, render_progress, console_webfont,
+                        console_router()],
         lifespan=[runtime],
         plugins=[channels],
         dependencies={
             "settings": Provide(lambda: settings, sync_to_thread=False),
             "subject": Provide(subject_of, sync_to_thread=False),
+            "webfont": Provide(lambda: webfont, sync_to_thread=False),
             **{name: from_runtime(name) for name in ("db", "scripts", "jobs", "publisher", "broker")},
         },
         # After authentication (JWTAuth puts its middleware first), so both can key by subject.
         middleware=[metrics.middleware, write_rate_limit(settings.rate_limit_writes_per_minute),
                     WebSocketCapPerSubject(settings.ws_max_connections_per_subject)],
         cors_config=cors_config(settings.cors_allowed_origins),
-        before_send=[add_security_headers],
+        before_send=[security_headers(AssetOrigins(settings.public_base_url, settings.cors_allowed_origins))],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(title="slidereel", version="2.0.0", path="/schema"),

@@ -1,8 +1,10 @@
 """The console page as the tests drive it: what a user clicks and types, and what they see."""
 
+import io
 import re
 from pathlib import Path
 
+from PIL import Image, ImageStat
 from playwright.sync_api import Dialog, Page, expect
 
 from services.api.auth.roles import Role
@@ -11,6 +13,48 @@ from tests.stack import Stack
 UI_TIMEOUT_MS = 30_000
 """A click's answer on a loaded 2-core machine: one API round trip and a re-render."""
 RENDER_TIMEOUT_MS = 300_000
+REPORT_CSP_VIOLATIONS = """document.addEventListener("securitypolicyviolation", (event) =>
+    window.reportCspViolation(`${event.violatedDirective} blocked ${event.blockedURI}`));"""
+PLAY = """async (timeoutMs) => {
+    const video = document.querySelector("#player");
+    const within = (promise, what) => Promise.race([promise, new Promise((_, reject) =>
+        setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs))]);
+    const until = (name, done) => new Promise((resolve) => {
+        const check = () => { if (done()) { video.removeEventListener(name, check); resolve(); } };
+        video.addEventListener(name, check);
+        check();
+    });
+    video.muted = true;
+    await within(until("canplay", () => video.readyState >= 3), "canplay");
+    await within(video.play(), "play()");
+    await within(until("timeupdate", () => video.currentTime > 0.3), "playback to advance");
+    return {readyState: video.readyState, duration: video.duration, currentTime: video.currentTime,
+            error: video.error && video.error.message};
+}"""
+SEEK = """async ([target, timeoutMs]) => {
+    const video = document.querySelector("#player");
+    video.pause();
+    const seeked = new Promise((resolve) => video.addEventListener("seeked", resolve, {once: true}));
+    video.currentTime = target;
+    await Promise.race([seeked, new Promise((_, reject) =>
+        setTimeout(() => reject(new Error("timed out waiting for seeked")), timeoutMs))]);
+    return video.currentTime;
+}"""
+POSTER_DRAWN = """() => {
+    // The same URL, loaded as an image under the page's policy: what the player draws before playing.
+    const poster = document.querySelector("#player").poster;
+    if (!poster) return false;
+    if (window.posterProbe?.src !== poster) {
+        window.posterProbe = new Image();
+        window.posterProbe.src = poster;
+    }
+    return window.posterProbe.complete && window.posterProbe.naturalWidth > 0;
+}"""
+SUBTITLE_CUES = """() => {
+    const track = document.querySelector("#player").textTracks[0];
+    const loaded = track && ["showing", "hidden"].includes(track.mode) && track.cues && track.cues.length > 0;
+    return loaded ? {mode: track.mode, cues: [...track.cues].map((cue) => cue.text)} : null;
+}"""
 
 
 class Console:
@@ -24,6 +68,10 @@ class Console:
         page.on("pageerror", lambda error: self.page_errors.append(str(error)))
         page.on("console", lambda message: message.type == "error" and self.console_errors.append(message.text))
         page.on("dialog", self._refuse_dialog)
+        # Reported to Python as they happen, so a reload in the test loses none.
+        self.csp_violations: list[str] = []
+        page.expose_function("reportCspViolation", lambda violation: self.csp_violations.append(violation))
+        page.add_init_script(REPORT_CSP_VIOLATIONS)
         page.set_default_timeout(UI_TIMEOUT_MS)
 
     def _refuse_dialog(self, dialog: Dialog) -> None:
@@ -91,5 +139,31 @@ class Console:
     def error(self):
         return self.page.locator("#error")
 
+    def check_playback(self, duration_sec: float) -> list[str]:
+        """The published video in the player: its poster drawn, then playing (readyState ≥ 3),
+        as long as the job said, seeking, and its subtitle track's cues loaded. Returns the cues."""
+        player = self.page.locator("#player")
+        self.page.wait_for_function(POSTER_DRAWN, timeout=UI_TIMEOUT_MS)
+        assert not is_blank(player.screenshot()), "the player shows no poster"
+
+        played = self.page.evaluate(PLAY, UI_TIMEOUT_MS)
+        assert played["error"] is None and played["readyState"] >= 3, played
+        assert abs(played["duration"] - duration_sec) <= 0.1, (played, duration_sec)
+
+        target = 0.6 * played["duration"]
+        landed = self.page.evaluate(SEEK, [target, UI_TIMEOUT_MS])
+        assert abs(landed - target) <= 0.5, (landed, target)
+
+        self.page.wait_for_function(SUBTITLE_CUES)
+        subtitles = self.page.evaluate(SUBTITLE_CUES)
+        assert subtitles["cues"], subtitles
+        return subtitles["cues"]
+
     def expect_job_status(self, status: str, timeout: int = UI_TIMEOUT_MS) -> None:
         expect(self.page.locator("#job-status")).to_have_text(status, timeout=timeout)
+
+
+def is_blank(png: bytes) -> bool:
+    """A screenshot of one flat colour (a black player), as opposed to a drawn picture."""
+    stat = ImageStat.Stat(Image.open(io.BytesIO(png)).convert("L"))
+    return stat.stddev[0] < 2.0

@@ -10,7 +10,8 @@ import httpx
 from playwright.sync_api import WebSocketRoute, expect
 
 from services.api.auth.roles import Role
-from tests.browser.console import RENDER_TIMEOUT_MS, UI_TIMEOUT_MS, Console
+from tests.browser.conftest import console_url
+from tests.browser.console import RENDER_TIMEOUT_MS, Console
 from tests.client import approved_script, job, new_video_id
 
 SCRIPT = {
@@ -35,38 +36,6 @@ WATCH_RENDER_PANEL = """() => {
             .observe(node, {childList: true, characterData: true, subtree: true});
     }
 }"""
-PLAY = """async (timeoutMs) => {
-    const video = document.querySelector("#player");
-    const within = (promise, what) => Promise.race([promise, new Promise((_, reject) =>
-        setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs))]);
-    const until = (name, done) => new Promise((resolve) => {
-        const check = () => { if (done()) { video.removeEventListener(name, check); resolve(); } };
-        video.addEventListener(name, check);
-        check();
-    });
-    video.muted = true;
-    await within(until("canplay", () => video.readyState >= 3), "canplay");
-    await within(video.play(), "play()");
-    await within(until("timeupdate", () => video.currentTime > 0.3), "playback to advance");
-    return {readyState: video.readyState, duration: video.duration, currentTime: video.currentTime,
-            error: video.error && video.error.message};
-}"""
-SEEK = """async ([target, timeoutMs]) => {
-    const video = document.querySelector("#player");
-    video.pause();
-    const seeked = new Promise((resolve) => video.addEventListener("seeked", resolve, {once: true}));
-    video.currentTime = target;
-    await Promise.race([seeked, new Promise((_, reject) =>
-        setTimeout(() => reject(new Error("timed out waiting for seeked")), timeoutMs))]);
-    return video.currentTime;
-}"""
-SUBTITLE_CUES = """() => {
-    const track = document.querySelector("#player").textTracks[0];
-    const loaded = track && ["showing", "hidden"].includes(track.mode) && track.cues && track.cues.length > 0;
-    return loaded ? {mode: track.mode, cues: [...track.cues].map((cue) => cue.text)} : null;
-}"""
-
-
 def test_a_new_script_goes_from_draft_to_a_playing_video(console: Console, stack):
     page = console.page
     expect(page.locator("#welcome")).to_be_visible()
@@ -123,17 +92,8 @@ def test_a_new_script_goes_from_draft_to_a_playing_video(console: Console, stack
     expect(page.locator("#job-table tbody tr").first).to_contain_text("SUCCEEDED")
     console.shot("published")
 
-    played = page.evaluate(PLAY, UI_TIMEOUT_MS)
-    assert played["error"] is None and played["readyState"] >= 3, played
-    assert abs(played["duration"] - assets["duration_sec"]) <= 0.1, (played, assets["duration_sec"])
-
-    target = 0.6 * played["duration"]
-    landed = page.evaluate(SEEK, [target, UI_TIMEOUT_MS])
-    assert abs(landed - target) <= 0.5, (landed, target)
-
-    page.wait_for_function(SUBTITLE_CUES)
-    subtitles = page.evaluate(SUBTITLE_CUES)
-    assert subtitles["cues"] and subtitles["cues"][0].startswith("안녕하세요."), subtitles
+    subtitles = console.check_playback(assets["duration_sec"])
+    assert subtitles[0].startswith("안녕하세요."), subtitles
     console.shot("seeked-with-subtitles")
 
 
@@ -188,7 +148,7 @@ def test_script_text_is_shown_as_text_never_run(console: Console):
         images: document.querySelectorAll("img").length,
         bold: document.querySelectorAll("main b").length,
     })""")
-    assert injected == {"scripts": [f"{console.stack.base_url}/app.js"], "images": 0, "bold": 0}, injected
+    assert injected == {"scripts": [f"{console_url(console.stack)}app.js"], "images": 0, "bold": 0}, injected
 
 
 def test_a_failed_render_and_a_bad_token_show_code_and_message(console: Console):

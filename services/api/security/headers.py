@@ -5,7 +5,9 @@ application sends, also for the 404s and 405s answered before any route handler 
 """
 
 from litestar.datastructures import MutableScopeHeaders
-from litestar.types import Message, Scope
+from litestar.types import BeforeMessageSendHookHandler, Message, Scope
+
+from services.api.security.origins import AssetOrigins
 
 COMMON = {
     "X-Content-Type-Options": "nosniff",
@@ -18,26 +20,51 @@ DOCS_PATH = "/schema"
 """The OpenAPI UI loads its scripts and styles from a CDN, so the API policy would blank it."""
 ASSETS_PATH = "/assets/"
 CONSOLE_PAGES = ("/", "/index.html")
-CONSOLE_CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; "
-    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-)
-"""The web console's page (services/api/console) loads only its own files, calls only this
-origin (fetch and WebSocket) and plays assets from it: no inline script or style, no eval."""
 
 
-async def add_security_headers(message: Message, scope: Scope) -> None:
-    if message["type"] != "http.response.start":
-        return
-    path = scope["path"]
-    message.setdefault("headers", [])
-    headers = MutableScopeHeaders.from_message(message)
-    for name, value in COMMON.items():
-        headers.setdefault(name, value)
-    if path in CONSOLE_PAGES:
-        headers.setdefault("Content-Security-Policy", CONSOLE_CONTENT_SECURITY_POLICY)
-    elif path != DOCS_PATH and not path.startswith(DOCS_PATH + "/"):
-        headers.setdefault("Content-Security-Policy", API_CONTENT_SECURITY_POLICY)
-    # A frontend on another origin plays the files in a <video> (no CORS request); the API's own
-    # JSON is for CORS-checked fetches, never for another site's no-cors embedding.
-    headers.setdefault("Cross-Origin-Resource-Policy", "cross-origin" if path.startswith(ASSETS_PATH) else "same-origin")
+def console_content_security_policy(asset_origins: AssetOrigins) -> str:
+    """The web console's page (services/api/console) loads only its own files and font, calls
+    only the origin it was opened at (fetch and WebSocket), and plays assets from where asset
+    URLs point: no inline script or style, no eval."""
+    assets = " ".join(("'self'", *asset_origins.sources))
+    return (
+        f"default-src 'none'; script-src 'self'; style-src 'self'; font-src 'self'; img-src {assets}; "
+        f"media-src {assets}; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+
+
+def security_headers(asset_origins: AssetOrigins) -> BeforeMessageSendHookHandler:
+    console_policy = console_content_security_policy(asset_origins)
+
+    async def add_security_headers(message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start":
+            return
+        path = scope["path"]
+        message.setdefault("headers", [])
+        headers = MutableScopeHeaders.from_message(message)
+        for name, value in COMMON.items():
+            headers.setdefault(name, value)
+        if path in CONSOLE_PAGES:
+            headers.setdefault("Content-Security-Policy", console_policy)
+        elif path != DOCS_PATH and not path.startswith(DOCS_PATH + "/"):
+            headers.setdefault("Content-Security-Policy", API_CONTENT_SECURITY_POLICY)
+        if path.startswith(ASSETS_PATH):
+            # A <video> on another site plays the files without CORS; the console asks with CORS
+            # (crossorigin="anonymous"), which its subtitle track needs when assets are elsewhere.
+            headers.setdefault("Cross-Origin-Resource-Policy", "cross-origin")
+            allow_asset_reader(headers, scope, asset_origins)
+        else:
+            # The API's JSON is for CORS-checked fetches, never for another site's no-cors embedding.
+            headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+
+    return add_security_headers
+
+
+def allow_asset_reader(headers: MutableScopeHeaders, scope: Scope, asset_origins: AssetOrigins) -> None:
+    """CORS for an asset request from an allowed origin; every asset response varies by Origin,
+    so a shared cache never hands one origin's answer to another."""
+    if "origin" not in (headers.get("Vary") or "").lower():
+        headers.add("Vary", "Origin")
+    origin = next((value.decode("latin-1") for name, value in scope["headers"] if name == b"origin"), None)
+    if origin is not None and asset_origins.may_read(origin):
+        headers.setdefault("Access-Control-Allow-Origin", origin)

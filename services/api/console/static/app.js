@@ -16,6 +16,8 @@ const STEP_LABELS = {
   GENERATE_THUMBNAIL: "Making the thumbnail",
   PUBLISH_ASSETS: "Publishing",
 };
+const ROLES = ["viewer", "editor", "approver", "admin"]; // ordered: each includes the ones before (SPEC §4)
+const NEEDED_ROLE = { save: "editor", render: "editor", cancel: "editor", approve: "approver" };
 const NEW_SCENE = { narration: "", slide: { title: "", bullets: [], background: null }, pause_sec: 0.4 };
 const SAMPLE_SCRIPT = {
   title: "새 영상",
@@ -140,6 +142,21 @@ function claimsOf(token) {
   }
 }
 
+/** Why the token's role cannot do `action`, or "" when it can (the server checks again). */
+function roleRefusal(action) {
+  const role = claimsOf(state.token)?.extras?.role;
+  const needed = NEEDED_ROLE[action];
+  return ROLES.indexOf(role) >= ROLES.indexOf(needed) ? "" : `Needs the ${needed} role; this token is ${role || "without a role"}.`;
+}
+
+/** Enables `button` unless there is a reason not to, which it shows as its tooltip and in
+ * `reasonNode`: a user sees why before clicking rather than a 403 after. */
+function allow(button, reason, reasonNode) {
+  button.disabled = Boolean(reason);
+  button.title = reason;
+  if (reasonNode && reason && !button.hidden) reasonNode.append(h("span", {}, reason));
+}
+
 function useToken(raw) {
   const token = raw.trim().replace(/^Bearer\s+/i, "");
   if (!token) return;
@@ -162,6 +179,7 @@ function forgetToken() {
 function showToken() {
   const claims = state.token ? claimsOf(state.token) : null;
   $("#forget-token").hidden = !state.token;
+  allow($("#new-script"), roleRefusal("save"));
   $("#welcome").hidden = Boolean(state.token);
   $("#workspace").hidden = !state.token;
   if (!state.token) {
@@ -270,7 +288,6 @@ function fillEditor(script) {
   $("#editor").hidden = false;
   $("#editor-script-id").textContent = editing.scriptId || "(new)";
   $("#editor-status").replaceChildren(badge(editing.status || "UNSAVED"));
-  $("#script-fields").disabled = approved;
   $("#script-id").readOnly = editing.scriptId !== null;
   $("#script-title").value = script.title;
   $("#script-language").value = script.language;
@@ -279,10 +296,21 @@ function fillEditor(script) {
   numberScenes();
   $("#save-script").hidden = approved;
   $("#approve-script").hidden = approved;
-  $("#approve-script").disabled = editing.scriptId === null;
-  $("#render-script").disabled = !approved;
-  $("#render-script").title = approved ? "" : "Approve the script first";
   $("#copy-script").hidden = !approved;
+  showEditorPermissions();
+}
+
+/** What the editor's buttons may do now, by script status and the token's role. */
+function showEditorPermissions() {
+  const { editing } = state;
+  const reasons = $("#action-reasons");
+  reasons.replaceChildren();
+  const mayEdit = roleRefusal("save");
+  $("#script-fields").disabled = editing.status === "APPROVED" || Boolean(mayEdit);
+  allow($("#save-script"), mayEdit, reasons);
+  allow($("#approve-script"), roleRefusal("approve") || (editing.scriptId === null ? "Save the draft first." : ""), reasons);
+  allow($("#render-script"), editing.status === "APPROVED" ? roleRefusal("render") : "Approve the script first.", reasons);
+  allow($("#copy-script"), mayEdit);
 }
 
 function sceneItem(scene) {
@@ -398,7 +426,9 @@ function showJobState(job) {
   const failed = job.status === "FAILED" && job.error_code;
   $("#job-error").hidden = !failed;
   $("#job-error").textContent = failed ? `${job.error_code}: ${job.error_message || job.message}` : "";
-  $("#cancel-job").disabled = !ACTIVE.has(job.status);
+  $("#cancel-reason").replaceChildren();
+  allow($("#cancel-job"), ACTIVE.has(job.status) ? roleRefusal("cancel") : "The job has ended.",
+    ACTIVE.has(job.status) ? $("#cancel-reason") : null);
 }
 
 function follow(jobId) {
