@@ -59,9 +59,11 @@ def load_or_create_secret(
     return path.read_text(encoding="ascii").strip()
 
 
-def mint(secret: str, subject: str, role: Role, ttl: timedelta) -> str:
+def mint(secret: str, subject: str, role: Role, ttl: timedelta, purpose: str | None = None) -> str:
     """The claims Litestar's `Token.encode` writes, role nested under `extras` as in the tokens
-    already handed out, so the API's JWTAuth reads old and new tokens alike."""
+    already handed out, so the API's JWTAuth reads old and new tokens alike. A token with a
+    `purpose` is good for that one use only (the API's WebSocket tickets), never as a bearer token."""
     now = datetime.now(UTC)
-    claims = {"exp": now + ttl, "sub": subject, "iat": now, "extras": {"role": role.name.lower()}}
+    extras = {"role": role.name.lower(), **({"purpose": purpose} if purpose else {})}
+    claims = {"exp": now + ttl, "sub": subject, "iat": now, "extras": extras}
     return jwt.encode(claims, secret, algorithm=ALGORITHM)

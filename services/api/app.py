@@ -19,6 +19,7 @@ from libs.logs import configure_json_logging
 from libs.tokens import load_or_create_secret
 from services.api.assets.controller import AssetFilesController
 from services.api.auth.jwt import Caller, jwt_auth
+from services.api.auth.tickets import WebSocketTicketController
 from services.api.console.router import console_router
 from services.api.console.webfont import WebFont, console_webfont
 from services.api.db.engine import Database, open_database
@@ -115,8 +116,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
         return Provide(provide, sync_to_thread=False)
 
-    api = Router(path="/api/v2", route_handlers=[ScriptController, RenderJobController, OperationsController, VideoController])
-    auth = jwt_auth(load_or_create_secret(settings.jwt_secret, settings.data_dir), public_schema=settings.public_schema)
+    api = Router(path="/api/v2", route_handlers=[ScriptController, RenderJobController, OperationsController, VideoController,
+                                                       WebSocketTicketController])
+    jwt_secret = load_or_create_secret(settings.jwt_secret, settings.data_dir)
+    auth = jwt_auth(jwt_secret, public_schema=settings.public_schema)
     return Litestar(
         on_app_init=[auth.on_app_init],
         route_handlers=[api, AssetFilesController, HealthController, MetricsController, render_progress, console_webfont,
@@ -127,6 +130,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "settings": Provide(lambda: settings, sync_to_thread=False),
             "subject": Provide(subject_of, sync_to_thread=False),
             "webfont": Provide(lambda: webfont, sync_to_thread=False),
+            "jwt_secret": Provide(lambda: jwt_secret, sync_to_thread=False),
             **{name: from_runtime(name) for name in ("db", "scripts", "jobs", "publisher", "broker")},
         },
         # After authentication (JWTAuth puts its middleware first), so both can key by subject.

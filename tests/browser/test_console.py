@@ -216,5 +216,8 @@ def test_live_progress_resumes_after_the_connection_drops(console: Console, stac
     assert len(connections) >= 2 and connections[0]["cut"], connections
     first, resumed = connections[0], connections[1]
     assert parse_qs(urlsplit(resumed["url"]).query)["last_seq"] == [str(first["seqs"][-1])], resumed["url"]
+    # Each connection opened with its own short-lived ticket; the bearer token never went into a URL.
+    queries = [parse_qs(urlsplit(connection["url"]).query) for connection in connections]
+    assert all("token" not in query and query["ticket"] for query in queries), queries
     received = [seq for connection in connections for seq in connection["seqs"]]
     assert received == list(range(1, received[-1] + 1)), received

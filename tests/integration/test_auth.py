@@ -3,6 +3,7 @@
 import base64
 import json
 import time
+from datetime import timedelta
 
 import httpx
 import jwt
@@ -10,7 +11,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from libs.tokens import Role
+from libs.tokens import Role, mint
 from tests.client import new_video_id
 from tests.integration.test_render_jobs_api import SHORT_SCRIPT
 
@@ -86,6 +87,30 @@ def test_websocket_takes_the_token_from_the_query_and_refuses_without(stack):
         with pytest.raises(InvalidStatus) as refused:
             connect(url, open_timeout=10)
         assert refused.value.response.status_code == 403
+
+
+def test_a_websocket_ticket_opens_progress_streams_only_and_only_briefly(stack):
+    with stack.client(role=Role.VIEWER, timeout=30) as http:
+        issued = http.post("/api/v2/ws-tickets")
+        assert http.post("/api/v2/ws-tickets", headers={"Authorization": ""}).status_code == 401
+    assert issued.status_code == 201, issued.text
+    ticket = issued.json()["ticket"]
+    claims = jwt.decode(ticket, stack.secret, algorithms=["HS256"])
+    assert claims["extras"] == {"role": "viewer", "purpose": "websocket"} and claims["exp"] - claims["iat"] <= 60, claims
+
+    progress = f"{stack.ws_url}/ws/videos/nobody/render-progress?job_id=job-x"
+    with connect(f"{progress}&ticket={ticket}", open_timeout=10) as socket:
+        assert json.loads(socket.recv(timeout=10))["error_code"] == "JOB_NOT_FOUND"
+    # Not a bearer token, neither in the header nor as `?token=`...
+    assert httpx.get(f"{stack.base_url}/api/v2/videos", headers={"Authorization": f"Bearer {ticket}"}).status_code == 401
+    refused = [f"{progress}&token={ticket}",
+               # ...a bearer token is not a ticket, and an expired ticket opens nothing.
+               f"{progress}&ticket={stack.token(Role.VIEWER)}",
+               f"{progress}&ticket={mint(stack.secret, 'tests', Role.VIEWER, timedelta(seconds=-1), purpose='websocket')}"]
+    for url in refused:
+        with pytest.raises(InvalidStatus) as refusal:
+            connect(url, open_timeout=10)
+        assert refusal.value.response.status_code == 403, url
 
 
 def test_only_an_admin_runs_operations(stack):

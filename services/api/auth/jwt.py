@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException
 from litestar.middleware.authentication import AuthenticationResult
 from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 
@@ -16,6 +17,8 @@ SCHEMA = "^/schema"
 
 
 VERIFIED_TOKENS_KEPT = 10_000
+WEBSOCKET_TICKET = "websocket"
+"""The `purpose` of a ticket minted by POST /api/v2/ws-tickets."""
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,9 @@ class Caller:
 
 
 class HeaderOrQueryTokenMiddleware(JWTAuthenticationMiddleware):
-    """Browsers cannot set headers on a WebSocket, so there the token may come as `?token=`.
+    """Browsers cannot set headers on a WebSocket, so there a credential comes in the URL: a
+    `?ticket=` (short-lived, good for WebSockets only, so a URL that ends up in a log or a
+    browser history is worth little) or, for clients written before tickets, `?token=`.
 
     A client sends the same token with every request, and checking its signature and claims
     costs more than serving a cached read; a token string verified before only has its expiry
@@ -48,10 +53,21 @@ class HeaderOrQueryTokenMiddleware(JWTAuthenticationMiddleware):
         return result
 
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        from_browser_socket = connection.scope["type"] == "websocket" and not connection.headers.get(self.auth_header)
+        ticket = connection.query_params.get("ticket")
+        if from_browser_socket and ticket:
+            result = await self.authenticate_token(encoded_token=ticket, connection=connection)
+            if result.auth.extras.get("purpose") != WEBSOCKET_TICKET:
+                raise NotAuthorizedException("`ticket` takes a ticket from POST /api/v2/ws-tickets, not a bearer token")
+            return result
         query_token = connection.query_params.get("token")
-        if connection.scope["type"] == "websocket" and query_token and not connection.headers.get(self.auth_header):
-            return await self.authenticate_token(encoded_token=query_token, connection=connection)
-        return await super().authenticate_request(connection)
+        if from_browser_socket and query_token:
+            result = await self.authenticate_token(encoded_token=query_token, connection=connection)
+        else:
+            result = await super().authenticate_request(connection)
+        if result.auth.extras.get("purpose"):
+            raise NotAuthorizedException("a WebSocket ticket opens one progress stream; it is not a bearer token")
+        return result
 
 
 async def caller_from_token(token: Token, _: ASGIConnection) -> Caller | None:

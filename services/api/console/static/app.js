@@ -468,11 +468,27 @@ class ProgressFeed {
     this.connect();
   }
 
-  connect() {
-    const query = new URLSearchParams({ job_id: this.jobId, last_seq: String(this.lastSeq), token: state.token });
+  async connect() {
+    this.handlers.onConnection(this.failures ? `reconnecting (last seq ${this.lastSeq})…` : "connecting…");
+    // A fresh short-lived ticket per connection keeps the bearer token out of the URL (and so
+    // out of access logs); a refused ticket request ends the feed with the API's own error.
+    let ticket;
+    try {
+      ({ ticket } = await api("POST", "/ws-tickets"));
+    } catch (error) {
+      if (error instanceof ApiError) {
+        this.stop();
+        this.handlers.onConnection("stopped");
+        this.handlers.onError(error);
+      } else {
+        this.closed({ code: 1006 }); // the network: retry with backoff
+      }
+      return;
+    }
+    if (this.stopped) return;
+    const query = new URLSearchParams({ job_id: this.jobId, last_seq: String(this.lastSeq), ticket });
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const url = `${scheme}://${location.host}/ws/videos/${encodeURIComponent(this.videoId)}/render-progress?${query}`;
-    this.handlers.onConnection(this.failures ? `reconnecting (last seq ${this.lastSeq})…` : "connecting…");
     this.socket = new WebSocket(url);
     this.socket.onmessage = (message) => this.receive(JSON.parse(message.data));
     this.socket.onclose = (closed) => this.closed(closed);
