@@ -38,6 +38,8 @@ class Stack:
     extra_env: dict[str, str] = field(default_factory=dict)
     capture_logs: bool = False
     """Write each process's output to `log_path(name)` instead of the test's terminal."""
+    api_log_level: str = "warning"
+    """uvicorn's `--log-level`: its access and WebSocket handshake lines show from "info"."""
     secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     api: subprocess.Popen | None = None
     renderer: subprocess.Popen | None = None
@@ -96,7 +98,7 @@ class Stack:
     def start_api(self) -> None:
         self.api = self._spawn("api", [
             sys.executable, "-m", "uvicorn", "services.api.app:create_app", "--factory",
-            "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
+            "--host", "127.0.0.1", "--port", str(self.port), "--log-level", self.api_log_level,
         ])
 
     def kill_api(self) -> None:

@@ -15,7 +15,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.security.jwt import Token
 
 from libs.contracts.voices import parse_aliases
-from libs.logs import configure_json_logging
+from libs.logs import configure_logging
 from libs.tokens import load_or_create_secret
 from services.api.assets.controller import AssetFilesController
 from services.api.auth.jwt import Caller, jwt_auth
@@ -70,7 +70,7 @@ def subject_of(request: Request[Caller, Token, State]) -> str:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings()
-    configure_json_logging(settings.log_level, service="api")
+    configure_logging(settings.log_level, settings.log_format, service="api")
     webhook_key = load_or_create_webhook_secret(settings.webhook_secret, settings.data_dir)
     metrics = http_metrics()
     channels = ChannelsPlugin(

@@ -4,6 +4,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from libs.logs import LogFormat, log_format_from_env
+
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(name) or default
@@ -66,6 +68,7 @@ class Settings:
     webhook_retry_base_sec: float = field(default_factory=lambda: float(_env("WEBHOOK_RETRY_BASE_SEC", "5")))
     """Delay before the first retry of a failed delivery; it doubles after each further failure."""
     log_level: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO"))
+    log_format: LogFormat = field(default_factory=log_format_from_env)
 
     @property
     def data_dir(self) -> Path:

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 
-from libs.logs import configure_json_logging
+from libs.logs import configure_logging
 from services.renderer.settings import RendererSettings
 from services.renderer.watchdog import EXIT_INCOMPATIBLE, WorkerWatch
 
@@ -120,7 +120,7 @@ class Supervisor:
 
 def main() -> None:
     settings = RendererSettings()
-    configure_json_logging(settings.log_level, service="renderer-supervisor")
+    configure_logging(settings.log_level, settings.log_format, service="renderer-supervisor")
     sys.exit(Supervisor(settings).run())
 
 

@@ -5,6 +5,8 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from libs.logs import LogFormat, log_format_from_env
+
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(name) or default
@@ -46,6 +48,7 @@ class RendererSettings:
     cancel_grace_sec: float = field(default_factory=lambda: float(_env("RENDER_CANCEL_GRACE_SEC", "5")))
     """A canceled render still running after this long gets its worker killed and replaced."""
     log_level: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO"))
+    log_format: LogFormat = field(default_factory=log_format_from_env)
     heartbeat_interval: float = 1.0
     heartbeat_liveness: int = 3
 

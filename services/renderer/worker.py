@@ -32,7 +32,7 @@ from libs.contracts.bus import (
     ProtocolMismatch, Ready, Render, RenderRefused, RunningJob, progress_codec, renderer_codec,
 )
 from libs.contracts.codes import ErrorCode, Step
-from libs.logs import configure_json_logging, log_context
+from libs.logs import configure_logging, log_context
 from services.renderer.outbox import Outbox
 from services.renderer.pipeline import RenderCanceled, RenderFailure, render_job
 from services.renderer.settings import RendererSettings
@@ -334,7 +334,7 @@ def main() -> None:
     parser.add_argument("--watchdog-fd", type=int, default=None, help="pipe to the supervisor (set by it)")
     args = parser.parse_args()
     settings = RendererSettings()
-    configure_json_logging(settings.log_level, service="renderer", worker_id=args.worker_id)
+    configure_logging(settings.log_level, settings.log_format, service="renderer", worker_id=args.worker_id)
     sys.exit(asyncio.run(Worker(args.worker_id, settings, SupervisorLink(args.watchdog_fd)).run()))
 
 

@@ -32,6 +32,7 @@ class Nginx:
 
     def __init__(self, folder: Path, stack: Stack) -> None:
         self.folder = folder
+        self.access_log = folder / "slidereel.access.log"
         self.http_port, self.https_port = free_port(), free_port()
         certificate, key = folder / "cert.pem", folder / "key.pem"
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
@@ -47,6 +48,7 @@ class Nginx:
             "/etc/letsencrypt/live/slidereel.example.com/privkey.pem": str(key),
             "alias /opt/slidereel/data/assets/;": f"alias {stack.asset_dir}/;",
             "root /var/www/html;": f"root {folder};",
+            "/var/log/nginx/slidereel.access.log": str(self.access_log),
         }.items():
             assert deployed in site, f"the site no longer contains {deployed!r}; update this test"
             site = site.replace(deployed, here)
@@ -142,6 +144,18 @@ def test_progress_websocket_upgrades_through_nginx_to_the_end(rendered: dict) ->
     assert rendered["events"][0]["type"] == "connected"
     assert statuses[-1] == "SUCCEEDED" and rendered["job"]["status"] == "SUCCEEDED"
     assert {event["step"] for event in rendered["events"] if event["type"] == "progress"} >= {"COMPOSE_VIDEO", "PUBLISH_ASSETS"}
+
+
+def test_the_access_log_holds_the_progress_websocket_without_its_token(site: tuple[Stack, Nginx], rendered: dict) -> None:
+    nginx = site[1]
+    path = f"/ws/videos/{rendered['job']['video_id']}/render-progress"
+    # nginx writes a request's line once the request ends, which for a WebSocket is after its close.
+    deadline = time.monotonic() + 10
+    while path not in (log := nginx.access_log.read_text()):
+        assert time.monotonic() < deadline, log
+        time.sleep(0.05)
+    assert f'"GET {path} HTTP/1.1" 101 ' in log
+    assert "token=" not in log and "eyJ" not in log  # no query, no JWT anywhere
 
 
 def test_nginx_streams_the_published_file_with_ranges_and_long_caching(site: tuple[Stack, Nginx], rendered: dict, browser: httpx.Client) -> None:
