@@ -5,10 +5,12 @@ import time
 import uuid
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.exceptions import ConnectionClosedOK
 from websockets.sync.client import connect
 
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELED"}
+Samples = dict[tuple[str, frozenset], float]
 
 
 def new_video_id(prefix: str = "video") -> str:
@@ -64,3 +66,18 @@ def wait_running(http: httpx.Client, video_id: str, job_id: str, attempt: int = 
         lambda j: j["status"] == "RUNNING" and j["attempt"] == attempt and (step is None or j["step"] == step),
         what=f"attempt {attempt} RUNNING{' in ' + step if step else ''}",
     )
+
+
+def scrape(stack) -> Samples:
+    """The API's /metrics, parsed with prometheus_client's own parser."""
+    response = httpx.get(f"{stack.base_url}/metrics", timeout=10)  # no token
+    assert response.status_code == 200, response.text
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)

@@ -280,6 +280,9 @@ RACE_ENV = {"RENDER_TIMEOUT_BASE_SEC": str(DEADLINE_SEC), "RENDER_TIMEOUT_PER_CH
             "RATE_LIMIT_WRITES_PER_MINUTE": "1000000"}
 
 
+# Over a thousand attempts, each waiting for its events: 3-4 min on a busy 2-core machine, more
+# when other suites share it; pytest's 300 s default is no deadline this test is about.
+@pytest.mark.timeout(1200)
 @pytest.mark.parametrize("fault_stack", [{"renderer": False, "env": RACE_ENV, "capture_logs": True}], indirect=True)
 def test_every_order_of_the_end_of_an_attempt_counts_each_outcome_exactly_once(fault_stack):
     work: queue.Queue = queue.Queue()

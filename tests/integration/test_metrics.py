@@ -4,31 +4,14 @@ parser, and the job, step, worker, WebSocket and bus metrics move when real thin
 import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from websockets.sync.client import connect
 
 from libs.contracts.codes import Step
-from tests.client import approved_script, new_video_id, start_render, wait_terminal
+from tests.client import approved_script, new_video_id, scrape, start_render, value, wait_terminal
 from tests.stack import Stack
 
 SCRIPT = {"title": "지표", "language": "ko", "scenes": [{"narration": "지표 시험입니다.", "slide": {"title": "지표"}}]}
-Samples = dict[tuple[str, frozenset], float]
-
-
-def scrape(stack: Stack) -> Samples:
-    response = httpx.get(f"{stack.base_url}/metrics", timeout=10)  # no token
-    assert response.status_code == 200, response.text
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
 
 
 @pytest.fixture(scope="module")

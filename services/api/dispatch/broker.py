@@ -439,5 +439,8 @@ class RenderBroker:
             if error.errno != zmq.EHOSTUNREACH:
                 raise
             BUS_DROPPED.labels("unreachable_worker").inc()
-            log.warning("worker %r is gone; %s not delivered", identity, type(message).__name__)
+            # INFO: the usual cause is a worker that replaced its connection (at start-up, before
+            # it heard this broker, a Ready of its old one may still be read here); it says Ready
+            # on the new one, and a worker truly lost is reported when it misses its heartbeats.
+            log.info("worker %r has no connection now; %s not delivered", identity, type(message).__name__)
             return False
