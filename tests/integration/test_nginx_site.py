@@ -185,6 +185,13 @@ def test_nginx_streams_the_published_file_with_ranges_and_long_caching(site: tup
     assert subtitles.status_code == 200 and subtitles.headers["content-type"] == "text/vtt; charset=utf-8"
     assert subtitles.text.startswith("WEBVTT")
 
+    # The API's CORS answer for the console's subtitle track survives nginx's internal redirect.
+    track_path = httpx.URL(job["assets"]["vtt_url"]).path
+    allowed = browser.get(track_path, headers={"Origin": stack.base_url})
+    assert allowed.headers.get("access-control-allow-origin") == stack.base_url
+    assert "origin" in allowed.headers.get("vary", "").lower()
+    assert "access-control-allow-origin" not in browser.get(track_path, headers={"Origin": "https://evil.example"}).headers
+
 
 def test_files_of_jobs_that_did_not_succeed_stay_hidden_though_on_disk(site: tuple[Stack, Nginx], browser: httpx.Client) -> None:
     stack, _ = site
