@@ -25,7 +25,7 @@ from libs.contracts.bus import (
     api_command_codec, progress_codec, renderer_codec,
 )
 from libs.contracts.codes import Step
-from services.api.progress.ws import CLOSE_TIMEOUT_SEC, SLOW_CONSUMER_CLOSE
+from services.api.progress.ws import SLOW_CONSUMER_CLOSE
 from tests.client import TERMINAL, scrape, value
 from tests.faults.conftest import FaultStack
 from tests.faults.fake_renderer import bus_sockets
