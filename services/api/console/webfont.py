@@ -12,6 +12,7 @@ per font version into the user's cache folder: by `scripts/bootstrap.sh` at inst
 import asyncio
 import logging
 import os
+from importlib.metadata import version
 from pathlib import Path
 
 from litestar import get
@@ -23,6 +24,9 @@ from libs.fonts import BUNDLED_FONT, BUNDLED_KOREAN_FACE
 log = logging.getLogger(__name__)
 
 FONT_PATH = "/fonts/hangul.woff2"
+FILE_PREFIX = "console-hangul-v"
+FONT_DISTRIBUTION = "manimgx-fonts-cjk"
+"""The wheel BUNDLED_FONT comes from; its version names the cut."""
 SUBSET_VERSION = 1
 """Raise when the character ranges or options below change: the cached file is then rebuilt."""
 RANGES = (
@@ -47,9 +51,9 @@ def cache_folder() -> Path:
 
 
 def webfont_file() -> Path:
-    """Named after what it was cut from, so an upgraded font package or range list rebuilds it."""
-    source = BUNDLED_FONT.stat()
-    return cache_folder() / f"console-hangul-v{SUBSET_VERSION}-{source.st_size}-{source.st_mtime_ns}.woff2"
+    """Named after what it was cut from, so an upgraded font package or range list rebuilds it,
+    while a fresh virtualenv with the same package (a new clone, CI) finds it already cut."""
+    return cache_folder() / f"{FILE_PREFIX}{SUBSET_VERSION}-{version(FONT_DISTRIBUTION)}.woff2"
 
 
 def build_webfont() -> Path:
@@ -73,6 +77,9 @@ def build_webfont() -> Path:
     draft = target.with_name(f".{target.name}.{os.getpid()}")
     font.save(draft)
     os.replace(draft, target)
+    for outdated in target.parent.glob(f"{FILE_PREFIX}*.woff2"):
+        if outdated != target:
+            outdated.unlink(missing_ok=True)
     return target
 
 
