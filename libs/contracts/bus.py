@@ -57,6 +57,9 @@ class Ready(Message, kw_only=True, frozen=True):
     running_job: RunningJob | None = None
     renders_received: int = 0
     """How many Render messages this worker process has received: see Heartbeat."""
+    incarnation: str = ""
+    """Random per worker process. A Ready of the process the broker knows that is short of the
+    Renders it was sent left before the last one arrived: old news, not a restart."""
 
 
 class Heartbeat(Message, kw_only=True, frozen=True):

@@ -20,6 +20,7 @@ import signal
 import sys
 import threading
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -99,6 +100,7 @@ class Worker:
         self._silent_since: float | None = None
         self._current: CurrentRender | None = None
         self._renders_received = 0
+        self._incarnation = uuid.uuid4().hex
         self._early_cancels: deque[tuple[str, int | None]] = deque(maxlen=EARLY_CANCELS_KEPT)
         self._outbox = Outbox()
         self._resend_timer: asyncio.TimerHandle | None = None
@@ -134,7 +136,7 @@ class Worker:
             self._send(outcome)
         self._arm_resend_timer()
         self._send(Ready(worker_id=self._id, engines=self._engines, running_job=self._running_job,
-                         renders_received=self._renders_received))
+                         renders_received=self._renders_received, incarnation=self._incarnation))
 
     def _send(self, message: Message) -> None:
         """Sends now or drops the message: the queue is full only while the broker is away,

@@ -163,7 +163,16 @@ class RenderBroker:
     async def _clock(self) -> None:
         while True:
             await asyncio.sleep(self._settings.heartbeat_interval)
+            await self._commands_read()
             self._inbox.put_nowait(_Tick())
+
+    async def _commands_read(self) -> None:
+        """Returns once the ROUTER holds nothing unread (or after one heartbeat interval of a
+        flood): the tick judges deadlines and liveness, so it must come after every outcome
+        and heartbeat that had reached this process, however far the event loop lags."""
+        give_up = time.monotonic() + self._settings.heartbeat_interval
+        while self._router.getsockopt(zmq.EVENTS) & zmq.POLLIN and time.monotonic() < give_up:
+            await asyncio.sleep(0)  # lets `_read_commands` move them into the inbox
 
     async def _act(self) -> None:
         """The actor: the one place broker state changes."""
@@ -243,13 +252,18 @@ class RenderBroker:
         log.log(level, text, *args)
 
     async def _register(self, identity: bytes, ready: Ready, now: float) -> None:
+        if self._registry.predates_last_render(identity, ready.incarnation, ready.renders_received):
+            self._registry.heartbeat(identity, now)
+            log.debug("Ready of %s sent before its last Render arrived: kept its attempt", ready.worker_id)
+            return
         running_job = ready.running_job
         previous = self._registry.owner_of(running_job.job_id) if running_job else None
         if previous is not None and previous.identity != identity:
             self._reject("identity_conflict", "worker %s claims job %s owned by %s; ignored",
                          ready.worker_id, running_job.job_id, previous.worker_id)
             return
-        self._registry.ready(identity, ready.worker_id, running_job, now, frozenset(ready.engines), ready.renders_received)
+        self._registry.ready(identity, ready.worker_id, running_job, now, frozenset(ready.engines), ready.renders_received,
+                             ready.incarnation)
         log.info("renderer worker %s ready (engines %s, running %s)", ready.worker_id, ",".join(ready.engines), running_job)
         if running_job is not None and not await self._is_current(running_job):
             await self._send(identity, Cancel(job_id=running_job.job_id, attempt=running_job.attempt))

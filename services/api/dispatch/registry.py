@@ -18,6 +18,8 @@ class Worker:
     """The TTS engines it offers (from its Ready)."""
     renders_sent: int = 0
     """Renders this worker process has been sent, counted on its own scale (see Heartbeat)."""
+    incarnation: str = ""
+    """The worker process's random id from its Ready ("" from a worker that sends none)."""
 
 
 class WorkerRegistry:
@@ -37,14 +39,23 @@ class WorkerRegistry:
 
     def ready(
         self, identity: bytes, worker_id: str, job: RunningJob | None, now: float,
-        engines: frozenset[str] = frozenset(), renders_received: int = 0,
+        engines: frozenset[str] = frozenset(), renders_received: int = 0, incarnation: str = "",
     ) -> Worker:
         self._workers.pop(identity, None)
         sent = max(renders_received, self._renders_sent_to_expired.pop(identity, 0))
         worker = Worker(identity=identity, worker_id=worker_id, expires_at=now + self._liveness_sec, job=job,
-                        engines=engines, renders_sent=sent)
+                        engines=engines, renders_sent=sent, incarnation=incarnation)
         self._workers[identity] = worker
         return worker
+
+    def predates_last_render(self, identity: bytes, incarnation: str, renders_received: int) -> bool:
+        """A Ready of the registered worker process sent before the last Render it was sent
+        reached it (it says Ready again when it re-creates its socket): it proves nothing about
+        that Render's attempt, unlike a Ready of a new process, which has lost whatever the
+        old one ran."""
+        worker = self._workers.get(identity)
+        return (worker is not None and bool(incarnation) and worker.incarnation == incarnation
+                and renders_received < worker.renders_sent)
 
     def heartbeat(self, identity: bytes, now: float) -> Worker | None:
         worker = self._workers.get(identity)

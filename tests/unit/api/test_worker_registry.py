@@ -77,3 +77,14 @@ def test_a_worker_back_by_an_old_heartbeat_after_expiring_keeps_its_render_count
     registry.assign(b"a", RunningJob(job_id="j2", attempt=1))
     assert registry.disagreement(b"a", RunningJob(job_id="j1", attempt=1), renders_received=1) is None, \
         "a heartbeat from before j2's Render declared j2 lost"
+
+
+def test_only_a_ready_of_the_same_process_sent_before_its_render_is_old_news():
+    registry = WorkerRegistry(LIVENESS)
+    registry.ready(b"w1", "w1", None, now=0.0, incarnation="first")
+    registry.assign(b"w1", RunningJob(job_id="j1", attempt=1))
+    assert registry.predates_last_render(b"w1", "first", renders_received=0)
+    assert not registry.predates_last_render(b"w1", "first", renders_received=1)  # sent after the Render
+    assert not registry.predates_last_render(b"w1", "second", renders_received=0)  # a restarted process
+    assert not registry.predates_last_render(b"w1", "", renders_received=0)  # a worker that sends none
+    assert not registry.predates_last_render(b"w2", "first", renders_received=0)  # unknown
