@@ -40,6 +40,8 @@ from services.api.settings import Settings
 log = logging.getLogger(__name__)
 
 PROGRESS_BATCH_MAX = 256
+DRAIN_BEFORE_TICK_MAX = 10_000
+"""Event-loop turns a tick waits for the command reader at most: a flood must not stop the clock."""
 ORPHAN_GRACE_LIVENESSES = 2
 """Renderers reconnect within ~1 liveness period after an API restart; wait two before
 deciding that a RUNNING job nobody reports is orphaned."""
@@ -167,11 +169,12 @@ class RenderBroker:
             self._inbox.put_nowait(_Tick())
 
     async def _commands_read(self) -> None:
-        """Returns once the ROUTER holds nothing unread (or after one heartbeat interval of a
-        flood): the tick judges deadlines and liveness, so it must come after every outcome
-        and heartbeat that had reached this process, however far the event loop lags."""
-        give_up = time.monotonic() + self._settings.heartbeat_interval
-        while self._router.getsockopt(zmq.EVENTS) & zmq.POLLIN and time.monotonic() < give_up:
+        """Returns once the ROUTER holds nothing unread (or a flood's worth has been read): the
+        tick judges deadlines and liveness, so it must come after every outcome and heartbeat
+        that had reached this process, however far the event loop lags behind the clock."""
+        for _ in range(DRAIN_BEFORE_TICK_MAX):
+            if not self._router.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                return
             await asyncio.sleep(0)  # lets `_read_commands` move them into the inbox
 
     async def _act(self) -> None:
