@@ -30,6 +30,7 @@ class AssetOrigins:
         self.public_origin = origin_of(public_base_url)
         self._scheme = public.scheme
         self._port = public.port or DEFAULT_PORTS.get(public.scheme)
+        own_names()  # looked up now, not on the first request that asks
         self._public_is_this_host = is_this_host(public.hostname or "")
         self._allowed = frozenset({self.public_origin, *cors_allowed_origins})
 
@@ -54,13 +55,19 @@ class AssetOrigins:
         return parts.scheme == self._scheme and port == self._port and is_this_host(parts.hostname or "")
 
 
+@functools.cache
+def own_names() -> frozenset[str]:
+    """This machine's host names; looked up once (getfqdn may ask DNS), at start-up."""
+    return frozenset({socket.gethostname().lower(), socket.getfqdn().lower()})
+
+
 @functools.lru_cache(maxsize=256)
 def is_this_host(host: str) -> bool:
     """Whether `host` names this machine: a loopback name, its own host name, or an address
     one of its interfaces holds (binding to an address another machine holds fails). Names
     other than these are not resolved: a DNS lookup must not sit on the request path."""
     host = host.lower().strip("[]")
-    if host in LOOPBACK_NAMES or host in {socket.gethostname().lower(), socket.getfqdn().lower()}:
+    if host in LOOPBACK_NAMES or host in own_names():
         return True
     try:
         address = ipaddress.ip_address(host)
