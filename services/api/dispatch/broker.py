@@ -51,8 +51,12 @@ ZMTP_HEARTBEAT_TIMEOUT_MS = 3_000
 dropped after this, so its worker's next connection can take the routing id again."""
 
 
-class _Tick:
+class _Tick(NamedTuple):
     """The clock's input: liveness, deadlines, orphans, heartbeats to the workers."""
+
+    judge: bool
+    """False right after this process itself stalled: what the peers sent during the stall
+    may not be readable yet, so liveness and deadlines wait one interval for it."""
 
 
 class _Progress:
@@ -163,10 +167,20 @@ class RenderBroker:
             self._progress_backlog.append(frame)
 
     async def _clock(self) -> None:
+        interval = self._settings.heartbeat_interval
+        judged_last = True
         while True:
-            await asyncio.sleep(self._settings.heartbeat_interval)
+            slept_from = time.monotonic()
+            await asyncio.sleep(interval)
             await self._commands_read()
-            self._inbox.put_nowait(_Tick())
+            # A tick an interval late means this process (or the whole machine) was starved;
+            # libzmq's I/O thread was too, so outcomes and heartbeats sent meanwhile may still
+            # be on their way in. Judging now would let deadlines and expiry win races the
+            # workers did not lose. Never twice in a row: a process that is always late must
+            # still enforce deadlines.
+            stalled = time.monotonic() - slept_from > 2 * interval
+            judged_last = not (stalled and judged_last)
+            self._inbox.put_nowait(_Tick(judge=judged_last))
 
     async def _commands_read(self) -> None:
         """Returns once the ROUTER holds nothing unread (or a flood's worth has been read): the
@@ -194,8 +208,8 @@ class RenderBroker:
                 await self._handle_frames(frames)
             case _Progress():
                 await self._store_progress()
-            case _Tick():
-                await self._tick()
+            case _Tick(judge=judge):
+                await self._tick(judge)
             case _Dispatch():
                 self._dispatch_queued = False
                 await self._dispatch()
@@ -354,20 +368,27 @@ class RenderBroker:
 
     # --- the clock -----------------------------------------------------------------------
 
-    async def _tick(self) -> None:
+    async def _tick(self, judge: bool) -> None:
         now = time.monotonic()
+        if judge:
+            await self._judge(now)
+        else:
+            log.info("broker clock woke late; liveness and deadlines wait one interval for messages still in flight")
+        # On the clock, not per dispatch: dispatch follows every job create, the API's hottest write.
+        await self._note_waiting()
+        # Last: a worker hears this heartbeat only after the tick's verdicts are stored.
+        for identity in self._registry.identities():
+            await self._send(identity, Heartbeat())
+        await self._wake_for_retries(self._settings.heartbeat_interval)
+
+    async def _judge(self, now: float) -> None:
+        """Liveness, deadlines and orphans: the verdicts that only time, not a message, brings."""
         for worker in self._registry.expire(now):
             log.warning("renderer worker %s missed %d heartbeats", worker.worker_id, self._settings.heartbeat_liveness)
             await self._worker_lost(worker, "renderer worker stopped answering")
         await self._time_out_overdue()
         if now - self._started_at > ORPHAN_GRACE_LIVENESSES * self._liveness_sec:
             await self._requeue_orphans()
-        # On the clock, not per dispatch: dispatch follows every job create, the API's hottest write.
-        await self._note_waiting()
-        # Last: a worker that hears this heartbeat knows every deadline up to now was enforced.
-        for identity in self._registry.identities():
-            await self._send(identity, Heartbeat())
-        await self._wake_for_retries(self._settings.heartbeat_interval)
 
     async def _wake_for_retries(self, within: float) -> None:
         """Dispatches a retry right when its backoff ends, not at the next tick."""

@@ -1,0 +1,64 @@
+"""The API process is frozen (SIGSTOP, as a starved machine or a swapped-out process would be)
+for longer than a worker's liveness, while its worker goes on heartbeating and finishes the
+render. On waking, the broker's clock is late: if it judged liveness before libzmq had handed
+over what arrived meanwhile, it would call the worker lost, fail the attempt WORKER_LOST and
+render the job again (seen in loaded CI runs of the race suite). The outcome must count."""
+
+import os
+import signal
+import time
+
+import pytest
+
+from libs.contracts.bus import Heartbeat, JobFinished, Outcome, Ready, Render, RenderedAssets, RunningJob
+from services.api.settings import Settings
+from tests.client import approved_script, job, new_video_id, start_render
+from tests.faults.fake_renderer import SLOW_JOINER_SEC, bus_sockets, zmq_context
+from tests.faults.test_stale_ready import COMMANDS, REPLIES, next_render
+from tests.integration.test_render_jobs_api import SHORT_SCRIPT
+
+PEER = "stall-w0"
+HEARTBEAT_INTERVAL_SEC = Settings.heartbeat_interval
+LIVENESS = Settings.heartbeat_liveness
+STALL_SEC = (LIVENESS + 2) * HEARTBEAT_INTERVAL_SEC
+"""The fault itself, not a wait: long enough that every heartbeat the broker holds has expired."""
+
+
+def finished(render: Render) -> bytes:
+    return COMMANDS.encode(JobFinished(job_id=render.job_id, attempt=render.attempt, outcome=Outcome.SUCCEEDED,
+                                       assets=RenderedAssets(duration_sec=1.0)))
+
+
+@pytest.mark.parametrize("fault_stack", [{"renderer": False}], indirect=True)
+def test_an_outcome_sent_while_the_api_was_frozen_counts_once(fault_stack):
+    with zmq_context() as context, fault_stack.client(timeout=30) as http:
+        dealer, _ = bus_sockets(context, fault_stack, PEER)
+        time.sleep(SLOW_JOINER_SEC)
+        dealer.send(COMMANDS.encode(Ready(worker_id=PEER, engines=["espeak"], incarnation="stall")))
+        video_id = new_video_id("api-stall")
+        job_id = start_render(http, video_id, approved_script(http, video_id, SHORT_SCRIPT))["job_id"]
+        fault_stack.accepted.add(job_id)
+        render = next_render(dealer)
+        running = Heartbeat(running_job=RunningJob(job_id=render.job_id, attempt=render.attempt), renders_received=1)
+
+        os.kill(fault_stack.api.pid, signal.SIGSTOP)
+        try:
+            frozen_until = time.monotonic() + STALL_SEC
+            while time.monotonic() < frozen_until:
+                dealer.send(COMMANDS.encode(running))  # queued in the kernel until the API wakes
+                time.sleep(HEARTBEAT_INTERVAL_SEC / 4)
+            dealer.send(finished(render))
+            dealer.send(COMMANDS.encode(Heartbeat(renders_received=1)))
+        finally:
+            os.kill(fault_stack.api.pid, signal.SIGCONT)
+
+        # Plays the worker until the job settles; a retry (the defect) is rendered too, so the
+        # test ends with a terminal job either way and the assertion below says what happened.
+        give_up_at = time.monotonic() + 120
+        while (settled := job(http, video_id, job_id))["status"] not in ("SUCCEEDED", "FAILED", "CANCELED"):
+            assert time.monotonic() < give_up_at, f"the job never settled: {settled}"
+            if dealer.poll(200) and isinstance(message := REPLIES.decode(dealer.recv()), Render):
+                dealer.send(finished(message))
+            dealer.send(COMMANDS.encode(Heartbeat(renders_received=1)))
+    assert (settled["status"], settled["attempt"]) == ("SUCCEEDED", 1), settled
+    assert settled["attempts"][0]["outcome"] == "SUCCEEDED", settled
