@@ -10,12 +10,11 @@ import time
 
 import pytest
 
-from libs.contracts.bus import Heartbeat, JobFinished, Outcome, Ready, Render, RenderedAssets, RunningJob
+from libs.contracts.bus import Heartbeat, JobFinished, Outcome, Render, RenderedAssets, RunningJob
 from services.api.settings import Settings
-from tests.client import approved_script, job, new_video_id, start_render
-from tests.faults.fake_renderer import SLOW_JOINER_SEC, bus_sockets, zmq_context
-from tests.faults.test_stale_ready import COMMANDS, REPLIES, next_render
-from tests.integration.test_render_jobs_api import SHORT_SCRIPT
+from tests.client import job
+from tests.faults.fake_renderer import zmq_context
+from tests.faults.test_stale_ready import COMMANDS, REPLIES, peer_with_a_render
 
 PEER = "stall-w0"
 HEARTBEAT_INTERVAL_SEC = Settings.heartbeat_interval
@@ -32,13 +31,7 @@ def finished(render: Render) -> bytes:
 @pytest.mark.parametrize("fault_stack", [{"renderer": False}], indirect=True)
 def test_an_outcome_sent_while_the_api_was_frozen_counts_once(fault_stack):
     with zmq_context() as context, fault_stack.client(timeout=30) as http:
-        dealer, _ = bus_sockets(context, fault_stack, PEER)
-        time.sleep(SLOW_JOINER_SEC)
-        dealer.send(COMMANDS.encode(Ready(worker_id=PEER, engines=["espeak"], incarnation="stall")))
-        video_id = new_video_id("api-stall")
-        job_id = start_render(http, video_id, approved_script(http, video_id, SHORT_SCRIPT))["job_id"]
-        fault_stack.accepted.add(job_id)
-        render = next_render(dealer)
+        dealer, video_id, render = peer_with_a_render(context, fault_stack, http, PEER, "stall")
         running = Heartbeat(running_job=RunningJob(job_id=render.job_id, attempt=render.attempt), renders_received=1)
 
         os.kill(fault_stack.api.pid, signal.SIGSTOP)
@@ -55,7 +48,7 @@ def test_an_outcome_sent_while_the_api_was_frozen_counts_once(fault_stack):
         # Plays the worker until the job settles; a retry (the defect) is rendered too, so the
         # test ends with a terminal job either way and the assertion below says what happened.
         give_up_at = time.monotonic() + 120
-        while (settled := job(http, video_id, job_id))["status"] not in ("SUCCEEDED", "FAILED", "CANCELED"):
+        while (settled := job(http, video_id, render.job_id))["status"] not in ("SUCCEEDED", "FAILED", "CANCELED"):
             assert time.monotonic() < give_up_at, f"the job never settled: {settled}"
             if dealer.poll(200) and isinstance(message := REPLIES.decode(dealer.recv()), Render):
                 dealer.send(finished(message))

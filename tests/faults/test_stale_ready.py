@@ -31,6 +31,17 @@ def next_render(dealer, timeout_ms: int = 30_000) -> Render:
     raise AssertionError("no Render came")
 
 
+def peer_with_a_render(context, stack, http, peer: str, incarnation: str) -> tuple:
+    """A scripted peer that said Ready, and the Render of a job started for it: (dealer, video_id, render)."""
+    dealer, _ = bus_sockets(context, stack, peer)
+    time.sleep(SLOW_JOINER_SEC)
+    dealer.send(COMMANDS.encode(Ready(worker_id=peer, engines=["espeak"], incarnation=incarnation)))
+    video_id = new_video_id(peer)
+    job_id = start_render(http, video_id, approved_script(http, video_id, SHORT_SCRIPT))["job_id"]
+    stack.accepted.add(job_id)
+    return dealer, video_id, next_render(dealer)
+
+
 @pytest.mark.parametrize("fault_stack", [{"renderer": False}], indirect=True)
 @pytest.mark.parametrize(("second_incarnation", "expected"), [
     ("process-1", ("SUCCEEDED", 1)),  # the same process, its Ready older than the Render: kept
@@ -38,13 +49,7 @@ def next_render(dealer, timeout_ms: int = 30_000) -> Render:
 ])
 def test_a_ready_sent_before_the_render_arrived_keeps_the_attempt(fault_stack, second_incarnation, expected):
     with zmq_context() as context, fault_stack.client(timeout=30) as http:
-        dealer, _ = bus_sockets(context, fault_stack, PEER)
-        time.sleep(SLOW_JOINER_SEC)
-        dealer.send(COMMANDS.encode(Ready(worker_id=PEER, engines=["espeak"], incarnation="process-1")))
-        video_id = new_video_id("stale-ready")
-        job_id = start_render(http, video_id, approved_script(http, video_id, SHORT_SCRIPT))["job_id"]
-        fault_stack.accepted.add(job_id)
-        render = next_render(dealer)
+        dealer, video_id, render = peer_with_a_render(context, fault_stack, http, PEER, "process-1")
         # Read only now, written before the Render arrived: no job, no Render received.
         dealer.send(COMMANDS.encode(Ready(worker_id=PEER, engines=["espeak"], incarnation=second_incarnation)))
         outcome = JobFinished(job_id=render.job_id, attempt=render.attempt, outcome=Outcome.SUCCEEDED,
@@ -55,7 +60,7 @@ def test_a_ready_sent_before_the_render_arrived_keeps_the_attempt(fault_stack, s
             retry = next_render(dealer)
             dealer.send(COMMANDS.encode(JobFinished(job_id=retry.job_id, attempt=retry.attempt, outcome=Outcome.FAILED,
                                                     retryable=False, error_message="gave up")))
-        job = wait_terminal(http, video_id, job_id)
+        job = wait_terminal(http, video_id, render.job_id)
     first = job["attempts"][0]
     assert (job["status"], first["attempt"]) == expected, job
     if second_incarnation == "process-1":
