@@ -369,9 +369,8 @@ class RenderBroker:
     # --- the clock -----------------------------------------------------------------------
 
     async def _tick(self, judge: bool) -> None:
-        now = time.monotonic()
         if judge:
-            await self._judge(now)
+            await self._judge()
         else:
             log.info("broker clock woke late; liveness and deadlines wait one interval for messages still in flight")
         # On the clock, not per dispatch: dispatch follows every job create, the API's hottest write.
@@ -381,8 +380,9 @@ class RenderBroker:
             await self._send(identity, Heartbeat())
         await self._wake_for_retries(self._settings.heartbeat_interval)
 
-    async def _judge(self, now: float) -> None:
+    async def _judge(self) -> None:
         """Liveness, deadlines and orphans: the verdicts that only time, not a message, brings."""
+        now = time.monotonic()
         for worker in self._registry.expire(now):
             log.warning("renderer worker %s missed %d heartbeats", worker.worker_id, self._settings.heartbeat_liveness)
             await self._worker_lost(worker, "renderer worker stopped answering")
