@@ -10,11 +10,10 @@ import time
 
 import pytest
 
-from libs.contracts.bus import Heartbeat, JobFinished, Outcome, Render, RenderedAssets, RunningJob
+from libs.contracts.bus import Heartbeat, RunningJob
 from services.api.settings import Settings
-from tests.client import job
 from tests.faults.fake_renderer import zmq_context
-from tests.faults.test_stale_ready import COMMANDS, REPLIES, peer_with_a_render
+from tests.faults.scripted_peer import COMMANDS, finished, peer_with_a_render, play_until_settled
 
 PEER = "stall-w0"
 HEARTBEAT_INTERVAL_SEC = Settings.heartbeat_interval
@@ -23,15 +22,10 @@ STALL_SEC = (LIVENESS + 2) * HEARTBEAT_INTERVAL_SEC
 """The fault itself, not a wait: long enough that every heartbeat the broker holds has expired."""
 
 
-def finished(render: Render) -> bytes:
-    return COMMANDS.encode(JobFinished(job_id=render.job_id, attempt=render.attempt, outcome=Outcome.SUCCEEDED,
-                                       assets=RenderedAssets(duration_sec=1.0)))
-
-
 @pytest.mark.parametrize("fault_stack", [{"renderer": False}], indirect=True)
 def test_an_outcome_sent_while_the_api_was_frozen_counts_once(fault_stack):
     with zmq_context() as context, fault_stack.client(timeout=30) as http:
-        dealer, video_id, render = peer_with_a_render(context, fault_stack, http, PEER, "stall")
+        dealer, _, video_id, render = peer_with_a_render(context, fault_stack, http, PEER, "stall")
         running = Heartbeat(running_job=RunningJob(job_id=render.job_id, attempt=render.attempt), renders_received=1)
 
         os.kill(fault_stack.api.pid, signal.SIGSTOP)
@@ -45,13 +39,6 @@ def test_an_outcome_sent_while_the_api_was_frozen_counts_once(fault_stack):
         finally:
             os.kill(fault_stack.api.pid, signal.SIGCONT)
 
-        # Plays the worker until the job settles; a retry (the defect) is rendered too, so the
-        # test ends with a terminal job either way and the assertion below says what happened.
-        give_up_at = time.monotonic() + 120
-        while (settled := job(http, video_id, render.job_id))["status"] not in ("SUCCEEDED", "FAILED", "CANCELED"):
-            assert time.monotonic() < give_up_at, f"the job never settled: {settled}"
-            if dealer.poll(200) and isinstance(message := REPLIES.decode(dealer.recv()), Render):
-                dealer.send(finished(message))
-            dealer.send(COMMANDS.encode(Heartbeat(renders_received=1)))
+        settled = play_until_settled(dealer, http, video_id, render)
     assert (settled["status"], settled["attempt"]) == ("SUCCEEDED", 1), settled
     assert settled["attempts"][0]["outcome"] == "SUCCEEDED", settled

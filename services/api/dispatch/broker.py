@@ -17,7 +17,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 import msgspec
@@ -57,6 +57,12 @@ class _Tick(NamedTuple):
     judge: bool
     """False right after this process itself stalled: what the peers sent during the stall
     may not be readable yet, so liveness and deadlines wait one interval for it."""
+    monotonic: float
+    wall: datetime
+    """When the clock found the ROUTER read to the end. Everything read by then is ahead of
+    this tick in the inbox, what is read later behind it; so the tick judges as of this
+    moment, not of when the actor gets to it. Under load the inbox lags seconds behind: an
+    outcome read before a deadline but queued behind an older tick must still win."""
 
 
 class _Progress:
@@ -172,24 +178,28 @@ class RenderBroker:
         while True:
             slept_from = time.monotonic()
             await asyncio.sleep(interval)
-            await self._commands_read()
+            read_at = await self._commands_read()
             # A tick an interval late means this process (or the whole machine) was starved;
             # libzmq's I/O thread was too, so outcomes and heartbeats sent meanwhile may still
             # be on their way in. Judging now would let deadlines and expiry win races the
             # workers did not lose. Never twice in a row: a process that is always late must
             # still enforce deadlines.
-            stalled = time.monotonic() - slept_from > 2 * interval
+            stalled = read_at[0] - slept_from > 2 * interval
             judged_last = not (stalled and judged_last)
-            self._inbox.put_nowait(_Tick(judge=judged_last))
+            self._inbox.put_nowait(_Tick(judged_last, *read_at))
 
-    async def _commands_read(self) -> None:
-        """Returns once the ROUTER holds nothing unread (or a flood's worth has been read): the
-        tick judges deadlines and liveness, so it must come after every outcome and heartbeat
-        that had reached this process, however far the event loop lags behind the clock."""
+    async def _commands_read(self) -> tuple[float, datetime]:
+        """Returns once the ROUTER holds nothing unread (or a flood's worth has been read), with
+        the moment it found it so (monotonic, wall): the tick judges deadlines and liveness as
+        of then, so it must come after every outcome and heartbeat that had reached this
+        process by then, however far the event loop lags behind the clock."""
         for _ in range(DRAIN_BEFORE_TICK_MAX):
+            # Taken before the look, so nothing read later can be older than the tick.
+            read_at = time.monotonic(), utc_now()
             if not self._router.getsockopt(zmq.EVENTS) & zmq.POLLIN:
-                return
+                break
             await asyncio.sleep(0)  # lets `_read_commands` move them into the inbox
+        return read_at
 
     async def _act(self) -> None:
         """The actor: the one place broker state changes."""
@@ -208,8 +218,8 @@ class RenderBroker:
                 await self._handle_frames(frames)
             case _Progress():
                 await self._store_progress()
-            case _Tick(judge=judge):
-                await self._tick(judge)
+            case _Tick() as tick:
+                await self._tick(tick)
             case _Dispatch():
                 self._dispatch_queued = False
                 await self._dispatch()
@@ -368,9 +378,9 @@ class RenderBroker:
 
     # --- the clock -----------------------------------------------------------------------
 
-    async def _tick(self, judge: bool) -> None:
-        if judge:
-            await self._judge()
+    async def _tick(self, tick: _Tick) -> None:
+        if tick.judge:
+            await self._judge(tick)
         else:
             log.info("broker clock woke late; liveness and deadlines wait one interval for messages still in flight")
         # On the clock, not per dispatch: dispatch follows every job create, the API's hottest write.
@@ -380,15 +390,14 @@ class RenderBroker:
             await self._send(identity, Heartbeat())
         await self._wake_for_retries(self._settings.heartbeat_interval)
 
-    async def _judge(self) -> None:
+    async def _judge(self, tick: _Tick) -> None:
         """Liveness, deadlines and orphans: the verdicts that only time, not a message, brings."""
-        now = time.monotonic()
-        for worker in self._registry.expire(now):
+        for worker in self._registry.expire(tick.monotonic):
             log.warning("renderer worker %s missed %d heartbeats", worker.worker_id, self._settings.heartbeat_liveness)
             await self._worker_lost(worker, "renderer worker stopped answering")
-        await self._time_out_overdue()
-        if now - self._started_at > ORPHAN_GRACE_LIVENESSES * self._liveness_sec:
-            await self._requeue_orphans()
+        await self._time_out_overdue(tick.wall)
+        if tick.monotonic - self._started_at > ORPHAN_GRACE_LIVENESSES * self._liveness_sec:
+            await self._requeue_orphans(tick.wall)
 
     async def _wake_for_retries(self, within: float) -> None:
         """Dispatches a retry right when its backoff ends, not at the next tick."""
@@ -398,8 +407,8 @@ class RenderBroker:
             if delay <= within:
                 asyncio.get_running_loop().call_later(delay, self.request_dispatch)
 
-    async def _time_out_overdue(self) -> None:
-        for job in await self._jobs.overdue():
+    async def _time_out_overdue(self, as_of: datetime) -> None:
+        for job in await self._jobs.overdue(as_of):
             transition = await self._jobs.fail_attempt(
                 job.job_id, job.attempt, ErrorCode.TIMEOUT, "the render took longer than its deadline", retryable=True)
             self._publisher.publish(transition)
@@ -409,10 +418,10 @@ class RenderBroker:
                 await self._send(owner.identity, Cancel(job_id=job.job_id, attempt=job.attempt))
             self.request_dispatch()
 
-    async def _requeue_orphans(self) -> None:
+    async def _requeue_orphans(self, as_of: datetime) -> None:
         """RUNNING jobs that no live worker reports and that have been quiet for the grace
         period (e.g. their worker vanished while the API was down) are retried."""
-        quiet_since = utc_now() - timedelta(seconds=ORPHAN_GRACE_LIVENESSES * self._liveness_sec)
+        quiet_since = as_of - timedelta(seconds=ORPHAN_GRACE_LIVENESSES * self._liveness_sec)
         for job in await self._jobs.running_jobs():
             owner = self._registry.owner_of(job.job_id)
             if (owner is None or owner.job.attempt != job.attempt) and job.updated_at < quiet_since:

@@ -203,11 +203,11 @@ class JobStore:
                 found[row.job_id].append(row)
         return found
 
-    async def overdue(self) -> list[JobRow]:
-        """RUNNING jobs whose attempt is past its deadline."""
+    async def overdue(self, as_of: datetime) -> list[JobRow]:
+        """RUNNING jobs whose attempt's deadline had passed at `as_of`."""
         async with self._db.read_session() as session:
             return list(await session.scalars(
-                select(JobRow).where(JobRow.status == RUNNING, JobRow.deadline_at <= utc_now())
+                select(JobRow).where(JobRow.status == RUNNING, JobRow.deadline_at <= as_of)
             ))
 
     async def next_retry_at(self) -> datetime | None:

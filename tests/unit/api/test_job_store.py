@@ -2,6 +2,7 @@
 stale messages harmless, and every change is stored as a numbered event."""
 
 import time
+from datetime import timedelta
 
 import msgspec
 import pytest
@@ -143,10 +144,13 @@ async def test_claim_sets_a_deadline_and_overdue_finds_it(stores):
     _, jobs = stores
     job = await running_job(jobs)
     assert job.deadline_at is not None and 59 <= (job.deadline_at - job.updated_at).total_seconds() <= 61
-    assert await jobs.overdue() == []
+    assert await jobs.overdue(as_of=utc_now()) == []
+    deadline = utc_now()
     async with jobs._db.write_session() as session, session.begin():
-        await session.execute(update(JobRow).where(JobRow.job_id == job.job_id).values(deadline_at=utc_now()))
-    assert [row.job_id for row in await jobs.overdue()] == [job.job_id]
+        await session.execute(update(JobRow).where(JobRow.job_id == job.job_id).values(deadline_at=deadline))
+    assert [row.job_id for row in await jobs.overdue(as_of=deadline)] == [job.job_id]
+    # As of a moment before its deadline (a broker tick that waited in the inbox) it was not overdue.
+    assert await jobs.overdue(as_of=deadline - timedelta(milliseconds=1)) == []
 
 
 async def test_permanent_failure_fails_at_once(stores):

@@ -1,0 +1,65 @@
+"""Under load the broker's inbox lags seconds behind its socket (loaded runs of the race suite:
+outcomes waited there 5 s). A clock tick queued before an outcome was read, but handled after
+that attempt's deadline had passed, used to judge the deadline as of when it was handled: it
+timed the attempt out although the outcome had arrived in time, the outcome was then ignored
+as stale and the job rendered again. A tick judges as of the moment it was queued.
+
+The test holds the job table's write lock, so the broker's actor stops on the write of a
+progress event; the clock queues a tick behind it; the outcome is sent well before the
+deadline and the lock released only once the deadline has passed."""
+
+import sqlite3
+import time
+from contextlib import closing
+from datetime import UTC, datetime
+
+import pytest
+
+from libs.contracts.bus import Heartbeat, Progress, RunningJob, progress_codec
+from libs.contracts.codes import Step
+from services.api.settings import Settings
+from tests.faults.fake_renderer import zmq_context
+from tests.faults.scripted_peer import COMMANDS, finished, peer_with_a_render, play_until_settled
+
+PEER = "backlog-w0"
+DEADLINE_SEC = 4.0
+TICKS_QUEUED = 2
+"""Clock ticks to let pass while the actor is stopped, so one is queued before the outcome."""
+HEARTBEAT_INTERVAL_SEC = Settings.heartbeat_interval
+ENV = {"RENDER_TIMEOUT_BASE_SEC": str(DEADLINE_SEC), "RENDER_TIMEOUT_PER_CHAR_SEC": "0"}
+
+
+def deadline_of(db_path, job_id: str) -> float:
+    with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as db:
+        (stored,) = db.execute("SELECT deadline_at FROM render_jobs WHERE job_id = ?", (job_id,)).fetchone()
+    return datetime.fromisoformat(stored).replace(tzinfo=UTC).timestamp()
+
+
+@pytest.mark.parametrize("fault_stack", [{"renderer": False, "env": ENV}], indirect=True)
+def test_an_outcome_queued_behind_an_older_tick_beats_the_deadline_that_tick_finds_passed(fault_stack):
+    db_path = fault_stack.data_dir / "render_jobs.db"
+    with zmq_context() as context, fault_stack.client(timeout=30) as http:
+        dealer, pub, video_id, render = peer_with_a_render(context, fault_stack, http, PEER, "backlog")
+        running = COMMANDS.encode(Heartbeat(running_job=RunningJob(job_id=render.job_id, attempt=render.attempt),
+                                            renders_received=1))
+        deadline = deadline_of(db_path, render.job_id)
+        with closing(sqlite3.connect(db_path, timeout=30, isolation_level=None)) as db:
+            db.execute("BEGIN IMMEDIATE")  # the actor's next write waits for this lock
+            try:
+                pub.send(progress_codec().encode(Progress(
+                    job_id=render.job_id, video_id=video_id, attempt=render.attempt, seq=1, step=Step.GENERATE_TTS,
+                    progress=10, message="tts", ts=time.time())))  # ... and that write is this event's
+                # The clock runs on while the actor waits: ticks are queued behind the progress.
+                # (A slow machine shortens this wait; it cannot make the test fail, only miss the defect.)
+                time.sleep(min(TICKS_QUEUED * HEARTBEAT_INTERVAL_SEC, max(0.0, deadline - time.time() - 1.0)))
+                sent_at = time.time()
+                dealer.send(finished(render))
+                while time.time() < deadline + HEARTBEAT_INTERVAL_SEC / 2:
+                    dealer.send(running)
+                    time.sleep(HEARTBEAT_INTERVAL_SEC / 4)
+            finally:
+                db.execute("ROLLBACK")
+        settled = play_until_settled(dealer, http, video_id, render)
+    assert sent_at < deadline, f"the outcome went out {sent_at - deadline:.2f} s after the deadline"
+    assert (settled["status"], settled["attempt"]) == ("SUCCEEDED", 1), settled
+    assert settled["attempts"][0]["outcome"] == "SUCCEEDED", settled
