@@ -16,6 +16,7 @@ from litestar.security.jwt import Token
 
 from libs.contracts.voices import parse_aliases
 from libs.logs import configure_logging
+from libs.storage import AssetStore, open_asset_store
 from libs.tokens import load_or_create_secret
 from services.api.assets.controller import AssetFilesController
 from services.api.auth.jwt import Caller, jwt_auth
@@ -29,6 +30,7 @@ from services.api.http_errors import EXCEPTION_HANDLERS
 from services.api.jobs.controller import RenderJobController
 from services.api.jobs.retry import attempt_timeout
 from services.api.jobs.store import JobStore
+from services.api.metrics.instruments import STORE_OPERATIONS
 from services.api.metrics.requests import http_metrics
 from services.api.metrics.scrape import MetricsController
 from services.api.ops.controller import OperationsController
@@ -61,6 +63,7 @@ class Runtime:
     jobs: JobStore
     publisher: EventPublisher
     broker: RenderBroker
+    store: AssetStore
 
 
 def subject_of(request: Request[Caller, Token, State]) -> str:
@@ -83,6 +86,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
 
     webfont = WebFont()
+    # Opened here, before serving: a bad ASSET_STORE stops the start with its reason.
+    store = open_asset_store(settings.asset_store, settings.asset_dir, endpoint_url=settings.s3_endpoint_url,
+                             observe=lambda operation, result: STORE_OPERATIONS.labels(operation, result).inc())
 
     @asynccontextmanager
     async def runtime(app: Litestar) -> AsyncIterator[None]:
@@ -95,11 +101,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         jobs = JobStore(db, settings.max_attempts, attempt_timeout(settings), WebhookOutbox(settings),
                         voice_aliases=parse_aliases(settings.tts_voice_aliases))
         publisher = EventPublisher(channels, settings)
-        broker = RenderBroker(settings, jobs, publisher)
+        broker = RenderBroker(settings, jobs, publisher, store)
         await broker.start()
-        sweeper = asyncio.create_task(sweep_periodically(db, settings), name="ttl-sweep")
+        sweeper = asyncio.create_task(sweep_periodically(db, settings, store), name="ttl-sweep")
         webhooks = asyncio.create_task(WebhookSender(db, webhook_key, settings.webhook_retry_base_sec).run(), name="webhooks")
-        app.state.runtime = Runtime(db=db, scripts=ScriptStore(db), jobs=jobs, publisher=publisher, broker=broker)
+        app.state.runtime = Runtime(db=db, scripts=ScriptStore(db), jobs=jobs, publisher=publisher, broker=broker,
+                                    store=store)
         try:
             yield
         finally:
@@ -131,7 +138,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "subject": Provide(subject_of, sync_to_thread=False),
             "webfont": Provide(lambda: webfont, sync_to_thread=False),
             "jwt_secret": Provide(lambda: jwt_secret, sync_to_thread=False),
-            **{name: from_runtime(name) for name in ("db", "scripts", "jobs", "publisher", "broker")},
+            **{name: from_runtime(name) for name in ("db", "scripts", "jobs", "publisher", "broker", "store")},
         },
         # After authentication (JWTAuth puts its middleware first), so both can key by subject.
         middleware=[metrics.middleware, write_rate_limit(settings.rate_limit_writes_per_minute),

@@ -59,3 +59,10 @@ class JobNotCancelable(ConflictError):
 class RangeNotSatisfiable(ApplicationError):
     status_code = 416
     error_code = ErrorCode.RANGE_NOT_SATISFIABLE
+
+
+class AssetStoreUnavailable(ApplicationError):
+    """The asset store did not answer (ASSET_STORE): try again later."""
+
+    status_code = 503
+    error_code = ErrorCode.STORAGE_FAILED

@@ -21,6 +21,7 @@ DESCRIPTIONS = {
     416: "Range not satisfiable",
     422: "A parameter or body field is invalid (VALIDATION_ERROR, naming the field)",
     429: "Too many writes by this subject (RATE_LIMITED, see Retry-After)",
+    503: "The asset store did not answer (STORAGE_FAILED); try again later",
 }
 
 
@@ -30,4 +31,4 @@ def error_responses(*status_codes: int) -> dict[int, ResponseSpec]:
 
 READ_ERRORS = error_responses(401, 403, 404, 422)
 WRITE_ERRORS = error_responses(401, 403, 404, 409, 413, 422, 429)
-ASSET_ERRORS = error_responses(403, 404, 416, 422)
+ASSET_ERRORS = error_responses(403, 404, 416, 422, 503)

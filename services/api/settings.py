@@ -20,6 +20,9 @@ class Settings:
     db_path: Path = field(default_factory=lambda: Path(_env("RENDER_JOB_DB_PATH", "./data/render_jobs.db")))
     database_url: str | None = field(default_factory=lambda: _optional_env("DATABASE_URL"))
     asset_dir: Path = field(default_factory=lambda: Path(_env("ASSET_DIR", "./data/assets")))
+    asset_store: str = field(default_factory=lambda: os.environ.get("ASSET_STORE", ""))
+    """"" for the local folder ASSET_DIR, or s3://bucket/prefix (libs/storage); the renderers use the same."""
+    s3_endpoint_url: str | None = field(default_factory=lambda: _optional_env("S3_ENDPOINT_URL"))
     public_base_url: str = field(default_factory=lambda: _env("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/"))
     command_endpoint: str = field(default_factory=lambda: _env("RENDER_COMMAND_ENDPOINT", "tcp://127.0.0.1:5555"))
     event_endpoint: str = field(default_factory=lambda: _env("RENDER_EVENT_ENDPOINT", "tcp://127.0.0.1:5556"))

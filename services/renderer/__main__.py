@@ -18,6 +18,7 @@ import sys
 import time
 
 from libs.logs import configure_logging
+from libs.storage import open_asset_store
 from services.renderer.settings import RendererSettings
 from services.renderer.watchdog import EXIT_INCOMPATIBLE, WorkerWatch
 
@@ -121,6 +122,11 @@ class Supervisor:
 def main() -> None:
     settings = RendererSettings()
     configure_logging(settings.log_level, settings.log_format, service="renderer-supervisor")
+    try:
+        # Once here, so a bad ASSET_STORE stops the pool with its reason instead of every worker crashing.
+        open_asset_store(settings.asset_store, settings.asset_dir, endpoint_url=settings.s3_endpoint_url)
+    except ValueError as error:
+        sys.exit(f"renderer: {error}")
     sys.exit(Supervisor(settings).run())
 
 

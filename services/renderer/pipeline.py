@@ -1,7 +1,8 @@
 """One render job from script to published assets (DESIGN §5), run on a worker thread.
 
-Everything is written into a staging folder that is published with one rename at the end, or
-removed on failure or cancel, so a job's files are either all visible or not there at all.
+Everything is written into a staging folder that the asset store publishes as one set at the end
+(a rename, or an upload and then its manifest), or removed on failure or cancel, so a job's
+files are either all visible or not there at all.
 """
 
 import errno
@@ -20,10 +21,10 @@ import msgspec
 from libs.contracts.bus import OutputSpec, Render, RenderedAssets
 from libs.contracts.codes import ErrorCode, Step
 from libs.contracts.script import Script
+from libs.storage import AssetStore, StorageError
 from services.renderer.compose import VideoFormat, compose_video
 from services.renderer.fonts import FontBook
 from services.renderer.narration import Narration, narrate
-from services.renderer.publish import AssetStorage, LocalFolderStorage
 from services.renderer.settings import RendererSettings
 from services.renderer.slides import render_slides, save_thumbnail
 from services.renderer.subtitles import build_cues, to_srt, to_vtt
@@ -67,11 +68,10 @@ class RenderFailure(Exception):
 
 
 def render_job(
-    job: Render, *, settings: RendererSettings, report: ProgressReport, cancel: threading.Event
+    job: Render, *, settings: RendererSettings, storage: AssetStore, report: ProgressReport, cancel: threading.Event
 ) -> RenderedAssets:
     """Renders and publishes `job`; raises RenderCanceled or RenderFailure, leaving no files."""
     progress = _Progress(report, cancel)
-    storage: AssetStorage = LocalFolderStorage(settings.asset_dir)
     with _as_job_errors(progress):
         progress(Step.VALIDATE_SCRIPT, 0, "Checking the script")
         scene_sentences = _validate(job.script, job.output)
@@ -84,7 +84,7 @@ def render_job(
         except BaseException:
             storage.discard(staging)
             raise
-    # Past the rename the job is done; a cancel arriving now is too late to undo it.
+    # Once published the job is done; a cancel arriving now is too late to undo it.
     progress.report(Step.PUBLISH_ASSETS, 1, "Published")
     return assets
 
@@ -102,7 +102,7 @@ def _as_job_errors(progress: "_Progress") -> Iterator[None]:
         raise _failure(error, progress.step) from error
 
 
-def _staging(storage: AssetStorage, key: str) -> Path:
+def _staging(storage: AssetStore, key: str) -> Path:
     try:
         return storage.staging(key)
     except ValueError as error:
@@ -235,10 +235,11 @@ def _failure(error: Exception, step: Step) -> RenderFailure:
 
 
 def _is_storage_error(error: Exception) -> bool:
-    """Disk trouble: any failed file operation of ours, or an FFmpeg error with a disk errno."""
+    """Disk or store trouble: any failed file operation of ours, an FFmpeg error with a disk
+    errno, or a store that failed to take the files."""
     if isinstance(error, av.FFmpegError):
         return error.errno in _DISK_ERRNOS
-    return isinstance(error, OSError)
+    return isinstance(error, (OSError, StorageError))
 
 
 class _Progress:

@@ -30,6 +30,10 @@ class RendererSettings:
     worker_prefix: str = field(default_factory=lambda: _env("RENDER_WORKER_PREFIX", _host_prefix()))
     """Worker ids are `{worker_prefix}-w{slot}`: unique per host, the same across restarts."""
     asset_dir: Path = field(default_factory=lambda: Path(_env("ASSET_DIR", "./data/assets")))
+    """The published assets; with an object store, only this renderer's staging folders."""
+    asset_store: str = field(default_factory=lambda: os.environ.get("ASSET_STORE", ""))
+    """"" for the local folder ASSET_DIR, or s3://bucket/prefix (libs/storage)."""
+    s3_endpoint_url: str | None = field(default_factory=lambda: os.environ.get("S3_ENDPOINT_URL") or None)
     tts_engine: str = field(default_factory=lambda: _env("TTS_ENGINE", "espeak"))
     tts_voice_aliases: str = field(default_factory=lambda: _env("TTS_VOICE_ALIASES", ""))
     """name=voice,…: names a script's `voice` may use for a voice spec such as coqui:<model dir>."""

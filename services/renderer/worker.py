@@ -34,6 +34,7 @@ from libs.contracts.bus import (
 )
 from libs.contracts.codes import ErrorCode, Step
 from libs.logs import configure_logging, log_context
+from libs.storage import open_asset_store
 from services.renderer.outbox import Outbox
 from services.renderer.pipeline import RenderCanceled, RenderFailure, render_job
 from services.renderer.settings import RendererSettings
@@ -83,6 +84,7 @@ class Worker:
         self._id = worker_id
         self._settings = settings
         self._supervisor = supervisor
+        self._storage = open_asset_store(settings.asset_store, settings.asset_dir, endpoint_url=settings.s3_endpoint_url)
         self._engines, unusable = usable_engines(settings.coqui_model_dir, settings.coqui_threads)
         for engine, reason in unusable.items():
             # Only the configured engine's absence is a fault; the others are merely not set up here.
@@ -289,7 +291,7 @@ class Worker:
 
         try:
             assets = await asyncio.to_thread(
-                render_job, job, settings=self._settings, report=report, cancel=current.cancel
+                render_job, job, settings=self._settings, storage=self._storage, report=report, cancel=current.cancel
             )
             current.enter_step(None, time.monotonic())
             outcome = JobFinished(job_id=job.job_id, attempt=job.attempt, outcome=Outcome.SUCCEEDED, assets=assets)

@@ -5,6 +5,7 @@ import threading
 import pytest
 
 from libs.contracts.codes import ErrorCode, Step
+from libs.storage.local import LocalFolderStore
 from services.renderer.pipeline import RenderFailure, render_job
 from services.renderer.settings import RendererSettings
 from services.renderer.tts.base import SynthesisError
@@ -82,7 +83,7 @@ class Reports:
 
 def render(config: RendererSettings, script) -> Reports:
     reports = Reports()
-    render_job(make_job(script), settings=config, report=reports, cancel=threading.Event())
+    render_job(make_job(script), settings=config, storage=LocalFolderStore(config.asset_dir), report=reports, cancel=threading.Event())
     return reports
 
 

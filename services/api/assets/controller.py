@@ -1,9 +1,7 @@
 """GET/HEAD /assets/{video_id}/{job_id}/{file_name}: a published job file, seekable and cacheable (SPEC §2)."""
 
-import os
-import stat
 from email.utils import formatdate
-from pathlib import Path
+from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
@@ -20,10 +18,11 @@ from litestar.response.streaming import ASGIStreamingResponse
 from litestar.status_codes import HTTP_206_PARTIAL_CONTENT, HTTP_304_NOT_MODIFIED
 
 from libs.contracts.codes import JobStatus
-from services.api.assets.ranges import ByteRange, if_range_allows_partial, iter_file_slice, parse_range
+from libs.storage import AssetStore, StorageError, job_key
+from services.api.assets.ranges import ByteRange, if_range_allows_partial, parse_range
 from services.api.assets.signing import signature_is_valid
 from services.api.openapi import ASSET_ERRORS
-from services.api.errors import AssetNotFound, AssetSignatureInvalid, RangeNotSatisfiable
+from services.api.errors import AssetNotFound, AssetSignatureInvalid, AssetStoreUnavailable, RangeNotSatisfiable
 from services.api.jobs.store import JobStore
 from services.api.settings import Settings
 
@@ -36,38 +35,9 @@ _MEDIA_TYPES = {
 }
 _UNKNOWN_MEDIA_TYPE = "application/octet-stream"
 
-# A job's folder is published once by an atomic rename and never rewritten (a new render is a
-# new job id), so browsers and proxies may keep these files for as long as they like.
+# A job's files are published once as a set (a rename, or a manifest) and never rewritten (a new
+# render is a new job id), so browsers and proxies may keep these files for as long as they like.
 _IMMUTABLE_FILE_CACHING = CacheControlHeader(public=True, max_age=365 * 24 * 3600, immutable=True).to_header()
-
-
-def locate_asset_file(asset_dir: Path, *segments: str) -> tuple[Path, os.stat_result]:
-    """The real path and stat of a regular file inside `asset_dir`; `AssetNotFound` for anything else.
-
-    Each segment must be one plain name. Dot-names are refused as well, because the renderer
-    stages unfinished jobs under ASSET_DIR/.staging. Symlinks are resolved before the
-    containment check, so a link cannot lead outside the asset root.
-    """
-    if not all(_is_plain_name(segment) for segment in segments):
-        raise AssetNotFound("No such asset")
-    root = asset_dir.resolve()
-    path = root.joinpath(*segments).resolve()
-    if not path.is_relative_to(root):
-        raise AssetNotFound("No such asset")
-    try:
-        file_stat = path.stat()
-    except OSError as error:
-        raise AssetNotFound("No such asset") from error
-    if not stat.S_ISREG(file_stat.st_mode):
-        raise AssetNotFound("No such asset")
-    return path, file_stat
-
-
-_FORBIDDEN_IN_NAME = ("..", "/", "\\", "\0")
-
-
-def _is_plain_name(segment: str) -> bool:
-    return bool(segment) and not segment.startswith(".") and not any(part in segment for part in _FORBIDDEN_IN_NAME)
 
 
 async def _require_published_job(jobs: JobStore, video_id: str, job_id: str) -> None:
@@ -111,14 +81,20 @@ def _render_unsatisfiable_range(request: Request[Any, Any, Any], exc: RangeNotSa
     return response
 
 
-def _accel_redirect(prefix: str, path: Path, video_id: str, job_id: str, file_name: str) -> ASGIResponse:
+def _inline_disposition(file_name: str) -> str:
+    """Shown in the browser, saved under its own name (RFC 6266; RFC 5987 for a non-ASCII name)."""
+    quoted = quote(file_name)
+    return f'inline; filename="{file_name}"' if quoted == file_name else f"inline; filename*=utf-8''{quoted}"
+
+
+def _accel_redirect(prefix: str, media_type: str, video_id: str, job_id: str, file_name: str) -> ASGIResponse:
     """The checks above passed; nginx sends the file itself from its internal location, with its
     own Range, ETag, Last-Modified and conditional requests. Content-Type and Cache-Control
     ride along, since nginx keeps those upstream headers across the redirect."""
     target = prefix + "/".join(quote(segment, safe="") for segment in (video_id, job_id, file_name))
     return ASGIResponse(headers={
         "x-accel-redirect": target,
-        "content-type": _MEDIA_TYPES.get(path.suffix.lower(), _UNKNOWN_MEDIA_TYPE),
+        "content-type": media_type,
         "cache-control": _IMMUTABLE_FILE_CACHING,
     })
 
@@ -141,6 +117,7 @@ class AssetFilesController(Controller):
         request: Request[Any, Any, Any],
         settings: NamedDependency[Settings],
         jobs: NamedDependency[JobStore],
+        store: NamedDependency[AssetStore],
         video_id: FromPath[str],
         job_id: FromPath[str],
         file_name: FromPath[str],
@@ -155,42 +132,51 @@ class AssetFilesController(Controller):
         ):
             raise AssetSignatureInvalid("Missing, invalid or expired asset URL signature")
         await _require_published_job(jobs, video_id, job_id)
-        path, file_stat = locate_asset_file(settings.asset_dir, video_id, job_id, file_name)
-        if settings.asset_accel_redirect_prefix is not None:
-            return _accel_redirect(settings.asset_accel_redirect_prefix, path, video_id, job_id, file_name)
-        etag = ETag(value=f"{file_stat.st_size:x}-{file_stat.st_mtime_ns:x}").to_header()
+        key = job_key(video_id, job_id)
+        try:
+            stored = await store.find(key, file_name)
+        except StorageError as error:
+            raise AssetStoreUnavailable("The asset store did not answer; try again later") from error
+        if stored is None:
+            raise AssetNotFound("No such asset")
+        media_type = _MEDIA_TYPES.get(PurePosixPath(file_name).suffix.lower(), _UNKNOWN_MEDIA_TYPE)
+        if settings.asset_accel_redirect_prefix is not None and stored.local_path is not None:
+            return _accel_redirect(settings.asset_accel_redirect_prefix, media_type, video_id, job_id, file_name)
+        etag = ETag(value=stored.etag).to_header()
         cache_headers = {"etag": etag, "cache-control": _IMMUTABLE_FILE_CACHING}
         if_none_match = request.headers.get("if-none-match")
         if if_none_match is not None and _matches_if_none_match(if_none_match, etag):
             return ASGIResponse(status_code=HTTP_304_NOT_MODIFIED, headers=cache_headers)
 
-        last_modified = formatdate(file_stat.st_mtime, usegmt=True)
+        last_modified = formatdate(stored.modified, usegmt=True)
         # Content-Type goes in as a header rather than a media type because Litestar drops the
         # media type from HEAD answers, which must carry the same headers as GET.
-        headers = {
-            **cache_headers,
-            "content-type": _MEDIA_TYPES.get(path.suffix.lower(), _UNKNOWN_MEDIA_TYPE),
-            "last-modified": last_modified,
-            "accept-ranges": "bytes",
-        }
-        byte_range = _requested_range(request, file_stat.st_size, etag, last_modified)
-        if byte_range is None:
+        headers = {**cache_headers, "content-type": media_type, "last-modified": last_modified, "accept-ranges": "bytes",
+                   "content-disposition": _inline_disposition(file_name)}
+        is_head = request.method == HttpMethod.HEAD
+        byte_range = _requested_range(request, stored.size, etag, last_modified)
+        if byte_range is None and stored.local_path is not None:
             return ASGIFileResponse(
-                file_path=path,
+                file_path=stored.local_path,
                 filename=file_name,
-                stat_result=file_stat,
-                content_disposition_type="inline",
                 headers=headers,
                 # Litestar never tells a returned `File` that it answers a HEAD, so the ASGI response is
                 # built here directly; otherwise a HEAD would read the whole video for the server to drop.
-                is_head_response=request.method == HttpMethod.HEAD,
+                is_head_response=is_head,
+            )
+        if byte_range is None:
+            # From an object store the bytes pass through: the store's own URL is never handed out.
+            return ASGIStreamingResponse(
+                iterator=store.read(key, file_name, 0, stored.size),
+                headers={**headers, "content-length": str(stored.size)},
+                is_head_response=is_head,
             )
         return ASGIStreamingResponse(
-            iterator=iter_file_slice(path, byte_range),
+            iterator=store.read(key, file_name, byte_range.start, byte_range.length),
             status_code=HTTP_206_PARTIAL_CONTENT,
             headers={
                 **headers,
-                "content-range": byte_range.content_range(file_stat.st_size),
+                "content-range": byte_range.content_range(stored.size),
                 "content-length": str(byte_range.length),
             },
         )

@@ -1,23 +1,18 @@
-"""Single byte ranges of one file (RFC 9110 §14): parse `Range`, honour `If-Range`, stream the slice.
+"""Single byte ranges of one file (RFC 9110 §14): parse `Range`, honour `If-Range`; the asset
+store streams the slice.
 
 Litestar's `File` response ignores `Range` (DESIGN §7), and browsers need 206 answers to seek
 a <video>, so this is the one piece of file serving written by hand.
 """
 
 import re
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
-
-import anyio
 
 from services.api.errors import RangeNotSatisfiable
 
 # One range only: a request for several ranges does not match and gets the whole file with 200,
 # which RFC 9110 §14.2 allows (a server MAY ignore Range) and no browser needs otherwise.
 _SINGLE_BYTE_RANGE = re.compile(r"bytes=(\d*)-(\d*)", re.ASCII | re.IGNORECASE)
-
-_SLICE_CHUNK_SIZE = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,20 +63,6 @@ def if_range_allows_partial(if_range: str | None, etag: str, last_modified: str)
     strong ETag, and any stale or unfamiliar validator falls back to sending the whole file.
     """
     return if_range is None or if_range.strip() in (etag, last_modified)
-
-
-async def iter_file_slice(path: Path, byte_range: ByteRange) -> AsyncIterator[bytes]:
-    """Yield the bytes of `byte_range` in chunks, so a seek into a large video stays cheap in memory."""
-    async with await anyio.open_file(path, "rb") as file:
-        await file.seek(byte_range.start)
-        remaining = byte_range.length
-        while remaining > 0:
-            chunk = await file.read(min(_SLICE_CHUNK_SIZE, remaining))
-            if not chunk:
-                # The file shrank after Content-Length went out; stopping short lets the client notice.
-                return
-            remaining -= len(chunk)
-            yield chunk
 
 
 def _unsatisfiable(header: str, size: int) -> RangeNotSatisfiable:

@@ -29,11 +29,11 @@ from libs.contracts.bus import (
     ProtocolMismatch, Ready, Render, RenderRefused, RunningJob, api_command_codec, progress_codec,
 )
 from libs.contracts.codes import ErrorCode, JobStatus
+from libs.storage import AssetStore, StorageError, job_key
 from services.api.db.models import utc_now
 from services.api.dispatch.registry import Worker, WorkerRegistry
 from services.api.jobs.store import Finish, JobStore, Verdict
 from services.api.metrics.instruments import BUS_DROPPED, BUS_MESSAGES, JOBS_WAITING_FOR_ENGINE, OUTCOMES, STEP_DURATION
-from services.api.ops.retention import remove_job_folders
 from services.api.progress.publisher import EventPublisher
 from services.api.settings import Settings
 
@@ -82,10 +82,11 @@ class _CancelRequest(NamedTuple):
 
 
 class RenderBroker:
-    def __init__(self, settings: Settings, jobs: JobStore, publisher: EventPublisher) -> None:
+    def __init__(self, settings: Settings, jobs: JobStore, publisher: EventPublisher, store: AssetStore) -> None:
         self._settings = settings
         self._jobs = jobs
         self._publisher = publisher
+        self._store = store
         self._registry = WorkerRegistry(settings.heartbeat_interval * settings.heartbeat_liveness)
         self._commands = api_command_codec()
         self._progress = progress_codec()
@@ -304,11 +305,19 @@ class RenderBroker:
         for transition in finish.transitions:
             self._publisher.publish(transition)
         if finish.discard is not None:
-            await asyncio.to_thread(remove_job_folders, self._settings.asset_dir, [finish.discard])
+            await self._discard(finish.discard)
         # Acked whatever the verdict, so the worker stops resending what is now decided.
         await self._send(identity, Ack(job_id=outcome.job_id, attempt=outcome.attempt))
         if self._registry.release(identity, RunningJob(job_id=outcome.job_id, attempt=outcome.attempt)):
             self.request_dispatch()
+
+    async def _discard(self, job: tuple[str, str]) -> None:
+        """Removes the files of a job that will never be served (they were published after it ended)."""
+        try:
+            await self._store.delete([job_key(*job)])
+        except StorageError as error:
+            # Only rows lead to files: the TTL sweep deletes them with the job.
+            log.warning("could not remove the files of %s/%s now: %s", *job, error)
 
     def _log_verdict(self, identity: bytes, outcome: JobFinished, finish: Finish) -> None:
         if finish.verdict is Verdict.APPLIED:
@@ -474,7 +483,7 @@ class RenderBroker:
 
     def _output_for(self, video_id: str, job_id: str) -> OutputSpec:
         width, height = self._settings.render_resolution
-        return OutputSpec(width=width, height=height, fps=self._settings.render_fps, storage_key=f"{video_id}/{job_id}")
+        return OutputSpec(width=width, height=height, fps=self._settings.render_fps, storage_key=job_key(video_id, job_id))
 
     async def _send(self, identity: bytes, message: Message) -> bool:
         kind = type(message).__name__.lower()

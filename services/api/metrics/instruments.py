@@ -30,3 +30,6 @@ JOBS_WAITING_FOR_ENGINE = Gauge("slidereel_jobs_waiting_for_engine",
 BUS_DROPPED = Counter("slidereel_bus_messages_dropped", "Bus messages the API dropped, by reason", ["reason"])
 
 WEBHOOK_DELIVERIES = Counter("slidereel_webhook_deliveries", "Webhook delivery tries, by result", ["result"])
+
+STORE_OPERATIONS = Counter("slidereel_store_operations", "Object-store operations this API process made "
+                           "(manifest, read, delete, list, check), by result (ok, error)", ["operation", "result"])

@@ -6,6 +6,7 @@ from litestar.openapi import ResponseSpec
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from sqlalchemy import text
 
+from libs.storage import AssetStore, StorageError
 from services.api.db.engine import Database
 from services.api.dispatch.broker import RenderBroker
 
@@ -13,6 +14,8 @@ from services.api.dispatch.broker import RenderBroker
 class Readiness(msgspec.Struct, kw_only=True):
     status: str
     database: bool
+    store: bool
+    """The asset store answers (the local folder is writable, or the S3 bucket lists)."""
     renderers: int
     """Renderer workers connected to the broker."""
     bus_rejected: dict[str, int]
@@ -30,18 +33,24 @@ class HealthController(Controller):
         return {"status": "ok"}
 
     @get("/readyz", operation_id="readyz", responses={
-        HTTP_503_SERVICE_UNAVAILABLE: ResponseSpec(data_container=Readiness, description="No database or no renderer"),
+        HTTP_503_SERVICE_UNAVAILABLE: ResponseSpec(data_container=Readiness,
+                                                   description="No database, no asset store or no renderer"),
     })
-    async def readyz(self, db: Database, broker: RenderBroker) -> Response[Readiness]:
-        """The database answers and at least one renderer worker is connected."""
+    async def readyz(self, db: Database, broker: RenderBroker, store: AssetStore) -> Response[Readiness]:
+        """The database and the asset store answer, and at least one renderer worker is connected."""
         try:
             async with db.reader.connect() as connection:
                 await connection.execute(text("SELECT 1"))
             database_ok = True
         except Exception:
             database_ok = False
+        try:
+            await store.check()
+            store_ok = True
+        except StorageError:
+            store_ok = False
         workers = broker.connected_workers
-        ready = database_ok and workers > 0
-        body = Readiness(status="ready" if ready else "not ready", database=database_ok, renderers=workers,
+        ready = database_ok and store_ok and workers > 0
+        body = Readiness(status="ready" if ready else "not ready", database=database_ok, store=store_ok, renderers=workers,
                          bus_rejected=dict(broker.rejected), waiting_for_engine=broker.waiting_for_engine)
         return Response(body, status_code=HTTP_200_OK if ready else HTTP_503_SERVICE_UNAVAILABLE)

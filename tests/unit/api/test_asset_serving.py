@@ -17,12 +17,12 @@ from litestar.testing import TestClient
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from libs.contracts.codes import JobStatus
-from services.api.assets.controller import AssetFilesController, locate_asset_file
+from libs.storage.local import LocalFolderStore
+from services.api.assets.controller import AssetFilesController
 from services.api.assets.signing import signed_query
 from services.api.db.engine import open_database
 from services.api.db.migrate import upgrade_to_head
 from services.api.db.models import JobRow, utc_now
-from services.api.errors import AssetNotFound
 from services.api.http_errors import EXCEPTION_HANDLERS
 from services.api.jobs.store import JobStore
 from services.api.jobs.views import asset_links
@@ -122,6 +122,7 @@ def build_app(
         dependencies={
             "settings": Provide(lambda: settings, sync_to_thread=False),
             "jobs": Provide(jobs, sync_to_thread=False),
+            "store": Provide(lambda: LocalFolderStore(asset_dir), sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[] if sent_body is None else [recording_body_into(sent_body)],
@@ -374,16 +375,16 @@ def test_nothing_outside_the_published_files_is_served(client: TestClient[Litest
         "symlinked folder", "NUL", "dot-file", "staging", "empty",
     ],
 )
-def test_locate_asset_file_refuses_anything_but_a_file_inside_the_root(asset_dir: Path, segments: tuple[str, ...]) -> None:
-    with pytest.raises(AssetNotFound):
-        locate_asset_file(asset_dir, *segments)
+def test_the_local_store_finds_nothing_but_a_file_inside_the_root(asset_dir: Path, segments: tuple[str, ...]) -> None:
+    video_id, job_id, name = segments
+    assert asyncio.run(LocalFolderStore(asset_dir).find(f"{video_id}/{job_id}", name)) is None
 
 
-def test_locate_asset_file_finds_a_published_file(asset_dir: Path) -> None:
-    path, file_stat = locate_asset_file(asset_dir, "video-001", "job-1", "video.mp4")
+def test_the_local_store_finds_a_published_file(asset_dir: Path) -> None:
+    found = asyncio.run(LocalFolderStore(asset_dir).find("video-001/job-1", "video.mp4"))
 
-    assert path == (asset_dir / "video-001" / "job-1" / "video.mp4").resolve()
-    assert file_stat.st_size == len(VIDEO_BYTES)
+    assert found is not None and found.local_path == (asset_dir / "video-001" / "job-1" / "video.mp4").resolve()
+    assert found.size == len(VIDEO_BYTES)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from services.api.db.models import AttemptRow, JobEventRow, JobRow, PublishedRow, utc_now
-from services.api.ops.retention import expire_jobs, remove_stale_staging
+from libs.storage.local import LocalFolderStore
+from services.api.ops.retention import expire_jobs
 
 pytestmark = pytest.mark.anyio
 TTL = timedelta(days=30)
@@ -43,7 +44,7 @@ async def test_only_old_unpublished_failures_expire_with_their_rows_and_files(db
     for row in rows:
         (asset_dir / row.video_id / row.job_id).mkdir(parents=True)
 
-    expired = await expire_jobs(db, asset_dir, TTL)
+    expired = await expire_jobs(db, LocalFolderStore(asset_dir), TTL)
 
     assert sorted(expired) == [("v", "canceled-old"), ("v", "failed-old")]
     async with db.read_session() as session:
@@ -53,7 +54,7 @@ async def test_only_old_unpublished_failures_expire_with_their_rows_and_files(db
             assert orphans == 0, f"{table.__tablename__} kept rows of deleted jobs"
     assert left == {row.job_id for row in rows} - {"failed-old", "canceled-old"}
     assert sorted(path.name for path in (asset_dir / "v").iterdir()) == sorted(left - {"pending-old"})
-    assert await expire_jobs(db, asset_dir, TTL) == [], "a second sweep finds nothing"
+    assert await expire_jobs(db, LocalFolderStore(asset_dir), TTL) == [], "a second sweep finds nothing"
 
 
 async def test_ids_that_are_not_plain_names_never_remove_folders(db, tmp_path):
@@ -63,11 +64,11 @@ async def test_ids_that_are_not_plain_names_never_remove_folders(db, tmp_path):
     (asset_dir / "v").mkdir(parents=True)
     (asset_dir / ".staging" / "j").mkdir(parents=True)
 
-    assert len(await expire_jobs(db, asset_dir, TTL)) == 2
+    assert len(await expire_jobs(db, LocalFolderStore(asset_dir), TTL)) == 2
     assert (asset_dir / "v").is_dir() and (asset_dir / ".staging" / "j").is_dir()
 
 
-def test_only_old_staging_entries_are_removed(tmp_path):
+async def test_only_old_staging_entries_are_removed(tmp_path):
     staging = tmp_path / ".staging"
     (staging / "abandoned" / "work").mkdir(parents=True)
     (staging / "abandoned" / "work" / "frame.png").write_bytes(b"x")
@@ -75,6 +76,6 @@ def test_only_old_staging_entries_are_removed(tmp_path):
     two_days_ago = time.time() - 2 * 24 * 3600
     os.utime(staging / "abandoned", (two_days_ago, two_days_ago))
 
-    assert remove_stale_staging(tmp_path) == ["abandoned"]
+    assert await LocalFolderStore(tmp_path).sweep_staging(timedelta(days=1)) == ["abandoned"]
     assert [path.name for path in staging.iterdir()] == ["live"]
-    assert remove_stale_staging(tmp_path / "missing") == []
+    assert await LocalFolderStore(tmp_path / "missing").sweep_staging(timedelta(days=1)) == []

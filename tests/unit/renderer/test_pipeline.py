@@ -6,8 +6,9 @@ import av
 import pytest
 
 from libs.contracts.codes import ErrorCode, Step
+from libs.storage.base import STAGING_FOLDER
+from libs.storage.local import LocalFolderStore
 from services.renderer.pipeline import RenderCanceled, RenderFailure, render_job
-from services.renderer.publish import STAGING_FOLDER, LocalFolderStorage
 from services.renderer.settings import RendererSettings
 from services.renderer.tts.base import SynthesisError
 from services.renderer.tts.espeak import EspeakEngine
@@ -31,7 +32,7 @@ class Recorder:
 
 def run(tmp_path, job, report=None, cancel=None):
     settings = RendererSettings(asset_dir=tmp_path)
-    return render_job(job, settings=settings, report=report or Recorder(), cancel=cancel or threading.Event())
+    return render_job(job, settings=settings, storage=LocalFolderStore(tmp_path), report=report or Recorder(), cancel=cancel or threading.Event())
 
 
 def assert_no_files_left(tmp_path) -> None:
@@ -144,7 +145,7 @@ def test_tts_crash_is_a_retryable_tts_failure(tmp_path, monkeypatch):
     monkeypatch.setattr(EspeakEngine, "synthesize", crash)
     settings = RendererSettings(asset_dir=tmp_path, tts_cache_max_mb=0)  # a cached sentence would not reach the engine
     with pytest.raises(RenderFailure) as failure:
-        render_job(make_job(make_script("안녕하세요.")), settings=settings, report=Recorder(), cancel=threading.Event())
+        render_job(make_job(make_script("안녕하세요.")), settings=settings, storage=LocalFolderStore(tmp_path), report=Recorder(), cancel=threading.Event())
     assert (failure.value.error_code, failure.value.retryable) == (ErrorCode.TTS_FAILED, True)
     assert_no_files_left(tmp_path)
 
@@ -152,7 +153,7 @@ def test_tts_crash_is_a_retryable_tts_failure(tmp_path, monkeypatch):
 def test_unknown_tts_engine_fails_for_good(tmp_path):
     settings = RendererSettings(asset_dir=tmp_path, tts_engine="no-such-engine")
     with pytest.raises(RenderFailure) as failure:
-        render_job(make_job(make_script("안녕하세요.")), settings=settings, report=Recorder(), cancel=threading.Event())
+        render_job(make_job(make_script("안녕하세요.")), settings=settings, storage=LocalFolderStore(tmp_path), report=Recorder(), cancel=threading.Event())
     assert (failure.value.error_code, failure.value.retryable) == (ErrorCode.TTS_FAILED, False)
 
 
@@ -160,7 +161,7 @@ def test_disk_error_while_publishing_is_a_retryable_storage_failure(tmp_path, mo
     def disk_full(self, staging_dir, key):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(LocalFolderStorage, "publish", disk_full)
+    monkeypatch.setattr(LocalFolderStore, "publish", disk_full)
     with pytest.raises(RenderFailure) as failure:
         run(tmp_path, make_job(make_script("안녕하세요.")))
     assert (failure.value.error_code, failure.value.retryable) == (ErrorCode.STORAGE_FAILED, True)
@@ -172,5 +173,5 @@ def test_unreadable_font_override_fails_for_good(tmp_path):
     not_a_font.write_bytes(b"not a font")
     settings = RendererSettings(asset_dir=tmp_path, font_path=not_a_font)
     with pytest.raises(RenderFailure) as failure:
-        render_job(make_job(make_script("안녕하세요.")), settings=settings, report=Recorder(), cancel=threading.Event())
+        render_job(make_job(make_script("안녕하세요.")), settings=settings, storage=LocalFolderStore(tmp_path), report=Recorder(), cancel=threading.Event())
     assert (failure.value.error_code, failure.value.retryable) == (ErrorCode.RENDER_FAILED, False)

@@ -1,0 +1,85 @@
+"""The whole path on the S3 backend: the API and the renderer pool share no asset folder, only a
+real S3 API server (moto). The renderer uploads and publishes by manifest; the API serves the
+files from the store with its own URLs, ranges and validators; the MP4 is inspected with PyAV."""
+
+from collections.abc import Iterator
+
+import av
+import httpx
+import pytest
+
+from tests.client import approved_script, new_video_id, start_render, wait_terminal
+from tests.integration.test_render_jobs_api import SHORT_SCRIPT
+from tests.media import audio_video_durations
+from tests.s3_server import S3Server, running_s3_server
+from tests.stack import Stack
+
+BUCKET = "slidereel-assets"
+
+
+@pytest.fixture(scope="module")
+def s3_server() -> Iterator[S3Server]:
+    with running_s3_server() as server:
+        server.create_bucket(BUCKET)
+        yield server
+
+
+@pytest.fixture(scope="module")
+def s3_stack(s3_server, tmp_path_factory) -> Iterator[Stack]:
+    stack = Stack(data_dir=tmp_path_factory.mktemp("s3-stack"), extra_env=s3_server.env(f"s3://{BUCKET}/renders"))
+    with stack.running() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def rendered(s3_stack, tmp_path_factory) -> dict:
+    video_id = new_video_id("s3")
+    with s3_stack.client(timeout=60) as http:
+        created = start_render(http, video_id, approved_script(http, video_id, SHORT_SCRIPT))
+        job = wait_terminal(http, video_id, created["job_id"], timeout=300)
+        assert job["status"] == "SUCCEEDED", job
+        response = http.get(job["assets"]["video_url"])
+    path = tmp_path_factory.mktemp("s3-downloads") / "video.mp4"
+    path.write_bytes(response.content)
+    return {"job": job, "video": response, "path": path}
+
+
+def test_the_render_is_published_only_through_the_store(s3_stack, rendered):
+    assert rendered["video"].status_code == 200
+    assert rendered["video"].headers["content-type"] == "video/mp4"
+    assert int(rendered["video"].headers["content-length"]) == rendered["path"].stat().st_size
+    # Nothing was published into the local folder the API would otherwise serve from.
+    assert not [path for path in s3_stack.asset_dir.rglob("*") if path.is_file()], "files in ASSET_DIR"
+
+
+def test_the_video_from_the_store_is_h264_and_aac_of_equal_length(rendered):
+    with av.open(str(rendered["path"])) as container:
+        assert [s.codec_context.name for s in container.streams.video] == ["h264"]
+        assert [s.codec_context.name for s in container.streams.audio] == ["aac"]
+    audio, video = audio_video_durations(rendered["path"])
+    assert abs(audio - video) <= 0.050 and abs(rendered["job"]["assets"]["duration_sec"] - audio) <= 0.050
+
+
+def test_ranges_validators_and_head_come_from_the_store(s3_stack, rendered):
+    whole = rendered["path"].read_bytes()
+    url = rendered["job"]["assets"]["video_url"]
+    with httpx.Client(timeout=30) as http:
+        middle = http.get(url, headers={"Range": "bytes=1000-1999"})
+        assert middle.status_code == 206 and middle.content == whole[1000:2000]
+        assert middle.headers["content-range"] == f"bytes 1000-1999/{len(whole)}"
+        tail = http.get(url, headers={"Range": "bytes=-100"})
+        assert tail.status_code == 206 and tail.content == whole[-100:]
+        beyond = http.get(url, headers={"Range": f"bytes={len(whole)}-"})
+        assert beyond.status_code == 416 and beyond.headers["content-range"] == f"bytes */{len(whole)}"
+        etag = rendered["video"].headers["etag"]
+        assert http.get(url, headers={"If-None-Match": etag}).status_code == 304
+        head = http.head(url)
+        assert head.status_code == 200 and head.content == b"" and int(head.headers["content-length"]) == len(whole)
+        assert head.headers["etag"] == etag
+
+
+def test_readyz_reports_the_store(s3_stack):
+    ready = httpx.get(f"{s3_stack.base_url}/readyz", timeout=30).json()
+    assert ready["store"] is True and ready["status"] == "ready", ready
+    metrics = httpx.get(f"{s3_stack.base_url}/metrics", timeout=30).text
+    assert 'slidereel_store_operations_total{operation="check",result="ok"}' in metrics

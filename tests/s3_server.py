@@ -1,0 +1,62 @@
+"""A real S3 API server for tests: moto's server mode (from PyPI, in memory), on a free port.
+
+moto answers ranges, multipart uploads and conditional puts like S3 but checks no signature
+(research/scale.md §5), so signing is tested by our own code, not through it."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from tests.stack import free_port
+
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "slidereel-test", "AWS_SECRET_ACCESS_KEY": "slidereel-test-secret",
+               "AWS_REGION": "us-east-1"}
+
+
+@dataclass
+class S3Server:
+    endpoint_url: str
+    process: subprocess.Popen
+
+    def create_bucket(self, bucket: str) -> None:
+        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint_url}/{bucket}", method="PUT"), timeout=30).close()
+
+    def env(self, store_url: str) -> dict[str, str]:
+        """What a process needs to use the store at `store_url` (s3://bucket/prefix) on this server."""
+        return {"ASSET_STORE": store_url, "S3_ENDPOINT_URL": self.endpoint_url, **CREDENTIALS}
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=30)
+
+
+@contextmanager
+def running_s3_server(host: str = "127.0.0.1", port: int | None = None) -> Iterator[S3Server]:
+    port = port or free_port()
+    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **CREDENTIALS})
+    server = S3Server(endpoint_url=f"http://{host}:{port}", process=process)
+    try:
+        wait_until_up(server)
+        yield server
+    finally:
+        server.stop()
+
+
+def wait_until_up(server: S3Server, timeout: float = 60) -> None:
+    give_up_at = time.monotonic() + timeout
+    while True:
+        assert server.process.poll() is None, "the S3 server exited at start-up"
+        try:
+            urllib.request.urlopen(f"{server.endpoint_url}/", timeout=5).close()
+            return
+        except OSError:
+            assert time.monotonic() < give_up_at, f"the S3 server at {server.endpoint_url} never answered"
+            time.sleep(0.1)
