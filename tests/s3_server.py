@@ -21,8 +21,33 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "slidereel-test", "AWS_SECRET_ACCESS_KEY": "
 
 @dataclass
 class S3Server:
-    endpoint_url: str
-    process: subprocess.Popen
+    host: str
+    port: int
+    process: subprocess.Popen | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        """Starts it (again, empty: moto keeps everything in memory) and waits until it answers."""
+        self.process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        env={**os.environ, **CREDENTIALS})
+        give_up_at = time.monotonic() + 60
+        while True:
+            assert self.process.poll() is None, "the S3 server exited at start-up"
+            try:
+                urllib.request.urlopen(f"{self.endpoint_url}/", timeout=5).close()
+                return
+            except OSError:
+                assert time.monotonic() < give_up_at, f"the S3 server at {self.endpoint_url} never answered"
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=30)
 
     def create_bucket(self, bucket: str) -> None:
         urllib.request.urlopen(urllib.request.Request(f"{self.endpoint_url}/{bucket}", method="PUT"), timeout=30).close()
@@ -31,32 +56,12 @@ class S3Server:
         """What a process needs to use the store at `store_url` (s3://bucket/prefix) on this server."""
         return {"ASSET_STORE": store_url, "S3_ENDPOINT_URL": self.endpoint_url, **CREDENTIALS}
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=30)
-
 
 @contextmanager
 def running_s3_server(host: str = "127.0.0.1", port: int | None = None) -> Iterator[S3Server]:
-    port = port or free_port()
-    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **CREDENTIALS})
-    server = S3Server(endpoint_url=f"http://{host}:{port}", process=process)
+    server = S3Server(host=host, port=port or free_port())
     try:
-        wait_until_up(server)
+        server.start()
         yield server
     finally:
         server.stop()
-
-
-def wait_until_up(server: S3Server, timeout: float = 60) -> None:
-    give_up_at = time.monotonic() + timeout
-    while True:
-        assert server.process.poll() is None, "the S3 server exited at start-up"
-        try:
-            urllib.request.urlopen(f"{server.endpoint_url}/", timeout=5).close()
-            return
-        except OSError:
-            assert time.monotonic() < give_up_at, f"the S3 server at {server.endpoint_url} never answered"
-            time.sleep(0.1)

@@ -38,12 +38,8 @@ UPLOAD_PREFIX = "upload-"
 READ_CHUNK_SIZE = 256 * 1024
 MANIFEST_CACHE_SIZE = 4096
 """Manifests never change once written, so the API keeps the most recent ones in memory."""
-TIMEOUT = "30s"
-CONNECT_TIMEOUT = "5s"
+CONNECT_TIMEOUT_SEC = 5.0
 RETRIES = 3
-RETRY_TIMEOUT = timedelta(seconds=30)
-"""A store that does not answer within these fails the operation: a render then fails
-STORAGE_FAILED and is retried with backoff, a request gets 503."""
 
 Observer = Callable[[str, str], None]
 """(operation, "ok" | "error"): how the API counts store operations on /metrics."""
@@ -64,7 +60,7 @@ _MANIFEST_CODEC = (msgspec.json.Encoder(), msgspec.json.Decoder(Manifest))
 
 
 class S3AssetStore:
-    def __init__(self, bucket: str, prefix: str, *, endpoint_url: str | None, scratch_dir: Path,
+    def __init__(self, bucket: str, prefix: str, *, endpoint_url: str | None, scratch_dir: Path, timeout_sec: float,
                  observe: Observer | None = None) -> None:
         self._prefix = PurePosixPath(*key_parts(prefix)).as_posix() if prefix else ""
         self._scratch_dir = scratch_dir
@@ -72,12 +68,15 @@ class S3AssetStore:
         self._observe = observe or (lambda operation, outcome: None)
         self._manifests: OrderedDict[str, Manifest] = OrderedDict()
         config = {"endpoint": endpoint_url} if endpoint_url else {}
-        # The standard AWS_* variables (credentials, region) are read by obstore itself.
+        # The standard AWS_* variables (credentials, region) are read by obstore itself. A store
+        # that does not answer within `timeout_sec`, retries included, fails the operation: a
+        # render then fails STORAGE_FAILED and is retried with backoff, a request gets 503.
+        timeout = timedelta(seconds=timeout_sec)
         self._store = S3Store(
             bucket, config=config,
-            client_options={"allow_http": bool(endpoint_url and endpoint_url.startswith("http://")),
-                            "timeout": TIMEOUT, "connect_timeout": CONNECT_TIMEOUT},
-            retry_config={"max_retries": RETRIES, "retry_timeout": RETRY_TIMEOUT},
+            client_options={"allow_http": bool(endpoint_url and endpoint_url.startswith("http://")), "timeout": timeout,
+                            "connect_timeout": timedelta(seconds=min(CONNECT_TIMEOUT_SEC, timeout_sec))},
+            retry_config={"max_retries": RETRIES, "retry_timeout": timeout},
         )
         self.location = f"s3://{bucket}/{self._prefix}"
 

@@ -16,7 +16,7 @@ from litestar.security.jwt import Token
 
 from libs.contracts.voices import parse_aliases
 from libs.logs import configure_logging
-from libs.storage import AssetStore, open_asset_store
+from libs.storage import AssetStore, store_of
 from libs.tokens import load_or_create_secret
 from services.api.assets.controller import AssetFilesController
 from services.api.auth.jwt import Caller, jwt_auth
@@ -87,8 +87,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     webfont = WebFont()
     # Opened here, before serving: a bad ASSET_STORE stops the start with its reason.
-    store = open_asset_store(settings.asset_store, settings.asset_dir, endpoint_url=settings.s3_endpoint_url,
-                             observe=lambda operation, result: STORE_OPERATIONS.labels(operation, result).inc())
+    store = store_of(settings, observe=lambda operation, result: STORE_OPERATIONS.labels(operation, result).inc())
 
     @asynccontextmanager
     async def runtime(app: Litestar) -> AsyncIterator[None]:

@@ -23,6 +23,8 @@ class Settings:
     asset_store: str = field(default_factory=lambda: os.environ.get("ASSET_STORE", ""))
     """"" for the local folder ASSET_DIR, or s3://bucket/prefix (libs/storage); the renderers use the same."""
     s3_endpoint_url: str | None = field(default_factory=lambda: _optional_env("S3_ENDPOINT_URL"))
+    s3_timeout_sec: float = field(default_factory=lambda: float(os.environ.get("S3_TIMEOUT_SEC") or 30))
+    """An S3 operation that takes longer fails (STORAGE_FAILED for a render, which is retried)."""
     public_base_url: str = field(default_factory=lambda: _env("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/"))
     command_endpoint: str = field(default_factory=lambda: _env("RENDER_COMMAND_ENDPOINT", "tcp://127.0.0.1:5555"))
     event_endpoint: str = field(default_factory=lambda: _env("RENDER_EVENT_ENDPOINT", "tcp://127.0.0.1:5556"))

@@ -18,7 +18,7 @@ import sys
 import time
 
 from libs.logs import configure_logging
-from libs.storage import open_asset_store
+from libs.storage import store_of
 from services.renderer.settings import RendererSettings
 from services.renderer.watchdog import EXIT_INCOMPATIBLE, WorkerWatch
 
@@ -124,7 +124,7 @@ def main() -> None:
     configure_logging(settings.log_level, settings.log_format, service="renderer-supervisor")
     try:
         # Once here, so a bad ASSET_STORE stops the pool with its reason instead of every worker crashing.
-        open_asset_store(settings.asset_store, settings.asset_dir, endpoint_url=settings.s3_endpoint_url)
+        store_of(settings)
     except ValueError as error:
         sys.exit(f"renderer: {error}")
     sys.exit(Supervisor(settings).run())

@@ -34,6 +34,8 @@ class RendererSettings:
     asset_store: str = field(default_factory=lambda: os.environ.get("ASSET_STORE", ""))
     """"" for the local folder ASSET_DIR, or s3://bucket/prefix (libs/storage)."""
     s3_endpoint_url: str | None = field(default_factory=lambda: os.environ.get("S3_ENDPOINT_URL") or None)
+    s3_timeout_sec: float = field(default_factory=lambda: float(os.environ.get("S3_TIMEOUT_SEC") or 30))
+    """An S3 operation that takes longer fails (STORAGE_FAILED for a render, which is retried)."""
     tts_engine: str = field(default_factory=lambda: _env("TTS_ENGINE", "espeak"))
     tts_voice_aliases: str = field(default_factory=lambda: _env("TTS_VOICE_ALIASES", ""))
     """name=voice,…: names a script's `voice` may use for a voice spec such as coqui:<model dir>."""

@@ -34,7 +34,7 @@ from libs.contracts.bus import (
 )
 from libs.contracts.codes import ErrorCode, Step
 from libs.logs import configure_logging, log_context
-from libs.storage import open_asset_store
+from libs.storage import store_of
 from services.renderer.outbox import Outbox
 from services.renderer.pipeline import RenderCanceled, RenderFailure, render_job
 from services.renderer.settings import RendererSettings
@@ -84,7 +84,7 @@ class Worker:
         self._id = worker_id
         self._settings = settings
         self._supervisor = supervisor
-        self._storage = open_asset_store(settings.asset_store, settings.asset_dir, endpoint_url=settings.s3_endpoint_url)
+        self._storage = store_of(settings)
         self._engines, unusable = usable_engines(settings.coqui_model_dir, settings.coqui_threads)
         for engine, reason in unusable.items():
             # Only the configured engine's absence is a fault; the others are merely not set up here.

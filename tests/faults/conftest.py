@@ -6,9 +6,11 @@ from collections.abc import Iterator
 import pytest
 
 from tests.faults.invariants import check_invariants, tally
+from tests.s3_server import S3Server, running_s3_server
 from tests.stack import Stack
 
 TALLIES: list[tuple[str, dict[str, int]]] = []
+FAULT_BUCKET = "fault-assets"
 
 
 class FaultStack(Stack):
@@ -18,9 +20,20 @@ class FaultStack(Stack):
 
 
 @pytest.fixture
+def fault_s3_server() -> Iterator[S3Server]:
+    """A store of this test's own, which it may freeze or stop (`{"s3": True}` on fault_stack)."""
+    with running_s3_server() as server:
+        server.create_bucket(FAULT_BUCKET)
+        yield server
+
+
+@pytest.fixture
 def fault_stack(tmp_path, request) -> Iterator[FaultStack]:
     options = getattr(request, "param", {})
-    stack = FaultStack(data_dir=tmp_path, workers=options.get("workers", 2), extra_env=options.get("env", {}),
+    env = dict(options.get("env", {}))
+    if options.get("s3"):
+        env.update(request.getfixturevalue("fault_s3_server").env(f"s3://{FAULT_BUCKET}/renders"))
+    stack = FaultStack(data_dir=tmp_path, workers=options.get("workers", 2), extra_env=env,
                        capture_logs=options.get("capture_logs", False))
     stack.accepted = set()
     stack.start_api()

@@ -2,8 +2,6 @@
 real S3 API server (moto). The renderer uploads and publishes by manifest; the API serves the
 files from the store with its own URLs, ranges and validators; the MP4 is inspected with PyAV."""
 
-from collections.abc import Iterator
-
 import av
 import httpx
 import pytest
@@ -11,25 +9,6 @@ import pytest
 from tests.client import approved_script, new_video_id, start_render, wait_terminal
 from tests.integration.test_render_jobs_api import SHORT_SCRIPT
 from tests.media import audio_video_durations
-from tests.s3_server import S3Server, running_s3_server
-from tests.stack import Stack
-
-BUCKET = "slidereel-assets"
-
-
-@pytest.fixture(scope="module")
-def s3_server() -> Iterator[S3Server]:
-    with running_s3_server() as server:
-        server.create_bucket(BUCKET)
-        yield server
-
-
-@pytest.fixture(scope="module")
-def s3_stack(s3_server, tmp_path_factory) -> Iterator[Stack]:
-    stack = Stack(data_dir=tmp_path_factory.mktemp("s3-stack"), extra_env=s3_server.env(f"s3://{BUCKET}/renders"))
-    with stack.running() as running:
-        yield running
-
 
 @pytest.fixture(scope="module")
 def rendered(s3_stack, tmp_path_factory) -> dict:
