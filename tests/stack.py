@@ -41,16 +41,20 @@ class Stack:
     api_log_level: str = "warning"
     """uvicorn's `--log-level`: its access and WebSocket handshake lines show from "info"."""
     secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    address: str = "127.0.0.1"
+    """The loopback address the API binds (a simulated host of its own: tests/hosts.py)."""
+    launcher: list[str] = field(default_factory=list)
+    """Put before each command: runs the processes as another Unix user (tests/hosts.py)."""
     api: subprocess.Popen | None = None
     renderer: subprocess.Popen | None = None
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.address}:{self.port}"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
+        return f"ws://{self.address}:{self.port}"
 
     def token(self, role: Role = Role.ADMIN, subject: str = "tests") -> str:
         return mint(self.secret, subject, role, timedelta(hours=1))
@@ -77,8 +81,8 @@ class Stack:
             "RENDER_JOB_DB_PATH": str(self.data_dir / "render_jobs.db"),
             "ASSET_DIR": str(self.asset_dir),
             "PUBLIC_BASE_URL": self.base_url,
-            "RENDER_COMMAND_ENDPOINT": f"tcp://127.0.0.1:{self.command_port}",
-            "RENDER_EVENT_ENDPOINT": f"tcp://127.0.0.1:{self.event_port}",
+            "RENDER_COMMAND_ENDPOINT": f"tcp://{self.address}:{self.command_port}",
+            "RENDER_EVENT_ENDPOINT": f"tcp://{self.address}:{self.event_port}",
             "RENDER_WORKERS": str(self.workers),
             "JWT_SECRET": self.secret,
             **self.extra_env,
@@ -89,6 +93,7 @@ class Stack:
         return self.data_dir / f"{process}.log"
 
     def _spawn(self, process: str, command: list[str]) -> subprocess.Popen:
+        command = [*self.launcher, *command]
         if not self.capture_logs:
             return subprocess.Popen(command, cwd=self.data_dir, env=self.env)
         # The child keeps its own copy of the descriptor once started.
@@ -98,7 +103,7 @@ class Stack:
     def start_api(self) -> None:
         self.api = self._spawn("api", [
             sys.executable, "-m", "uvicorn", "services.api.app:create_app", "--factory",
-            "--host", "127.0.0.1", "--port", str(self.port), "--log-level", self.api_log_level,
+            "--host", self.address, "--port", str(self.port), "--log-level", self.api_log_level,
         ])
 
     def kill_api(self) -> None:
