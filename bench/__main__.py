@@ -2,7 +2,7 @@
 writes it to bench/RESULTS.md.
 
     .venv/bin/pip install -e '.[bench]'          # once: the peers, the load generator, profilers
-    .venv/bin/python -m bench [--only render,composition,throughput,api,fanout]
+    .venv/bin/python -m bench [--only render,composition,throughput,api,fanout,store]
 """
 
 import argparse
@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import api_load, fanout, peers, render, throughput
+from bench import api_load, fanout, peers, render, store, throughput
 from bench.results import Row, markdown_table, results_document
 
 SECTIONS: dict[str, Callable[[], list[Row]]] = {
@@ -21,6 +21,7 @@ SECTIONS: dict[str, Callable[[], list[Row]]] = {
     throughput.SECTION: throughput.run,
     api_load.SECTION: api_load.rows,
     fanout.SECTION: fanout.rows,
+    store.SECTION: store.run,
 }
 RESULTS = Path(__file__).with_name("RESULTS.md")
 

@@ -58,7 +58,8 @@ def run(runs: int = 3) -> list[Row]:
         return _rows(measured, median, peak_rss_mb, script)
 
 
-def _render_once(stack: Stack, script: dict) -> RenderRun:
+def render_and_follow(stack: Stack, script: dict) -> tuple[float, list[dict], str, str]:
+    """One render of `script`: (wall seconds POST → terminal event, its events, video id, job id)."""
     with stack.client(timeout=60) as http:
         video_id = new_video_id("bench")
         script_id = approved_script(http, video_id, script)
@@ -68,12 +69,17 @@ def _render_once(stack: Stack, script: dict) -> RenderRun:
         wall = time.perf_counter() - started
     if events[-1]["status"] != "SUCCEEDED":
         raise RuntimeError(f"the reference render did not succeed: {events[-1]}")
+    return wall, events, video_id, job_id
+
+
+def _render_once(stack: Stack, script: dict) -> RenderRun:
+    wall, events, video_id, job_id = render_and_follow(stack, script)
     folder = stack.asset_dir / video_id / job_id
     audio, video = audio_video_durations(folder / "video.mp4")
-    return RenderRun(wall, video, audio, _step_seconds(events), folder)
+    return RenderRun(wall, video, audio, step_seconds(events), folder)
 
 
-def _step_seconds(events: list[dict]) -> dict[str, float]:
+def step_seconds(events: list[dict]) -> dict[str, float]:
     """Seconds from each step's first progress event to the next step's (the last step ends
     with the terminal event)."""
     firsts: dict[str, datetime] = {}
