@@ -31,6 +31,9 @@ def can_make_hosts() -> str | None:
     probe = subprocess.run(["unshare", "--mount", "true"], capture_output=True)
     if probe.returncode != 0:
         return f"no mount namespaces here: {probe.stderr.decode().strip()}"
+    closed = [str(path) for path in NEEDED if os.stat(path).st_mode & 0o005 != 0o005]
+    if closed:
+        return f"other users may not read {', '.join(closed)} themselves (only folders above them can be opened up)"
     return None
 
 
