@@ -74,6 +74,7 @@ def subject_of(request: Request[Caller, Token, State]) -> str:
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings()
     configure_logging(settings.log_level, settings.log_format, service="api")
+    settings.check_shared_secrets()
     webhook_key = load_or_create_webhook_secret(settings.webhook_secret, settings.data_dir)
     metrics = http_metrics()
     channels = ChannelsPlugin(

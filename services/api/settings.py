@@ -84,6 +84,23 @@ class Settings:
     def sqlalchemy_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{self.db_path}"
 
+    @property
+    def shared_job_table(self) -> bool:
+        """The job table is a server that several API instances may share (PostgreSQL)."""
+        # The URL's scheme names the backend before any "+driver" (SQLAlchemy's form), and is
+        # read here without importing SQLAlchemy: the CLI reads these settings too.
+        return self.sqlalchemy_url.partition(":")[0].partition("+")[0] != "sqlite"
+
+    def check_shared_secrets(self) -> None:
+        """With a shared job table, every instance must sign and verify with the same secrets: a
+        secret generated into one host's data dir would make the others refuse its tokens and
+        sign webhooks with another key. Raises ValueError naming what is missing."""
+        missing = [name for name, value in (("JWT_SECRET", self.jwt_secret), ("WEBHOOK_SECRET", self.webhook_secret))
+                   if not value]
+        if self.shared_job_table and missing:
+            raise ValueError(f"DATABASE_URL names a shared database, so {' and '.join(missing)} must be set, "
+                             "the same on every API instance (deploy/.env.example)")
+
 
 def _parse_resolution(text: str) -> tuple[int, int]:
     width, _, height = text.lower().partition("x")

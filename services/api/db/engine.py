@@ -1,8 +1,12 @@
-"""Async engines for SQLite with the pragmas and transaction modes DESIGN §4 asks for.
+"""Async engines: SQLite (the default) with the pragmas and transaction modes DESIGN §4 asks
+for, or PostgreSQL (`DATABASE_URL=postgresql+asyncpg://…`, DESIGN §8).
 
-Two engines over one file: writes go through a single connection that opens every
+SQLite: two engines over one file. Writes go through a single connection that opens every
 transaction with BEGIN IMMEDIATE (the write lock is taken up front, so two writers never
 deadlock upgrading a read lock); reads use deferred transactions and run beside it in WAL.
+PostgreSQL: one pool for both, since its writers lock rows, not the database; every write
+that another instance could race is guarded in SQL (conditional UPDATEs, ON CONFLICT,
+FOR UPDATE SKIP LOCKED), never by this process's single writer.
 """
 
 from dataclasses import dataclass
@@ -12,6 +16,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 BUSY_TIMEOUT_MS = 5_000
+POOL_SIZE = 10
+"""PostgreSQL connections each API instance keeps (and as many again at peaks)."""
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
 
 
 @dataclass(frozen=True)
@@ -21,19 +31,26 @@ class Database:
     write_session: async_sessionmaker[AsyncSession]
     read_session: async_sessionmaker[AsyncSession]
 
+    @property
+    def dialect(self) -> str:
+        """"sqlite" or "postgresql": the few statements that differ ask this."""
+        return self.writer.dialect.name
+
     async def dispose(self) -> None:
         await self.writer.dispose()
         await self.reader.dispose()
 
 
 def open_database(url: str) -> Database:
-    if make_url(url).get_backend_name() == "sqlite":
+    if is_sqlite(url):
         writer = create_async_engine(url, pool_size=1, max_overflow=0)
         reader = create_async_engine(url, pool_size=4, max_overflow=4)
         _configure_sqlite(writer, begin="BEGIN IMMEDIATE")
         _configure_sqlite(reader, begin="BEGIN")
     else:
-        writer = reader = create_async_engine(url)
+        # pre_ping: a pooled connection that a PostgreSQL restart or failover closed is
+        # replaced before use instead of failing the request that drew it.
+        writer = reader = create_async_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_SIZE, pool_pre_ping=True)
     return Database(
         writer=writer,
         reader=reader,

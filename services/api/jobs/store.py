@@ -14,8 +14,8 @@ from typing import Any
 from uuid import uuid4
 
 import msgspec
-from sqlalchemy import CTE, Integer, String, Text, bindparam, func, insert, or_, select, union_all, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import CTE, Insert, Integer, String, Text, bindparam, case, func, insert, or_, select, text, union_all, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.contracts.bus import JobFinished, Outcome, Progress
@@ -112,23 +112,25 @@ class JobStore:
                 renderer_seq=0, created_by=created_by, created_at=now, updated_at=now,
                 engine=required_engine(voice, self._voice_aliases),
             )
-            event = event_of(job, now)
-            try:
-                # A failed statement leaves SQLite's transaction, and the session, usable.
-                await session.execute(insert(JobRow.__table__), _columns(job))
-            except IntegrityError:
-                # The partial unique index found this video's active job.
+            while not await session.scalar(_insert_unless_active(self._db.dialect, job)):
+                # The partial unique index holds this video's active job. On PostgreSQL a
+                # concurrent insert is waited for and then seen; if that job ended in between,
+                # the insert is tried again.
                 active = await session.scalar(
                     select(JobRow).where(JobRow.video_id == video_id, JobRow.status.in_((PENDING, RUNNING)))
                 )
-                return active, False, None
+                if active is not None:
+                    return active, False, None
+            event = event_of(job, now)
             await session.execute(insert(JobEventRow.__table__), _columns(event))
         return job, True, Transition(job=job, event=event, status_changed=True)
 
     async def cancel(self, video_id: str, job_id: str) -> tuple[JobRow, Transition | None, str | None]:
         """Cancels a PENDING/RUNNING job: (job, event or None if already CANCELED, worker to stop)."""
         async with self._db.write_session() as session, session.begin():
-            job = await self._require(session, video_id, job_id)
+            # Locked: on PostgreSQL the dispatcher could otherwise claim the job between this
+            # read and the UPDATE below (SQLite's one writer cannot interleave).
+            job = await self._require(session, video_id, job_id, lock=True)
             if job.status == JobStatus.CANCELED.value:
                 return job, None, None
             if job.status not in (PENDING, RUNNING):
@@ -235,6 +237,9 @@ class JobStore:
                        or_(JobRow.engine.is_(None), JobRow.engine.in_(list(engines))))
                 .order_by(JobRow.created_at, JobRow.job_id)
                 .limit(1)
+                # PostgreSQL: a row another transaction is claiming or cancelling is passed over,
+                # not waited for (SQLite's write lock already serialises this transaction).
+                .with_for_update(skip_locked=True)
             )
             if job is None:
                 return None
@@ -468,7 +473,9 @@ class JobStore:
             update(JobRow)
             .where(JobRow.job_id == reported.c.job_id, JobRow.status == RUNNING, JobRow.attempt == reported.c.attempt,
                    JobRow.renderer_seq < reported.c.seq)
-            .values(step=reported.c.step, progress=func.max(JobRow.progress, reported.c.progress),
+            # progress: the larger of the two (SQLite's max(a, b), PostgreSQL's greatest): the bar never goes back.
+            .values(step=reported.c.step,
+                    progress=case((JobRow.progress > reported.c.progress, JobRow.progress), else_=reported.c.progress),
                     renderer_seq=reported.c.seq, message=reported.c.message, updated_at=now, last_seq=JobRow.last_seq + 1)
             .returning(JobRow)
             .execution_options(synchronize_session=False, populate_existing=True)
@@ -478,8 +485,8 @@ class JobStore:
         return transitions
 
     @staticmethod
-    async def _require(session: AsyncSession, video_id: str, job_id: str) -> JobRow:
-        job = await session.get(JobRow, job_id)
+    async def _require(session: AsyncSession, video_id: str, job_id: str, *, lock: bool = False) -> JobRow:
+        job = await session.get(JobRow, job_id, with_for_update=lock)
         if job is None or job.video_id != video_id:
             raise JobNotFound(f"Job {job_id!r} of video {video_id!r} does not exist.", video_id=video_id, job_id=job_id)
         return job
@@ -510,6 +517,22 @@ def _as_table(reports: list[Progress]) -> CTE:
         for n, p in enumerate(reports)
     ]
     return union_all(*rows).cte("reported")
+
+
+_DIALECT_INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+_ACTIVE_VIDEO_INDEX_WHERE = text("status IN ('PENDING', 'RUNNING')")
+"""The predicate of the partial unique index, word for word, so PostgreSQL can infer the index."""
+
+
+def _insert_unless_active(dialect: str, job: JobRow) -> Insert:
+    """INSERT of a new job that does nothing (and returns no id) when its video already has an
+    active job: the index decides, inside the statement, so no failed INSERT ends the
+    transaction (it would on PostgreSQL) and two instances cannot both insert."""
+    return (
+        _DIALECT_INSERT[dialect](JobRow.__table__).values(_columns(job))
+        .on_conflict_do_nothing(index_elements=["video_id"], index_where=_ACTIVE_VIDEO_INDEX_WHERE)
+        .returning(JobRow.job_id)
+    )
 
 
 def _columns(row: Base) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from services.api.metrics.instruments import JOBS, QUEUE_DEPTH, RENDERS_IN_FLIGH
 
 async def refresh_gauges(db: Database, broker: RenderBroker) -> None:
     async with db.read_session() as session:
-        counts = dict((await session.execute(select(JobRow.status, func.count()).group_by(JobRow.status))).tuples().all())
+        counts = dict((await session.execute(select(JobRow.status, func.count()).group_by(JobRow.status))).all())
     for status in JobStatus:
         JOBS.labels(status.value).set(counts.get(status.value, 0))
     QUEUE_DEPTH.set(counts.get(JobStatus.PENDING.value, 0))

@@ -4,6 +4,7 @@ from uuid import uuid4
 
 import msgspec
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from libs.contracts.script import Script
 from services.api.db.engine import Database
@@ -22,9 +23,18 @@ class ScriptStore:
 
     async def put(self, video_id: str, script_id: str, script: Script, created_by: str) -> tuple[ScriptRow, bool]:
         """Creates the script, or replaces it while it is a DRAFT. Returns (row, created)."""
+        try:
+            return await self._put(video_id, script_id, script, created_by)
+        except IntegrityError:
+            # Another API instance created the same script between our read and our insert
+            # (PostgreSQL; SQLite's one writer cannot interleave): now it exists, so replace it.
+            return await self._put(video_id, script_id, script, created_by)
+
+    async def _put(self, video_id: str, script_id: str, script: Script, created_by: str) -> tuple[ScriptRow, bool]:
         now = utc_now()
         async with self._db.write_session() as session, session.begin():
-            row = await session.get(ScriptRow, (video_id, script_id))
+            # Locked, so an approval committed meanwhile by another instance cannot be overwritten.
+            row = await session.get(ScriptRow, (video_id, script_id), with_for_update=True)
             if row is None:
                 row = ScriptRow(
                     video_id=video_id, script_id=script_id, status=ScriptStatus.DRAFT.value,
@@ -47,7 +57,7 @@ class ScriptStore:
 
     async def approve(self, video_id: str, script_id: str) -> ScriptRow:
         async with self._db.write_session() as session, session.begin():
-            row = await self._require(session, video_id, script_id)
+            row = await self._require(session, video_id, script_id, lock=True)
             if row.status != ScriptStatus.APPROVED.value:
                 row.status = ScriptStatus.APPROVED.value
                 row.approved_at = row.updated_at = utc_now()
@@ -70,8 +80,8 @@ class ScriptStore:
             return list(rows), total or 0
 
     @staticmethod
-    async def _require(session, video_id: str, script_id: str) -> ScriptRow:
-        row = await session.get(ScriptRow, (video_id, script_id))
+    async def _require(session, video_id: str, script_id: str, *, lock: bool = False) -> ScriptRow:
+        row = await session.get(ScriptRow, (video_id, script_id), with_for_update=lock)
         if row is None:
             raise ScriptNotFound(f"Script {script_id!r} of video {video_id!r} does not exist.", video_id=video_id, script_id=script_id)
         return row

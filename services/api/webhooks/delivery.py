@@ -4,6 +4,7 @@ PENDING, and so is picked up again after an API restart, until a 2xx or its 24 h
 import asyncio
 import logging
 import time
+from datetime import timedelta
 
 import httpx
 from sqlalchemy import select, update
@@ -21,6 +22,8 @@ POLL_SEC = 0.5
 BATCH = 32
 """Rows tried at once; their POSTs run concurrently."""
 REQUEST_TIMEOUT_SEC = 10.0
+CLAIM_LEASE_SEC = 3 * REQUEST_TIMEOUT_SEC
+"""How long a claimed row is left to the instance trying it: well past one try's timeout."""
 
 
 class WebhookSender:
@@ -44,13 +47,7 @@ class WebhookSender:
             await self._client.aclose()
 
     async def deliver_due(self) -> None:
-        async with self._db.read_session() as session:
-            due = list(await session.scalars(
-                select(WebhookDeliveryRow)
-                .where(WebhookDeliveryRow.status == PENDING, WebhookDeliveryRow.next_attempt_at <= utc_now())
-                .order_by(WebhookDeliveryRow.next_attempt_at)
-                .limit(BATCH)
-            ))
+        due = await self._claim_due()
         if not due:
             return
         errors = await asyncio.gather(*(self._post(row) for row in due))
@@ -60,6 +57,31 @@ class WebhookSender:
                     update(WebhookDeliveryRow).where(WebhookDeliveryRow.webhook_id == row.webhook_id)
                     .values(**self._outcome(row, error))
                 )
+
+    async def _claim_due(self) -> list[WebhookDeliveryRow]:
+        """The due rows, each leased to this round: their next try moves `CLAIM_LEASE_SEC` ahead,
+        so another API instance (or this one's next round) passes over them until this try's
+        outcome is written, or until the lease runs out because this instance died mid-try."""
+        due_now = (WebhookDeliveryRow.status == PENDING, WebhookDeliveryRow.next_attempt_at <= utc_now())
+        # A cheap read first: most rounds find nothing and need no write transaction.
+        async with self._db.read_session() as session:
+            if await session.scalar(select(WebhookDeliveryRow.webhook_id).where(*due_now).limit(1)) is None:
+                return []
+        async with self._db.write_session() as session, session.begin():
+            due = list(await session.scalars(
+                select(WebhookDeliveryRow).where(*due_now)
+                .order_by(WebhookDeliveryRow.next_attempt_at)
+                .limit(BATCH)
+                .with_for_update(skip_locked=True)  # PostgreSQL: rows another instance is claiming
+            ))
+            if due:
+                await session.execute(
+                    update(WebhookDeliveryRow)
+                    .where(WebhookDeliveryRow.webhook_id.in_([row.webhook_id for row in due]))
+                    .values(next_attempt_at=utc_now() + timedelta(seconds=CLAIM_LEASE_SEC))
+                    .execution_options(synchronize_session=False)
+                )
+        return due
 
     async def _post(self, row: WebhookDeliveryRow) -> str | None:
         """None when the receiver answered 2xx, else what went wrong."""

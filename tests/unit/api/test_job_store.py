@@ -1,6 +1,9 @@
-"""Job state transitions on a real SQLite file: conditional updates make late, duplicate and
-stale messages harmless, and every change is stored as a numbered event."""
+"""Job state transitions on a real database (SQLite, or PostgreSQL with `--job-store`):
+conditional updates make late, duplicate and stale messages harmless, and every change is
+stored as a numbered event. On PostgreSQL the concurrent tests really interleave (a pool of
+connections, row locks); on SQLite its one writer serialises them."""
 
+import asyncio
 import time
 from datetime import timedelta
 
@@ -47,6 +50,25 @@ async def test_second_create_returns_the_active_job(stores):
     again, created_again, event = await jobs.create("v", "s", "tester")
     assert created and not created_again and event is None
     assert again.job_id == first.job_id
+
+
+async def test_concurrent_creates_for_one_video_give_one_job(stores):
+    _, jobs = stores
+    results = await asyncio.gather(*(jobs.create("v", "s", "tester") for _ in range(20)))
+    assert sum(created for _, created, _ in results) == 1
+    assert len({job.job_id for job, _, _ in results}) == 1
+
+
+async def test_a_cancel_racing_a_claim_always_ends_the_job_canceled(stores):
+    """The claim either comes first (the cancel then stops its attempt) or passes the locked
+    row over; a cancel never finds the job moved under it (that raised on PostgreSQL)."""
+    _, jobs = stores
+    for round_ in range(20):
+        job, _, _ = await jobs.create("v", "s", "tester")
+        canceled, claimed = await asyncio.gather(jobs.cancel("v", job.job_id), jobs.claim_next(f"w{round_}", ESPEAK))
+        assert canceled[0].status == "CANCELED"
+        assert claimed is None or claimed[0].job.job_id == job.job_id
+        assert canceled[2] == (claimed[0].job.worker_id if claimed else None), "the claimed attempt's worker is told"
 
 
 async def test_draft_script_cannot_be_rendered(stores):
