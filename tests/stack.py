@@ -9,17 +9,20 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
+from sqlalchemy import Connection
 
 from libs.tokens import Role, mint
+from tests import job_store
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
+TEST_WEBHOOK_SECRET = "whsec_c2xpZGVyZWVsLXRlc3Qtd2ViaG9vay1zZWNyZXQ="
 
 
 def free_port() -> int:
@@ -45,6 +48,8 @@ class Stack:
     """The loopback address the API binds (a simulated host of its own: tests/hosts.py)."""
     launcher: list[str] = field(default_factory=list)
     """Put before each command: runs the processes as another Unix user (tests/hosts.py)."""
+    database_url: str | None = field(default_factory=job_store.new_database_url)
+    """DATABASE_URL: None for the API's SQLite file in `data_dir`, else the suite's PostgreSQL (tests/job_store.py)."""
     api: subprocess.Popen | None = None
     renderer: subprocess.Popen | None = None
 
@@ -85,8 +90,14 @@ class Stack:
             "RENDER_EVENT_ENDPOINT": f"tcp://{self.address}:{self.event_port}",
             "RENDER_WORKERS": str(self.workers),
             "JWT_SECRET": self.secret,
+            # A shared job table needs the secrets set, not generated per host (SPEC §6).
+            **({"DATABASE_URL": self.database_url, "WEBHOOK_SECRET": TEST_WEBHOOK_SECRET} if self.database_url else {}),
             **self.extra_env,
         }
+
+    def job_table(self) -> AbstractContextManager[Connection]:
+        """The test's own connection to the API's job table (tests/job_store.py)."""
+        return job_store.job_table(self.database_url, self.data_dir)
 
     def log_path(self, process: str) -> Path:
         """Where `capture_logs` puts the output of "api" or "renderer" (appended across restarts)."""

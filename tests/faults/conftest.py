@@ -48,8 +48,8 @@ def fault_stack(tmp_path, request) -> Iterator[FaultStack]:
         yield stack
     finally:
         stack.stop()
-    TALLIES.append((request.node.name, tally(stack.data_dir / "render_jobs.db", stack.accepted)))
-    problems = check_invariants(stack.data_dir / "render_jobs.db", stack.accepted)
+    TALLIES.append((request.node.name, tally(stack, stack.accepted)))
+    problems = check_invariants(stack, stack.accepted)
     assert not problems, "invariants broken:\n" + "\n".join(problems)
 
 

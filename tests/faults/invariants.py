@@ -1,9 +1,11 @@
-"""The invariants every fault test must leave intact, read straight from the SQLite file
-(research/reliability.md §6: I1–I5)."""
+"""The invariants every fault test must leave intact, read straight from the job table
+(research/reliability.md §6: I1–I5), on SQLite or PostgreSQL."""
 
-import sqlite3
 from collections import defaultdict
-from pathlib import Path
+
+from sqlalchemy import text
+
+from tests.stack import Stack
 
 ACTIVE = ("PENDING", "RUNNING")
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED")
@@ -14,21 +16,22 @@ LEGAL_STEPS = {
 }
 
 
-def check_invariants(db_path: Path, accepted_job_ids: set[str]) -> list[str]:
+def check_invariants(stack: Stack, accepted_job_ids: set[str]) -> list[str]:
     """Every violation found, as a sentence; empty when all hold."""
     problems: list[str] = []
-    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as db:
-        integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
-        if integrity != "ok":
-            problems.append(f"integrity_check: {integrity}")
-        for video_id, count in db.execute(
+    with stack.job_table() as db:
+        if db.dialect.name == "sqlite":
+            integrity = db.execute(text("PRAGMA integrity_check")).scalar()
+            if integrity != "ok":
+                problems.append(f"integrity_check: {integrity}")
+        for video_id, count in db.execute(text(
             "SELECT video_id, count(*) FROM render_jobs WHERE status IN ('PENDING', 'RUNNING') GROUP BY video_id HAVING count(*) > 1"
-        ):
+        )):
             problems.append(f"video {video_id} has {count} active jobs")
-        jobs = {row[0]: row[1:] for row in db.execute("SELECT job_id, status, last_seq, attempt, max_attempts FROM render_jobs")}
+        jobs = {row[0]: row[1:] for row in db.execute(text("SELECT job_id, status, last_seq, attempt, max_attempts FROM render_jobs"))}
         problems += [f"accepted job {job_id} has no row" for job_id in sorted(accepted_job_ids - jobs.keys())]
         events: dict[str, list[tuple[int, str]]] = defaultdict(list)
-        for job_id, seq, status in db.execute("SELECT job_id, seq, status FROM job_events ORDER BY job_id, seq"):
+        for job_id, seq, status in db.execute(text("SELECT job_id, seq, status FROM job_events ORDER BY job_id, seq")):
             events[job_id].append((seq, status))
     for job_id, (status, last_seq, attempt, max_attempts) in jobs.items():
         stream = events.get(job_id, [])
@@ -47,20 +50,20 @@ def check_invariants(db_path: Path, accepted_job_ids: set[str]) -> list[str]:
     return problems
 
 
-def tally(db_path: Path, accepted_job_ids: set[str]) -> dict[str, int]:
+def tally(stack: Stack, accepted_job_ids: set[str]) -> dict[str, int]:
     """Jobs by final status, plus accepted jobs with no row (lost), videos with more than one
     active job or jobs that ended more than once (duplicated), and jobs still active."""
-    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as db:
-        counts = dict(db.execute("SELECT status, count(*) FROM render_jobs GROUP BY status").fetchall())
-        job_ids = {row[0] for row in db.execute("SELECT job_id FROM render_jobs")}
-        doubled = db.execute(
+    with stack.job_table() as db:
+        counts = {status: count for status, count in db.execute(text("SELECT status, count(*) FROM render_jobs GROUP BY status"))}
+        job_ids = {row[0] for row in db.execute(text("SELECT job_id FROM render_jobs"))}
+        doubled = db.execute(text(
             "SELECT count(*) FROM (SELECT video_id FROM render_jobs WHERE status IN ('PENDING', 'RUNNING') "
-            "GROUP BY video_id HAVING count(*) > 1)"
-        ).fetchone()[0]
-        doubled += db.execute(
+            "GROUP BY video_id HAVING count(*) > 1) AS doubled_videos"
+        )).scalar()
+        doubled += db.execute(text(
             "SELECT count(*) FROM (SELECT job_id FROM job_events WHERE status IN ('SUCCEEDED', 'FAILED', 'CANCELED') "
-            "GROUP BY job_id HAVING count(*) > 1)"
-        ).fetchone()[0]
+            "GROUP BY job_id HAVING count(*) > 1) AS doubled_ends"
+        )).scalar()
     return {
         **counts,
         "jobs": len(job_ids),
@@ -68,3 +71,9 @@ def tally(db_path: Path, accepted_job_ids: set[str]) -> dict[str, int]:
         "duplicated": doubled,
         "active_at_stop": sum(counts.get(status, 0) for status in ACTIVE),
     }
+
+
+def active_jobs(stack: Stack) -> int:
+    """PENDING and RUNNING jobs: 0 once the queue has drained."""
+    with stack.job_table() as db:
+        return db.execute(text("SELECT count(*) FROM render_jobs WHERE status IN ('PENDING', 'RUNNING')")).scalar()

@@ -8,18 +8,18 @@ The test holds the job table's write lock, so the broker's actor stops on the wr
 progress event; the clock queues a tick behind it; the outcome is sent well before the
 deadline and the lock released only once the deadline has passed."""
 
-import sqlite3
 import time
-from contextlib import closing
-from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import select
 
 from libs.contracts.bus import Heartbeat, Progress, RunningJob, progress_codec
 from libs.contracts.codes import Step
+from services.api.db.models import JobRow
 from services.api.settings import Settings
 from tests.faults.fake_renderer import zmq_context
 from tests.faults.scripted_peer import COMMANDS, finished, peer_with_a_render, play_until_settled
+from tests.job_store import lock_job_table
 
 PEER = "backlog-w0"
 DEADLINE_SEC = 4.0
@@ -29,22 +29,20 @@ HEARTBEAT_INTERVAL_SEC = Settings.heartbeat_interval
 ENV = {"RENDER_TIMEOUT_BASE_SEC": str(DEADLINE_SEC), "RENDER_TIMEOUT_PER_CHAR_SEC": "0"}
 
 
-def deadline_of(db_path, job_id: str) -> float:
-    with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as db:
-        (stored,) = db.execute("SELECT deadline_at FROM render_jobs WHERE job_id = ?", (job_id,)).fetchone()
-    return datetime.fromisoformat(stored).replace(tzinfo=UTC).timestamp()
+def deadline_of(stack, job_id: str) -> float:
+    with stack.job_table() as db:
+        return db.execute(select(JobRow.deadline_at).where(JobRow.job_id == job_id)).scalar_one().timestamp()
 
 
 @pytest.mark.parametrize("fault_stack", [{"renderer": False, "env": ENV}], indirect=True)
 def test_an_outcome_queued_behind_an_older_tick_beats_the_deadline_that_tick_finds_passed(fault_stack):
-    db_path = fault_stack.data_dir / "render_jobs.db"
     with zmq_context() as context, fault_stack.client(timeout=30) as http:
         dealer, pub, video_id, render = peer_with_a_render(context, fault_stack, http, PEER, "backlog")
         running = COMMANDS.encode(Heartbeat(running_job=RunningJob(job_id=render.job_id, attempt=render.attempt),
                                             renders_received=1))
-        deadline = deadline_of(db_path, render.job_id)
-        with closing(sqlite3.connect(db_path, timeout=30, isolation_level=None)) as db:
-            db.execute("BEGIN IMMEDIATE")  # the actor's next write waits for this lock
+        deadline = deadline_of(fault_stack, render.job_id)
+        with fault_stack.job_table() as db:
+            lock_job_table(db)  # the actor's next write waits for this lock
             try:
                 pub.send(progress_codec().encode(Progress(
                     job_id=render.job_id, video_id=video_id, attempt=render.attempt, seq=1, step=Step.GENERATE_TTS,
@@ -58,7 +56,7 @@ def test_an_outcome_queued_behind_an_older_tick_beats_the_deadline_that_tick_fin
                     dealer.send(running)
                     time.sleep(HEARTBEAT_INTERVAL_SEC / 4)
             finally:
-                db.execute("ROLLBACK")
+                db.rollback()
         settled = play_until_settled(dealer, http, video_id, render)
     assert sent_at < deadline, f"the outcome went out {sent_at - deadline:.2f} s after the deadline"
     assert (settled["status"], settled["attempt"]) == ("SUCCEEDED", 1), settled

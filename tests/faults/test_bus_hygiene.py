@@ -6,16 +6,15 @@ carry on untouched."""
 
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
 from collections import Counter
-from contextlib import closing
 
 import httpx
 import msgspec
 import zmq
+from sqlalchemy import text
 
 from libs.contracts.bus import (
     PROTOCOL_VERSION, Ack, Incompatible, JobFinished, Outcome, Progress, Ready, RenderedAssets, api_command_codec, progress_codec, renderer_codec,
@@ -125,8 +124,8 @@ def test_garbage_and_stray_bus_messages_are_counted_and_ignored_while_jobs_rende
             finish_unacknowledged(dealer, JobFinished(job_id=first[1], attempt=1, outcome=late, error_message="replayed"))
         wait_rejected(http, counted + Counter(stale_outcome=2))
         assert http.get(job_url(*first)).json() == ended, "a replayed outcome changed an ended job"
-        with closing(sqlite3.connect(f"file:{fault_stack.data_dir / 'render_jobs.db'}?mode=ro", uri=True)) as db:
-            assert {row[0] for row in db.execute("SELECT job_id FROM render_jobs")} == fault_stack.accepted
+        with fault_stack.job_table() as db:
+            assert set(db.execute(text("SELECT job_id FROM render_jobs")).scalars()) == fault_stack.accepted
         assert_alive(http, fault_stack)
 
 

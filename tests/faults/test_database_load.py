@@ -3,20 +3,21 @@ while clients send 50 requests/s. No request sees "database is locked" or a 5xx,
 change is lost: progress writes may be coalesced, step changes and terminal states never."""
 
 import os
-import sqlite3
 import statistics
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from dataclasses import dataclass, field
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from libs.contracts.codes import Step
 from tests.client import approved_script, new_video_id, start_render
+from tests.faults.conftest import FaultStack
 from tests.faults.fake_renderer import FakeRenderer
+from tests.faults.invariants import active_jobs
 from tests.integration.test_render_jobs_api import SHORT_SCRIPT
 
 LOAD_SECONDS = float(os.environ.get("FAULT_LOAD_SECONDS", "60"))
@@ -77,12 +78,11 @@ def client_load(base_url: str, token: str, requests: int, deadline: float) -> tu
     return jobs, http.latencies
 
 
-def wait_drained(db_path, timeout: float) -> None:
+def wait_drained(stack: FaultStack, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as db:
-        while db.execute("SELECT count(*) FROM render_jobs WHERE status IN ('PENDING', 'RUNNING')").fetchone()[0]:
-            assert time.monotonic() < deadline, "the job queue did not drain"
-            time.sleep(0.5)
+    while active_jobs(stack):
+        assert time.monotonic() < deadline, "the job queue did not drain"
+        time.sleep(0.5)
 
 
 @dataclass
@@ -96,11 +96,11 @@ class Stored:
     progress_events: int = 0
 
 
-def stored(db_path) -> Stored:
+def stored(stack: FaultStack) -> Stored:
     found = Stored()
-    with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as db:
-        found.jobs = {job_id: (status, attempt) for job_id, status, attempt in db.execute("SELECT job_id, status, attempt FROM render_jobs")}
-        for job_id, status, step in db.execute("SELECT job_id, status, step FROM job_events ORDER BY job_id, seq"):
+    with stack.job_table() as db:
+        found.jobs = {job_id: (status, attempt) for job_id, status, attempt in db.execute(text("SELECT job_id, status, attempt FROM render_jobs"))}
+        for job_id, status, step in db.execute(text("SELECT job_id, status, step FROM job_events ORDER BY job_id, seq")):
             found.last_status[job_id] = status
             if step is not None:
                 found.steps[job_id].add(step)
@@ -110,7 +110,6 @@ def stored(db_path) -> Stored:
 
 @pytest.mark.parametrize("fault_stack", [{"renderer": False, "env": {"RATE_LIMIT_WRITES_PER_MINUTE": "100000"}}], indirect=True)
 def test_progress_and_requests_under_load_lose_no_state_change_and_never_lock(fault_stack, capfd):
-    db_path = fault_stack.data_dir / "render_jobs.db"
     renderers = [FakeRenderer(fault_stack, f"load-w{index}", events_per_step=EVENTS_PER_STEP, events_per_sec=EVENTS_PER_SEC)
                  for index in range(RENDERERS)]
     for renderer in renderers:
@@ -124,7 +123,7 @@ def test_progress_and_requests_under_load_lose_no_state_change_and_never_lock(fa
     load_sec = time.monotonic() - started
     accepted = {job_id for jobs, _ in results for job_id in jobs}
     fault_stack.accepted |= accepted
-    wait_drained(db_path, DRAIN_TIMEOUT_SEC)
+    wait_drained(fault_stack, DRAIN_TIMEOUT_SEC)
     busy_sec = time.monotonic() - started
     for renderer in renderers:
         renderer.stop()
@@ -132,7 +131,7 @@ def test_progress_and_requests_under_load_lose_no_state_change_and_never_lock(fa
         renderer.join(timeout=10)
         assert not renderer.is_alive(), f"{renderer.identity} never got its last outcome acknowledged"
 
-    database = stored(db_path)
+    database = stored(fault_stack)
     latencies = sorted(latency for _, client_latencies in results for latency in client_latencies)
     sent_progress = sum(renderer.progress_sent for renderer in renderers)
     with capfd.disabled():

@@ -21,27 +21,27 @@ store applied exactly one outcome per attempt (its verdict counter on /metrics).
 import itertools
 import json
 import queue
-import sqlite3
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from enum import Enum
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from libs.contracts.bus import (
     Ack, Cancel, Disconnect, Heartbeat, JobFinished, Outcome, Progress, Ready, Render, RenderedAssets, RunningJob,
     api_command_codec, progress_codec, renderer_codec,
 )
 from libs.contracts.codes import Step
+from services.api.db.models import AttemptRow, JobRow
 from tests.client import approved_script, new_video_id, start_render
 from tests.faults.fake_renderer import HEARTBEAT_SEC, SLOW_JOINER_SEC, bus_sockets, zmq_context
+from tests.faults.invariants import active_jobs
 from tests.stack import ROOT
 
 DEADLINE_SEC = 4.0
@@ -271,11 +271,6 @@ def outcome_counts(http: httpx.Client) -> Counter[str]:
     return counts
 
 
-def active_jobs(db_path) -> int:
-    with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as db:
-        return db.execute("SELECT count(*) FROM render_jobs WHERE status IN ('PENDING', 'RUNNING')").fetchone()[0]
-
-
 RACE_ENV = {"RENDER_TIMEOUT_BASE_SEC": str(DEADLINE_SEC), "RENDER_TIMEOUT_PER_CHAR_SEC": "0",
             "RATE_LIMIT_WRITES_PER_MINUTE": "1000000"}
 
@@ -291,7 +286,6 @@ def test_every_order_of_the_end_of_an_attempt_counts_each_outcome_exactly_once(f
         work.put(order)
     records: list[AttemptRecord] = []
     violations = Violations()
-    db_path = fault_stack.data_dir / "render_jobs.db"
     with fault_stack.client(timeout=60) as http:
         # All jobs queue first (no peer yet): FIFO dispatch then feeds every peer at once.
         for _ in planned:
@@ -302,8 +296,8 @@ def test_every_order_of_the_end_of_an_attempt_counts_each_outcome_exactly_once(f
         for peer in peers:
             peer.start()
         deadline = time.monotonic() + 1200
-        while active_jobs(db_path) and all(peer.is_alive() for peer in peers):
-            assert time.monotonic() < deadline, f"{active_jobs(db_path)} jobs still active"
+        while active_jobs(fault_stack) and all(peer.is_alive() for peer in peers):
+            assert time.monotonic() < deadline, f"{active_jobs(fault_stack)} jobs still active"
             time.sleep(0.2)
         for peer in peers:
             peer.stopping.set()
@@ -313,10 +307,11 @@ def test_every_order_of_the_end_of_an_attempt_counts_each_outcome_exactly_once(f
         assert not [peer.failure for peer in peers if peer.failure], [repr(peer.failure) for peer in peers if peer.failure]
         verdicts = outcome_counts(http)
 
-    with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as db:
-        attempts = {(job_id, attempt): rest for job_id, attempt, *rest in db.execute(
-            "SELECT job_id, attempt, outcome, error_code, finished_at, error_message, started_at FROM job_attempts")}
-        jobs = {job_id: (status, attempt) for job_id, status, attempt in db.execute("SELECT job_id, status, attempt FROM render_jobs")}
+    with fault_stack.job_table() as db:
+        attempts = {(job_id, attempt): rest for job_id, attempt, *rest in db.execute(select(
+            AttemptRow.job_id, AttemptRow.attempt, AttemptRow.outcome, AttemptRow.error_code, AttemptRow.finished_at,
+            AttemptRow.error_message, AttemptRow.started_at))}
+        jobs = {job_id: (status, attempt) for job_id, status, attempt in db.execute(select(JobRow.job_id, JobRow.status, JobRow.attempt))}
 
     table: dict[str, Counter[str]] = {}
     wrong: list[str] = []
@@ -326,7 +321,7 @@ def test_every_order_of_the_end_of_an_attempt_counts_each_outcome_exactly_once(f
         row["attempts"] += 1
         outcome, error_code, finished_at, error_message, started_at = attempts[(record.job_id, record.attempt)]
         status, last_attempt = jobs[record.job_id]
-        deadline = datetime.fromisoformat(started_at).replace(tzinfo=timezone.utc).timestamp() + DEADLINE_SEC
+        deadline = started_at.timestamp() + DEADLINE_SEC
         if kind != "deadline" and record.decided_at > deadline - DEADLINE_MARGIN_SEC and error_code == "TIMEOUT":
             # The peer got to its first move only as the deadline fell: the deadline won, rightly.
             row["raced_deadline"] += 1

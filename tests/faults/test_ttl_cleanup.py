@@ -1,30 +1,30 @@
-"""TTL cleanup on the real stack: jobs aged past RENDER_JOB_TTL_DAYS in the database file are
+"""TTL cleanup on the real stack: jobs aged past RENDER_JOB_TTL_DAYS in the job table are
 swept with their files while the API runs; active, recent and published jobs stay."""
 
 import os
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from datetime import timedelta
 
 import httpx
 import pytest
+from sqlalchemy import Connection, select, text, update
 
+from services.api.db.models import JobRow
 from tests.client import approved_script, new_video_id, start_render
 from tests.integration.test_render_jobs_api import SHORT_SCRIPT, wait_terminal
 
 SWEEP_EVERY_SECOND = {"env": {"RENDER_JOB_TTL_SWEEP_SEC": "1"}}
 # The renderer finds nothing to speak in it and fails the job at once with INVALID_SCRIPT.
 BLANK_SCRIPT = {"title": "blank", "language": "ko", "scenes": [{"narration": "   "}]}
-AGE = "-31 days"
+AGE = timedelta(days=31)
 
 
-@contextmanager
-def database(path, read_only: bool = False) -> Iterator[sqlite3.Connection]:
-    """The test's own connection to the API's file; commits on the way out and closes."""
-    uri = f"file:{path}?mode=ro" if read_only else f"file:{path}"
-    with closing(sqlite3.connect(uri, uri=True)) as db, db:
-        yield db
+def age(db: Connection, job_ids: list[str]) -> None:
+    """Moves the jobs' creation and end `AGE` into the past (the API writes neither column again)."""
+    found = db.execute(select(JobRow.job_id, JobRow.created_at, JobRow.finished_at).where(JobRow.job_id.in_(job_ids)))
+    for job_id, created_at, finished_at in found.all():
+        db.execute(update(JobRow).where(JobRow.job_id == job_id).values(
+            created_at=created_at - AGE, finished_at=finished_at - AGE if finished_at else None))
 
 
 def job_url(video_id: str, job_id: str) -> str:
@@ -53,7 +53,6 @@ def wait_until(condition, timeout: float = 30.0) -> None:
 
 @pytest.mark.parametrize("fault_stack", [SWEEP_EVERY_SECOND], indirect=True)
 def test_expired_failed_and_canceled_jobs_are_swept_with_their_files(fault_stack, reference_script):
-    db_path = fault_stack.data_dir / "render_jobs.db"
     assets = fault_stack.asset_dir
     with fault_stack.client(timeout=30) as http:
         published = rendered(http, SHORT_SCRIPT, "ttl-published")
@@ -66,9 +65,12 @@ def test_expired_failed_and_canceled_jobs_are_swept_with_their_files(fault_stack
         fault_stack.accepted |= {published[1], recent_failure[1], active[1]}
 
         # A canceled render's attempt closes when its worker confirms; age it only after that.
-        with database(db_path) as db:
-            wait_until(lambda: not db.execute(
-                "SELECT 1 FROM job_attempts WHERE job_id = ? AND finished_at IS NULL", (canceled[1],)).fetchone())
+        def attempt_closed() -> bool:
+            with fault_stack.job_table() as db:
+                return db.execute(text("SELECT 1 FROM job_attempts WHERE job_id = :job_id AND finished_at IS NULL"),
+                                  {"job_id": canceled[1]}).first() is None
+
+        wait_until(attempt_closed)
         leftover = assets / old_failure[0] / old_failure[1]
         leftover.mkdir(parents=True)
         (leftover / "video.mp4").write_bytes(b"left behind")
@@ -79,13 +81,9 @@ def test_expired_failed_and_canceled_jobs_are_swept_with_their_files(fault_stack
         os.utime(abandoned, (two_days_ago, two_days_ago))
 
         expiring = (old_failure[1], canceled[1])
-        with database(db_path) as db:
+        with fault_stack.job_table() as db:
             # The active job is aged too: age alone must never expire a job that has not ended.
-            db.execute(
-                "UPDATE render_jobs SET created_at = datetime(created_at, ?),"
-                " finished_at = datetime(finished_at, ?) WHERE job_id IN (?, ?, ?, ?)",
-                (AGE, AGE, *expiring, published[1], active[1]),
-            )
+            age(db, [*expiring, published[1], active[1]])
 
         def swept() -> bool:
             gone = all(http.get(job_url(*job)).status_code == 404 for job in (old_failure, canceled))
@@ -94,9 +92,10 @@ def test_expired_failed_and_canceled_jobs_are_swept_with_their_files(fault_stack
         wait_until(swept)
         for job in (old_failure, canceled):
             assert http.get(job_url(*job)).json()["error_code"] == "JOB_NOT_FOUND"
-        with database(db_path, read_only=True) as db:
+        with fault_stack.job_table() as db:
             for table in ("job_events", "job_attempts"):
-                count = db.execute(f"SELECT count(*) FROM {table} WHERE job_id IN (?, ?)", expiring).fetchone()[0]
+                count = db.execute(text(f"SELECT count(*) FROM {table} WHERE job_id IN (:first, :second)"),
+                                   dict(zip(("first", "second"), expiring))).scalar()
                 assert count == 0, f"{table} kept rows of swept jobs"
         assert live.is_dir(), "a young staging folder may belong to a live render"
 

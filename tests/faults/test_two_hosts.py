@@ -97,9 +97,8 @@ def hosts() -> Iterator[Hosts]:
         for stack in [*renderers.values(), api]:
             stack.stop()
         store.stop()
-    db_path = api_home / "render_jobs.db"
-    TALLIES.append(("test_two_hosts", tally(db_path, running.accepted)))
-    problems = check_invariants(db_path, running.accepted)
+    TALLIES.append(("test_two_hosts", tally(api, running.accepted)))
+    problems = check_invariants(api, running.accepted)
     assert not problems, "invariants broken:\n" + "\n".join(problems)
     subprocess.run(["rm", "-rf", str(root)], check=True)
 

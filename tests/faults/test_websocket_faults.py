@@ -7,7 +7,6 @@ import contextlib
 import json
 import random
 import socket
-import sqlite3
 import struct
 import threading
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import zmq
+from sqlalchemy import text
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
@@ -44,18 +44,18 @@ FLOOD = 6 * LAG_BOUND
 """Enough that a backlog without a bound would grow the API's RSS by more than the test allows."""
 
 
-def query(stack: FaultStack, sql: str, *params: object) -> list[tuple]:
-    """Reads the API's database directly (WAL: the API's writes never wait for it)."""
-    with contextlib.closing(sqlite3.connect(f"file:{stack.data_dir / 'render_jobs.db'}?mode=ro", uri=True)) as db:
-        return db.execute(sql, params).fetchall()
+def query(stack: FaultStack, sql: str, **params: object) -> list[tuple]:
+    """Reads the API's database directly (SQLite's WAL, or PostgreSQL: the API's writes never wait for it)."""
+    with stack.job_table() as db:
+        return [tuple(row) for row in db.execute(text(sql), params)]
 
 
 def stored_events(stack: FaultStack, job_id: str) -> list[tuple[int, str]]:
-    return query(stack, "SELECT seq, status FROM job_events WHERE job_id = ? ORDER BY seq", job_id)
+    return query(stack, "SELECT seq, status FROM job_events WHERE job_id = :job_id ORDER BY seq", job_id=job_id)
 
 
 def renderer_seq(stack: FaultStack, job_id: str) -> int:
-    return query(stack, "SELECT renderer_seq FROM render_jobs WHERE job_id = ?", job_id)[0][0]
+    return query(stack, "SELECT renderer_seq FROM render_jobs WHERE job_id = :job_id", job_id=job_id)[0][0]
 
 
 def progress_url(stack: FaultStack, video_id: str, job_id: str, last_seq: int) -> str:

@@ -6,7 +6,6 @@ import base64
 import hashlib
 import hmac
 import json
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from sqlalchemy import text
 
 from tests.client import approved_script, new_video_id, start_render, wait_terminal
 from tests.stack import Stack
@@ -162,9 +162,11 @@ def test_an_event_pending_when_the_api_dies_is_delivered_after_it_restarts(tmp_p
 
 
 def outbox_row(stack: Stack, job_id: str) -> tuple[str, int, str] | None:
-    """(webhook_id, attempts, status) of the job's outbox row, read from the database file."""
-    with sqlite3.connect(f"file:{stack.data_dir / 'render_jobs.db'}?mode=ro", uri=True) as db:
-        return db.execute("SELECT webhook_id, attempts, status FROM webhook_outbox WHERE job_id = ?", (job_id,)).fetchone()
+    """(webhook_id, attempts, status) of the job's outbox row, read from the job table."""
+    with stack.job_table() as db:
+        found = db.execute(text("SELECT webhook_id, attempts, status FROM webhook_outbox WHERE job_id = :job_id"),
+                           {"job_id": job_id}).first()
+        return tuple(found) if found else None
 
 
 def wait_for_failed_tries(stack: Stack, job_id: str, at_least: int, timeout: float = 20.0) -> str:

@@ -2,6 +2,7 @@ import pytest
 
 from services.api.db.engine import open_database
 from services.api.db.migrate import upgrade_to_head
+from tests import job_store
 
 
 @pytest.fixture
@@ -11,8 +12,9 @@ def anyio_backend():
 
 @pytest.fixture
 async def db(tmp_path):
-    """A real SQLite file with the migrated schema."""
-    database = open_database(f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}")
+    """A real database with the migrated schema: a SQLite file, or a fresh PostgreSQL database
+    under `--job-store=postgresql`."""
+    database = open_database(job_store.new_database_url() or f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}")
     await upgrade_to_head(database)
     yield database
     await database.dispose()
