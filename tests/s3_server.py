@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,8 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "slidereel-test", "AWS_SECRET_ACCESS_KEY": "
 class S3Server:
     host: str
     port: int
+    refuse_credentials: bool = False
+    """Turn moto's authentication on: every request is then signed with keys it does not know (403)."""
     process: subprocess.Popen | None = None
 
     @property
@@ -33,13 +36,16 @@ class S3Server:
         """Starts it (again, empty: moto keeps everything in memory) and waits until it answers."""
         self.process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                        env={**os.environ, **CREDENTIALS})
+                                        env={**os.environ, **CREDENTIALS,
+                                             **({"INITIAL_NO_AUTH_ACTION_COUNT": "0"} if self.refuse_credentials else {})})
         give_up_at = time.monotonic() + 60
         while True:
             assert self.process.poll() is None, "the S3 server exited at start-up"
             try:
                 urllib.request.urlopen(f"{self.endpoint_url}/", timeout=5).close()
                 return
+            except urllib.error.HTTPError:
+                return  # it answered (403 when it checks credentials)
             except OSError:
                 assert time.monotonic() < give_up_at, f"the S3 server at {self.endpoint_url} never answered"
                 time.sleep(0.1)
@@ -58,8 +64,8 @@ class S3Server:
 
 
 @contextmanager
-def running_s3_server(host: str = "127.0.0.1", port: int | None = None) -> Iterator[S3Server]:
-    server = S3Server(host=host, port=port or free_port())
+def running_s3_server(host: str = "127.0.0.1", port: int | None = None, *, refuse_credentials: bool = False) -> Iterator[S3Server]:
+    server = S3Server(host=host, port=port or free_port(), refuse_credentials=refuse_credentials)
     try:
         server.start()
         yield server

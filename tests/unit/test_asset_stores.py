@@ -130,6 +130,17 @@ async def test_a_missing_bucket_fails_the_check_and_the_publish(s3_env, tmp_path
         store.publish(stage(store, b"x"), KEY)
 
 
+async def test_refused_credentials_fail_the_check_and_the_publish(tmp_path, monkeypatch):
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    with running_s3_server(refuse_credentials=True) as server:
+        store = open_asset_store("s3://assets", tmp_path, endpoint_url=server.endpoint_url, timeout_sec=10)
+        with pytest.raises(StorageError, match="check failed"):
+            await store.check()
+        with pytest.raises(StorageError, match="upload failed"):
+            store.publish(stage(store, b"x"), KEY)
+
+
 @pytest.mark.parametrize("url", ["http://bucket/x", "s3://", "s3://bucket/x?y=1", "file:///tmp"])
 def test_store_urls_other_than_s3_are_refused(tmp_path, url):
     with pytest.raises(ValueError):
