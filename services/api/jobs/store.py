@@ -239,7 +239,7 @@ class JobStore:
                 .limit(1)
                 # PostgreSQL: a row another transaction is claiming or cancelling is passed over,
                 # not waited for (SQLite's write lock already serialises this transaction).
-                .with_for_update(skip_locked=True)
+                .with_for_update(skip_locked=True, key_share=True)
             )
             if job is None:
                 return None
@@ -314,6 +314,7 @@ class JobStore:
         """Applies one attempt's outcome reported by `worker_id`, with its final progress, in
         one transaction guarded by "this attempt has no outcome yet"."""
         async with self._db.write_session() as session, session.begin():
+            await self._lock_job(session, result.job_id)
             if not await self._end_attempt(
                 session, result.job_id, result.attempt, result.outcome, result.error_code, result.error_message,
                 worker_id=worker_id,
@@ -339,6 +340,7 @@ class JobStore:
         """The broker ends an attempt no worker reported on (lost worker, deadline): it goes back
         to PENDING while attempts remain and the error is retryable. None if it already ended."""
         async with self._db.write_session() as session, session.begin():
+            await self._lock_job(session, job_id)
             if not await self._end_attempt(session, job_id, attempt, Outcome.FAILED, error_code, error_message):
                 await self._close_canceled(session, job_id, attempt)
                 return None
@@ -402,6 +404,15 @@ class JobStore:
                     error_message=error_message, finished_at=utc_now() if finished else None)
         )
         return result.rowcount == 1
+
+    @staticmethod
+    async def _lock_job(session: AsyncSession, job_id: str) -> None:
+        """Takes the job's row lock before its attempt's (PostgreSQL; SQLite's write lock is
+        already held). Every writer of both locks the job first, as a cancel must: in the other
+        order a cancel and an outcome of the same attempt deadlock. Job row locks are FOR NO KEY
+        UPDATE (`key_share`), the lock an UPDATE takes: they still let other transactions insert
+        rows that refer to the job (events, attempts, webhook rows)."""
+        await session.execute(select(JobRow.job_id).where(JobRow.job_id == job_id).with_for_update(key_share=True))
 
     @staticmethod
     async def _close_canceled(session: AsyncSession, job_id: str, attempt: int) -> bool:
@@ -486,7 +497,7 @@ class JobStore:
 
     @staticmethod
     async def _require(session: AsyncSession, video_id: str, job_id: str, *, lock: bool = False) -> JobRow:
-        job = await session.get(JobRow, job_id, with_for_update=lock)
+        job = await session.get(JobRow, job_id, with_for_update={"key_share": True} if lock else None)
         if job is None or job.video_id != video_id:
             raise JobNotFound(f"Job {job_id!r} of video {video_id!r} does not exist.", video_id=video_id, job_id=job_id)
         return job

@@ -71,6 +71,24 @@ async def test_a_cancel_racing_a_claim_always_ends_the_job_canceled(stores):
         assert canceled[2] == (claimed[0].job.worker_id if claimed else None), "the claimed attempt's worker is told"
 
 
+async def test_a_cancel_racing_the_outcome_either_cancels_or_is_refused(stores):
+    """Both write the attempt and the job; they must take their locks in one order (the job's
+    row first), or PostgreSQL finds a deadlock and aborts one of them."""
+    _, jobs = stores
+    for round_ in range(20):
+        job = await running_job(jobs, video_id="v")
+        canceled, finished = await asyncio.gather(jobs.cancel("v", job.job_id), jobs.finish(succeeded(job.job_id, 1), "w1"),
+                                                  return_exceptions=True)
+        if isinstance(canceled, JobNotCancelable):
+            assert finished.verdict is Verdict.APPLIED and finished.transition.job.status == "SUCCEEDED", round_
+        else:
+            assert not isinstance(canceled, BaseException), canceled
+            assert canceled[0].status == "CANCELED" and canceled[2] == "w1", round_
+            # The worker's word on a canceled attempt closes its record: applied, files unwanted.
+            assert not isinstance(finished, BaseException), finished
+            assert finished.verdict is Verdict.APPLIED and finished.discard == ("v", job.job_id), round_
+
+
 async def test_draft_script_cannot_be_rendered(stores):
     scripts, jobs = stores
     await scripts.put("v", "draft", SCRIPT, "tester")
