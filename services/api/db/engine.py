@@ -20,10 +20,6 @@ POOL_SIZE = 10
 """PostgreSQL connections each API instance keeps (and as many again at peaks)."""
 
 
-def is_sqlite(url: str) -> bool:
-    return make_url(url).get_backend_name() == "sqlite"
-
-
 @dataclass(frozen=True)
 class Database:
     writer: AsyncEngine
@@ -42,7 +38,7 @@ class Database:
 
 
 def open_database(url: str) -> Database:
-    if is_sqlite(url):
+    if make_url(url).get_backend_name() == "sqlite":
         writer = create_async_engine(url, pool_size=1, max_overflow=0)
         reader = create_async_engine(url, pool_size=4, max_overflow=4)
         _configure_sqlite(writer, begin="BEGIN IMMEDIATE")

@@ -30,6 +30,11 @@ class Base(DeclarativeBase):
     pass
 
 
+ACTIVE_JOB = text("status IN ('PENDING', 'RUNNING')")
+"""Where the one-active-job-per-video index applies; INSERT … ON CONFLICT names it word for
+word, so PostgreSQL can infer the index (jobs/store.py)."""
+
+
 class ScriptRow(Base):
     __tablename__ = "scripts"
 
@@ -52,8 +57,8 @@ class JobRow(Base):
             "uq_render_jobs_active_video",
             "video_id",
             unique=True,
-            sqlite_where=text("status IN ('PENDING', 'RUNNING')"),
-            postgresql_where=text("status IN ('PENDING', 'RUNNING')"),
+            sqlite_where=ACTIVE_JOB,
+            postgresql_where=ACTIVE_JOB,
         ),
         Index("ix_render_jobs_video_created", "video_id", "created_at"),
         Index("ix_render_jobs_status_created", "status", "created_at"),

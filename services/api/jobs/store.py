@@ -14,7 +14,7 @@ from typing import Any
 from uuid import uuid4
 
 import msgspec
-from sqlalchemy import CTE, Insert, Integer, String, Text, bindparam, case, func, insert, or_, select, text, union_all, update
+from sqlalchemy import CTE, Insert, Integer, String, Text, bindparam, case, func, insert, or_, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,7 +23,7 @@ from libs.contracts.codes import ErrorCode, JobStatus, Step
 from libs.contracts.script import Script
 from libs.contracts.voices import required_engine
 from services.api.db.engine import Database
-from services.api.db.models import AttemptRow, Base, JobEventRow, JobRow, PublishedRow, ScriptRow, utc_now
+from services.api.db.models import ACTIVE_JOB, AttemptRow, Base, JobEventRow, JobRow, PublishedRow, ScriptRow, utc_now
 from services.api.errors import JobNotCancelable, JobNotFound, ScriptNotApproved, ScriptNotFound
 from services.api.jobs.retry import backoff_delay
 from services.api.jobs.states import check_transition
@@ -531,8 +531,6 @@ def _as_table(reports: list[Progress]) -> CTE:
 
 
 _DIALECT_INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
-_ACTIVE_VIDEO_INDEX_WHERE = text("status IN ('PENDING', 'RUNNING')")
-"""The predicate of the partial unique index, word for word, so PostgreSQL can infer the index."""
 
 
 def _insert_unless_active(dialect: str, job: JobRow) -> Insert:
@@ -541,7 +539,7 @@ def _insert_unless_active(dialect: str, job: JobRow) -> Insert:
     transaction (it would on PostgreSQL) and two instances cannot both insert."""
     return (
         _DIALECT_INSERT[dialect](JobRow.__table__).values(_columns(job))
-        .on_conflict_do_nothing(index_elements=["video_id"], index_where=_ACTIVE_VIDEO_INDEX_WHERE)
+        .on_conflict_do_nothing(index_elements=["video_id"], index_where=ACTIVE_JOB)
         .returning(JobRow.job_id)
     )
 
