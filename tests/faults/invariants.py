@@ -11,6 +11,7 @@ ACTIVE = ("PENDING", "RUNNING")
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED")
 LEGAL_STEPS = {
     ("PENDING", "RUNNING"), ("PENDING", "CANCELED"),
+    ("PENDING", "PENDING"),  # a queued job's message changes: it waits for a renderer offering its engine
     ("RUNNING", "RUNNING"), ("RUNNING", "PENDING"),
     ("RUNNING", "SUCCEEDED"), ("RUNNING", "FAILED"), ("RUNNING", "CANCELED"),
 }
