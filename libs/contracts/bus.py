@@ -70,6 +70,10 @@ class Heartbeat(Message, kw_only=True, frozen=True):
     """Renders this worker had received when it sent this heartbeat. A heartbeat that does not
     name the attempt the broker gave it counts as "lost" only once it has seen that Render:
     one sent before the Render arrived is merely old, however late it is read."""
+    engines: list[str] = []
+    incarnation: str = ""
+    """Worker to broker only, as in its Ready: a broker that never heard this worker's Ready (it
+    restarted, or took over the dispatcher role) adopts it from a heartbeat with all it offers."""
 
 
 class Outcome(str, Enum):

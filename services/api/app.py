@@ -26,6 +26,7 @@ from services.api.console.webfont import WebFont, console_webfont
 from services.api.db.engine import Database, open_database
 from services.api.db.migrate import upgrade_to_head
 from services.api.dispatch.broker import RenderBroker
+from services.api.dispatch.role import DispatcherRole
 from services.api.http_errors import EXCEPTION_HANDLERS
 from services.api.jobs.controller import RenderJobController
 from services.api.jobs.retry import attempt_timeout
@@ -62,7 +63,7 @@ class Runtime:
     scripts: ScriptStore
     jobs: JobStore
     publisher: EventPublisher
-    broker: RenderBroker
+    dispatcher: DispatcherRole
     store: AssetStore
 
 
@@ -101,11 +102,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         jobs = JobStore(db, settings.max_attempts, attempt_timeout(settings), WebhookOutbox(settings),
                         voice_aliases=parse_aliases(settings.tts_voice_aliases))
         publisher = EventPublisher(channels, settings)
-        broker = RenderBroker(settings, jobs, publisher, store)
-        await broker.start()
+        dispatcher = DispatcherRole(settings, db, lambda: RenderBroker(settings, jobs, publisher, store))
+        await dispatcher.start()
         sweeper = asyncio.create_task(sweep_periodically(db, settings, store), name="ttl-sweep")
         webhooks = asyncio.create_task(WebhookSender(db, webhook_key, settings.webhook_retry_base_sec).run(), name="webhooks")
-        app.state.runtime = Runtime(db=db, scripts=ScriptStore(db), jobs=jobs, publisher=publisher, broker=broker,
+        app.state.runtime = Runtime(db=db, scripts=ScriptStore(db), jobs=jobs, publisher=publisher, dispatcher=dispatcher,
                                     store=store)
         try:
             yield
@@ -114,7 +115,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            await broker.stop()
+            await dispatcher.stop()
             await db.dispose()
 
     def from_runtime(name: str) -> Provide:
@@ -138,7 +139,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "subject": Provide(subject_of, sync_to_thread=False),
             "webfont": Provide(lambda: webfont, sync_to_thread=False),
             "jwt_secret": Provide(lambda: jwt_secret, sync_to_thread=False),
-            **{name: from_runtime(name) for name in ("db", "scripts", "jobs", "publisher", "broker", "store")},
+            **{name: from_runtime(name) for name in ("db", "scripts", "jobs", "publisher", "dispatcher", "store")},
         },
         # After authentication (JWTAuth puts its middleware first), so both can key by subject.
         middleware=[metrics.middleware, write_rate_limit(settings.rate_limit_writes_per_minute),

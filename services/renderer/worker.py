@@ -152,7 +152,8 @@ class Worker:
             await asyncio.sleep(self._settings.heartbeat_interval)
             self._watch_cancel()
             self._supervisor.beat()
-            self._send(Heartbeat(running_job=self._running_job, renders_received=self._renders_received))
+            self._send(Heartbeat(running_job=self._running_job, renders_received=self._renders_received,
+                                 engines=self._engines, incarnation=self._incarnation))
 
     def _watch_cancel(self) -> None:
         current = self._current

@@ -153,3 +153,17 @@ class WebhookDeliveryRow(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class DispatcherStatusRow(Base):
+    """The renderer pool as the dispatcher instance last reported it (one row), so an instance
+    that does not dispatch can still answer /readyz and /metrics (dispatch/role.py)."""
+
+    __tablename__ = "dispatcher_status"
+
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    instance: Mapped[str] = mapped_column(String(255))
+    """Which API instance holds the role (host and port), for operators."""
+    renderers: Mapped[int] = mapped_column(Integer)
+    waiting_for_engine: Mapped[dict[str, int]] = mapped_column(JSON)
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime)

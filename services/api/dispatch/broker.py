@@ -73,6 +73,10 @@ class _Dispatch:
     """Idle workers may have work."""
 
 
+class _DeliverCancels:
+    """Cancels recorded in the job table may still have to reach their workers."""
+
+
 class _CancelRequest(NamedTuple):
     """An HTTP cancel of a RUNNING job, for the worker that runs it."""
 
@@ -103,6 +107,9 @@ class RenderBroker:
         # Coalesced inputs: at most one of each waits in the inbox; the actor takes all there is.
         self._progress_backlog: list[bytes] = []
         self._dispatch_queued = False
+        self._cancels_queued = False
+        self._cancels_sent: set[tuple[str, int]] = set()
+        """(job_id, attempt) whose worker this broker has told to stop."""
         self._tasks: list[asyncio.Task] = []
         self._started_at = 0.0
         self.rejected: Counter[str] = Counter()
@@ -126,7 +133,8 @@ class RenderBroker:
             asyncio.create_task(self._guarded(loop), name=loop.__name__)
             for loop in (self._read_commands, self._read_progress, self._clock, self._act)
         ]
-        self.request_dispatch()
+        # A new dispatcher (a restart, a takeover) first looks at what the table already asks of it.
+        self.wake()
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -142,6 +150,14 @@ class RenderBroker:
         if not self._dispatch_queued:
             self._dispatch_queued = True
             self._inbox.put_nowait(_Dispatch())
+
+    def wake(self) -> None:
+        """The job table changed where this broker did not see it (another API instance took a
+        new job or a cancel): dispatch, and tell the workers of canceled renders to stop."""
+        self.request_dispatch()
+        if not self._cancels_queued:
+            self._cancels_queued = True
+            self._inbox.put_nowait(_DeliverCancels())
 
     def cancel(self, worker_id: str, job_id: str, attempt: int) -> None:
         """Tells the worker rendering `job_id` to stop; it answers with JobFinished(CANCELED).
@@ -224,7 +240,11 @@ class RenderBroker:
             case _Dispatch():
                 self._dispatch_queued = False
                 await self._dispatch()
+            case _DeliverCancels():
+                self._cancels_queued = False
+                await self._deliver_cancels()
             case _CancelRequest(worker_id=worker_id, job_id=job_id, attempt=attempt):
+                self._cancels_sent.add((job_id, attempt))
                 await self._send(worker_id.encode(), Cancel(job_id=job_id, attempt=attempt))
 
     # --- commands ------------------------------------------------------------------------
@@ -256,8 +276,9 @@ class RenderBroker:
                 if worker is None:
                     # A worker that outlived an API restart without noticing: adopt it.
                     await self._register(identity, Ready(
-                        worker_id=identity.decode(errors="replace"), running_job=message.running_job,
-                        renders_received=message.renders_received), now)
+                        worker_id=identity.decode(errors="replace"), engines=message.engines,
+                        running_job=message.running_job, renders_received=message.renders_received,
+                        incarnation=message.incarnation), now)
                 else:
                     await self._reconcile(worker, message)
             case JobFinished():
@@ -358,6 +379,18 @@ class RenderBroker:
         self._publisher.publish(await self._jobs.fail_attempt(
             attempt.job_id, attempt.attempt, ErrorCode.WORKER_LOST, reason, retryable=True))
 
+    async def _deliver_cancels(self) -> None:
+        """Cancels of RUNNING renders that an API instance without the bus recorded: the
+        worker rendering each is told once by this broker."""
+        unconfirmed = await self._jobs.unconfirmed_cancels()
+        self._cancels_sent &= unconfirmed
+        for job_id, attempt in unconfirmed:
+            owner = self._registry.owner_of(job_id)
+            if (job_id, attempt) in self._cancels_sent or owner is None or owner.job.attempt != attempt:
+                continue  # a worker that re-registers with it is told then (`_register`)
+            self._cancels_sent.add((job_id, attempt))
+            await self._send(owner.identity, Cancel(job_id=job_id, attempt=attempt))
+
     async def _is_current(self, running: RunningJob) -> bool:
         job = await self._jobs.find(running.job_id)
         return job is not None and job.status == JobStatus.RUNNING.value and job.attempt == running.attempt
@@ -394,6 +427,9 @@ class RenderBroker:
             log.info("broker clock woke late; liveness and deadlines wait one interval for messages still in flight")
         # On the clock, not per dispatch: dispatch follows every job create, the API's hottest write.
         await self._note_waiting()
+        if self._settings.shared_job_table:
+            # In case a wake-up was lost (sent while this instance was taking the role over).
+            self.wake()
         # Last: a worker hears this heartbeat only after the tick's verdicts are stored.
         for identity in self._registry.identities():
             await self._send(identity, Heartbeat())

@@ -6,7 +6,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from libs.contracts.codes import JobStatus
 from services.api.auth.roles import Role, requires
-from services.api.dispatch.broker import RenderBroker
+from services.api.dispatch.role import DispatcherRole
 from services.api.jobs.schemas import CreatedRenderJob, CreateRenderJob, PublishedAssets, RenderJob, RenderJobPage
 from services.api.jobs.store import JobStore
 from services.api.jobs.views import asset_links, job_view
@@ -26,7 +26,7 @@ class RenderJobController(Controller):
     @post("/render-jobs", operation_id="createRenderJob", status_code=HTTP_202_ACCEPTED, guards=[requires(Role.EDITOR)],
           responses={**WRITE_ERRORS, HTTP_200_OK: ResponseSpec(CreatedRenderJob, description="The video's active job")})
     async def create_render_job(
-        self, jobs: JobStore, broker: RenderBroker, publisher: EventPublisher, subject: str, video_id: VideoId,
+        self, jobs: JobStore, dispatcher: DispatcherRole, publisher: EventPublisher, subject: str, video_id: VideoId,
         data: CreateRenderJob,
     ) -> Response[CreatedRenderJob]:
         """Start rendering an approved script: 202 with a new job, or 200 with the video's
@@ -34,7 +34,7 @@ class RenderJobController(Controller):
         job, created, transition = await jobs.create(video_id, data.script_id, subject)
         if created:
             publisher.publish(transition)
-            broker.request_dispatch()
+            dispatcher.request_dispatch()
         message = "New job created and started" if created else f"Existing {job.status} job returned"
         body = CreatedRenderJob(
             job_id=job.job_id, status=job.status, progress=job.progress, step=job.step, message=message, created=created
@@ -61,13 +61,13 @@ class RenderJobController(Controller):
     @post("/render-jobs/{job_id:str}/cancel", operation_id="cancelRenderJob", status_code=HTTP_200_OK,
           guards=[requires(Role.EDITOR)], responses=WRITE_ERRORS)
     async def cancel_render_job(
-        self, jobs: JobStore, broker: RenderBroker, publisher: EventPublisher, settings: Settings, video_id: VideoId, job_id: JobId
+        self, jobs: JobStore, dispatcher: DispatcherRole, publisher: EventPublisher, settings: Settings, video_id: VideoId, job_id: JobId
     ) -> RenderJob:
         """Cancel a PENDING or RUNNING job; a RUNNING render is told to stop at once."""
         job, transition, worker_id = await jobs.cancel(video_id, job_id)
         publisher.publish(transition)
         if worker_id is not None:
-            broker.cancel(worker_id, job_id, job.attempt)
+            dispatcher.cancel(worker_id, job_id, job.attempt)
         return job_view(job, settings)
 
     @get("/assets/published", operation_id="getPublishedAssets", responses=READ_ERRORS)

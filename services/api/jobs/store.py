@@ -24,6 +24,7 @@ from libs.contracts.script import Script
 from libs.contracts.voices import required_engine
 from services.api.db.engine import Database
 from services.api.db.models import ACTIVE_JOB, AttemptRow, Base, JobEventRow, JobRow, PublishedRow, ScriptRow, utc_now
+from services.api.dispatch.wake import wake_dispatcher
 from services.api.errors import JobNotCancelable, JobNotFound, ScriptNotApproved, ScriptNotFound
 from services.api.jobs.retry import backoff_delay
 from services.api.jobs.states import check_transition
@@ -123,6 +124,7 @@ class JobStore:
                     return active, False, None
             event = event_of(job, now)
             await session.execute(insert(JobEventRow.__table__), _columns(event))
+            await wake_dispatcher(session)
         return job, True, Transition(job=job, event=event, status_changed=True)
 
     async def cancel(self, video_id: str, job_id: str) -> tuple[JobRow, Transition | None, str | None]:
@@ -143,6 +145,8 @@ class JobStore:
                 session, job_id, JobStatus(job.status), JobStatus.CANCELED, job.attempt,
                 {"finished_at": utc_now()}, "Canceled",
             )
+            if worker is not None:
+                await wake_dispatcher(session)  # its worker must be told, and only the dispatcher can
             return transition.job, transition, worker
 
     async def get_with_attempts(self, video_id: str, job_id: str) -> tuple[JobRow, list[AttemptRow]]:
@@ -190,6 +194,14 @@ class JobStore:
     async def find(self, job_id: str) -> JobRow | None:
         async with self._db.read_session() as session:
             return await session.get(JobRow, job_id)
+
+    async def unconfirmed_cancels(self) -> set[tuple[str, int]]:
+        """(job_id, attempt) canceled by a request whose worker has not confirmed yet. The
+        dispatcher tells those workers, whichever API instance took the request."""
+        async with self._db.read_session() as session:
+            rows = await session.execute(select(AttemptRow.job_id, AttemptRow.attempt).where(
+                AttemptRow.outcome == Outcome.CANCELED.value, AttemptRow.finished_at.is_(None)))
+            return {(job_id, attempt) for job_id, attempt in rows}
 
     async def running_jobs(self) -> list[JobRow]:
         async with self._db.read_session() as session:

@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from libs.storage import AssetStore, StorageError
 from services.api.db.engine import Database
-from services.api.dispatch.broker import RenderBroker
+from services.api.dispatch.role import DispatcherRole
 
 
 class Readiness(msgspec.Struct, kw_only=True):
@@ -17,7 +17,9 @@ class Readiness(msgspec.Struct, kw_only=True):
     store: bool
     """The asset store answers (the local folder is writable, or the S3 bucket lists)."""
     renderers: int
-    """Renderer workers connected to the broker."""
+    """Renderer workers connected to the dispatcher (this instance or another, DESIGN §8)."""
+    dispatcher: bool
+    """Whether this instance is the one that dispatches."""
     bus_rejected: dict[str, int]
     """Bus messages logged and ignored since start, by reason."""
     waiting_for_engine: dict[str, int]
@@ -36,7 +38,7 @@ class HealthController(Controller):
         HTTP_503_SERVICE_UNAVAILABLE: ResponseSpec(data_container=Readiness,
                                                    description="No database, no asset store or no renderer"),
     })
-    async def readyz(self, db: Database, broker: RenderBroker, store: AssetStore) -> Response[Readiness]:
+    async def readyz(self, db: Database, dispatcher: DispatcherRole, store: AssetStore) -> Response[Readiness]:
         """The database and the asset store answer, and at least one renderer worker is connected."""
         try:
             async with db.reader.connect() as connection:
@@ -49,8 +51,9 @@ class HealthController(Controller):
             store_ok = True
         except StorageError:
             store_ok = False
-        workers = broker.connected_workers
-        ready = database_ok and store_ok and workers > 0
-        body = Readiness(status="ready" if ready else "not ready", database=database_ok, store=store_ok, renderers=workers,
-                         bus_rejected=dict(broker.rejected), waiting_for_engine=broker.waiting_for_engine)
+        pool = await dispatcher.status()
+        ready = database_ok and store_ok and pool.renderers > 0
+        body = Readiness(status="ready" if ready else "not ready", database=database_ok, store=store_ok,
+                         renderers=pool.renderers, dispatcher=pool.dispatcher, bus_rejected=pool.bus_rejected,
+                         waiting_for_engine=pool.waiting_for_engine)
         return Response(body, status_code=HTTP_200_OK if ready else HTTP_503_SERVICE_UNAVAILABLE)

@@ -1,0 +1,181 @@
+"""Which API instance dispatches (DESIGN §8).
+
+Every instance serves HTTP and WebSockets; exactly one at a time runs the `RenderBroker`:
+binds the bus, claims jobs, watches liveness and deadlines. With SQLite that is the only
+instance. With PostgreSQL it is the instance holding a session advisory lock on a connection
+of its own: when that instance dies, PostgreSQL ends its session and frees the lock, and the
+next instance to try takes the role; the renderers, connected to every instance's endpoints,
+re-register there with the renders they are running. An instance that loses its connection
+stops dispatching at once, because the lock may already be someone else's.
+
+The holder writes what it sees of the renderer pool to `dispatcher_status`, so that any
+instance answers /readyz and /metrics alike.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import asyncpg
+import zmq
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import SQLAlchemyError
+
+from services.api.db.engine import Database
+from services.api.db.held import LINK_ERRORS, drop, open_held, until_lost
+from services.api.db.models import DispatcherStatusRow, utc_now
+from services.api.dispatch.broker import RenderBroker
+from services.api.dispatch.wake import WAKE_CHANNEL
+from services.api.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DISPATCHER_LOCK = 0x5E1D_0002
+"""pg_try_advisory_lock key of the dispatcher role (db/migrate.py holds 0x5E1D_0001)."""
+CONTEND_EVERY_SEC = 1.0
+"""How often an instance without the role tries the lock: the bulk of a takeover's time."""
+ROLE = "dispatcher"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoolStatus:
+    """The renderer pool as the dispatcher sees it, for /readyz and /metrics."""
+
+    dispatcher: bool
+    """Whether this instance dispatches."""
+    renderers: int
+    waiting_for_engine: dict[str, int] = field(default_factory=dict)
+    bus_rejected: dict[str, int] = field(default_factory=dict)
+
+
+class DispatcherRole:
+    def __init__(self, settings: Settings, db: Database, new_broker: Callable[[], RenderBroker]) -> None:
+        self._settings = settings
+        self._db = db
+        self._new_broker = new_broker
+        self._broker: RenderBroker | None = None
+        self._contender: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        if self._settings.shared_job_table:
+            self._contender = asyncio.create_task(self._contend(), name="dispatcher-role")
+        else:
+            await self._take()
+
+    async def stop(self) -> None:
+        if self._contender is not None:
+            self._contender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._contender
+        await self._give_up()
+
+    def request_dispatch(self) -> None:
+        """A job this instance created may be dispatched. Another instance's dispatcher was
+        woken by the create's own transaction (dispatch/wake.py)."""
+        if self._broker is not None:
+            self._broker.request_dispatch()
+
+    def cancel(self, worker_id: str, job_id: str, attempt: int) -> None:
+        """Stops a canceled render; the dispatcher of another instance learns of it from the
+        cancel's transaction, as with `request_dispatch`."""
+        if self._broker is not None:
+            self._broker.cancel(worker_id, job_id, attempt)
+
+    async def status(self) -> PoolStatus:
+        if self._broker is not None:
+            return PoolStatus(dispatcher=True, renderers=self._broker.connected_workers,
+                              waiting_for_engine=dict(self._broker.waiting_for_engine),
+                              bus_rejected=dict(self._broker.rejected))
+        try:
+            async with self._db.read_session() as session:
+                reported = await session.scalar(select(DispatcherStatusRow).where(DispatcherStatusRow.role == ROLE))
+        except (SQLAlchemyError, OSError):
+            reported = None  # /readyz reports the database itself
+        if reported is None or utc_now() - reported.reported_at > self._report_stale_after:
+            return PoolStatus(dispatcher=False, renderers=0)  # no instance dispatches now
+        return PoolStatus(dispatcher=False, renderers=reported.renderers, waiting_for_engine=reported.waiting_for_engine)
+
+    @property
+    def _liveness(self) -> timedelta:
+        return timedelta(seconds=self._settings.heartbeat_interval * self._settings.heartbeat_liveness)
+
+    @property
+    def _report_stale_after(self) -> timedelta:
+        return self._liveness + timedelta(seconds=CONTEND_EVERY_SEC)
+
+    # --- holding the role ----------------------------------------------------------------
+
+    async def _take(self) -> None:
+        broker = self._new_broker()
+        try:
+            await broker.start()
+        except BaseException:
+            await broker.stop()  # its sockets, so the next try can bind
+            raise
+        self._broker = broker
+
+    async def _give_up(self) -> None:
+        broker, self._broker = self._broker, None
+        if broker is not None:
+            await broker.stop()
+
+    async def _contend(self) -> None:
+        """Forever: connect, wait for the lock, dispatch while the connection lasts."""
+        while True:
+            try:
+                connection = await open_held(self._settings.sqlalchemy_url)
+            except LINK_ERRORS as error:
+                log.warning("cannot reach PostgreSQL for the dispatcher lock: %s", error)
+                await asyncio.sleep(CONTEND_EVERY_SEC)
+                continue
+            try:
+                await self._hold(connection)
+            except LINK_ERRORS as error:
+                log.warning("the dispatcher lock's connection failed: %s", error)
+            except zmq.ZMQError as error:
+                # Most likely its endpoints are taken; the lock goes with the connection, so
+                # another instance can dispatch meanwhile.
+                log.error("cannot bind the bus at %s and %s: %s", self._settings.command_endpoint,
+                          self._settings.event_endpoint, error)
+            finally:
+                if self._broker is not None:
+                    log.error("lost the dispatcher lock's connection; stopped dispatching so another instance can")
+                await self._give_up()
+                drop(connection)
+            await asyncio.sleep(CONTEND_EVERY_SEC)
+
+    async def _hold(self, connection: asyncpg.Connection) -> None:
+        while not await connection.fetchval("SELECT pg_try_advisory_lock($1)", DISPATCHER_LOCK):
+            await asyncio.sleep(CONTEND_EVERY_SEC)
+        # Listening before dispatching starts: a wake-up sent in between is not missed.
+        await connection.add_listener(WAKE_CHANNEL, self._woken)
+        await self._take()
+        log.info("this instance dispatches now (bus at %s)", self._settings.command_endpoint)
+        reporter = asyncio.create_task(self._report(), name="dispatcher-status")
+        try:
+            await until_lost(connection, self._settings.heartbeat_interval)
+        finally:
+            reporter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reporter
+
+    def _woken(self, _connection: object, _pid: int, _channel: str, _payload: str) -> None:
+        if self._broker is not None:
+            self._broker.wake()
+
+    async def _report(self) -> None:
+        while True:
+            status = await self.status()
+            row = {"role": ROLE, "instance": self._settings.command_endpoint, "renderers": status.renderers,
+                   "waiting_for_engine": status.waiting_for_engine, "reported_at": utc_now()}
+            upsert = postgresql.insert(DispatcherStatusRow).values(row)
+            try:
+                async with self._db.write_session() as session, session.begin():
+                    await session.execute(upsert.on_conflict_do_update(index_elements=["role"], set_=row))
+            except (SQLAlchemyError, OSError) as error:  # the next interval tries again; /readyz shows the gap
+                log.warning("could not report the renderer pool: %s", error)
+            await asyncio.sleep(self._settings.heartbeat_interval)
