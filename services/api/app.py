@@ -37,6 +37,7 @@ from services.api.metrics.scrape import MetricsController
 from services.api.ops.controller import OperationsController
 from services.api.ops.health import HealthController
 from services.api.ops.retention import sweep_periodically
+from services.api.progress.fanout import ClusterFanout
 from services.api.progress.publisher import EventPublisher
 from services.api.progress.ws import BoundedSubscriber, render_progress
 from services.api.scripts.controller import ScriptController
@@ -101,7 +102,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         await upgrade_to_head(db)
         jobs = JobStore(db, settings.max_attempts, attempt_timeout(settings), WebhookOutbox(settings),
                         voice_aliases=parse_aliases(settings.tts_voice_aliases))
-        publisher = EventPublisher(channels, settings)
+        # Several instances may serve WebSockets: events cross between them through PostgreSQL.
+        fanout = ClusterFanout(settings, channels) if settings.shared_job_table else None
+        if fanout is not None:
+            await fanout.start()
+        publisher = EventPublisher(channels, settings, fanout)
         dispatcher = DispatcherRole(settings, db, lambda: RenderBroker(settings, jobs, publisher, store))
         await dispatcher.start()
         sweeper = asyncio.create_task(sweep_periodically(db, settings, store), name="ttl-sweep")
@@ -116,6 +121,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await dispatcher.stop()
+            if fanout is not None:
+                await fanout.stop()
             await db.dispose()
 
     def from_runtime(name: str) -> Provide:

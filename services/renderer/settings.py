@@ -18,14 +18,19 @@ def _host_prefix() -> str:
     return f"{socket.gethostname()}-{honcho}" if honcho else socket.gethostname()
 
 
+def _endpoints(name: str, default: str) -> tuple[str, ...]:
+    return tuple(endpoint.strip() for endpoint in _env(name, default).split(",") if endpoint.strip())
+
+
 def _env_path(name: str) -> Path | None:
     return Path(os.environ[name]) if os.environ.get(name) else None
 
 
 @dataclass(frozen=True, kw_only=True)
 class RendererSettings:
-    command_endpoint: str = field(default_factory=lambda: _env("RENDER_COMMAND_ENDPOINT", "tcp://127.0.0.1:5555"))
-    event_endpoint: str = field(default_factory=lambda: _env("RENDER_EVENT_ENDPOINT", "tcp://127.0.0.1:5556"))
+    command_endpoints: tuple[str, ...] = field(default_factory=lambda: _endpoints("RENDER_COMMAND_ENDPOINT", "tcp://127.0.0.1:5555"))
+    event_endpoints: tuple[str, ...] = field(default_factory=lambda: _endpoints("RENDER_EVENT_ENDPOINT", "tcp://127.0.0.1:5556"))
+    """Every API instance's endpoints, comma-separated: only the dispatcher's are bound (DESIGN §8)."""
     workers: int = field(default_factory=lambda: int(_env("RENDER_WORKERS", "2")))
     worker_prefix: str = field(default_factory=lambda: _env("RENDER_WORKER_PREFIX", _host_prefix()))
     """Worker ids are `{worker_prefix}-w{slot}`: unique per host, the same across restarts."""

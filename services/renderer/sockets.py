@@ -18,11 +18,10 @@ def command_socket(context: zmq.asyncio.Context, worker_id: str, settings: Rende
     """The DEALER to the broker's ROUTER; its routing id is the worker id."""
     dealer = context.socket(zmq.DEALER)
     dealer.setsockopt(zmq.IDENTITY, worker_id.encode())
-    # Not IMMEDIATE: the first Ready must wait in the queue until the connection is up.
     dealer.setsockopt(zmq.RECONNECT_IVL, RECONNECT_IVL_MS)
     dealer.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS)
     _keep_link_honest(dealer, settings)
-    dealer.connect(settings.command_endpoint)
+    _connect_all(dealer, settings.command_endpoints)
     return dealer
 
 
@@ -30,8 +29,20 @@ def event_socket(context: zmq.asyncio.Context, settings: RendererSettings) -> zm
     """The PUB to the broker's SUB, for progress."""
     pub = context.socket(zmq.PUB)
     _keep_link_honest(pub, settings)
-    pub.connect(settings.event_endpoint)
+    _connect_all(pub, settings.event_endpoints)
     return pub
+
+
+def _connect_all(socket: zmq.Socket, endpoints: tuple[str, ...]) -> None:
+    """One endpoint: messages wait in its queue until the broker is up (the first Ready must).
+    Several (one per API instance, one of them bound): IMMEDIATE, or libzmq would deal
+    messages out to endpoints nobody bound, where they would wait for good; until the
+    dispatcher's connection is up they are dropped instead, and its broker adopts the worker
+    from the next heartbeat."""
+    if len(endpoints) > 1:
+        socket.setsockopt(zmq.IMMEDIATE, 1)
+    for endpoint in endpoints:
+        socket.connect(endpoint)
 
 
 def _keep_link_honest(socket: zmq.Socket, settings: RendererSettings) -> None:

@@ -198,7 +198,8 @@ class Worker:
             log.debug("broker still silent; re-creating the command socket again")
         elif self._broker_seen is None:
             # Normal while the API is still starting: honcho and systemd start both at once.
-            log.info("broker silent: no answer from %s yet; re-creating the command socket", self._settings.command_endpoint)
+            log.info("broker silent: no answer from %s yet; re-creating the command socket",
+                     ", ".join(self._settings.command_endpoints))
         else:
             log.warning("broker silent for %.0f s; re-creating the command socket", now - self._broker_seen)
         if self._silent_since is None:

@@ -28,18 +28,21 @@ ACCEL_PREFIX = "/_slidereel_assets/"
 
 class Nginx:
     """nginx running the deploy site with only its host-specific values replaced: ports, the
-    certificate, the API's port and the asset folder."""
+    certificate, the API instances' ports and the asset folder. The site's first instance is the
+    stack's API; its second is a port nobody listens on, an instance that is down."""
 
     def __init__(self, folder: Path, stack: Stack) -> None:
         self.folder = folder
         self.access_log = folder / "slidereel.access.log"
         self.http_port, self.https_port = free_port(), free_port()
+        self.down_port = free_port()
         certificate, key = folder / "cert.pem", folder / "key.pem"
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
                         "-keyout", str(key), "-out", str(certificate)], check=True, capture_output=True)
         site = SITE.read_text(encoding="utf-8")
         for deployed, here in {
-            "server 127.0.0.1:8000;": f"server 127.0.0.1:{stack.port};",
+            "server 127.0.0.1:8000 ": f"server 127.0.0.1:{stack.port} ",
+            "server 127.0.0.1:8001 ": f"server 127.0.0.1:{self.down_port} ",
             "    listen [::]:80;\n": "",
             "    listen [::]:443 ssl http2;\n": "",
             "listen 80;": f"listen 127.0.0.1:{self.http_port};",
@@ -209,3 +212,20 @@ def test_metrics_are_not_published_and_big_bodies_are_refused_in_the_api_shape(s
     assert browser.get("/metrics").status_code == 403
     too_big = browser.put("/api/v2/videos/v/scripts/s", content=b"x" * (1024 * 1024 + 1), headers={"content-type": "application/json"})
     assert too_big.status_code == 413 and too_big.json()["error_code"] == "PAYLOAD_TOO_LARGE"
+
+
+def test_an_instance_that_is_down_is_passed_over_even_by_posts(site: tuple[Stack, Nginx]) -> None:
+    """nginx passes a POST on to the next instance when it could not be sent at all (connection
+    refused), and every answer comes from the API that is up, none is nginx's 502."""
+    stack, nginx = site
+    refused_post = f'request: "POST /api/v2/videos/nginx-down/scripts/absent/approve HTTP/1.1", upstream: "http://127.0.0.1:{nginx.down_port}/'
+    headers = {"Authorization": f"Bearer {stack.token()}"}
+    with httpx.Client(base_url=nginx.https_url, headers=headers, verify=False, timeout=30) as http:
+        deadline = time.monotonic() + 15  # the down instance is tried again fail_timeout (5 s) after it failed
+        while True:
+            response = http.post("/api/v2/videos/nginx-down/scripts/absent/approve")
+            assert response.status_code == 404 and response.json()["error_code"], response.text
+            if refused_post in (nginx.folder / "error.log").read_text():
+                return
+            assert time.monotonic() < deadline, "no POST was tried on the instance that is down"
+            time.sleep(0.2)

@@ -1,5 +1,6 @@
-"""Announces committed job events: to WebSocket subscribers through Litestar channels, and,
-for changes of status, to the log and the job metrics. Every transition passes here once."""
+"""Announces committed job events: to WebSocket subscribers through Litestar channels (those
+of the other API instances too, with a shared job table), and, for changes of status, to the
+log and the job metrics. Every transition passes here once, in the instance that made it."""
 
 import logging
 
@@ -10,6 +11,7 @@ from libs.contracts.codes import JobStatus
 from services.api.jobs.store import Transition
 from services.api.jobs.views import event_view
 from services.api.metrics.instruments import RENDER_DURATION
+from services.api.progress.fanout import ClusterFanout
 from services.api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -24,9 +26,10 @@ def video_channel(video_id: str) -> str:
 
 
 class EventPublisher:
-    def __init__(self, channels: ChannelsPlugin, settings: Settings) -> None:
+    def __init__(self, channels: ChannelsPlugin, settings: Settings, fanout: ClusterFanout | None = None) -> None:
         self._channels = channels
         self._settings = settings
+        self._fanout = fanout
         self._encoder = msgspec.json.Encoder()
 
     def publish(self, transition: Transition | None) -> None:
@@ -35,7 +38,10 @@ class EventPublisher:
             return
         event = transition.event
         data = self._encoder.encode(event_view(event, self._settings))
-        self._channels.publish(data, [job_channel(event.job_id), video_channel(event.video_id)])
+        channels = [job_channel(event.job_id), video_channel(event.video_id)]
+        self._channels.publish(data, channels)
+        if self._fanout is not None:
+            self._fanout.send(event.job_id, channels, data)
         if transition.status_changed:
             _record_status_change(transition)
 

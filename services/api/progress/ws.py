@@ -4,6 +4,12 @@ The subscription starts before the stored state is read, so an event committed w
 client connects is either in the database read or arrives live; `seq` removes the overlap.
 That gives a resuming client (`last_seq`) every event exactly once.
 
+Live events may arrive out of order or not at all: two writers (the dispatcher and a cancel,
+perhaps on two API instances) publish after their commits in either order, and a fan-out
+link between instances can break (progress/fanout.py). Each job's seq has no gaps, so a
+stream that sees one, or is told to resync, reads what it lacks from the job table, which
+has every event committed before the one that revealed the gap.
+
 A client that falls `WS_MAX_BACKLOG` events behind is closed with `SLOW_CONSUMER_CLOSE`
 instead of being skipped ahead: it reconnects with `last_seq` and loses nothing, while its
 backlog, and so the server's memory, stays bounded and publishing never waits for it.
@@ -28,6 +34,7 @@ from services.api.db.models import JobRow
 from services.api.jobs.store import JobStore
 from services.api.jobs.views import event_view, snapshot_view
 from services.api.metrics.instruments import WEBSOCKET_CLIENTS
+from services.api.progress.fanout import EVERY_STREAM, Resync
 from services.api.progress.publisher import job_channel, video_channel
 from services.api.settings import Settings
 from services.api.timestamps import iso_utc
@@ -66,16 +73,18 @@ class BoundedSubscriber(Subscriber):
 class EventKey(msgspec.Struct):
     """The fields of a published event the stream needs to order and end it."""
 
-    job_id: str
-    seq: int
+    type: str
+    job_id: str | None = None
+    seq: int = 0
     status: JobStatus | None = None
 
 
 class ProgressStream:
-    def __init__(self, socket: WebSocket, jobs: JobStore, settings: Settings, follow_one_job: bool) -> None:
+    def __init__(self, socket: WebSocket, jobs: JobStore, settings: Settings, video_id: str, follow_one_job: bool) -> None:
         self._socket = socket
         self._jobs = jobs
         self._settings = settings
+        self._video_id = video_id
         self._follow_one_job = follow_one_job
         self._sent_seq: dict[str, int] = {}
         self._decode_key = msgspec.json.Decoder(EventKey).decode
@@ -93,18 +102,44 @@ class ProgressStream:
         await self._socket.send_data(self._encoder.encode(snapshot_view(current, self._settings)))
         self._sent_seq[current.job_id] = current.last_seq if last_seq is None else last_seq
         if last_seq is not None:
-            for row in await self._jobs.events_after(current.job_id, last_seq):
-                await self._send(row.job_id, row.seq, self._encoder.encode(event_view(row, self._settings)))
+            await self._send_stored(current.job_id)
         return JobStatus(current.status) in TERMINAL_STATUSES
 
     async def send_live(self, subscriber: Subscriber) -> None:
         async for data in subscriber.iter_events():
             key = self._decode_key(data)
-            if key.seq <= self._sent_seq.get(key.job_id, 0):
+            if key.type == Resync.__struct_config__.tag:
+                ended = await self._resync(key.job_id)
+            elif key.seq <= self._sent_seq.get(key.job_id, 0):
                 continue
-            await self._send(key.job_id, key.seq, data)
-            if self._follow_one_job and key.status in TERMINAL_STATUSES:
+            elif key.seq > self._sent_seq.get(key.job_id, 0) + 1:
+                ended = await self._send_stored(key.job_id)
+            else:
+                await self._send(key.job_id, key.seq, data)
+                ended = key.status in TERMINAL_STATUSES
+            if ended and self._follow_one_job:
                 return
+
+    async def _resync(self, job_id: str | None) -> bool:
+        """Every event the stream lacks of `job_id`, or of every job it follows (and of the
+        video's newest job, which may have started unseen). Returns whether one ended a job."""
+        if job_id is not None:
+            return await self._send_stored(job_id)
+        job_ids = set(self._sent_seq)
+        if not self._follow_one_job and (newest := await self._jobs.latest_job(self._video_id)) is not None:
+            job_ids.add(newest.job_id)
+        ended = False
+        for followed in job_ids:
+            ended |= await self._send_stored(followed)
+        return ended
+
+    async def _send_stored(self, job_id: str) -> bool:
+        """The job's stored events after the last one sent. Returns whether one ended the job."""
+        ended = False
+        for row in await self._jobs.events_after(job_id, self._sent_seq.get(job_id, 0)):
+            await self._send(row.job_id, row.seq, self._encoder.encode(event_view(row, self._settings)))
+            ended = JobStatus(row.status) in TERMINAL_STATUSES
+        return ended
 
     async def _send(self, job_id: str, seq: int, data: bytes) -> None:
         await self._socket.send_data(data.decode())
@@ -138,8 +173,8 @@ async def _stream(
         await socket.close(code=JOB_NOT_FOUND_CLOSE, reason="job not found")
         return
     channel = job_channel(target.job_id) if target else video_channel(video_id)
-    stream = ProgressStream(socket, jobs, settings, follow_one_job=target is not None)
-    async with channels.start_subscription([channel]) as subscriber:
+    stream = ProgressStream(socket, jobs, settings, video_id, follow_one_job=target is not None)
+    async with channels.start_subscription([channel, EVERY_STREAM]) as subscriber:
         await socket.send_json({
             "type": "connected", "video_id": video_id, "job_id": target.job_id if target else None,
             "message": "Connected to render progress stream", "timestamp": iso_utc(datetime.now(UTC)),

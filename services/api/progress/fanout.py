@@ -1,0 +1,145 @@
+"""Job events to the WebSockets of every API instance (DESIGN §8), through PostgreSQL.
+
+The instance that committed an event publishes it to its own subscribers directly, and to the
+others with NOTIFY on a connection it holds, many events per round trip; every instance
+LISTENs on another held connection and republishes what the others sent. Litestar's own
+PostgreSQL channels backends open a connection per publish and stop for good after one failed
+publish (research/scale.md); here either connection, once lost, is opened again.
+
+Live delivery may still miss events (a NOTIFY lost with its connection, an event too large
+for a notification), but never silently: the event is in the job table, and every stream
+reads what it lacks from there (progress/ws.py) when it sees a `seq` skipped or a resync
+marker, which an instance publishes to all of its streams after its listener reconnected
+and all instances get after a sender reconnected.
+"""
+
+import asyncio
+import contextlib
+import logging
+from uuid import uuid4
+
+import asyncpg
+import msgspec
+from litestar.channels import ChannelsPlugin
+
+from services.api.db.held import LINK_ERRORS, drop, open_held, until_lost
+from services.api.settings import Settings
+
+log = logging.getLogger(__name__)
+
+NOTIFY_CHANNEL = "slidereel_events"
+EVERY_STREAM = "streams"
+"""The Litestar channel every progress stream of this instance subscribes to as well."""
+PAYLOAD_MAX_BYTES = 7_999
+"""PostgreSQL refuses a notification payload of 8000 bytes or more."""
+BATCH_MAX = 500
+RECONNECT_AFTER_SEC = 0.5
+
+
+class Resync(msgspec.Struct, tag="resync"):
+    """Not sent to clients: tells a stream to read what it lacks of `job_id` (of every job it
+    follows, if None) from the job table."""
+
+    job_id: str | None = None
+
+
+class ClusterFanout:
+    def __init__(self, settings: Settings, channels: ChannelsPlugin) -> None:
+        self._settings = settings
+        self._channels = channels
+        self._instance = uuid4().hex
+        """Tags this instance's notifications, which its own listener skips."""
+        self._outgoing: list[str] = []
+        self._has_outgoing = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._send_forever(), name="fanout-send"),
+                       asyncio.create_task(self._listen_forever(), name="fanout-listen")]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def send(self, job_id: str, channels: list[str], data: bytes) -> None:
+        """Queues an event, already published here, for the other instances."""
+        payload = "\n".join((self._instance, *channels, data.decode()))
+        if len(payload.encode()) > PAYLOAD_MAX_BYTES:
+            payload = "\n".join((self._instance, *channels, msgspec.json.encode(Resync(job_id)).decode()))
+        self._outgoing.append(payload)
+        self._has_outgoing.set()
+
+    # --- sending -------------------------------------------------------------------------
+
+    async def _send_forever(self) -> None:
+        failed = False
+        while True:
+            try:
+                connection = await open_held(self._settings.sqlalchemy_url)
+            except LINK_ERRORS as error:
+                log.warning("cannot open the progress fan-out's sending connection: %s", error)
+                failed = True
+                await asyncio.sleep(RECONNECT_AFTER_SEC)
+                continue
+            try:
+                if failed:
+                    # What was in flight when the link broke is in the job table: every stream
+                    # of every instance reads what it lacks from there.
+                    await self._notify(connection, ["\n".join((self._instance, EVERY_STREAM, msgspec.json.encode(Resync()).decode()))])
+                    failed = False
+                await self._send_batches(connection)
+            except LINK_ERRORS as error:
+                log.warning("progress fan-out lost its sending connection: %s", error)
+                failed = True
+            finally:
+                drop(connection)
+            await asyncio.sleep(RECONNECT_AFTER_SEC)
+
+    async def _send_batches(self, connection: asyncpg.Connection) -> None:
+        while True:
+            await self._has_outgoing.wait()
+            self._has_outgoing.clear()
+            batch, self._outgoing = self._outgoing, []
+            for start in range(0, len(batch), BATCH_MAX):
+                await self._notify(connection, batch[start:start + BATCH_MAX])
+
+    @staticmethod
+    async def _notify(connection: asyncpg.Connection, payloads: list[str]) -> None:
+        # One round trip, one transaction: delivered together, in this order.
+        await connection.execute(
+            "SELECT pg_notify($1, payload) FROM unnest($2::text[]) WITH ORDINALITY AS sent(payload, n) ORDER BY n",
+            NOTIFY_CHANNEL, payloads)
+
+    # --- receiving -----------------------------------------------------------------------
+
+    async def _listen_forever(self) -> None:
+        missed = False
+        while True:
+            try:
+                connection = await open_held(self._settings.sqlalchemy_url)
+            except LINK_ERRORS as error:
+                log.warning("cannot open the progress fan-out's listening connection: %s", error)
+                missed = True
+                await asyncio.sleep(RECONNECT_AFTER_SEC)
+                continue
+            try:
+                await connection.add_listener(NOTIFY_CHANNEL, self._received)
+                if missed:
+                    self._channels.publish(msgspec.json.encode(Resync()), EVERY_STREAM)
+                    missed = False
+                await until_lost(connection, self._settings.heartbeat_interval)
+            except LINK_ERRORS as error:
+                log.warning("progress fan-out's listening connection failed: %s", error)
+            finally:
+                drop(connection)
+            log.warning("progress fan-out stopped listening; reconnecting, then streams catch up from the job table")
+            missed = True
+            await asyncio.sleep(RECONNECT_AFTER_SEC)
+
+    def _received(self, _connection: object, _pid: int, _channel: str, payload: str) -> None:
+        instance, *channels, data = payload.split("\n")
+        if instance != self._instance:
+            self._channels.publish(data.encode(), channels)
