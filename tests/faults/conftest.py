@@ -10,6 +10,9 @@ from tests.s3_server import S3Server, running_s3_server
 from tests.stack import Stack
 
 TALLIES: list[tuple[str, dict[str, int]]] = []
+TAKEOVERS: list[tuple[str, float, float]] = []
+"""(test, seconds from killing the dispatcher instance until the other one dispatched, and until
+every renderer worker had re-registered with it): tests/faults/test_instances.py."""
 FAULT_BUCKET = "fault-assets"
 
 
@@ -64,3 +67,6 @@ def pytest_terminal_summary(terminalreporter) -> None:
     terminalreporter.write_line(f"{'test':<78}" + "".join(f"{name:>15}" for name in columns))
     for name, counts in TALLIES:
         terminalreporter.write_line(f"{name[:77]:<78}" + "".join(f"{counts.get(c, 0):>15}" for c in columns))
+    for name, took_role, reattached in TAKEOVERS:
+        terminalreporter.write_line(f"takeover in {name[:60]}: the other instance dispatched {took_role:.2f} s after "
+                                    f"the kill, every worker re-registered {reattached:.2f} s after it")

@@ -13,10 +13,12 @@ LINK_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceEr
 """What a held connection raises when the server or the path to it is gone."""
 
 
-async def open_held(sqlalchemy_url: str) -> asyncpg.Connection:
-    """`postgresql+asyncpg://…` (DATABASE_URL) opened with asyncpg itself."""
+async def open_held(sqlalchemy_url: str, purpose: str) -> asyncpg.Connection:
+    """`postgresql+asyncpg://…` (DATABASE_URL) opened with asyncpg itself, named in
+    pg_stat_activity as `slidereel-{purpose}`."""
     dsn = make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    return await asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT_SEC)
+    return await asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT_SEC,
+                                 server_settings={"application_name": f"slidereel-{purpose}"})
 
 
 async def until_lost(connection: asyncpg.Connection, interval: float) -> None:

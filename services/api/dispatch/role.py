@@ -127,7 +127,7 @@ class DispatcherRole:
         """Forever: connect, wait for the lock, dispatch while the connection lasts."""
         while True:
             try:
-                connection = await open_held(self._settings.sqlalchemy_url)
+                connection = await open_held(self._settings.sqlalchemy_url, "dispatcher-lock")
             except LINK_ERRORS as error:
                 log.warning("cannot reach PostgreSQL for the dispatcher lock: %s", error)
                 await asyncio.sleep(CONTEND_EVERY_SEC)

@@ -78,7 +78,7 @@ class ClusterFanout:
         failed = False
         while True:
             try:
-                connection = await open_held(self._settings.sqlalchemy_url)
+                connection = await open_held(self._settings.sqlalchemy_url, "fanout-send")
             except LINK_ERRORS as error:
                 log.warning("cannot open the progress fan-out's sending connection: %s", error)
                 failed = True
@@ -119,7 +119,7 @@ class ClusterFanout:
         missed = False
         while True:
             try:
-                connection = await open_held(self._settings.sqlalchemy_url)
+                connection = await open_held(self._settings.sqlalchemy_url, "fanout-listen")
             except LINK_ERRORS as error:
                 log.warning("cannot open the progress fan-out's listening connection: %s", error)
                 missed = True
