@@ -2,7 +2,7 @@
 writes it to bench/RESULTS.md.
 
     .venv/bin/pip install -e '.[bench]'          # once: the peers, the load generator, profilers
-    .venv/bin/python -m bench [--only render,composition,throughput,api,fanout,store]
+    .venv/bin/python -m bench [--only render,composition,throughput,api,fanout,store,instances]
 """
 
 import argparse
@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import api_load, fanout, peers, render, store, throughput
+from bench import api_load, fanout, instances, peers, render, store, throughput
 from bench.results import Row, markdown_table, results_document
 
 SECTIONS: dict[str, Callable[[], list[Row]]] = {
@@ -22,6 +22,7 @@ SECTIONS: dict[str, Callable[[], list[Row]]] = {
     api_load.SECTION: api_load.rows,
     fanout.SECTION: fanout.rows,
     store.SECTION: store.run,
+    instances.SECTION: instances.run,
 }
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
