@@ -33,6 +33,9 @@ EVERY_STREAM = "streams"
 PAYLOAD_MAX_BYTES = 7_999
 """PostgreSQL refuses a notification payload of 8000 bytes or more."""
 BATCH_MAX = 500
+OUTGOING_MAX = 50_000
+"""Events queued while the sending connection is being reopened, at most; past that they are
+dropped and every stream resyncs from the job table instead."""
 RECONNECT_AFTER_SEC = 0.5
 
 
@@ -51,6 +54,8 @@ class ClusterFanout:
         """Tags this instance's notifications, which its own listener skips."""
         self._outgoing: list[str] = []
         self._has_outgoing = asyncio.Event()
+        self._owe_resync = False
+        """Set when events meant for the other instances were lost: they are told to resync."""
         self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
@@ -69,40 +74,43 @@ class ClusterFanout:
         payload = "\n".join((self._instance, *channels, data.decode()))
         if len(payload.encode()) > PAYLOAD_MAX_BYTES:
             payload = "\n".join((self._instance, *channels, msgspec.json.encode(Resync(job_id)).decode()))
+        if len(self._outgoing) >= OUTGOING_MAX:
+            self._outgoing.clear()
+            self._owe_resync = True
         self._outgoing.append(payload)
         self._has_outgoing.set()
 
     # --- sending -------------------------------------------------------------------------
 
     async def _send_forever(self) -> None:
-        failed = False
         while True:
             try:
                 connection = await open_held(self._settings.sqlalchemy_url, "fanout-send")
             except LINK_ERRORS as error:
                 log.warning("cannot open the progress fan-out's sending connection: %s", error)
-                failed = True
+                self._owe_resync = True
                 await asyncio.sleep(RECONNECT_AFTER_SEC)
                 continue
             try:
-                if failed:
-                    # What was in flight when the link broke is in the job table: every stream
-                    # of every instance reads what it lacks from there.
-                    await self._notify(connection, ["\n".join((self._instance, EVERY_STREAM, msgspec.json.encode(Resync()).decode()))])
-                    failed = False
                 await self._send_batches(connection)
             except LINK_ERRORS as error:
                 log.warning("progress fan-out lost its sending connection: %s", error)
-                failed = True
+                self._owe_resync = True
             finally:
                 drop(connection)
             await asyncio.sleep(RECONNECT_AFTER_SEC)
 
     async def _send_batches(self, connection: asyncpg.Connection) -> None:
         while True:
-            await self._has_outgoing.wait()
+            if not self._owe_resync:
+                await self._has_outgoing.wait()
             self._has_outgoing.clear()
             batch, self._outgoing = self._outgoing, []
+            if self._owe_resync:
+                # What was lost in flight or dropped is in the job table: every stream of every
+                # instance reads what it lacks from there.
+                self._owe_resync = False
+                batch.insert(0, "\n".join((self._instance, EVERY_STREAM, msgspec.json.encode(Resync()).decode())))
             for start in range(0, len(batch), BATCH_MAX):
                 await self._notify(connection, batch[start:start + BATCH_MAX])
 
