@@ -4,7 +4,7 @@ These Structs are both the HTTP request body and part of the `Render` bus messag
 follow the bus evolution rules: new fields get defaults, unknown fields are skipped.
 """
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -15,7 +15,14 @@ MAX_TITLE_CHARS = 200
 MAX_BULLETS = 12
 MAX_BULLET_CHARS = 300
 DEFAULT_PAUSE_SEC = 0.4
+MAX_CAPTION_CHARS = 300
 
+MediaId = Annotated[str, msgspec.Meta(
+    pattern=r"^med-[0-9a-f]{32}$", description="An image uploaded to the video's media (POST …/media).",
+    examples=["med-0f3c2a9d8e7b6a5f4e3d2c1b0a998877"],
+)]
+Fit = Literal["contain", "cover"]
+"""contain: the whole picture, letterboxed in the slide background; cover: fills the frame, cropped."""
 HexColor = Annotated[str, msgspec.Meta(pattern=r"^#[0-9a-fA-F]{6}$", examples=["#1e2a4a"])]
 LanguageTag = Annotated[
     str,
@@ -28,12 +35,24 @@ LanguageTag = Annotated[
 
 
 class Slide(msgspec.Struct, kw_only=True):
+    """A text slide (title and bullets), or an image slide: the video's own picture (`image`),
+    fitted to the frame, with an optional title on top and caption below."""
+
     title: Annotated[str, msgspec.Meta(max_length=MAX_TITLE_CHARS)] = ""
     bullets: Annotated[
         list[Annotated[str, msgspec.Meta(max_length=MAX_BULLET_CHARS)]],
         msgspec.Meta(max_length=MAX_BULLETS),
     ] = []
     background: HexColor | None = None
+    image: MediaId | None = None
+    fit: Fit = "contain"
+    caption: Annotated[str, msgspec.Meta(max_length=MAX_CAPTION_CHARS)] = ""
+
+    def __post_init__(self) -> None:
+        if self.image is not None and self.bullets:
+            raise ValueError("an image slide shows a title and a caption, not bullets")
+        if self.image is None and self.caption:
+            raise ValueError("a caption belongs to an image slide (set `image`)")
 
 
 class Scene(msgspec.Struct, kw_only=True):

@@ -66,3 +66,27 @@ class AssetStoreUnavailable(ApplicationError):
 
     status_code = 503
     error_code = ErrorCode.STORAGE_FAILED
+
+
+class MediaNotFound(NotFoundError):
+    error_code = ErrorCode.MEDIA_NOT_FOUND
+
+
+class MediaRefused(ApplicationError):
+    """An upload that will not be stored; `detail` names the problem."""
+
+    status_code = 422
+    error_code = ErrorCode.MEDIA_INVALID
+
+
+class UnsupportedMediaType(MediaRefused):
+    status_code = 415
+    error_code = ErrorCode.UNSUPPORTED_MEDIA_TYPE
+
+
+class MediaTooLarge(MediaRefused):
+    error_code = ErrorCode.MEDIA_TOO_LARGE
+
+
+class MediaInvalid(MediaRefused):
+    pass
