@@ -45,6 +45,11 @@ class Settings:
     """How often expired jobs and abandoned staging folders are removed."""
     ws_max_backlog: int = field(default_factory=lambda: int(_env("WS_MAX_BACKLOG", "1000")))
     """Events a WebSocket client may fall behind before it is closed with 4008 (SPEC §3)."""
+    media_max_bytes: int = field(default_factory=lambda: int(_env("MEDIA_MAX_BYTES", str(25 * 1024 * 1024))))
+    """The largest image upload (its body); 413 beyond."""
+    media_max_pixels: int = field(default_factory=lambda: int(_env("MEDIA_MAX_PIXELS", "50000000")))
+    """Width × height an image may declare; refused from its header, before decoding (a bomb is small on disk)."""
+    media_max_side_px: int = field(default_factory=lambda: int(_env("MEDIA_MAX_SIDE_PX", "12000")))
 
     jwt_secret: str | None = field(default_factory=lambda: _optional_env("JWT_SECRET"))
     public_schema: bool = field(default_factory=lambda: _env("SCHEMA_PUBLIC", "true").lower() in ("1", "true", "yes"))
