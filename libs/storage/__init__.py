@@ -5,10 +5,10 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from libs.storage.base import AssetStore, StorageError, StoredFile, job_key
+from libs.storage.base import MEDIA_FILE, AssetStore, StorageError, StoredFile, StoredFileMissing, job_key, media_key
 from libs.storage.local import LocalFolderStore
 
-__all__ = ["AssetStore", "StorageError", "StoredFile", "job_key", "open_asset_store", "store_of"]
+__all__ = ["MEDIA_FILE", "AssetStore", "StorageError", "StoredFile", "StoredFileMissing", "job_key", "media_key", "open_asset_store", "store_of"]
 
 
 def open_asset_store(store_url: str, asset_dir: Path, *, endpoint_url: str | None = None, timeout_sec: float = 30,

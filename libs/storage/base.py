@@ -21,6 +21,11 @@ class StorageError(Exception):
     failure for a render, which is retried."""
 
 
+class StoredFileMissing(StorageError):
+    """Nothing is published under that key and name. Unlike the other StorageErrors this is
+    permanent: a store publishes a set whole and never changes it, so asking again finds nothing again."""
+
+
 @dataclass(frozen=True, slots=True)
 class StoredFile:
     """One published file, as the API serves it."""
@@ -55,6 +60,15 @@ class AssetStore(Protocol):
         """Removes a staging folder and everything in it; no error if it is gone."""
         ...
 
+    def fetch(self, key: str, name: str, into: Path) -> Path:
+        """A local path to read the published file `name` of `key` from.
+
+        A remote store downloads it to `into / name` (`into`, a folder of the caller's, is created
+        if missing); the local one returns the published file itself, so read the path, never
+        change or remove it. Raises StoredFileMissing if there is no such file, else StorageError.
+        """
+        ...
+
     # --- API side -------------------------------------------------------------------------
 
     async def find(self, key: str, name: str) -> StoredFile | None:
@@ -81,6 +95,15 @@ class AssetStore(Protocol):
 def job_key(video_id: str, job_id: str) -> str:
     """Where a job's files are stored: the Render's `storage_key`."""
     return f"{video_id}/{job_id}"
+
+
+MEDIA_FILE = "image"
+"""The one file a media key holds: the uploaded image as stored (PNG with alpha, else JPEG)."""
+
+
+def media_key(video_id: str, media_id: str) -> str:
+    """Where an image uploaded to a video is stored: the API publishes it, renderers fetch it."""
+    return f"{video_id}/{media_id}"
 
 
 def key_parts(key: str) -> tuple[str, ...]:

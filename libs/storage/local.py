@@ -15,7 +15,7 @@ from pathlib import Path
 
 import anyio
 
-from libs.storage.base import STAGING_FOLDER, StorageError, StoredFile, is_plain_name, key_parts
+from libs.storage.base import STAGING_FOLDER, StorageError, StoredFile, StoredFileMissing, is_plain_name, key_parts
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,13 @@ class LocalFolderStore:
 
     def discard(self, staging_dir: Path) -> None:
         shutil.rmtree(staging_dir, ignore_errors=True)
+
+    def fetch(self, key: str, name: str, into: Path) -> Path:
+        # Published files never change, so the renderer reads this one where it lies.
+        path = self._published_file(key, name)
+        if path is None or not path.is_file():
+            raise StoredFileMissing(f"{self.asset_dir}: nothing published as {name!r} under {key!r}")
+        return path
 
     # --- API side --------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ renderer's thread, multipart above 5 MB done for it, conditional put, and typed 
 import logging
 import secrets
 import shutil
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -29,7 +30,7 @@ import obstore
 from obstore.exceptions import AlreadyExistsError, BaseError
 from obstore.store import S3Store
 
-from libs.storage.base import STAGING_FOLDER, StorageError, StoredFile, key_parts
+from libs.storage.base import STAGING_FOLDER, StorageError, StoredFile, StoredFileMissing, key_parts
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,8 @@ class S3AssetStore:
         """Where the renderer stages a job's files before uploading them."""
         self._observe = observe or (lambda operation, outcome: None)
         self._manifests: OrderedDict[str, Manifest] = OrderedDict()
+        self._manifests_lock = threading.Lock()
+        """The cache is shared by the event loop (find, read) and blocking callers on threads (fetch)."""
         config = {"endpoint": endpoint_url} if endpoint_url else {}
         # The standard AWS_* variables (credentials, region) are read by obstore itself. A store
         # that does not answer within `timeout_sec`, retries included, fails the operation: a
@@ -115,6 +118,27 @@ class S3AssetStore:
     def discard(self, staging_dir: Path) -> None:
         shutil.rmtree(staging_dir, ignore_errors=True)
 
+    def fetch(self, key: str, name: str, into: Path) -> Path:
+        manifest = self._manifest_blocking(key)
+        entry = manifest.files.get(name) if manifest else None
+        if entry is None:
+            raise StoredFileMissing(f"{self.location}: nothing published as {name!r} under {key!r}")
+        into.mkdir(parents=True, exist_ok=True)
+        path = into / name
+        try:
+            with self._operation("fetch"), path.open("wb") as file:
+                result = obstore.get(self._store, f"{self._job_root(key)}/{manifest.upload}/{name}")
+                for chunk in result.stream(min_chunk_size=READ_CHUNK_SIZE):
+                    file.write(chunk)
+                size = file.tell()
+            # A short body would otherwise surface later as a broken picture, a failure no retry fixes.
+            if size != entry.size:
+                raise StorageError(f"{self.location}: fetched {size} of the {entry.size} bytes of {key}/{name}")
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        return path
+
     # --- API side --------------------------------------------------------------------------
 
     async def find(self, key: str, name: str) -> StoredFile | None:
@@ -136,7 +160,8 @@ class S3AssetStore:
 
     async def delete(self, keys: list[str]) -> None:
         for key in keys:
-            self._manifests.pop(key, None)
+            with self._manifests_lock:
+                self._manifests.pop(key, None)
             with self._operation("delete"):
                 locations = [meta["path"] async for batch in obstore.list(self._store, f"{self._job_root(key)}/")
                              for meta in batch]
@@ -182,22 +207,48 @@ class S3AssetStore:
 
     async def _manifest(self, key: str) -> Manifest | None:
         """The job's manifest, None while it has none (or for a key that is not a job's)."""
-        if (cached := self._manifests.get(key)) is not None:
-            self._manifests.move_to_end(key)
+        if (cached := self._cached_manifest(key)) is not None:
             return cached
-        try:
-            location = f"{self._job_root(key)}/{MANIFEST}"
-        except ValueError:
+        if (location := self._manifest_location(key)) is None:
             return None
         try:
             with self._operation("manifest"):
                 result = await obstore.get_async(self._store, location)
-                manifest = _MANIFEST_CODEC[1].decode(bytes(await result.bytes_async()))
+                return self._remember(key, await result.bytes_async())
         except _Missing:
             return None
-        self._manifests[key] = manifest
-        if len(self._manifests) > MANIFEST_CACHE_SIZE:
-            self._manifests.popitem(last=False)
+
+    def _manifest_blocking(self, key: str) -> Manifest | None:
+        """`_manifest` for the renderer's thread."""
+        if (cached := self._cached_manifest(key)) is not None:
+            return cached
+        if (location := self._manifest_location(key)) is None:
+            return None
+        try:
+            with self._operation("manifest"):
+                return self._remember(key, obstore.get(self._store, location).bytes())
+        except _Missing:
+            return None
+
+    def _manifest_location(self, key: str) -> str | None:
+        try:
+            return f"{self._job_root(key)}/{MANIFEST}"
+        except ValueError:
+            return None
+
+    def _cached_manifest(self, key: str) -> Manifest | None:
+        with self._manifests_lock:
+            if (cached := self._manifests.get(key)) is not None:
+                self._manifests.move_to_end(key)
+            return cached
+
+    def _remember(self, key: str, data) -> Manifest:
+        """Decodes a manifest that was just read (bytes or any buffer) and caches it."""
+        manifest = _MANIFEST_CODEC[1].decode(bytes(data))
+        with self._manifests_lock:
+            self._manifests[key] = manifest
+            if len(self._manifests) > MANIFEST_CACHE_SIZE:
+                self._manifests.popitem(last=False)
         return manifest
 
     def _delete_quietly(self, locations: list[str]) -> None:

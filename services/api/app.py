@@ -31,6 +31,8 @@ from services.api.http_errors import EXCEPTION_HANDLERS
 from services.api.jobs.controller import RenderJobController
 from services.api.jobs.retry import attempt_timeout
 from services.api.jobs.store import JobStore
+from services.api.media.controller import MULTIPART_OVERHEAD_BYTES, MediaController
+from services.api.media.store import MediaStore
 from services.api.metrics.instruments import STORE_OPERATIONS
 from services.api.metrics.requests import http_metrics
 from services.api.metrics.scrape import MetricsController
@@ -66,6 +68,7 @@ class Runtime:
     publisher: EventPublisher
     dispatcher: DispatcherRole
     store: AssetStore
+    media: MediaStore
 
 
 def subject_of(request: Request[Caller, Token, State]) -> str:
@@ -112,7 +115,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         sweeper = asyncio.create_task(sweep_periodically(db, settings, store), name="ttl-sweep")
         webhooks = asyncio.create_task(WebhookSender(db, webhook_key, settings.webhook_retry_base_sec).run(), name="webhooks")
         app.state.runtime = Runtime(db=db, scripts=ScriptStore(db), jobs=jobs, publisher=publisher, dispatcher=dispatcher,
-                                    store=store)
+                                    store=store, media=MediaStore(db, store))
         try:
             yield
         finally:
@@ -133,11 +136,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     api = Router(path="/api/v2", route_handlers=[ScriptController, RenderJobController, OperationsController, VideoController,
                                                        WebSocketTicketController])
+    # Uploads are the one body larger than MAX_BODY_BYTES; the handler holds them to MEDIA_MAX_BYTES.
+    uploads = Router(path="/api/v2", route_handlers=[MediaController],
+                     request_max_body_size=settings.media_max_bytes + MULTIPART_OVERHEAD_BYTES)
     jwt_secret = load_or_create_secret(settings.jwt_secret, settings.data_dir)
     auth = jwt_auth(jwt_secret, public_schema=settings.public_schema)
     return Litestar(
         on_app_init=[auth.on_app_init],
-        route_handlers=[api, AssetFilesController, HealthController, MetricsController, render_progress, console_webfont,
+        route_handlers=[api, uploads, AssetFilesController, HealthController, MetricsController, render_progress, console_webfont,
                         console_router()],
         lifespan=[runtime],
         plugins=[channels],
@@ -146,7 +152,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "subject": Provide(subject_of, sync_to_thread=False),
             "webfont": Provide(lambda: webfont, sync_to_thread=False),
             "jwt_secret": Provide(lambda: jwt_secret, sync_to_thread=False),
-            **{name: from_runtime(name) for name in ("db", "scripts", "jobs", "publisher", "dispatcher", "store")},
+            **{name: from_runtime(name) for name in ("db", "scripts", "jobs", "publisher", "dispatcher", "store", "media")},
         },
         # After authentication (JWTAuth puts its middleware first), so both can key by subject.
         middleware=[metrics.middleware, write_rate_limit(settings.rate_limit_writes_per_minute),

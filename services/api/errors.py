@@ -90,3 +90,15 @@ class MediaTooLarge(MediaRefused):
 
 class MediaInvalid(MediaRefused):
     pass
+
+
+class UnknownMedia(ApplicationError):
+    """A script names an image its video does not have: refused at save, not at render."""
+
+    status_code = 422
+    error_code = ErrorCode.VALIDATION_ERROR
+
+
+class PayloadTooLarge(ApplicationError):
+    status_code = 413
+    error_code = ErrorCode.PAYLOAD_TOO_LARGE

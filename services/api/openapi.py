@@ -17,9 +17,11 @@ DESCRIPTIONS = {
     403: "The token's role is not enough, or an asset signature is missing or expired (FORBIDDEN)",
     404: "Unknown script, job or asset",
     409: "The request conflicts with the resource's state (e.g. SCRIPT_NOT_APPROVED)",
-    413: "Request body larger than 1 MiB (PAYLOAD_TOO_LARGE)",
+    413: "Request body larger than 1 MiB, or an upload larger than MEDIA_MAX_BYTES (PAYLOAD_TOO_LARGE)",
+    415: "The upload's bytes are not an allowed format, whatever its name says (UNSUPPORTED_MEDIA_TYPE)",
     416: "Range not satisfiable",
-    422: "A parameter or body field is invalid (VALIDATION_ERROR, naming the field)",
+    422: "A parameter or body field is invalid (VALIDATION_ERROR, naming the field); an image too large "
+         "in pixels (MEDIA_TOO_LARGE) or not decodable whole (MEDIA_INVALID)",
     429: "Too many writes by this subject (RATE_LIMITED, see Retry-After)",
     503: "The asset store did not answer (STORAGE_FAILED); try again later",
 }

@@ -21,12 +21,12 @@ import msgspec
 from libs.contracts.bus import OutputSpec, Render, RenderedAssets
 from libs.contracts.codes import ErrorCode, Step
 from libs.contracts.script import Script
-from libs.storage import AssetStore, StorageError
+from libs.storage import MEDIA_FILE, AssetStore, StorageError, StoredFileMissing, media_key
 from services.renderer.compose import VideoFormat, compose_video
 from services.renderer.fonts import FontBook
 from services.renderer.narration import Narration, narrate
 from services.renderer.settings import RendererSettings
-from services.renderer.slides import render_slides, save_thumbnail
+from services.renderer.slides import Pictures, render_slides, save_thumbnail
 from services.renderer.subtitles import build_cues, to_srt, to_vtt
 from services.renderer.text import split_sentences
 from services.renderer.tts.base import SynthesisCanceled, SynthesisError
@@ -50,6 +50,9 @@ MIN_REPORT_INTERVAL_SEC = 0.1
 MAX_DIMENSION = 4096
 MAX_FPS = 120
 _WORK_FOLDER = ".work"
+"""Scratch inside the staging folder (narration, slide pictures, downloaded pictures), removed
+before publishing; its dot-name keeps any store from serving it."""
+_PICTURES_FOLDER = "pictures"
 _DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS}
 
 
@@ -78,7 +81,7 @@ def render_job(
         fonts = _load_fonts(settings.font_path)
         staging = _staging(storage, job.output.storage_key)
         try:
-            assets = _render(job, scene_sentences, settings, fonts, staging, progress)
+            assets = _render(job, scene_sentences, settings, fonts, storage, staging, progress)
             progress(Step.PUBLISH_ASSETS, 0, "Publishing the files")
             storage.publish(staging, job.output.storage_key)
         except BaseException:
@@ -114,12 +117,15 @@ def _render(
     scene_sentences: list[list[str]],
     settings: RendererSettings,
     fonts: FontBook,
+    storage: AssetStore,
     staging: Path,
     progress: "_Progress",
 ) -> RenderedAssets:
     """Writes the four asset files into `staging`; returns what they are."""
     work = staging / _WORK_FOLDER
     work.mkdir()
+    # Before the narration: a picture that is gone fails the job before anything is spent on it.
+    pictures = _fetch_pictures(job, storage, work / _PICTURES_FOLDER, progress)
     progress(Step.GENERATE_TTS, 0, f"Synthesizing {sum(map(len, scene_sentences))} sentences")
     narration = _narrate_with_fallback(job.script, scene_sentences, settings, work / "narration.pcm", progress)
     assets = RenderedAssets(duration_sec=narration.audio.duration_sec)
@@ -128,14 +134,15 @@ def _render(
     slides = [scene.slide for scene in job.script.scenes]
 
     progress(Step.RENDER_SLIDES, 0, f"Drawing {len(slides)} slides")
-    pictures = render_slides(
-        slides, size, fonts, work, lambda done: progress(Step.RENDER_SLIDES, done / len(slides), f"Drew slide {done}")
+    slide_files = render_slides(
+        slides, size, fonts, work, lambda done: progress(Step.RENDER_SLIDES, done / len(slides), f"Drew slide {done}"),
+        pictures=pictures,
     )
 
     progress(Step.COMPOSE_VIDEO, 0, "Encoding the video")
     compose_video(
         staging / assets.video,
-        slides=pictures,
+        slides=slide_files,
         scene_starts=narration.scene_starts,
         audio=narration.audio,
         video=VideoFormat(width=output.width, height=output.height, fps=output.fps, crf=output.crf),
@@ -148,11 +155,36 @@ def _render(
     (staging / assets.vtt).write_text(to_vtt(cues), encoding="utf-8")
 
     progress(Step.GENERATE_THUMBNAIL, 0, "Drawing the thumbnail")
-    save_thumbnail(slides[0], staging / assets.thumbnail, fonts)
+    save_thumbnail(slides[0], staging / assets.thumbnail, fonts, pictures)
 
     shutil.rmtree(work)
     sizes = {path.name: path.stat().st_size for path in sorted(staging.iterdir())}
     return msgspec.structs.replace(assets, sizes=sizes)
+
+
+def _fetch_pictures(job: Render, storage: AssetStore, folder: Path, progress: "_Progress") -> Pictures:
+    """A local file for each distinct picture the slides show (downloads go into `folder`).
+
+    A missing picture fails the job for good, as RENDER_FAILED: the API checked that the script's
+    pictures exist when it was saved, so the file went missing since (or this renderer reads
+    another store than the API writes); neither is the script's fault, and no retry brings it back.
+    """
+    scenes_of: dict[str, list[int]] = {}
+    for number, scene in enumerate(job.script.scenes, start=1):
+        if scene.slide.image is not None:
+            scenes_of.setdefault(scene.slide.image, []).append(number)
+    pictures = {}
+    for done, (media_id, scenes) in enumerate(scenes_of.items()):
+        progress(Step.VALIDATE_SCRIPT, done / len(scenes_of), f"Fetching picture {done + 1} of {len(scenes_of)}")
+        try:
+            pictures[media_id] = storage.fetch(media_key(job.video_id, media_id), MEDIA_FILE, folder / media_id)
+        except StoredFileMissing as error:
+            raise RenderFailure(
+                ErrorCode.RENDER_FAILED,
+                f"the picture {media_id} of scene {', '.join(map(str, scenes))} is missing from the asset store: {error}",
+                retryable=False,
+            ) from error
+    return pictures
 
 
 def _validate(script: Script, output: OutputSpec) -> list[list[str]]:

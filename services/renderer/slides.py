@@ -1,14 +1,17 @@
-"""Slide pictures with Pillow: a bold title and bullets, wrapped and shrunk until all of it fits."""
+"""Slide pictures with Pillow: a bold title and bullets, wrapped and shrunk until all of it fits;
+or the video's own picture fitted to the frame, with its title and caption on dark bands over it."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 from PIL import Image, ImageDraw
 
 from libs.contracts.script import Slide
 from services.renderer.fonts import BOLD, REGULAR, FontBook
 from services.renderer.mixed_font import MixedFont
+from services.renderer.pictures import fitted_picture
 from services.renderer.text import clean_text, is_blank, wrap
 
 DEFAULT_BACKGROUND = "#1e2a4a"
@@ -22,6 +25,18 @@ TITLE_SCALE = 1.6
 MIN_BODY_PX = 1
 """Text is never cut off: far more than a script's limits allow still fits, however small."""
 BULLET = "•"
+BAND_TITLE_SIZE, CAPTION_SIZE = 0.06, 0.042
+"""Title and caption text sizes on a picture slide, as fractions of the height, before shrinking to fit."""
+BAND_MAX_TEXT = 0.25
+"""A band's text may cover at most this fraction of the height; longer text gets smaller."""
+BAND_PADDING = 0.025
+"""Band space above and below its text, as a fraction of the height."""
+BAND_COLOR, BAND_ALPHA = (0, 0, 0), 150
+"""Dark enough for white text over any picture, light enough to leave the picture visible."""
+
+Pictures = Mapping[str, Path]
+"""The local file of each media id the slides show (AssetStore.fetch)."""
+NO_PICTURES: Pictures = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -45,18 +60,20 @@ class SlideLayout:
     """Where the last line's descender ends."""
 
 
-def draw_slide(slide: Slide, size: tuple[int, int], fonts: FontBook) -> Image.Image:
+def draw_slide(slide: Slide, size: tuple[int, int], fonts: FontBook, pictures: Pictures = NO_PICTURES) -> Image.Image:
+    """The slide at `size`; an image slide's picture is read from `pictures`."""
     background = slide.background or DEFAULT_BACKGROUND
+    if slide.image is not None:
+        return _draw_picture_slide(slide, pictures[slide.image], size, fonts, background)
     image = Image.new("RGB", size, background)
     color = DARK_TEXT if _is_light(background) else LIGHT_TEXT
-    draw = ImageDraw.Draw(image)
-    for line in layout_slide(slide, size, fonts).lines:
-        line.font.draw(draw, line.position, line.text, color)
+    _draw_lines(ImageDraw.Draw(image), layout_slide(slide, size, fonts).lines, color)
     return image
 
 
 def render_slides(
-    slides: list[Slide], size: tuple[int, int], fonts: FontBook, folder: Path, on_slide: Callable[[int], None]
+    slides: list[Slide], size: tuple[int, int], fonts: FontBook, folder: Path, on_slide: Callable[[int], None],
+    *, pictures: Pictures = NO_PICTURES,
 ) -> list[Path]:
     """Each slide as a picture file in `folder`; `on_slide(count)` after each one."""
     paths = []
@@ -64,15 +81,15 @@ def render_slides(
         # Uncompressed PPM: these files live only until the video is encoded, and even the
         # fastest PNG level spent ~60 ms a 1080p slide compressing plus ~25 ms decompressing.
         path = folder / f"slide-{number:04d}.ppm"
-        draw_slide(slide, size, fonts).save(path)
+        draw_slide(slide, size, fonts, pictures).save(path)
         paths.append(path)
         on_slide(number)
     return paths
 
 
-def save_thumbnail(slide: Slide, path: Path, fonts: FontBook) -> None:
+def save_thumbnail(slide: Slide, path: Path, fonts: FontBook, pictures: Pictures = NO_PICTURES) -> None:
     # Drawn at thumbnail size rather than scaled down, so text is laid out for it.
-    draw_slide(slide, THUMBNAIL_SIZE, fonts).save(path, format="JPEG", quality=85)
+    draw_slide(slide, THUMBNAIL_SIZE, fonts, pictures).save(path, format="JPEG", quality=85)
 
 
 def layout_slide(slide: Slide, size: tuple[int, int], fonts: FontBook) -> SlideLayout:
@@ -80,15 +97,65 @@ def layout_slide(slide: Slide, size: tuple[int, int], fonts: FontBook) -> SlideL
     title = _visible(slide.title)
     bullets = [text for text in map(_visible, slide.bullets) if text]
     height = size[1]
-    limit = height - round(height * MARGIN_Y)
-    low, high = MIN_BODY_PX, max(MIN_BODY_PX, round(height * BODY_SIZE))
+    return _largest_fitting(
+        lambda body_px: _arrange(title, bullets, size, body_px, fonts),
+        round(height * BODY_SIZE),
+        height - round(height * MARGIN_Y),
+    )
+
+
+def layout_band(text: str, weight: int, text_size: float, size: tuple[int, int], fonts: FontBook) -> SlideLayout:
+    """`text` wrapped inside the side margins from y = 0, at the largest size up to
+    `text_size` × height whose lines stay within BAND_MAX_TEXT × height."""
+    width, height = size
+    left = round(width * MARGIN_X)
+
+    def arrange(px: int) -> SlideLayout:
+        lines: list[PlacedLine] = []
+        bottom = _place_paragraph(text, fonts.mixed(px, weight), left, width - left, 0, lines)
+        return SlideLayout(lines=lines, bottom=bottom)
+
+    return _largest_fitting(arrange, round(height * text_size), round(height * BAND_MAX_TEXT))
+
+
+def _draw_picture_slide(
+    slide: Slide, picture: Path, size: tuple[int, int], fonts: FontBook, background: str
+) -> Image.Image:
+    image = fitted_picture(picture, size, slide.fit, background)
+    if title := _visible(slide.title):
+        _draw_band(image, layout_band(title, BOLD, BAND_TITLE_SIZE, size, fonts), at_top=True)
+    if caption := _visible(slide.caption):
+        _draw_band(image, layout_band(caption, REGULAR, CAPTION_SIZE, size, fonts), at_top=False)
+    return image
+
+
+def _draw_band(image: Image.Image, layout: SlideLayout, *, at_top: bool) -> None:
+    """Darkens a full-width band at the top or bottom of `image` and writes `layout` on it."""
+    width, height = image.size
+    padding = round(height * BAND_PADDING)
+    band_height = min(height, layout.bottom + 2 * padding)
+    top = 0 if at_top else height - band_height
+    image.paste(BAND_COLOR, (0, top, width, top + band_height), Image.new("L", (width, band_height), BAND_ALPHA))
+    _draw_lines(ImageDraw.Draw(image), layout.lines, LIGHT_TEXT, dy=top + padding)
+
+
+def _draw_lines(draw: ImageDraw.ImageDraw, lines: list[PlacedLine], color: str, dy: int = 0) -> None:
+    for line in lines:
+        x, y = line.position
+        line.font.draw(draw, (x, y + dy), line.text, color)
+
+
+def _largest_fitting(arrange: Callable[[int], SlideLayout], largest_px: int, limit: int) -> SlideLayout:
+    """`arrange` at the largest text size up to `largest_px` whose bottom stays within `limit`
+    (MIN_BODY_PX when none does)."""
+    low, high = MIN_BODY_PX, max(MIN_BODY_PX, largest_px)
     while low < high:
         middle = (low + high + 1) // 2
-        if _arrange(title, bullets, size, middle, fonts).bottom <= limit:
+        if arrange(middle).bottom <= limit:
             low = middle
         else:
             high = middle - 1
-    return _arrange(title, bullets, size, low, fonts)
+    return arrange(low)
 
 
 def _arrange(title: str, bullets: list[str], size: tuple[int, int], body_px: int, fonts: FontBook) -> SlideLayout:

@@ -145,3 +145,42 @@ async def test_refused_credentials_fail_the_check_and_the_publish(tmp_path, monk
 def test_store_urls_other_than_s3_are_refused(tmp_path, url):
     with pytest.raises(ValueError):
         open_asset_store(url, tmp_path)
+
+
+# --- fetch: the renderer's blocking read of a published file (an uploaded picture) ----------
+
+from libs.storage.base import StoredFileMissing  # noqa: E402
+from libs.storage.local import LocalFolderStore  # noqa: E402
+
+
+def test_fetch_gives_a_local_path_with_the_published_bytes(store, tmp_path):
+    store.publish(stage(store, BIG), KEY)
+    into = tmp_path / "job-work" / "pictures"
+    path = store.fetch(KEY, "video.mp4", into)
+    assert path.read_bytes() == BIG
+    if isinstance(store, LocalFolderStore):
+        assert path.is_relative_to(store.asset_dir.resolve()) and not into.exists(), "read in place, not copied"
+    else:
+        assert path == into / "video.mp4"
+
+
+@pytest.mark.parametrize(("key", "name"), [(KEY, "missing.txt"), ("video-1/job-2", "video.mp4"), (KEY, "../x"),
+                                           (KEY, ".staging"), (f"../{KEY}", "video.mp4")])
+def test_fetching_what_was_never_published_is_a_missing_file(store, tmp_path, key, name):
+    store.publish(stage(store, b"x"), KEY)
+    with pytest.raises(StoredFileMissing):
+        store.fetch(key, name, tmp_path / "into")
+    assert not (tmp_path / "into").exists() or not any((tmp_path / "into").iterdir())
+
+
+def test_an_unpublished_staging_set_cannot_be_fetched(store, tmp_path):
+    stage(store, b"x")
+    with pytest.raises(StoredFileMissing):
+        store.fetch(KEY, "video.mp4", tmp_path / "into")
+
+
+def test_fetch_from_an_unreachable_store_is_a_transient_storage_error(s3_env, tmp_path):
+    store = open_asset_store("s3://nowhere", tmp_path, endpoint_url="http://127.0.0.1:9", timeout_sec=5)
+    with pytest.raises(StorageError) as failure:
+        store.fetch(KEY, "video.mp4", tmp_path / "into")
+    assert not isinstance(failure.value, StoredFileMissing)

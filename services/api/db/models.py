@@ -167,3 +167,22 @@ class DispatcherStatusRow(Base):
     renderers: Mapped[int] = mapped_column(Integer)
     waiting_for_engine: Mapped[dict[str, int]] = mapped_column(JSON)
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MediaRow(Base):
+    """An image uploaded to a video, as stored: re-encoded, metadata stripped (media/intake.py).
+    Its file is published in the asset store under `{video_id}/{media_id}`."""
+
+    __tablename__ = "media"
+
+    video_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    media_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    """Of the uploaded bytes, which `media_id` is derived from."""
+    content_type: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(Integer)
+    """Of the stored file."""
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -15,7 +15,6 @@ from uuid import uuid4
 
 import msgspec
 from sqlalchemy import CTE, Insert, Integer, String, Text, bindparam, case, func, insert, or_, select, union_all, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.contracts.bus import JobFinished, Outcome, Progress
@@ -23,7 +22,8 @@ from libs.contracts.codes import ErrorCode, JobStatus, Step
 from libs.contracts.script import Script
 from libs.contracts.voices import required_engine
 from services.api.db.engine import Database
-from services.api.db.models import ACTIVE_JOB, AttemptRow, Base, JobEventRow, JobRow, PublishedRow, ScriptRow, utc_now
+from services.api.db.inserts import columns_of, insert_of
+from services.api.db.models import ACTIVE_JOB, AttemptRow, JobEventRow, JobRow, PublishedRow, ScriptRow, utc_now
 from services.api.dispatch.wake import wake_dispatcher
 from services.api.errors import JobNotCancelable, JobNotFound, ScriptNotApproved, ScriptNotFound
 from services.api.jobs.retry import backoff_delay
@@ -123,7 +123,7 @@ class JobStore:
                 if active is not None:
                     return active, False, None
             event = event_of(job, now)
-            await session.execute(insert(JobEventRow.__table__), _columns(event))
+            await session.execute(insert(JobEventRow.__table__), columns_of(event))
             await wake_dispatcher(session)
         return job, True, Transition(job=job, event=event, status_changed=True)
 
@@ -542,7 +542,6 @@ def _as_table(reports: list[Progress]) -> CTE:
     return union_all(*rows).cte("reported")
 
 
-_DIALECT_INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 def _insert_unless_active(dialect: str, job: JobRow) -> Insert:
@@ -550,12 +549,9 @@ def _insert_unless_active(dialect: str, job: JobRow) -> Insert:
     active job: the index decides, inside the statement, so no failed INSERT ends the
     transaction (it would on PostgreSQL) and two instances cannot both insert."""
     return (
-        _DIALECT_INSERT[dialect](JobRow.__table__).values(_columns(job))
+        insert_of(dialect, job)
         .on_conflict_do_nothing(index_elements=["video_id"], index_where=ACTIVE_JOB)
         .returning(JobRow.job_id)
     )
 
 
-def _columns(row: Base) -> dict[str, Any]:
-    """A new row's column values, for a Core INSERT that skips the ORM's unit of work."""
-    return {column.key: getattr(row, column.key) for column in row.__table__.columns}

@@ -1,6 +1,7 @@
 """TTL cleanup (SPEC §4): FAILED and CANCELED jobs past `RENDER_JOB_TTL_DAYS` go, with their
-rows, events, attempts and files; so does staging that a killed renderer left behind (a local
-staging folder, or an upload no manifest names).
+rows, events, attempts and files; so do uploaded images that old which no script of their
+video names, and staging that a killed renderer left behind (a local staging folder, or an
+upload no manifest names).
 
 Only ended, unpublished failures are eligible: PENDING/RUNNING and SUCCEEDED jobs are never
 selected, and a job that `published_assets` points at is skipped whatever its status.
@@ -11,12 +12,13 @@ import logging
 from datetime import timedelta
 
 import msgspec
-from sqlalchemy import delete, exists
+from sqlalchemy import delete, exists, select, tuple_
 
 from libs.contracts.codes import JobStatus
-from libs.storage import AssetStore, job_key
+from libs.storage import AssetStore, job_key, media_key
 from services.api.db.engine import Database
-from services.api.db.models import JobRow, PublishedRow, utc_now
+from services.api.db.models import JobRow, MediaRow, PublishedRow, ScriptRow, utc_now
+from services.api.scripts.store import decode_script
 from services.api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,19 +50,48 @@ async def expire_jobs(db: Database, store: AssetStore, ttl: timedelta) -> list[t
     return expired
 
 
+async def expire_media(db: Database, store: AssetStore, ttl: timedelta) -> list[tuple[str, str]]:
+    """Deletes images older than `ttl` that no script of their video names, then their files;
+    returns their (video_id, media_id)."""
+    cutoff = utc_now() - ttl
+    async with db.write_session() as session, session.begin():
+        # Locked first: a script saved meanwhile naming one of them (scripts/store.py reads
+        # them FOR KEY SHARE) waits for this transaction, and then finds the image gone.
+        old = (await session.execute(
+            select(MediaRow.video_id, MediaRow.media_id).where(MediaRow.created_at < cutoff).with_for_update()
+        )).all()
+        if not old:
+            return []
+        named: set[tuple[str, str]] = set()
+        for script in await session.scalars(select(ScriptRow).where(ScriptRow.video_id.in_({video_id for video_id, _ in old}))):
+            named |= {(script.video_id, scene.slide.image) for scene in decode_script(script).scenes if scene.slide.image}
+        expired = [(video_id, media_id) for video_id, media_id in old if (video_id, media_id) not in named]
+        if expired:
+            await session.execute(delete(MediaRow).where(tuple_(MediaRow.video_id, MediaRow.media_id).in_(expired))
+                                  .execution_options(synchronize_session=False))
+    await store.delete([media_key(video_id, media_id) for video_id, media_id in expired])
+    return expired
+
+
 class SweepReport(msgspec.Struct, kw_only=True):
     removed_jobs: list[str]
     """`{video_id}/{job_id}` of every job deleted with its files."""
+    removed_media: list[str]
+    """`{video_id}/{media_id}` of every image deleted with its file."""
     removed_staging: list[str]
 
 
 async def sweep(db: Database, settings: Settings, store: AssetStore) -> SweepReport:
-    """Both cleanups once: expired jobs with their files, then stale staging."""
-    expired = await expire_jobs(db, store, timedelta(days=settings.job_ttl_days))
+    """Every cleanup once: expired jobs with their files, unnamed old images, then stale staging."""
+    ttl = timedelta(days=settings.job_ttl_days)
+    expired = await expire_jobs(db, store, ttl)
+    media = await expire_media(db, store, ttl)
     stale = await store.sweep_staging(STAGING_MAX_AGE)
-    if expired or stale:
-        log.info("TTL sweep removed %d jobs %s and %d staging entries %s", len(expired), expired, len(stale), stale)
-    return SweepReport(removed_jobs=[job_key(video_id, job_id) for video_id, job_id in expired], removed_staging=stale)
+    if expired or media or stale:
+        log.info("TTL sweep removed %d jobs %s, %d images %s and %d staging entries %s", len(expired), expired,
+                 len(media), media, len(stale), stale)
+    return SweepReport(removed_jobs=[job_key(video_id, job_id) for video_id, job_id in expired],
+                       removed_media=[media_key(video_id, media_id) for video_id, media_id in media], removed_staging=stale)
 
 
 async def sweep_periodically(db: Database, settings: Settings, store: AssetStore) -> None:

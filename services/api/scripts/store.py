@@ -5,11 +5,12 @@ from uuid import uuid4
 import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.contracts.script import Script
 from services.api.db.engine import Database
-from services.api.db.models import ScriptRow, utc_now
-from services.api.errors import ScriptImmutable, ScriptNotFound
+from services.api.db.models import MediaRow, ScriptRow, utc_now
+from services.api.errors import ScriptImmutable, ScriptNotFound, UnknownMedia
 from services.api.scripts.schemas import ScriptStatus
 
 
@@ -33,6 +34,7 @@ class ScriptStore:
     async def _put(self, video_id: str, script_id: str, script: Script, created_by: str) -> tuple[ScriptRow, bool]:
         now = utc_now()
         async with self._db.write_session() as session, session.begin():
+            await _require_media(session, video_id, script)
             # Locked, so an approval committed meanwhile by another instance cannot be overwritten.
             row = await session.get(ScriptRow, (video_id, script_id), with_for_update=True)
             if row is None:
@@ -85,3 +87,19 @@ class ScriptStore:
         if row is None:
             raise ScriptNotFound(f"Script {script_id!r} of video {video_id!r} does not exist.", video_id=video_id, script_id=script_id)
         return row
+
+
+async def _require_media(session: AsyncSession, video_id: str, script: Script) -> None:
+    """Raises UnknownMedia naming the first scene whose image the video does not have."""
+    images = {index: scene.slide.image for index, scene in enumerate(script.scenes) if scene.slide.image}
+    if not images:
+        return
+    # Locked against the TTL sweep deleting one of them before this script commits (ops/retention.py).
+    found = set(await session.scalars(
+        select(MediaRow.media_id).where(MediaRow.video_id == video_id, MediaRow.media_id.in_(set(images.values())))
+        .with_for_update(read=True, key_share=True)))
+    for index, media_id in images.items():
+        if media_id not in found:
+            field = f"$.scenes[{index}].slide.image"
+            message = f"video {video_id!r} has no media {media_id!r}; upload the image first (POST …/media)"
+            raise UnknownMedia(f"{field}: {message}", errors=[{"field": field, "message": message, "source": "body"}])

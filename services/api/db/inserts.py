@@ -1,0 +1,23 @@
+"""Core INSERTs that both job-table backends understand: ON CONFLICT DO NOTHING lets the
+database decide a race inside the statement, where a failed INSERT would end a PostgreSQL
+transaction and catching it would rely on SQLite's behaviour."""
+
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+
+from services.api.db.models import Base
+
+_DIALECT_INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+def insert_of(dialect: str, row: Base) -> PostgresInsert | SqliteInsert:
+    """An INSERT of a new row in the dialect's own form (one that takes `on_conflict_do_nothing`)."""
+    return _DIALECT_INSERT[dialect](row.__table__).values(columns_of(row))
+
+
+def columns_of(row: Base) -> dict[str, Any]:
+    """A new row's column values, for a Core INSERT that skips the ORM's unit of work."""
+    return {column.key: getattr(row, column.key) for column in row.__table__.columns}

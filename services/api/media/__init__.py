@@ -1,0 +1,1 @@
+"""Images uploaded for slides: what is accepted, and how it is stored."""
