@@ -62,14 +62,15 @@ def fitted_picture(path: Path, size: tuple[int, int], fit: Fit, background: str)
                 picture = picture.convert("RGBA" if picture.has_transparency_data else "RGB")
             # Pillow premultiplies alpha while resampling, so hidden colours do not bleed into the edges.
             scaled = picture.resize(placement.size, Image.Resampling.LANCZOS, box=placement.box)
-    except Image.DecompressionBombError as error:
-        raise PictureUnreadable(f"{path}: {error}") from error
-    except (SyntaxError, ValueError) as error:  # what some of Pillow's decoders raise for bad data
-        raise PictureUnreadable(f"{path}: {error}") from error
+    except Image.UnidentifiedImageError as error:
+        # Its message names the file, a path on this host: the job's error goes to API callers.
+        raise PictureUnreadable("not a PNG or JPEG file") from error
+    except (Image.DecompressionBombError, SyntaxError, ValueError) as error:  # some decoders' bad-data errors
+        raise PictureUnreadable(str(error)) from error
     except OSError as error:
         if error.errno is not None:
             raise  # the file could not be read: a storage failure, which may pass
-        raise PictureUnreadable(f"{path}: {error}") from error  # Pillow's "cannot identify", "truncated"
+        raise PictureUnreadable(str(error)) from error  # Pillow's "image file is truncated"
     frame.paste(scaled, placement.position, scaled if scaled.mode == "RGBA" else None)
     return frame
 

@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 from libs.contracts.script import Slide
 from services.renderer.fonts import BOLD, REGULAR, FontBook
 from services.renderer.mixed_font import MixedFont
-from services.renderer.pictures import fitted_picture
+from services.renderer.pictures import PictureUnreadable, fitted_picture
 from services.renderer.text import clean_text, is_blank, wrap
 
 DEFAULT_BACKGROUND = "#1e2a4a"
@@ -121,7 +121,10 @@ def layout_band(text: str, weight: int, text_size: float, size: tuple[int, int],
 def _draw_picture_slide(
     slide: Slide, picture: Path, size: tuple[int, int], fonts: FontBook, background: str
 ) -> Image.Image:
-    image = fitted_picture(picture, size, slide.fit, background)
+    try:
+        image = fitted_picture(picture, size, slide.fit, background)
+    except PictureUnreadable as error:
+        raise PictureUnreadable(f"picture {slide.image}: {error}") from error
     if title := _visible(slide.title):
         _draw_band(image, layout_band(title, BOLD, BAND_TITLE_SIZE, size, fonts), at_top=True)
     if caption := _visible(slide.caption):

@@ -244,7 +244,7 @@ def test_killing_the_dispatcher_hands_over_and_loses_or_repeats_nothing(cluster,
     b = cluster.other(a)
     # Queued before any worker is up, so the kill finds 10 renders RUNNING and 20 jobs PENDING
     # (a render takes seconds; the kill follows the 10th claim within milliseconds).
-    jobs = [cluster.submit(cluster.instances[index % 2], script_of(12), "takeover") for index in range(30)]
+    jobs = [cluster.submit(cluster.instances[index % 2], script_of(24), "takeover") for index in range(30)]
     followed = ProgressFollower(b, *jobs[0])  # the oldest job: dispatched first, by A
     followed.start()
     assert followed.connected.wait(30)
@@ -271,9 +271,8 @@ def test_killing_the_dispatcher_hands_over_and_loses_or_repeats_nothing(cluster,
 def test_killing_the_instance_that_does_not_dispatch_changes_nothing(cluster, webhooks):
     a = cluster.dispatcher()
     b = cluster.other(a)
-    jobs = [cluster.submit(cluster.instances[index % 2], script_of(6), "bystander") for index in range(8)]
-    cluster.start_renderers()
-    Cluster._wait(lambda: running_count(a) == cluster.workers, f"{cluster.workers} jobs RUNNING")
+    jobs = [cluster.submit(cluster.instances[index % 2], script_of(12), "bystander") for index in range(12)]
+    cluster.start_renderers()  # all workers registered: the kill lands while the queue is worked through
     b.kill_api()
     assert cluster.dispatcher() is a
     ended = wait_all_ended(a, jobs)

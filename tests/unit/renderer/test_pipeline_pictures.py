@@ -133,7 +133,8 @@ def test_a_picture_that_does_not_decode_fails_the_job_for_good(tmp_path):
     with pytest.raises(RenderFailure) as failure:
         render(store, tmp_path, picture_script(Slide(image=media_id)))
     assert (failure.value.error_code, failure.value.retryable) == (ErrorCode.RENDER_FAILED, False)
-    assert "PictureUnreadable" in str(failure.value)
+    assert "PictureUnreadable" in str(failure.value) and media_id in str(failure.value)
+    assert str(tmp_path) not in str(failure.value), "the job's error would show callers a path on the renderer"
 
 
 @pytest.fixture
