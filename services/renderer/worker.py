@@ -14,7 +14,6 @@ timeouts (services.renderer.outbox) until the broker acknowledges them.
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import signal
 import sys
@@ -100,6 +99,8 @@ class Worker:
         self._broker_seen: float | None = None
         self._reopen_at = self._started_at + self._liveness_sec
         self._silent_since: float | None = None
+        self._dropped = False
+        """A message was dropped for want of a connection (see `_send`)."""
         self._current: CurrentRender | None = None
         self._renders_received = 0
         self._incarnation = uuid.uuid4().hex
@@ -134,6 +135,7 @@ class Worker:
 
     def _say_ready(self) -> None:
         # Outcomes first: the broker must learn a job ended before it hears this worker is idle.
+        self._dropped = False
         for outcome in self._outbox.restart(time.monotonic()):
             self._send(outcome)
         self._arm_resend_timer()
@@ -143,8 +145,15 @@ class Worker:
     def _send(self, message: Message) -> None:
         """Sends now or drops the message: the queue is full only while the broker is away,
         and what it must learn is repeated (outcomes, Ready, heartbeats and their count of
-        Renders received, which also tells it about a RenderRefused that never came)."""
-        _send_now(self._dealer, self._codec.encode(message))
+        Renders received, which also tells it about a RenderRefused that never came).
+
+        With several endpoints (one per API instance) the socket is IMMEDIATE: a message sent
+        while no connection is up is dropped, not queued in order. So after a drop the next
+        heartbeat is outcomes and Ready again, in that order: a broker that takes this worker
+        over must not hear it is idle (a heartbeat naming no job) before it hears how the job
+        it was running ended, or it would fail that job as lost."""
+        if not _send_now(self._dealer, self._codec.encode(message)):
+            self._dropped = True
 
     async def _heartbeat(self) -> None:
         """Runs on its own timer, so a long render never looks like a dead worker."""
@@ -152,8 +161,11 @@ class Worker:
             await asyncio.sleep(self._settings.heartbeat_interval)
             self._watch_cancel()
             self._supervisor.beat()
-            self._send(Heartbeat(running_job=self._running_job, renders_received=self._renders_received,
-                                 engines=self._engines, incarnation=self._incarnation))
+            if self._dropped:
+                self._say_ready()
+            else:
+                self._send(Heartbeat(running_job=self._running_job, renders_received=self._renders_received,
+                                     engines=self._engines, incarnation=self._incarnation))
 
     def _watch_cancel(self) -> None:
         current = self._current
@@ -328,10 +340,14 @@ class Worker:
         _send_now(self._pub, self._progress_encoder.encode(event))
 
 
-def _send_now(socket: zmq.asyncio.Socket, frame: bytes) -> None:
-    """Sends `frame` or drops it; a non-blocking send on a zmq.asyncio socket completes at once."""
-    with contextlib.suppress(zmq.Again):
+def _send_now(socket: zmq.asyncio.Socket, frame: bytes) -> bool:
+    """Sends `frame` or drops it (returns False); a non-blocking send on a zmq.asyncio socket
+    completes at once."""
+    try:
         socket.send(frame, flags=zmq.NOBLOCK).result()
+    except zmq.Again:
+        return False
+    return True
 
 
 def main() -> None:

@@ -314,6 +314,10 @@ class RenderBroker:
         self._registry.ready(identity, ready.worker_id, running_job, now, frozenset(ready.engines), ready.renders_received,
                              ready.incarnation)
         log.info("renderer worker %s ready (engines %s, running %s)", ready.worker_id, ",".join(ready.engines), running_job)
+        # Answered at once, not at the next tick: a worker that has heard no broker for a while
+        # (this one just took over, or restarted) replaces its connection when its own clock
+        # says so, and a replaced connection may go unheard here for a liveness period.
+        await self._send(identity, Heartbeat())
         if running_job is not None and not await self._is_current(running_job):
             await self._send(identity, Cancel(job_id=running_job.job_id, attempt=running_job.attempt))
         await self._forget_lost_attempts(ready.worker_id, running_job)

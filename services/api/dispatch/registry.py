@@ -6,6 +6,12 @@ from dataclasses import dataclass, field
 
 from libs.contracts.bus import RunningJob
 
+FIRST_DEADLINE_LIVENESSES = 2
+"""A worker that has just (re)registered may be replacing its connection on its own clock (it
+did not hear this broker yet: a takeover, a restart). libzmq's ROUTER ignores a new connection
+of a routing id while it holds the old one, and the worker notices only one liveness period
+later, when it replaces the connection again. Its first deadline allows for that once."""
+
 
 @dataclass
 class Worker:
@@ -43,8 +49,8 @@ class WorkerRegistry:
     ) -> Worker:
         self._workers.pop(identity, None)
         sent = max(renders_received, self._renders_sent_to_expired.pop(identity, 0))
-        worker = Worker(identity=identity, worker_id=worker_id, expires_at=now + self._liveness_sec, job=job,
-                        engines=engines, renders_sent=sent, incarnation=incarnation)
+        worker = Worker(identity=identity, worker_id=worker_id, expires_at=now + FIRST_DEADLINE_LIVENESSES * self._liveness_sec,
+                        job=job, engines=engines, renders_sent=sent, incarnation=incarnation)
         self._workers[identity] = worker
         return worker
 

@@ -10,12 +10,22 @@ def test_silent_worker_expires_after_liveness_and_heartbeats_keep_it():
     registry = WorkerRegistry(LIVENESS)
     registry.ready(b"a", "a", None, now=0.0)
     registry.ready(b"b", "b", None, now=0.0)
-    registry.heartbeat(b"a", now=2.5)
-    assert registry.expire(now=2.9) == []
-    dead = registry.expire(now=3.0)
+    registry.heartbeat(b"a", now=5.0)
+    assert registry.expire(now=5.9) == []
+    dead = registry.expire(now=6.0)  # the first deadline: two liveness periods (see below)
     assert [worker.worker_id for worker in dead] == ["b"]
     assert b"a" in registry and b"b" not in registry
-    assert [worker.worker_id for worker in registry.expire(now=5.5)] == ["a"]
+    assert registry.expire(now=5.0 + LIVENESS - 0.1) == []
+    assert [worker.worker_id for worker in registry.expire(now=5.0 + LIVENESS)] == ["a"]
+
+
+def test_a_worker_just_registered_gets_two_liveness_periods_once():
+    """It may still be replacing its connection, which the ROUTER can ignore for one period."""
+    registry = WorkerRegistry(LIVENESS)
+    registry.ready(b"a", "a", None, now=0.0)
+    assert registry.expire(now=2 * LIVENESS - 0.1) == []
+    registry.heartbeat(b"a", now=2 * LIVENESS - 0.1)
+    assert [worker.worker_id for worker in registry.expire(now=3 * LIVENESS - 0.1)] == ["a"]
 
 
 def test_longest_idle_worker_is_offered_first():
