@@ -1,0 +1,93 @@
+"""Image slides beside text slides, in one run on one worker: the reference script (12 Korean
+scenes, 1920×1080) rendered as it is, and with each scene showing an uploaded 4000×3000 photo
+instead of its text (fit alternating contain and cover, the scene title as a band); the
+uploads themselves timed too (sniff, decode, EXIF, re-encode, publish).
+
+    .venv/bin/python -m bench.pictures [--runs 3]
+"""
+
+import argparse
+import io
+import tempfile
+import time
+from pathlib import Path
+
+from PIL import Image
+
+from bench.render import QUIET_UNCACHED, reference_script, render_and_follow, step_seconds
+from bench.results import Row, markdown_table
+from libs.contracts.codes import Step
+from tests.client import new_video_id
+from tests.stack import Stack
+
+SECTION = "pictures"
+PHOTO_SIZE = (4000, 3000)
+
+
+def run(runs: int = 3) -> list[Row]:
+    text_script = reference_script()
+    with tempfile.TemporaryDirectory() as data_dir:
+        with Stack(data_dir=Path(data_dir), workers=1, extra_env=QUIET_UNCACHED).running() as stack:
+            text = [_render(stack, text_script) for _ in range(runs)]
+            pictured, uploads = [], []
+            for _ in range(runs):
+                video_id = new_video_id("bench-pictures")
+                seconds, script = _upload_photos(stack, video_id, text_script)
+                uploads += seconds
+                pictured.append(_render(stack, script, video_id))
+    rows = []
+    for name, measured in (("text slides", text), ("image slides", pictured)):
+        wall, video, slides = _median(measured)
+        rows += [
+            Row(SECTION, f"{name}: real-time factor (median)", video / wall, "x", note=f"{video:.1f} s of video in {wall:.2f} s"),
+            Row(SECTION, f"{name}: RENDER_SLIDES step (median)", slides, "s"),
+        ]
+    (text_wall, text_video, _), (pictured_wall, pictured_video, _) = _median(text), _median(pictured)
+    rows.append(Row(SECTION, "image slides ÷ text slides, real-time factor",
+                    (pictured_video / pictured_wall) / (text_video / text_wall), "x"))
+    rows.append(Row(SECTION, f"upload of a {PHOTO_SIZE[0]}×{PHOTO_SIZE[1]} JPEG, POST → 201 (median)",
+                    sorted(uploads)[len(uploads) // 2], "s", note=f"{len(uploads)} uploads"))
+    return rows
+
+
+def _render(stack: Stack, script: dict, video_id: str | None = None) -> tuple[float, float, float]:
+    """(wall seconds, video seconds, RENDER_SLIDES seconds) of one render."""
+    wall, events, _, _ = render_and_follow(stack, script, video_id)
+    assets = events[-1]["assets"]
+    return wall, assets["duration_sec"], step_seconds(events)[Step.RENDER_SLIDES.value]
+
+
+def _median(measured: list[tuple[float, float, float]]) -> tuple[float, float, float]:
+    return sorted(measured)[len(measured) // 2]
+
+
+def _upload_photos(stack: Stack, video_id: str, text_script: dict) -> tuple[list[float], dict]:
+    """Uploads one new photo per scene; returns the seconds each took and the pictured script."""
+    seconds, scenes = [], []
+    with stack.client(timeout=120) as http:
+        for number, scene in enumerate(text_script["scenes"]):
+            photo = _photo(number)
+            started = time.perf_counter()
+            response = http.post(f"/api/v2/videos/{video_id}/media", content=photo)
+            seconds.append(time.perf_counter() - started)
+            response.raise_for_status()
+            slide = {"image": response.json()["media_id"], "fit": ("contain", "cover")[number % 2],
+                     "title": scene.get("slide", {}).get("title", "")}
+            scenes.append({**scene, "slide": slide})
+    return seconds, {**text_script, "scenes": scenes}
+
+
+def _photo(seed: int) -> bytes:
+    """A photo-like JPEG: a colour gradient under sensor-like noise, different for every seed."""
+    gradient = Image.linear_gradient("L").resize(PHOTO_SIZE)
+    noise = Image.effect_noise(PHOTO_SIZE, 24 + seed)
+    picture = Image.merge("RGB", (gradient, noise, gradient.rotate(90 + seed, expand=False)))
+    buffer = io.BytesIO()
+    picture.save(buffer, "JPEG", quality=88)
+    return buffer.getvalue()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    print(markdown_table(run(parser.parse_args().runs)))
