@@ -66,7 +66,9 @@ class WorkerRegistry:
     def heartbeat(self, identity: bytes, now: float) -> Worker | None:
         worker = self._workers.get(identity)
         if worker is not None:
-            worker.expires_at = now + self._liveness_sec
+            # Never shortens the first deadline: a heartbeat the old connection sent just before
+            # the worker replaced it proves nothing about the new one.
+            worker.expires_at = max(worker.expires_at, now + self._liveness_sec)
         return worker
 
     def assign(self, identity: bytes, job: RunningJob) -> None:
