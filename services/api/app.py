@@ -1,7 +1,6 @@
 """`create_app()`: the Litestar application, its lifespan and its wiring."""
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from litestar.security.jwt import Token
 from libs.contracts.voices import parse_aliases
 from libs.logs import configure_logging
 from libs.storage import AssetStore, store_of
+from libs.tasks import cancel_and_wait
 from libs.tokens import load_or_create_secret
 from services.api.assets.controller import AssetFilesController
 from services.api.auth.jwt import Caller, jwt_auth
@@ -119,10 +119,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         try:
             yield
         finally:
-            for task in (sweeper, webhooks):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel_and_wait((sweeper, webhooks))
             await dispatcher.stop()
             if fanout is not None:
                 await fanout.stop()

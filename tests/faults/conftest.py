@@ -51,8 +51,13 @@ def fault_stack(tmp_path, request) -> Iterator[FaultStack]:
         yield stack
     finally:
         stack.stop()
-    TALLIES.append((request.node.name, tally(stack, stack.accepted)))
-    problems = check_invariants(stack, stack.accepted)
+    tally_and_check(request.node.name, stack, stack.accepted)
+
+
+def tally_and_check(test: str, stack: Stack, accepted: set[str]) -> None:
+    """Counts what became of the jobs a fault test left in `stack`'s job table, then asserts the invariants on it."""
+    TALLIES.append((test, tally(stack, accepted)))
+    problems = check_invariants(stack, accepted)
     assert not problems, "invariants broken:\n" + "\n".join(problems)
 
 

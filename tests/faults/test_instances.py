@@ -21,9 +21,8 @@ from websockets.exceptions import ConnectionClosedOK
 from websockets.sync.client import connect
 
 from tests import job_store
-from tests.client import TERMINAL, approved_script, new_video_id, wait_running, wait_terminal
-from tests.faults.conftest import TAKEOVERS, TALLIES
-from tests.faults.invariants import check_invariants, tally
+from tests.client import approved_script, new_video_id, wait_running, wait_terminal
+from tests.faults.conftest import TAKEOVERS, tally_and_check
 from tests.faults.jobs import script_of
 from tests.integration.test_webhooks import SECRET as WEBHOOK_SECRET, Receiver
 from tests.stack import Stack
@@ -145,9 +144,7 @@ def cluster(tmp_path, request, webhooks) -> Iterator[Cluster]:
         yield made
     finally:
         made.stop()
-    TALLIES.append((request.node.name, tally(first, made.accepted)))
-    problems = check_invariants(first, made.accepted)
-    assert not problems, "invariants broken:\n" + "\n".join(problems)
+    tally_and_check(request.node.name, first, made.accepted)
 
 
 class ProgressFollower(threading.Thread):

@@ -4,9 +4,13 @@ loss must be noticed, since the lock and the notifications go with it."""
 
 import asyncio
 import contextlib
+import logging
+from collections.abc import AsyncIterator
 
 import asyncpg
 from sqlalchemy.engine import make_url
+
+log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_SEC = 5.0
 LINK_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
@@ -19,6 +23,25 @@ async def open_held(sqlalchemy_url: str, purpose: str) -> asyncpg.Connection:
     dsn = make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
     return await asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT_SEC,
                                  server_settings={"application_name": f"slidereel-{purpose}"})
+
+
+async def held_connections(sqlalchemy_url: str, purpose: str, pause_sec: float) -> AsyncIterator[asyncpg.Connection]:
+    """A held connection, and a new one each time the caller is done with the last (it was
+    lost), forever; `pause_sec` between tries, so a server that is down is not hammered. Each
+    connection is dropped once the caller's loop body ends; iterate inside
+    `contextlib.aclosing`, so a cancelled caller drops the one it holds at once, not when the
+    generator is collected."""
+    while True:
+        try:
+            connection = await open_held(sqlalchemy_url, purpose)
+        except LINK_ERRORS as error:
+            log.warning("cannot open the %s connection to PostgreSQL: %s", purpose, error)
+        else:
+            try:
+                yield connection
+            finally:
+                drop(connection)
+        await asyncio.sleep(pause_sec)
 
 
 async def until_lost(connection: asyncpg.Connection, interval: float) -> None:

@@ -13,7 +13,6 @@ or STALE), which also holds with an HTTP cancel arriving from outside the actor.
 """
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import Counter
@@ -30,6 +29,7 @@ from libs.contracts.bus import (
 )
 from libs.contracts.codes import ErrorCode, JobStatus
 from libs.storage import AssetStore, StorageError, job_key
+from libs.tasks import cancel_and_wait
 from services.api.db.models import utc_now
 from services.api.dispatch.registry import Worker, WorkerRegistry
 from services.api.jobs.store import Finish, JobStore, Verdict
@@ -137,11 +137,7 @@ class RenderBroker:
         self.wake()
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         self._router.close()
         self._sub.close()
         self._context.term()

@@ -13,8 +13,8 @@ instance answers /readyz and /metrics alike.
 """
 
 import asyncio
-import contextlib
 import logging
+from contextlib import aclosing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -25,8 +25,9 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import SQLAlchemyError
 
+from libs.tasks import cancel_and_wait
 from services.api.db.engine import Database
-from services.api.db.held import LINK_ERRORS, drop, open_held, until_lost
+from services.api.db.held import LINK_ERRORS, held_connections, until_lost
 from services.api.db.models import DispatcherStatusRow, utc_now
 from services.api.dispatch.broker import RenderBroker
 from services.api.dispatch.wake import WAKE_CHANNEL
@@ -67,10 +68,7 @@ class DispatcherRole:
             await self._take()
 
     async def stop(self) -> None:
-        if self._contender is not None:
-            self._contender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._contender
+        await cancel_and_wait([self._contender])
         await self._give_up()
 
     def request_dispatch(self) -> None:
@@ -100,12 +98,10 @@ class DispatcherRole:
         return PoolStatus(dispatcher=False, renderers=reported.renderers, waiting_for_engine=reported.waiting_for_engine)
 
     @property
-    def _liveness(self) -> timedelta:
-        return timedelta(seconds=self._settings.heartbeat_interval * self._settings.heartbeat_liveness)
-
-    @property
     def _report_stale_after(self) -> timedelta:
-        return self._liveness + timedelta(seconds=CONTEND_EVERY_SEC)
+        """A report older than a liveness period and a lock poll has no holder behind it."""
+        settings = self._settings
+        return timedelta(seconds=settings.heartbeat_interval * settings.heartbeat_liveness + CONTEND_EVERY_SEC)
 
     # --- holding the role ----------------------------------------------------------------
 
@@ -125,28 +121,22 @@ class DispatcherRole:
 
     async def _contend(self) -> None:
         """Forever: connect, wait for the lock, dispatch while the connection lasts."""
-        while True:
-            try:
-                connection = await open_held(self._settings.sqlalchemy_url, "dispatcher-lock")
-            except LINK_ERRORS as error:
-                log.warning("cannot reach PostgreSQL for the dispatcher lock: %s", error)
-                await asyncio.sleep(CONTEND_EVERY_SEC)
-                continue
-            try:
-                await self._hold(connection)
-            except LINK_ERRORS as error:
-                log.warning("the dispatcher lock's connection failed: %s", error)
-            except zmq.ZMQError as error:
-                # Most likely its endpoints are taken; the lock goes with the connection, so
-                # another instance can dispatch meanwhile.
-                log.error("cannot bind the bus at %s and %s: %s", self._settings.command_endpoint,
-                          self._settings.event_endpoint, error)
-            finally:
-                if self._broker is not None:
-                    log.error("lost the dispatcher lock's connection; stopped dispatching so another instance can")
-                await self._give_up()
-                drop(connection)
-            await asyncio.sleep(CONTEND_EVERY_SEC)
+        connections = held_connections(self._settings.sqlalchemy_url, "dispatcher-lock", CONTEND_EVERY_SEC)
+        async with aclosing(connections):
+            async for connection in connections:
+                try:
+                    await self._hold(connection)
+                except LINK_ERRORS as error:
+                    log.warning("the dispatcher lock's connection failed: %s", error)
+                except zmq.ZMQError as error:
+                    # Most likely its endpoints are taken; the lock goes with the connection, so
+                    # another instance can dispatch meanwhile.
+                    log.error("cannot bind the bus at %s and %s: %s", self._settings.command_endpoint,
+                              self._settings.event_endpoint, error)
+                finally:
+                    if self._broker is not None:
+                        log.error("lost the dispatcher lock's connection; stopped dispatching so another instance can")
+                    await self._give_up()
 
     async def _hold(self, connection: asyncpg.Connection) -> None:
         while not await connection.fetchval("SELECT pg_try_advisory_lock($1)", DISPATCHER_LOCK):
@@ -159,9 +149,7 @@ class DispatcherRole:
         try:
             await until_lost(connection, self._settings.heartbeat_interval)
         finally:
-            reporter.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reporter
+            await cancel_and_wait([reporter])
 
     def _woken(self, _connection: object, _pid: int, _channel: str, _payload: str) -> None:
         if self._broker is not None:

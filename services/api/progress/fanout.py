@@ -14,15 +14,16 @@ and all instances get after a sender reconnected.
 """
 
 import asyncio
-import contextlib
 import logging
+from contextlib import aclosing
 from uuid import uuid4
 
 import asyncpg
 import msgspec
 from litestar.channels import ChannelsPlugin
 
-from services.api.db.held import LINK_ERRORS, drop, open_held, until_lost
+from libs.tasks import cancel_and_wait
+from services.api.db.held import LINK_ERRORS, held_connections, until_lost
 from services.api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,10 @@ dropped and every stream resyncs from the job table instead."""
 RECONNECT_AFTER_SEC = 0.5
 
 
-class Resync(msgspec.Struct, tag="resync"):
+RESYNC = "resync"
+
+
+class Resync(msgspec.Struct, tag=RESYNC):
     """Not sent to clients: tells a stream to read what it lacks of `job_id` (of every job it
     follows, if None) from the job table."""
 
@@ -63,11 +67,7 @@ class ClusterFanout:
                        asyncio.create_task(self._listen_forever(), name="fanout-listen")]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
 
     def send(self, job_id: str, channels: list[str], data: bytes) -> None:
         """Queues an event, already published here, for the other instances."""
@@ -83,22 +83,14 @@ class ClusterFanout:
     # --- sending -------------------------------------------------------------------------
 
     async def _send_forever(self) -> None:
-        while True:
-            try:
-                connection = await open_held(self._settings.sqlalchemy_url, "fanout-send")
-            except LINK_ERRORS as error:
-                log.warning("cannot open the progress fan-out's sending connection: %s", error)
-                self._owe_resync = True
-                await asyncio.sleep(RECONNECT_AFTER_SEC)
-                continue
-            try:
-                await self._send_batches(connection)
-            except LINK_ERRORS as error:
-                log.warning("progress fan-out lost its sending connection: %s", error)
-                self._owe_resync = True
-            finally:
-                drop(connection)
-            await asyncio.sleep(RECONNECT_AFTER_SEC)
+        connections = held_connections(self._settings.sqlalchemy_url, "fanout-send", RECONNECT_AFTER_SEC)
+        async with aclosing(connections):
+            async for connection in connections:
+                try:
+                    await self._send_batches(connection)
+                except LINK_ERRORS as error:
+                    log.warning("progress fan-out lost its sending connection: %s", error)
+                    self._owe_resync = True
 
     async def _send_batches(self, connection: asyncpg.Connection) -> None:
         while True:
@@ -124,28 +116,21 @@ class ClusterFanout:
     # --- receiving -----------------------------------------------------------------------
 
     async def _listen_forever(self) -> None:
-        missed = False
-        while True:
-            try:
-                connection = await open_held(self._settings.sqlalchemy_url, "fanout-listen")
-            except LINK_ERRORS as error:
-                log.warning("cannot open the progress fan-out's listening connection: %s", error)
+        # Until the first connection listens, other instances' events pass unseen too; the
+        # resync it then publishes reaches whichever streams opened meanwhile (none, usually).
+        missed = True
+        connections = held_connections(self._settings.sqlalchemy_url, "fanout-listen", RECONNECT_AFTER_SEC)
+        async with aclosing(connections):
+            async for connection in connections:
+                try:
+                    await connection.add_listener(NOTIFY_CHANNEL, self._received)
+                    if missed:
+                        self._channels.publish(msgspec.json.encode(Resync()), EVERY_STREAM)
+                    await until_lost(connection, self._settings.heartbeat_interval)
+                except LINK_ERRORS as error:
+                    log.warning("progress fan-out's listening connection failed: %s", error)
+                log.warning("progress fan-out stopped listening; reconnecting, then streams catch up from the job table")
                 missed = True
-                await asyncio.sleep(RECONNECT_AFTER_SEC)
-                continue
-            try:
-                await connection.add_listener(NOTIFY_CHANNEL, self._received)
-                if missed:
-                    self._channels.publish(msgspec.json.encode(Resync()), EVERY_STREAM)
-                    missed = False
-                await until_lost(connection, self._settings.heartbeat_interval)
-            except LINK_ERRORS as error:
-                log.warning("progress fan-out's listening connection failed: %s", error)
-            finally:
-                drop(connection)
-            log.warning("progress fan-out stopped listening; reconnecting, then streams catch up from the job table")
-            missed = True
-            await asyncio.sleep(RECONNECT_AFTER_SEC)
 
     def _received(self, _connection: object, _pid: int, _channel: str, payload: str) -> None:
         instance, *channels, data = payload.split("\n")

@@ -34,7 +34,7 @@ from services.api.db.models import JobRow
 from services.api.jobs.store import JobStore
 from services.api.jobs.views import event_view, snapshot_view
 from services.api.metrics.instruments import WEBSOCKET_CLIENTS
-from services.api.progress.fanout import EVERY_STREAM, Resync
+from services.api.progress.fanout import EVERY_STREAM, RESYNC
 from services.api.progress.publisher import job_channel, video_channel
 from services.api.settings import Settings
 from services.api.timestamps import iso_utc
@@ -108,7 +108,7 @@ class ProgressStream:
     async def send_live(self, subscriber: Subscriber) -> None:
         async for data in subscriber.iter_events():
             key = self._decode_key(data)
-            if key.type == Resync.__struct_config__.tag:
+            if key.type == RESYNC:
                 ended = await self._resync(key.job_id)
             elif key.seq <= self._sent_seq.get(key.job_id, 0):
                 continue

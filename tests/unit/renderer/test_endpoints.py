@@ -13,11 +13,11 @@ GIVE_UP_MS = 10_000
 
 
 def test_endpoint_lists_are_comma_separated(monkeypatch):
-    monkeypatch.setenv("RENDER_COMMAND_ENDPOINT", "tcp://10.0.0.5:5555, tcp://10.0.0.6:5555,")
-    monkeypatch.setenv("RENDER_EVENT_ENDPOINT", "tcp://10.0.0.5:5556")
+    monkeypatch.setenv("RENDER_COMMAND_ENDPOINT", "tcp://127.0.0.2:5555, tcp://127.0.0.3:5555,")
+    monkeypatch.setenv("RENDER_EVENT_ENDPOINT", "tcp://127.0.0.2:5556")
     settings = RendererSettings()
-    assert settings.command_endpoints == ("tcp://10.0.0.5:5555", "tcp://10.0.0.6:5555")
-    assert settings.event_endpoints == ("tcp://10.0.0.5:5556",)
+    assert settings.command_endpoints == ("tcp://127.0.0.2:5555", "tcp://127.0.0.3:5555")
+    assert settings.event_endpoints == ("tcp://127.0.0.2:5556",)
 
 
 @pytest.mark.anyio
