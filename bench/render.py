@@ -58,12 +58,14 @@ def run(runs: int = 3) -> list[Row]:
         return _rows(measured, median, peak_rss_mb, script)
 
 
-def render_and_follow(stack: Stack, script: dict, video_id: str | None = None) -> tuple[float, list[dict], str, str]:
-    """One render of `script` (of a new video, unless given one that holds its images): (wall
-    seconds POST → terminal event, its events, video id, job id)."""
+def render_and_follow(stack: Stack, script: dict, video_id: str | None = None,
+                      script_id: str = "script-001") -> tuple[float, list[dict], str, str]:
+    """One render of `script` (of a new video, unless given one that holds its images, then as
+    a script id it does not have yet): (wall seconds POST → terminal event, its events, video
+    id, job id)."""
     with stack.client(timeout=60) as http:
         video_id = video_id or new_video_id("bench")
-        script_id = approved_script(http, video_id, script)
+        script_id = approved_script(http, video_id, script, script_id)
         started = time.perf_counter()
         job_id = start_render(http, video_id, script_id)["job_id"]
         events = follow(stack, video_id, f"?job_id={job_id}&last_seq=0")

@@ -2,11 +2,14 @@
 test session with `pytest --job-store=postgresql` (tests/conftest.py), and the tests' own
 connection to it, to read (or, in a few fault tests, age or lock) what the API wrote."""
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import Connection, create_engine, select, text, update
+
+from services.api.db.models import ScriptRow
 
 SQLITE, POSTGRESQL = "sqlite", "postgresql"
 KINDS = (SQLITE, POSTGRESQL)
@@ -75,3 +78,13 @@ def lock_job_table(connection: Connection) -> None:
         connection.execute(text("UPDATE render_jobs SET job_id = job_id WHERE 0"))
     else:
         connection.execute(text("LOCK TABLE render_jobs IN EXCLUSIVE MODE"))
+
+
+def blank_the_narration(connection: Connection, video_id: str, script_id: str) -> None:
+    """Blanks every scene's narration of a script, as a script approved before approval checked
+    narration may be: what the renderer's own INVALID_SCRIPT check is still there for."""
+    row = ScriptRow.__table__
+    body = json.loads(connection.execute(select(row.c.body).where(row.c.video_id == video_id, row.c.script_id == script_id)).scalar_one())
+    body["scenes"] = [{**scene, "narration": " \n\t "} for scene in body["scenes"]]
+    connection.execute(update(row).where(row.c.video_id == video_id, row.c.script_id == script_id)
+                       .values(body=json.dumps(body).encode()))

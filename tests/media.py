@@ -4,7 +4,7 @@ import re
 from pathlib import Path
 
 import av
-from PIL import ImageChops
+from PIL import Image, ImageChops
 
 TIMESTAMP = r"(\d+):(\d\d):(\d\d)[,.](\d\d\d)"
 CUE_TIMING = re.compile(rf"{TIMESTAMP} --> {TIMESTAMP}")
@@ -80,3 +80,19 @@ def scene_starts(all_cues: list[tuple[float, float, str]], narrations: list[str]
             position += 1
         starts.append(all_cues[position][0])
     return starts
+
+
+def distinct_pictures(path: Path) -> list[Image.Image]:
+    """Each picture the video shows, in order (a still slide is one frame, or repeats of it)."""
+    pictures: list[tuple[Image.Image, Image.Image]] = []  # (frame, its small greyscale for comparing)
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            image = frame.to_image().convert("RGB")
+            small = image.convert("L").resize((192, 108))
+            if not pictures or sum(ImageChops.difference(small, pictures[-1][1]).histogram()[49:]) >= 20:
+                pictures.append((image, small))
+    return [image for image, _ in pictures]
+
+
+def near(pixel: tuple[int, ...], expected: tuple[int, int, int], tolerance: int = 48) -> bool:
+    return all(abs(a - b) <= tolerance for a, b in zip(pixel, expected))

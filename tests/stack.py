@@ -25,10 +25,30 @@ FIXTURES = Path(__file__).parent / "fixtures"
 TEST_WEBHOOK_SECRET = "whsec_c2xpZGVyZWVsLXRlc3Qtd2ViaG9vay1zZWNyZXQ="
 
 
+_EPHEMERAL_PORTS = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_LOWEST_PORT = 10_000
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A port nothing listens on now, never handed out before in this run, and outside the
+    range the kernel gives outgoing connections: a port from bind(0) can be taken by some
+    client's connection (a renderer's, an HTTP client's) before the server meant for it binds
+    it, which once failed a stack's start in a loaded run with "address already in use"."""
+    low, high = map(int, _EPHEMERAL_PORTS.read_text().split()) if _EPHEMERAL_PORTS.exists() else (32768, 60999)
+    candidates = [*range(_LOWEST_PORT, low), *range(high + 1, 65536)]
+    for _ in range(1000):
+        port = secrets.choice(candidates)
+        if port in _handed_out:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free port outside the ephemeral range")
 
 
 @dataclass
@@ -162,6 +182,16 @@ class Stack:
         try:
             self.wait_ready()
             self.wait_all_workers()
+            yield self
+        finally:
+            self.stop()
+
+    @contextmanager
+    def running_api(self) -> Iterator["Stack"]:
+        """The API alone, answering; no renderer, so its jobs stay PENDING. Stopped on the way out."""
+        self.start_api()
+        try:
+            self.wait_alive()
             yield self
         finally:
             self.stop()

@@ -4,6 +4,7 @@ These Structs are both the HTTP request body and part of the `Render` bus messag
 follow the bus evolution rules: new fields get defaults, unknown fields are skipped.
 """
 
+import unicodedata
 from typing import Annotated, Literal
 
 import msgspec
@@ -16,6 +17,7 @@ MAX_BULLETS = 12
 MAX_BULLET_CHARS = 300
 DEFAULT_PAUSE_SEC = 0.4
 MAX_CAPTION_CHARS = 300
+MAX_HINT_CHARS = 5_000
 
 MediaId = Annotated[str, msgspec.Meta(
     pattern=r"^med-[0-9a-f]{32}$", description="An image uploaded to the video's media (POST …/media).",
@@ -23,6 +25,11 @@ MediaId = Annotated[str, msgspec.Meta(
 )]
 Fit = Literal["contain", "cover"]
 """contain: the whole picture, letterboxed in the slide background; cover: fills the frame, cropped."""
+Motion = Literal["none", "zoom-in"]
+"""none: the picture holds still (one frame for the scene); zoom-in: it slowly grows through the
+scene, drawn at MOTION_FPS (or the video's constant rate) while it moves, title and caption
+bands holding still."""
+MOTION_FPS = 30
 HexColor = Annotated[str, msgspec.Meta(pattern=r"^#[0-9a-fA-F]{6}$", examples=["#1e2a4a"])]
 LanguageTag = Annotated[
     str,
@@ -47,18 +54,31 @@ class Slide(msgspec.Struct, kw_only=True):
     image: MediaId | None = None
     fit: Fit = "contain"
     caption: Annotated[str, msgspec.Meta(max_length=MAX_CAPTION_CHARS)] = ""
+    motion: Motion = "none"
 
     def __post_init__(self) -> None:
         if self.image is not None and self.bullets:
             raise ValueError("an image slide shows a title and a caption, not bullets")
         if self.image is None and self.caption:
             raise ValueError("a caption belongs to an image slide (set `image`)")
+        if self.image is None and self.motion != "none":
+            raise ValueError("motion belongs to an image slide (set `image`)")
+
+
+def is_blank(text: str) -> bool:
+    """True when nothing in `text` can be read or spoken (spaces, controls, zero-width marks)."""
+    return all(unicodedata.category(char)[0] in "ZC" for char in text)
 
 
 class Scene(msgspec.Struct, kw_only=True):
-    narration: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NARRATION_CHARS)]
+    narration: Annotated[str, msgspec.Meta(max_length=MAX_NARRATION_CHARS, description=(
+        "What the scene says. A DRAFT may leave it blank (an imported deck page without speaker "
+        "notes); approval refuses a script with a blank scene (NARRATION_MISSING)."))]
     slide: Slide = msgspec.field(default_factory=Slide)
     pause_sec: Annotated[float, msgspec.Meta(ge=0, le=10)] = DEFAULT_PAUSE_SEC
+    hint: Annotated[str, msgspec.Meta(max_length=MAX_HINT_CHARS, description=(
+        "Not spoken or shown: a note for whoever writes the narration, such as the text of the "
+        "deck page this scene was imported from."))] = ""
 
 
 class Script(msgspec.Struct, kw_only=True):
@@ -74,6 +94,10 @@ class Script(msgspec.Struct, kw_only=True):
             raise ValueError(
                 f"total narration is {total} characters, more than {MAX_TOTAL_NARRATION_CHARS} - at `$.scenes`"
             )
+
+    def scenes_without_narration(self) -> list[int]:
+        """The 0-based indexes of the scenes with nothing to speak; none may be left to approve."""
+        return [index for index, scene in enumerate(self.scenes) if is_blank(scene.narration)]
 
     @property
     def primary_language(self) -> str:

@@ -31,7 +31,10 @@ from services.api.http_errors import EXCEPTION_HANDLERS
 from services.api.jobs.controller import RenderJobController
 from services.api.jobs.retry import attempt_timeout
 from services.api.jobs.store import JobStore
-from services.api.media.controller import MULTIPART_OVERHEAD_BYTES, MediaController
+from services.api.decks.controller import DeckController
+from services.api.decks.importer import DeckImporter
+from services.api.decks.records import DeckImports
+from services.api.media.controller import MediaController
 from services.api.media.store import MediaStore
 from services.api.metrics.instruments import STORE_OPERATIONS
 from services.api.metrics.requests import http_metrics
@@ -50,6 +53,7 @@ from services.api.security.headers import security_headers
 from services.api.security.origins import AssetOrigins
 from services.api.security.rate_limit import write_rate_limit
 from services.api.settings import Settings
+from services.api.uploads import BODY_LIMIT, MULTIPART_OVERHEAD_BYTES, BodyLimit
 from services.api.webhooks.delivery import WebhookSender
 from services.api.webhooks.outbox import WebhookOutbox
 from services.api.webhooks.signing import load_or_create_webhook_secret
@@ -69,6 +73,8 @@ class Runtime:
     dispatcher: DispatcherRole
     store: AssetStore
     media: MediaStore
+    decks: DeckImporter
+    imports: DeckImports
 
 
 def subject_of(request: Request[Caller, Token, State]) -> str:
@@ -114,12 +120,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
         await dispatcher.start()
         sweeper = asyncio.create_task(sweep_periodically(db, settings, store), name="ttl-sweep")
         webhooks = asyncio.create_task(WebhookSender(db, webhook_key, settings.webhook_retry_base_sec).run(), name="webhooks")
-        app.state.runtime = Runtime(db=db, scripts=ScriptStore(db), jobs=jobs, publisher=publisher, dispatcher=dispatcher,
-                                    store=store, media=MediaStore(db, store))
+        scripts, media, imports = ScriptStore(db), MediaStore(db, store), DeckImports(db)
+        decks = DeckImporter(settings, scripts, media, imports)
+        app.state.runtime = Runtime(db=db, scripts=scripts, jobs=jobs, publisher=publisher, dispatcher=dispatcher,
+                                    store=store, media=media, decks=decks, imports=imports)
         try:
             yield
         finally:
             await cancel_and_wait((sweeper, webhooks))
+            await decks.stop()
             await dispatcher.stop()
             if fanout is not None:
                 await fanout.stop()
@@ -133,14 +142,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     api = Router(path="/api/v2", route_handlers=[ScriptController, RenderJobController, OperationsController, VideoController,
                                                        WebSocketTicketController])
-    # Uploads are the one body larger than MAX_BODY_BYTES; the handler holds them to MEDIA_MAX_BYTES.
-    uploads = Router(path="/api/v2", route_handlers=[MediaController],
-                     request_max_body_size=settings.media_max_bytes + MULTIPART_OVERHEAD_BYTES)
+    # Uploads are the bodies larger than MAX_BODY_BYTES; the handlers hold them to their own limits.
+    uploads = [Router(path="/api/v2", route_handlers=[controller], request_max_body_size=max_bytes + MULTIPART_OVERHEAD_BYTES,
+                      opt={BODY_LIMIT: BodyLimit(max_bytes, setting)})
+               for controller, max_bytes, setting in ((MediaController, settings.media_max_bytes, "MEDIA_MAX_BYTES"),
+                                                      (DeckController, settings.deck_max_bytes, "DECK_MAX_BYTES"))]
     jwt_secret = load_or_create_secret(settings.jwt_secret, settings.data_dir)
     auth = jwt_auth(jwt_secret, public_schema=settings.public_schema)
     return Litestar(
         on_app_init=[auth.on_app_init],
-        route_handlers=[api, uploads, AssetFilesController, HealthController, MetricsController, render_progress, console_webfont,
+        route_handlers=[api, *uploads, AssetFilesController, HealthController, MetricsController, render_progress, console_webfont,
                         console_router()],
         lifespan=[runtime],
         plugins=[channels],
@@ -149,7 +160,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "subject": Provide(subject_of, sync_to_thread=False),
             "webfont": Provide(lambda: webfont, sync_to_thread=False),
             "jwt_secret": Provide(lambda: jwt_secret, sync_to_thread=False),
-            **{name: from_runtime(name) for name in ("db", "scripts", "jobs", "publisher", "dispatcher", "store", "media")},
+            **{name: from_runtime(name) for name in ("db", "scripts", "jobs", "publisher", "dispatcher", "store", "media", "decks", "imports")},
         },
         # After authentication (JWTAuth puts its middleware first), so both can key by subject.
         middleware=[metrics.middleware, write_rate_limit(settings.rate_limit_writes_per_minute),

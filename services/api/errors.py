@@ -92,6 +92,19 @@ class MediaInvalid(MediaRefused):
     pass
 
 
+class DeckImportNotFound(NotFoundError):
+    error_code = ErrorCode.DECK_IMPORT_NOT_FOUND
+
+
+class DeckConverterMissing(MediaRefused):
+    error_code = ErrorCode.DECK_CONVERTER_MISSING
+
+
+class NarrationMissing(ApplicationError):
+    status_code = 422
+    error_code = ErrorCode.NARRATION_MISSING
+
+
 class UnknownMedia(ApplicationError):
     """A script names an image its video does not have: refused at save, not at render."""
 

@@ -6,10 +6,12 @@ from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_422_UNPROCESSABLE_ENTITY, HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.status_codes import (HTTP_400_BAD_REQUEST, HTTP_413_REQUEST_ENTITY_TOO_LARGE, HTTP_422_UNPROCESSABLE_ENTITY,
+                                    HTTP_500_INTERNAL_SERVER_ERROR)
 
 from libs.contracts.codes import ErrorCode
 from services.api.errors import ApplicationError
+from services.api.uploads import BODY_LIMIT, too_large
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,11 @@ def validation_error_handler(_: Request, error: ValidationException) -> Response
     return error_response(HTTP_422_UNPROCESSABLE_ENTITY, ErrorCode.VALIDATION_ERROR, message, {"errors": problems})
 
 
-def http_error_handler(_: Request, error: HTTPException) -> Response:
+def http_error_handler(request: Request, error: HTTPException) -> Response:
+    limit = request.route_handler.opt.get(BODY_LIMIT) if error.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE else None
+    if limit is not None:  # an upload past its router's limit: name the setting, as the handler would
+        announced = request.headers.get("content-length", "")
+        return application_error_handler(request, too_large(int(announced) if announced.isdigit() else None, limit))
     # A body that is not even JSON is a validation error too: SPEC §2 has one code for it, 422.
     status = HTTP_422_UNPROCESSABLE_ENTITY if error.status_code == HTTP_400_BAD_REQUEST else error.status_code
     code = CODES_BY_STATUS.get(status, "HTTP_ERROR")

@@ -4,6 +4,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from libs.contracts.script import MAX_SCENES
 from libs.logs import LogFormat, log_format_from_env
 
 
@@ -50,6 +51,19 @@ class Settings:
     media_max_pixels: int = field(default_factory=lambda: int(_env("MEDIA_MAX_PIXELS", "50000000")))
     """Width × height an image may declare; refused from its header, before decoding (a bomb is small on disk)."""
     media_max_side_px: int = field(default_factory=lambda: int(_env("MEDIA_MAX_SIDE_PX", "12000")))
+    deck_max_bytes: int = field(default_factory=lambda: int(_env("DECK_MAX_BYTES", str(100 * 1024 * 1024))))
+    """The largest deck upload (PDF or PPTX body); 413 beyond."""
+    deck_max_pages: int = field(default_factory=lambda: min(int(_env("DECK_MAX_PAGES", str(MAX_SCENES))), MAX_SCENES))
+    """Pages (one scene each) a deck may have; never more than a script's scenes."""
+    deck_max_unzipped_bytes: int = field(
+        default_factory=lambda: int(_env("DECK_MAX_UNZIPPED_BYTES", str(512 * 1024 * 1024))))
+    """What a PPTX may expand to: declared sizes checked at once, real ones while converting."""
+    deck_timeout_sec: float = field(default_factory=lambda: float(_env("DECK_TIMEOUT_SEC", "300")))
+    """A conversion still running after this is killed and the deck refused (422)."""
+    deck_max_concurrent: int = field(default_factory=lambda: int(_env("DECK_MAX_CONCURRENT", "2")))
+    """Conversions one API instance runs at once (each a process; LibreOffice takes ~200 MB); more wait."""
+    soffice: str = field(default_factory=lambda: _env("DECK_SOFFICE", "soffice"))
+    """LibreOffice's command, for PPTX decks; without it a PPTX is refused with DECK_CONVERTER_MISSING."""
 
     jwt_secret: str | None = field(default_factory=lambda: _optional_env("JWT_SECRET"))
     public_schema: bool = field(default_factory=lambda: _env("SCHEMA_PUBLIC", "true").lower() in ("1", "true", "yes"))

@@ -1,9 +1,10 @@
 """The MP4 (H.264 yuv420p + AAC, faststart) from slide pictures, scene start times and PCM audio.
 
 Variable frame rate (fps None): one keyframe per slide at its scene start, held until the next
-one, so encoding cost follows the number of slides, not the video's length. Constant frame
-rate: fps frames a second, with a keyframe where each slide begins so seeking lands on it.
-Either way the last frame's duration is cut to end the video exactly where the audio ends.
+one, so encoding cost follows the number of slides, not the video's length; a zooming slide
+(motion.py) gets MOTION_FPS frames a second through its scene. Constant frame rate: fps frames
+a second, with a keyframe where each slide begins so seeking lands on it. Either way the last
+frame's duration is cut to end the video exactly where the audio ends.
 """
 
 import bisect
@@ -18,6 +19,8 @@ from av.video.frame import PictureType
 from av.video.reformatter import ColorPrimaries, ColorRange, ColorTrc, Colorspace
 from PIL import Image
 
+from libs.contracts.script import MOTION_FPS
+from services.renderer.motion import ZoomLayers, zoom_frame
 from services.renderer.tts.base import SAMPLE_WIDTH
 
 X264_PRESET = "veryfast"
@@ -59,6 +62,8 @@ class _Frame:
     duration: int
     slide: int
     keyframe: bool
+    progress: float = 0.0
+    """How far through its slide's scene the frame starts (0 to 1): where a zoom stands."""
 
 
 def compose_video(
@@ -69,16 +74,19 @@ def compose_video(
     audio: PcmAudio,
     video: VideoFormat,
     on_progress: Callable[[float], None],
+    zooms: dict[int, ZoomLayers] | None = None,
 ) -> None:
     """Writes the MP4; `on_progress(fraction)` after each video frame and while the audio
-    finishes (raise in it to stop)."""
-    time_base = Fraction(1, 1000 * (video.fps or 1))
+    finishes (raise in it to stop). `zooms`: by slide index, the layers of the slides that zoom."""
+    zooms = zooms or {}
+    # Milliseconds of a frame at the rate that moves: pts stay whole numbers.
+    time_base = Fraction(1, 1000 * (video.fps or (MOTION_FPS if zooms else 1)))
     duration = audio.duration_sec
     with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as container:
         video_stream = _add_video_stream(container, video, time_base)
         with _AudioEncoder(_add_audio_stream(container, audio.sample_rate), audio) as audio_encoder:
-            frames = _frame_schedule(scene_starts, duration, video.fps, time_base)
-            encoder = _SlideEncoder(container, video_stream, slides, time_base)
+            frames = _frame_schedule(scene_starts, duration, video.fps, time_base, set(zooms))
+            encoder = _SlideEncoder(container, video_stream, slides, zooms, (video.width, video.height), time_base)
             for frame in frames:
                 encoder.encode(frame)
                 on_progress(min((frame.pts + frame.duration) * time_base / duration, audio_encoder.fraction))
@@ -164,42 +172,54 @@ def _add_audio_stream(container: av.container.OutputContainer, sample_rate: int)
 
 
 def _frame_schedule(
-    scene_starts: list[float], duration: float, fps: int | None, time_base: Fraction
+    scene_starts: list[float], duration: float, fps: int | None, time_base: Fraction, moving: set[int]
 ) -> Iterator[_Frame]:
     """The frames to encode, in order, covering [0, duration) exactly."""
     end = round(duration / time_base)
-    if fps is None:
-        return _frame_per_slide(scene_starts, end, time_base)
-    return _constant_rate_frames(scene_starts, end, round(1 / (fps * time_base)), time_base)
-
-
-def _frame_per_slide(scene_starts: list[float], end: int, time_base: Fraction) -> Iterator[_Frame]:
     starts = [round(start / time_base) for start in scene_starts]
-    for slide, (pts, next_pts) in enumerate(zip(starts, [*starts[1:], end])):
-        yield _Frame(pts=pts, duration=next_pts - pts, slide=slide, keyframe=True)
+    scenes = list(zip(starts, [*starts[1:], end]))
+    if fps is None:
+        return _frame_per_slide(scenes, round(1 / (MOTION_FPS * time_base)), moving)
+    return _constant_rate_frames(scenes, round(1 / (fps * time_base)))
 
 
-def _constant_rate_frames(scene_starts: list[float], end: int, ticks: int, time_base: Fraction) -> Iterator[_Frame]:
+def _frame_per_slide(scenes: list[tuple[int, int]], motion_ticks: int, moving: set[int]) -> Iterator[_Frame]:
+    for slide, (start, next_start) in enumerate(scenes):
+        step = motion_ticks if slide in moving else next_start - start
+        for pts in range(start, next_start, max(1, step)):
+            yield _Frame(pts=pts, duration=min(step, next_start - pts), slide=slide, keyframe=pts == start,
+                         progress=(pts - start) / (next_start - start))
+
+
+def _constant_rate_frames(scenes: list[tuple[int, int]], ticks: int) -> Iterator[_Frame]:
+    end = scenes[-1][1]
+    starts = [start for start, _ in scenes]
     previous_slide = -1
     for pts in range(0, end, ticks):
-        slide = bisect.bisect_right(scene_starts, pts * time_base) - 1
-        yield _Frame(pts=pts, duration=min(ticks, end - pts), slide=slide, keyframe=slide != previous_slide)
+        slide = bisect.bisect_right(starts, pts) - 1
+        start, next_start = scenes[slide]
+        yield _Frame(pts=pts, duration=min(ticks, end - pts), slide=slide, keyframe=slide != previous_slide,
+                     progress=(pts - start) / (next_start - start))
         previous_slide = slide
 
 
 class _SlideEncoder:
-    """Encodes scheduled frames, converting each slide picture once however often it repeats."""
+    """Encodes scheduled frames, converting each still slide picture once however often it
+    repeats; a zooming slide's frames are each drawn from its layers."""
 
-    def __init__(self, container, stream, slides: list[Path], time_base: Fraction) -> None:
+    def __init__(self, container, stream, slides: list[Path], zooms: dict[int, ZoomLayers], size: tuple[int, int],
+                 time_base: Fraction) -> None:
         self._container, self._stream, self._slides, self._time_base = container, stream, slides, time_base
+        self._zooms, self._size = zooms, size
         self._picture: tuple[int, av.VideoFrame] | None = None
+        self._layers: tuple[int, Image.Image, Image.Image | None] | None = None
         self._durations: dict[int, int] = {}
 
     def finish(self) -> None:
         self._mux(self._stream.encode(None))
 
     def encode(self, frame: _Frame) -> None:
-        picture = self._picture_of(frame.slide)
+        picture = self._zoomed(frame) if frame.slide in self._zooms else self._picture_of(frame.slide)
         picture.pts = frame.pts
         picture.pict_type = PictureType.I if frame.keyframe else PictureType.NONE
         self._durations[frame.pts] = frame.duration
@@ -214,11 +234,26 @@ class _SlideEncoder:
     def _picture_of(self, slide: int) -> av.VideoFrame:
         if self._picture is None or self._picture[0] != slide:
             with Image.open(self._slides[slide]) as image:
-                frame = av.VideoFrame.from_image(image)
-            picture = frame.reformat(format="yuv420p", dst_colorspace=Colorspace.ITU709)
-            picture.time_base = self._time_base
-            self._picture = (slide, picture)
+                self._picture = (slide, self._converted(image))
         return self._picture[1]
+
+    def _zoomed(self, frame: _Frame) -> av.VideoFrame:
+        if self._layers is None or self._layers[0] != frame.slide:
+            layers = self._zooms[frame.slide]
+            overlay = _loaded(layers.overlay, "RGBA") if layers.overlay else None
+            self._layers = (frame.slide, _loaded(layers.picture, "RGB"), overlay)
+        _, picture, overlay = self._layers
+        return self._converted(zoom_frame(picture, overlay, self._size, frame.progress))
+
+    def _converted(self, image: Image.Image) -> av.VideoFrame:
+        picture = av.VideoFrame.from_image(image).reformat(format="yuv420p", dst_colorspace=Colorspace.ITU709)
+        picture.time_base = self._time_base
+        return picture
+
+
+def _loaded(path: Path, mode: str) -> Image.Image:
+    with Image.open(path) as image:
+        return image.convert(mode)
 
 
 def _audio_chunks(audio: PcmAudio) -> Iterator[tuple[float, av.AudioFrame]]:

@@ -134,7 +134,7 @@ def _render(
     slides = [scene.slide for scene in job.script.scenes]
 
     progress(Step.RENDER_SLIDES, 0, f"Drawing {len(slides)} slides")
-    slide_files = render_slides(
+    rendered = render_slides(
         slides, size, fonts, work, lambda done: progress(Step.RENDER_SLIDES, done / len(slides), f"Drew slide {done}"),
         pictures=pictures,
     )
@@ -142,7 +142,8 @@ def _render(
     progress(Step.COMPOSE_VIDEO, 0, "Encoding the video")
     compose_video(
         staging / assets.video,
-        slides=slide_files,
+        slides=rendered.stills,
+        zooms=rendered.zooms,
         scene_starts=narration.scene_starts,
         audio=narration.audio,
         video=VideoFormat(width=output.width, height=output.height, fps=output.fps, crf=output.crf),

@@ -8,11 +8,12 @@ from types import MappingProxyType
 
 from PIL import Image, ImageDraw
 
-from libs.contracts.script import Slide
+from libs.contracts.script import Slide, is_blank
 from services.renderer.fonts import BOLD, REGULAR, FontBook
 from services.renderer.mixed_font import MixedFont
+from services.renderer.motion import ZoomLayers, zoomed_size
 from services.renderer.pictures import PictureUnreadable, fitted_picture
-from services.renderer.text import clean_text, is_blank, wrap
+from services.renderer.text import clean_text, wrap
 
 DEFAULT_BACKGROUND = "#1e2a4a"
 LIGHT_TEXT, DARK_TEXT = "#ffffff", "#16181d"
@@ -71,20 +72,31 @@ def draw_slide(slide: Slide, size: tuple[int, int], fonts: FontBook, pictures: P
     return image
 
 
+@dataclass(frozen=True)
+class RenderedSlides:
+    stills: list[Path]
+    """Each slide as a picture file."""
+    zooms: dict[int, ZoomLayers]
+    """By slide index: the layers of the slides that zoom (`"motion": "zoom-in"`)."""
+
+
 def render_slides(
     slides: list[Slide], size: tuple[int, int], fonts: FontBook, folder: Path, on_slide: Callable[[int], None],
     *, pictures: Pictures = NO_PICTURES,
-) -> list[Path]:
-    """Each slide as a picture file in `folder`; `on_slide(count)` after each one."""
-    paths = []
+) -> RenderedSlides:
+    """Each slide as a picture file in `folder`, and the layers of those that zoom;
+    `on_slide(count)` after each one."""
+    rendered = RenderedSlides(stills=[], zooms={})
     for number, slide in enumerate(slides, start=1):
         # Uncompressed PPM: these files live only until the video is encoded, and even the
         # fastest PNG level spent ~60 ms a 1080p slide compressing plus ~25 ms decompressing.
         path = folder / f"slide-{number:04d}.ppm"
         draw_slide(slide, size, fonts, pictures).save(path)
-        paths.append(path)
+        rendered.stills.append(path)
+        if slide.image is not None and slide.motion == "zoom-in":
+            rendered.zooms[number - 1] = draw_zoom_layers(slide, pictures[slide.image], size, fonts, folder, number)
         on_slide(number)
-    return paths
+    return rendered
 
 
 def save_thumbnail(slide: Slide, path: Path, fonts: FontBook, pictures: Pictures = NO_PICTURES) -> None:
@@ -121,15 +133,38 @@ def layout_band(text: str, weight: int, text_size: float, size: tuple[int, int],
 def _draw_picture_slide(
     slide: Slide, picture: Path, size: tuple[int, int], fonts: FontBook, background: str
 ) -> Image.Image:
+    image = _fitted(slide, picture, size, background)
+    _draw_bands(image, slide, fonts)
+    return image
+
+
+def _fitted(slide: Slide, picture: Path, size: tuple[int, int], background: str) -> Image.Image:
     try:
-        image = fitted_picture(picture, size, slide.fit, background)
+        return fitted_picture(picture, size, slide.fit, background)
     except PictureUnreadable as error:
         raise PictureUnreadable(f"picture {slide.image}: {error}") from error
+
+
+def _draw_bands(image: Image.Image, slide: Slide, fonts: FontBook) -> bool:
+    """Draws the picture slide's title and caption bands on `image`; whether it has any."""
     if title := _visible(slide.title):
-        _draw_band(image, layout_band(title, BOLD, BAND_TITLE_SIZE, size, fonts), at_top=True)
+        _draw_band(image, layout_band(title, BOLD, BAND_TITLE_SIZE, image.size, fonts), at_top=True)
     if caption := _visible(slide.caption):
-        _draw_band(image, layout_band(caption, REGULAR, CAPTION_SIZE, size, fonts), at_top=False)
-    return image
+        _draw_band(image, layout_band(caption, REGULAR, CAPTION_SIZE, image.size, fonts), at_top=False)
+    return bool(title or caption)
+
+
+def draw_zoom_layers(slide: Slide, picture: Path, size: tuple[int, int], fonts: FontBook, folder: Path,
+                     number: int) -> ZoomLayers:
+    """The layers a zooming picture slide is drawn from, frame by frame (motion.py): the picture
+    fitted larger, and the bands alone on transparency, so they hold still while it moves."""
+    layers = ZoomLayers(picture=folder / f"slide-{number:04d}-zoom.ppm", overlay=folder / f"slide-{number:04d}-bands.png")
+    _fitted(slide, picture, zoomed_size(size), slide.background or DEFAULT_BACKGROUND).save(layers.picture)
+    bands = Image.new("RGBA", size, (0, 0, 0, 0))
+    if not _draw_bands(bands, slide, fonts):
+        return ZoomLayers(picture=layers.picture, overlay=None)
+    bands.save(layers.overlay, compress_level=1)
+    return layers
 
 
 def _draw_band(image: Image.Image, layout: SlideLayout, *, at_top: bool) -> None:

@@ -4,6 +4,8 @@ import re
 import unicodedata
 from collections.abc import Callable
 
+from libs.contracts.script import is_blank
+
 MAX_SENTENCE_CHARS = 100
 """Longer sentences are split at a comma or space so each one gets its own exactly timed cue."""
 
@@ -39,11 +41,6 @@ def _clean_char(char: str) -> str:
             return " "
         case _:
             return char
-
-
-def is_blank(text: str) -> bool:
-    """True when nothing in `text` can be read or spoken (spaces, controls, zero-width marks)."""
-    return all(unicodedata.category(char)[0] in "ZC" for char in text)
 
 
 def split_sentences(text: str, max_chars: int = MAX_SENTENCE_CHARS) -> list[str]:

@@ -50,6 +50,17 @@ POSTER_DRAWN = """() => {
     }
     return window.posterProbe.complete && window.posterProbe.naturalWidth > 0;
 }"""
+PICTURES_DRAWN = """([selector, count]) => {
+    const images = [...document.querySelectorAll(selector)];
+    return images.length === count && images.every((img) => img.complete && img.naturalWidth > 0);
+}"""
+MIDDLE_COLOURS = """(selector) => [...document.querySelectorAll(selector)].map((img) => {
+    const canvas = document.createElement("canvas");
+    [canvas.width, canvas.height] = [img.naturalWidth, img.naturalHeight];
+    const context = canvas.getContext("2d");
+    context.drawImage(img, 0, 0);
+    return [...context.getImageData(canvas.width >> 1, canvas.height >> 1, 1, 1).data.slice(0, 3)];
+})"""
 SUBTITLE_CUES = """() => {
     const track = document.querySelector("#player").textTracks[0];
     const loaded = track && ["showing", "hidden"].includes(track.mode) && track.cues && track.cues.length > 0;
@@ -101,7 +112,8 @@ class Console:
         expect(self.page.locator("#editor-script-id")).to_have_text(script_id)
 
     def fill_script(self, script: dict) -> None:
-        """Types a script body (SPEC §1) into the editor, scene by scene."""
+        """Types a script body (SPEC §1) into the editor, scene by scene; an image slide's
+        image is picked among the video's media."""
         self.page.fill("#script-title", script["title"])
         self.page.fill("#script-language", script.get("language", "ko"))
         scenes = self.page.locator("#scenes .scene")
@@ -113,11 +125,23 @@ class Console:
             slide = scene.get("slide", {})
             item.locator("[name=narration]").fill(scene["narration"])
             item.locator("[name=slide-title]").fill(slide.get("title", ""))
-            item.locator("[name=bullets]").fill("\n".join(slide.get("bullets", [])))
+            if "image" in slide:
+                item.locator("[name=image]").select_option(slide["image"])
+                item.locator("[name=fit]").select_option(slide.get("fit", "contain"))
+                item.locator("[name=motion]").select_option(slide.get("motion", "none"))
+                item.locator("[name=caption]").fill(slide.get("caption", ""))
+            else:
+                item.locator("[name=bullets]").fill("\n".join(slide.get("bullets", [])))
             item.locator("[name=background]").fill(slide.get("background") or "")
 
     def scene_field(self, index: int, name: str):
         return self.page.locator("#scenes .scene").nth(index).locator(f"[name={name}]")
+
+    def choose_file(self, button: str, name: str, mime_type: str, data: bytes) -> None:
+        """Clicks `button` and picks a file in the file dialog it opens."""
+        with self.page.expect_file_chooser() as chooser:
+            self.page.click(button)
+        chooser.value.set_files(files=[{"name": name, "mimeType": mime_type, "buffer": data}])
 
     def save(self) -> None:
         self.page.click("#save-script")
@@ -158,6 +182,12 @@ class Console:
         subtitles = self.page.evaluate(SUBTITLE_CUES)
         assert subtitles["cues"], subtitles
         return subtitles["cues"]
+
+    def pictures(self, selector: str, count: int) -> list[tuple[int, int, int]]:
+        """Waits until exactly `count` images match `selector`, each drawn (its bytes fetched and
+        decoded: naturalWidth > 0); returns the RGB each has in its middle."""
+        self.page.wait_for_function(PICTURES_DRAWN, arg=[selector, count])
+        return [tuple(rgb) for rgb in self.page.evaluate(MIDDLE_COLOURS, selector)]
 
     def expect_job_status(self, status: str, timeout: int = UI_TIMEOUT_MS) -> None:
         expect(self.page.locator("#job-status")).to_have_text(status, timeout=timeout)

@@ -13,6 +13,7 @@ from services.api.auth.roles import Role
 from tests.browser.conftest import console_url
 from tests.browser.console import RENDER_TIMEOUT_MS, Console
 from tests.client import approved_script, job, new_video_id
+from tests.job_store import blank_the_narration
 
 SCRIPT = {
     "title": "콘솔에서 만든 영상",
@@ -159,12 +160,16 @@ def test_a_failed_render_and_a_bad_token_show_code_and_message(console: Console)
     console.shot("bad-token")
 
     console.use_token(Role.APPROVER)
-    console.open_video(new_video_id("console-fail"))
-    # Whitespace passes the API's length check, but there is nothing to speak.
-    console.fill_script({"title": "말이 없는 장면", "scenes": [{"narration": "   ", "slide": {"title": "빈 장면"}}]})
+    video_id = new_video_id("console-fail")
+    console.open_video(video_id)
+    console.fill_script({"title": "말이 없어질 장면",
+                         "scenes": [{"narration": "곧 지워질 말입니다.", "slide": {"title": "빈 장면"}}]})
     console.save()
     expect(page.locator("#editor-status")).to_have_text("DRAFT")
     console.approve()
+    # Approval refuses blank narration; one blanked after approval is the renderer's to refuse.
+    with console.stack.job_table() as db:
+        blank_the_narration(db, video_id, page.locator("#editor-script-id").text_content())
     console.render()
     console.expect_job_status("FAILED", timeout=RENDER_TIMEOUT_MS)
     expect(page.locator("#job-error")).to_contain_text("INVALID_SCRIPT: scene 1 has no narration to speak")

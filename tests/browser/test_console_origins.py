@@ -82,8 +82,14 @@ def test_hangul_is_drawn_with_the_consoles_web_font(console: Console, stack: Sta
     console.shot("korean-title")
 
 
+REASONS_SHOWN_IN = {"#save-script": "#action-reasons", "#approve-script": "#action-reasons", "#new-script": None,
+                    "#upload-media": "#media-reasons", "#import-deck": None}
+"""Where a button's refusal is written beside its tooltip (None: the tooltip only)."""
+
+
 @pytest.mark.parametrize(("role", "refused"), [
-    (Role.VIEWER, {"#save-script": "editor", "#approve-script": "approver", "#new-script": "editor"}),
+    (Role.VIEWER, {"#save-script": "editor", "#approve-script": "approver", "#new-script": "editor",
+                   "#upload-media": "editor", "#import-deck": "editor"}),
     (Role.EDITOR, {"#approve-script": "approver"}),
     (Role.APPROVER, {}),
 ])
@@ -96,13 +102,13 @@ def test_actions_the_role_cannot_do_are_disabled_with_the_reason(console: Consol
     console.open_video(video_id)
     console.open_script("draft-1")
     page = console.page
-    for button in ("#save-script", "#approve-script", "#new-script"):
+    for button, reasons in REASONS_SHOWN_IN.items():
         if button in refused:
             reason = f"Needs the {refused[button]} role; this token is {role.name.lower()}."
             expect(page.locator(button)).to_be_disabled()
             expect(page.locator(button)).to_have_attribute("title", reason)
-            if button != "#new-script":
-                expect(page.locator("#action-reasons")).to_contain_text(reason)
+            if reasons:
+                expect(page.locator(reasons)).to_contain_text(reason)
         else:
             expect(page.locator(button)).to_be_enabled()
     expect(page.locator("#scenes [name=narration]").first).to_be_editable(editable=role >= Role.EDITOR)

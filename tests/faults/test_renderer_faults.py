@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 
 from tests.client import job, wait_for, wait_running, wait_terminal
-from tests.faults.jobs import REFERENCE, script_of, submit
+from tests.faults.jobs import script_of, submit
 
 SMALL_FRAMES = {"RENDER_RESOLUTION": "640x360"}
 
@@ -97,8 +97,7 @@ def test_render_past_its_deadline_times_out_and_retries_with_backoff(fault_stack
 
 
 def test_invalid_script_fails_at_once_without_retry(fault_stack, http):
-    silent = {**REFERENCE, "scenes": [{"narration": " \n\t ", "slide": {"title": "nothing to say"}}]}
-    video_id, job_id = submit(fault_stack, http, silent)
+    video_id, job_id = submit(fault_stack, http, script_of(1), blank=True)
     final = wait_terminal(http, video_id, job_id)
     assert final["status"] == "FAILED" and final["error_code"] == "INVALID_SCRIPT"
     assert final["attempt"] == 1 and len(final["attempts"]) == 1

@@ -10,14 +10,13 @@ import pytest
 from sqlalchemy import Connection, select, text, update
 
 from services.api.db.models import JobRow
-from tests.client import approved_script, new_video_id, start_render
+from tests.client import new_video_id, start_render
+from tests.faults.jobs import approved
 from tests.integration.test_render_jobs_api import SHORT_SCRIPT, wait_terminal
 
 # No coqui model anywhere, so no worker offers coqui and a job whose voice needs it stays PENDING
 # for as long as the test wants an active job: not for as long as some render happens to take.
 SWEEP_EVERY_SECOND = {"env": {"RENDER_JOB_TTL_SWEEP_SEC": "1", "COQUI_MODEL_DIR": "", "COQUI_MODEL_ROOT": ""}}
-# The renderer finds nothing to speak in it and fails the job at once with INVALID_SCRIPT.
-BLANK_SCRIPT = {"title": "blank", "language": "ko", "scenes": [{"narration": "   "}]}
 AGE = timedelta(days=31)
 
 
@@ -33,14 +32,15 @@ def job_url(video_id: str, job_id: str) -> str:
     return f"/api/v2/videos/{video_id}/render-jobs/{job_id}"
 
 
-def rendered(http: httpx.Client, script: dict, prefix: str) -> tuple[str, str]:
-    """(video_id, job_id) of a new job of `script`."""
+def rendered(stack, http: httpx.Client, script: dict, prefix: str, *, blank: bool = False) -> tuple[str, str]:
+    """(video_id, job_id) of a new job of `script`; not recorded as accepted, since the sweep deletes jobs."""
     video_id = new_video_id(prefix)
-    return video_id, start_render(http, video_id, approved_script(http, video_id, script))["job_id"]
+    return video_id, start_render(http, video_id, approved(stack, http, video_id, script, blank=blank))["job_id"]
 
 
-def failed(http: httpx.Client, prefix: str) -> tuple[str, str]:
-    video_id, job_id = rendered(http, BLANK_SCRIPT, prefix)
+def failed(stack, http: httpx.Client, prefix: str) -> tuple[str, str]:
+    """A job failed at once: the renderer finds nothing to speak (INVALID_SCRIPT)."""
+    video_id, job_id = rendered(stack, http, SHORT_SCRIPT, prefix, blank=True)
     job = wait_terminal(http, video_id, job_id)
     assert job["status"] == "FAILED" and job["error_code"] == "INVALID_SCRIPT", job
     return video_id, job_id
@@ -57,13 +57,13 @@ def wait_until(condition, timeout: float = 30.0) -> None:
 def test_expired_failed_and_canceled_jobs_are_swept_with_their_files(fault_stack, reference_script):
     assets = fault_stack.asset_dir
     with fault_stack.client(timeout=30) as http:
-        published = rendered(http, SHORT_SCRIPT, "ttl-published")
+        published = rendered(fault_stack, http, SHORT_SCRIPT, "ttl-published")
         assert wait_terminal(http, *published)["status"] == "SUCCEEDED"
-        old_failure = failed(http, "ttl-failed")
-        recent_failure = failed(http, "ttl-recent")
-        canceled = rendered(http, reference_script, "ttl-canceled")
+        old_failure = failed(fault_stack, http, "ttl-failed")
+        recent_failure = failed(fault_stack, http, "ttl-recent")
+        canceled = rendered(fault_stack, http, reference_script, "ttl-canceled")
         assert http.post(job_url(*canceled) + "/cancel").json()["status"] == "CANCELED"
-        active = rendered(http, {**reference_script, "voice": "coqui"}, "ttl-active")
+        active = rendered(fault_stack, http, {**reference_script, "voice": "coqui"}, "ttl-active")
         fault_stack.accepted |= {published[1], recent_failure[1], active[1]}
 
         # A canceled render's attempt closes when its worker confirms; age it only after that.

@@ -119,4 +119,5 @@ def test_only_an_admin_runs_operations(stack):
         assert refused.status_code == 403 and refused.json()["error_code"] == "FORBIDDEN"
     with stack.client(role=Role.ADMIN, timeout=30) as http:
         report = http.post("/api/v2/ops/ttl-sweep")
-        assert report.status_code == 200 and set(report.json()) == {"removed_jobs", "removed_media", "removed_staging"}
+        assert report.status_code == 200 and set(report.json()) == {
+            "removed_jobs", "removed_media", "removed_staging", "removed_deck_imports"}

@@ -75,6 +75,26 @@ def test_ids_outside_the_safe_set_are_422(http, path):
     assert response.status_code == 422 and response.json()["error_code"] == "VALIDATION_ERROR", (path, response.text)
 
 
+@pytest.mark.parametrize("narration", ["", " \n\t \u3000 ", "\u200b\u200d"])
+def test_a_scene_without_narration_is_saved_as_a_draft_but_never_approved(http, narration):
+    video_id = new_video_id("blank")
+    script = {**VALID, "scenes": [VALID["scenes"][0], {"narration": narration, "hint": "페이지 2의 글"}]}
+    url = f"/api/v2/videos/{video_id}/scripts/s1"
+    saved = http.put(url, json=script)
+    assert saved.status_code == 201 and saved.json()["scenes"][1]["hint"] == "페이지 2의 글", saved.text
+
+    refused = http.post(f"{url}/approve")
+
+    assert refused.status_code == 422, refused.text
+    error = refused.json()
+    assert error["error_code"] == "NARRATION_MISSING" and "Scene 2 of 2" in error["message"]
+    assert error["detail"]["scenes"] == [1]
+    assert error["detail"]["errors"] == [{"field": "$.scenes[1].narration", "message": "no narration to speak"}]
+    assert http.get(url).json()["status"] == "DRAFT"
+    response = http.post(f"/api/v2/videos/{video_id}/render-jobs", json={"script_id": "s1"})
+    assert response.status_code == 409 and response.json()["error_code"] == "SCRIPT_NOT_APPROVED"
+
+
 EDGE_TEXTS = {
     "emoji and ZWJ sequences": "가족 👨‍👩‍👧‍👦 과 국기 🇰🇷 입니다.",
     "control characters": "줄\x00바꿈\x07과\x1b[31m 제어 문자.",
@@ -82,7 +102,6 @@ EDGE_TEXTS = {
     "a 5,000-character word": "가" * 5000,
     "zero-width characters": "보\u200b이\u200d지\ufeff 않는 문자.",
     "glyphs the font lacks": "𓀀𓁐 𝕬𝖇𝖈 ꙮ.",
-    "only whitespace": " \n\t \u3000 ",
     "only punctuation": "…!?.",
 }
 

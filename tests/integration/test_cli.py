@@ -100,7 +100,7 @@ def test_a_draft_script_is_not_rendered_without_approve(stack: Stack, script_fil
 
 def test_a_script_the_api_refuses_is_reported_naming_the_field(stack: Stack, tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({**SHORT_SCRIPT, "scenes": [{**SHORT_SCRIPT["scenes"][0], "narration": ""}]}), encoding="utf-8")
+    bad.write_text(json.dumps({**SHORT_SCRIPT, "scenes": [{**SHORT_SCRIPT["scenes"][0], "narration": "가" * 5001}]}), encoding="utf-8")
 
     result = slidereel("--json", "submit", str(bad), "--video", new_video_id("cli"), env=as_user(stack))
 

@@ -10,9 +10,10 @@ import zlib
 import av
 import httpx
 import pytest
-from PIL import Image, ImageChops
+from PIL import Image
 
 from tests.client import approved_script, new_video_id, start_render, wait_terminal
+from tests.media import distinct_pictures, near
 
 FRAME = (1920, 1080)
 BACKGROUND = (0x1E, 0x2A, 0x4A)
@@ -129,22 +130,6 @@ def test_a_script_naming_an_image_the_video_lacks_is_refused_at_save(stack):
     assert body["detail"]["errors"][0]["field"] == "$.scenes[1].slide.image"
 
 
-def distinct_pictures(path) -> list[Image.Image]:
-    """Each picture the video shows, in order (a still slide is one frame, or repeats of it)."""
-    pictures: list[Image.Image] = []
-    with av.open(str(path)) as container:
-        for frame in container.decode(video=0):
-            image = frame.to_image().convert("RGB")
-            small = image.convert("L").resize((192, 108))
-            if not pictures or sum(ImageChops.difference(small, pictures[-1][1]).histogram()[49:]) >= 20:
-                pictures.append((image, small))
-    return [image for image, _ in pictures]
-
-
-def near(pixel: tuple[int, ...], expected: tuple[int, int, int], tolerance: int = 48) -> bool:
-    return all(abs(a - b) <= tolerance for a, b in zip(pixel, expected))
-
-
 def test_uploaded_images_render_into_the_right_place_of_the_right_scene(stack, tmp_path):
     video_id = new_video_id("image-slides")
     with stack.client(timeout=60) as http:
@@ -177,3 +162,34 @@ def test_uploaded_images_render_into_the_right_place_of_the_right_scene(stack, t
     # Transparent parts show the slide background, never the magenta under the alpha.
     assert near(transparent.getpixel((960, 540)), (255, 255, 255))
     assert near(transparent.getpixel((600, 200)), BACKGROUND)
+
+
+def test_a_zoom_in_image_slide_grows_through_its_scene_under_a_still_title(stack, tmp_path):
+    video_id = new_video_id("zoom")
+    square = Image.new("RGB", (1600, 900), (0, 0, 0))
+    square.paste((255, 255, 255), (600, 250, 1000, 650))
+    with stack.client(timeout=60) as http:
+        red = Image.new("RGB", (64, 64), (255, 0, 0))
+        ids = [upload(http, video_id, encoded(image, "PNG")).json()["media_id"] for image in (square, red)]
+        script = {"title": "줌", "language": "ko", "scenes": [
+            {"narration": "가만히 있는 사진입니다.", "slide": {"image": ids[1]}},
+            {"narration": "천천히 다가가는 사진입니다. 제목은 움직이지 않습니다.",
+             "slide": {"image": ids[0], "fit": "cover", "title": "다가가기", "motion": "zoom-in"}},
+        ]}
+        refused = http.put(f"/api/v2/videos/{video_id}/scripts/text", json={
+            "title": "t", "scenes": [{"narration": "글", "slide": {"title": "글", "motion": "zoom-in"}}]})
+        assert refused.status_code == 422 and "motion belongs to an image slide" in refused.text
+        job = wait_terminal(http, video_id, start_render(http, video_id, approved_script(http, video_id, script))["job_id"])
+        assert job["status"] == "SUCCEEDED", job
+        video = tmp_path / "video.mp4"
+        video.write_bytes(http.get(job["assets"]["video_url"]).content)
+
+    with av.open(str(video)) as container:
+        frames = [frame.to_image() for frame in container.decode(video=0)]
+    still, moving = frames[0], frames[1:]
+    assert near(still.getpixel((960, 540)), (255, 0, 0))
+    assert len(moving) > 30, "a zooming scene is drawn at 30 frames a second"
+    widths = [sum(1 for x in range(0, 1920, 4) if min(frame.getpixel((x, 540))) > 200) * 4 for frame in moving]
+    assert widths == sorted(widths) and widths[-1] > widths[0] * 1.08, widths
+    band = [frame.crop((0, 0, 1920, 40)).convert("L").resize((48, 1)).tobytes() for frame in moving]
+    assert max(abs(a - b) for row in band for a, b in zip(row, band[0])) <= 12, "the title band moved"

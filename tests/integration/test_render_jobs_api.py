@@ -34,13 +34,8 @@ def http(stack):
 def api_only(tmp_path_factory) -> Iterator[Stack]:
     """An API with no renderer: its jobs stay PENDING, so a job of the race below cannot
     finish (and rightly let a late POST create a second one) before all 50 POSTs are in."""
-    stack = Stack(data_dir=tmp_path_factory.mktemp("race"), workers=0)
-    stack.start_api()
-    try:
-        stack.wait_alive()
+    with Stack(data_dir=tmp_path_factory.mktemp("race"), workers=0).running_api() as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 def test_fifty_concurrent_posts_create_exactly_one_job(api_only):

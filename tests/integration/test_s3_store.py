@@ -6,9 +6,11 @@ import av
 import httpx
 import pytest
 
+from tests import decks
 from tests.client import approved_script, new_video_id, start_render, wait_terminal
+from tests.integration.test_decks import imported, narrated, rendered_video
 from tests.integration.test_render_jobs_api import SHORT_SCRIPT
-from tests.media import audio_video_durations
+from tests.media import audio_video_durations, distinct_pictures, near
 
 @pytest.fixture(scope="module")
 def rendered(s3_stack, tmp_path_factory) -> dict:
@@ -62,3 +64,19 @@ def test_readyz_reports_the_store(s3_stack):
     assert ready["store"] is True and ready["status"] == "ready", ready
     metrics = httpx.get(f"{s3_stack.base_url}/metrics", timeout=30).text
     assert 'slidereel_store_operations_total{operation="check",result="ok"}' in metrics
+
+
+def test_a_deck_imported_on_the_s3_store_keeps_its_pages_there_and_renders_from_them(s3_stack, tmp_path):
+    """The pages of an import are media in the store: the renderer fetches them from it, never
+    from the API's disk (ASSET_DIR stays empty)."""
+    colours = [(200, 30, 30), (250, 250, 150)]
+    deck = decks.pdf([decks.coloured_page(colour, f"Page {number}") for number, colour in enumerate(colours, start=1)])
+    video_id = new_video_id("s3-deck")
+    with s3_stack.client(timeout=120) as http:
+        done = imported(http, http.post(f"/api/v2/videos/{video_id}/decks", content=deck))
+        narrated(http, video_id, done["script"], {0: "첫 페이지입니다.", 1: "둘째 페이지입니다."})
+        video, _ = rendered_video(http, video_id, done["script_id"], tmp_path)
+
+    pictures = distinct_pictures(video)
+    assert len(pictures) == 2 and all(near(picture.getpixel((100, 540)), colour) for picture, colour in zip(pictures, colours))
+    assert not [path for path in s3_stack.asset_dir.rglob("*") if path.is_file()], "files in ASSET_DIR"

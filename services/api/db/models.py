@@ -1,5 +1,5 @@
-"""Typed tables: scripts, render jobs, their stored progress events, published assets, and
-the webhook outbox."""
+"""Typed tables: scripts, render jobs, their stored progress events, published assets, the
+webhook outbox, media and deck imports."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -186,3 +186,31 @@ class MediaRow(Base):
     """Of the stored file."""
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DeckImportRow(Base):
+    """A deck being converted into a DRAFT script (decks/importer.py), or the end of that."""
+
+    __tablename__ = "deck_imports"
+
+    video_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    import_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    """`deck-` + 24 hex digits of the deck's SHA-256: the same bytes are the same import."""
+    run_id: Mapped[str] = mapped_column(String(32))
+    """Which conversion of it may write progress: a restarted import gets a new one, so a
+    conversion given up for dead can never overwrite its successor."""
+    source: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))
+    pages: Mapped[int] = mapped_column(Integer)
+    pages_done: Mapped[int] = mapped_column(Integer)
+    message: Mapped[str] = mapped_column(Text)
+    script_id: Mapped[str | None] = mapped_column(String(128))
+    scenes_without_narration: Mapped[list[int] | None] = mapped_column(JSON)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    error_detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    """Touched while its conversion lives (decks/importer.py HEARTBEAT_SEC): a CONVERTING row
+    left untouched for longer than STALE_AFTER lost its API instance."""

@@ -3,7 +3,7 @@
 import random
 from collections.abc import Callable
 
-from libs.contracts.script import Script
+from libs.contracts.script import MOTION_FPS, Script
 from services.api.settings import Settings
 
 BACKOFF_BASE_SEC = 1.0
@@ -20,14 +20,20 @@ def attempt_timeout(settings: Settings) -> Callable[[Script], float]:
     """The deadline rule with this installation's settings, for the job store."""
 
     def seconds(script: Script) -> float:
-        chars = sum(len(scene.narration) for scene in script.scenes)
-        return render_timeout(chars, settings.render_fps, settings.render_timeout_base_sec, settings.render_timeout_per_char_sec)
+        moving = sum(len(scene.narration) for scene in script.scenes if scene.slide.motion != "none")
+        still = sum(len(scene.narration) for scene in script.scenes) - moving
+        return render_timeout(still, moving, settings.render_fps, settings.render_timeout_base_sec,
+                              settings.render_timeout_per_char_sec)
 
     return seconds
 
 
-def render_timeout(narration_chars: int, fps: int | None, base_sec: float, per_char_sec: float) -> float:
+def render_timeout(still_chars: int, moving_chars: int, fps: int | None, base_sec: float, per_char_sec: float) -> float:
     """A deadline that grows with the script: synthesis and audio encoding scale with the
-    narration, and constant-frame-rate encoding also with the number of frames."""
-    frame_factor = max(1.0, fps / 10) if fps else 1.0
-    return base_sec + per_char_sec * narration_chars * frame_factor
+    narration, and constant-frame-rate encoding also with the number of frames: every scene's
+    at a constant `fps`, else only those whose picture moves (at MOTION_FPS)."""
+    return base_sec + per_char_sec * (still_chars * _frame_factor(fps) + moving_chars * _frame_factor(fps or MOTION_FPS))
+
+
+def _frame_factor(fps: int | None) -> float:
+    return max(1.0, fps / 10) if fps else 1.0

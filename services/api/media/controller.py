@@ -9,7 +9,6 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from services.api.auth.roles import Role, requires
 from services.api.db.models import MediaRow
-from services.api.errors import PayloadTooLarge
 from services.api.media.intake import MediaLimits, intake
 from services.api.media.schemas import MediaPage, MediaView
 from services.api.media.store import MediaStore
@@ -17,10 +16,8 @@ from services.api.openapi import READ_ERRORS, error_responses
 from services.api.params import Limit, MediaIdParam, Offset, VideoId
 from services.api.settings import Settings
 from services.api.timestamps import iso_utc
+from services.api.uploads import uploaded_bytes
 
-MULTIPART_OVERHEAD_BYTES = 64 * 1024
-"""What the multipart framing around the file may add to the body (headers, boundaries)."""
-UPLOAD_FIELD = "file"
 CONTENT_CACHING = "private, max-age=31536000, immutable"
 """A media id names its bytes: they never change under it."""
 
@@ -41,7 +38,7 @@ class MediaController(Controller):
         (50,000,000) and MEDIA_MAX_SIDE_PX (12,000 px a side) by default; EXIF orientation is
         applied and metadata (GPS included) stripped. 201 when new, 200 with the same media when
         the video already has these bytes."""
-        data = await _uploaded_bytes(request, settings.media_max_bytes)
+        data = await uploaded_bytes(request)
         limits = MediaLimits(max_bytes=settings.media_max_bytes, max_pixels=settings.media_max_pixels,
                              max_side_px=settings.media_max_side_px)
         # Decoding a large picture takes a good part of a second: not on the event loop.
@@ -68,21 +65,6 @@ class MediaController(Controller):
         row = await media.get(video_id, media_id)
         return Stream(media.read(video_id, row), media_type=row.content_type, headers={
             "content-length": str(row.bytes), "cache-control": CONTENT_CACHING, "etag": f'"{row.media_id}"'})
-
-
-async def _uploaded_bytes(request: Request, max_bytes: int) -> bytes:
-    """The upload's bytes from a raw body or a multipart `file` field; its name and declared
-    Content-Type are ignored (intake sniffs the bytes)."""
-    if request.content_type[0] == "multipart/form-data":
-        form = await request.form()
-        upload = form.get(UPLOAD_FIELD)
-        data = await upload.read() if hasattr(upload, "read") else b""
-    else:
-        data = await request.body()
-    if len(data) > max_bytes:
-        raise PayloadTooLarge(f"The upload is {len(data):,} bytes; at most {max_bytes:,} are accepted (MEDIA_MAX_BYTES).",
-                              bytes=len(data), max_bytes=max_bytes)
-    return data
 
 
 def media_view(row: MediaRow) -> MediaView:

@@ -17,7 +17,7 @@ from sqlalchemy import delete, exists, select, tuple_
 from libs.contracts.codes import JobStatus
 from libs.storage import AssetStore, job_key, media_key
 from services.api.db.engine import Database
-from services.api.db.models import JobRow, MediaRow, PublishedRow, ScriptRow, utc_now
+from services.api.db.models import DeckImportRow, JobRow, MediaRow, PublishedRow, ScriptRow, utc_now
 from services.api.scripts.store import decode_script
 from services.api.settings import Settings
 
@@ -73,25 +73,40 @@ async def expire_media(db: Database, store: AssetStore, ttl: timedelta) -> list[
     return expired
 
 
+async def expire_deck_imports(db: Database, ttl: timedelta) -> list[str]:
+    """Deletes deck imports untouched for `ttl` (their scripts and pages live on as any other);
+    returns their `{video_id}/{import_id}`."""
+    cutoff = utc_now() - ttl
+    async with db.write_session() as session, session.begin():
+        expired = (await session.execute(
+            delete(DeckImportRow).where(DeckImportRow.updated_at < cutoff)
+            .returning(DeckImportRow.video_id, DeckImportRow.import_id))).all()
+    return [f"{video_id}/{import_id}" for video_id, import_id in expired]
+
+
 class SweepReport(msgspec.Struct, kw_only=True):
     removed_jobs: list[str]
     """`{video_id}/{job_id}` of every job deleted with its files."""
     removed_media: list[str]
     """`{video_id}/{media_id}` of every image deleted with its file."""
     removed_staging: list[str]
+    removed_deck_imports: list[str]
+    """`{video_id}/{import_id}` of every deck import row deleted (its script and pages stay)."""
 
 
 async def sweep(db: Database, settings: Settings, store: AssetStore) -> SweepReport:
-    """Every cleanup once: expired jobs with their files, unnamed old images, then stale staging."""
+    """Every cleanup once: expired jobs with their files, unnamed old images, old deck imports, then stale staging."""
     ttl = timedelta(days=settings.job_ttl_days)
     expired = await expire_jobs(db, store, ttl)
     media = await expire_media(db, store, ttl)
+    imports = await expire_deck_imports(db, ttl)
     stale = await store.sweep_staging(STAGING_MAX_AGE)
-    if expired or media or stale:
-        log.info("TTL sweep removed %d jobs %s, %d images %s and %d staging entries %s", len(expired), expired,
-                 len(media), media, len(stale), stale)
+    if expired or media or stale or imports:
+        log.info("TTL sweep removed %d jobs %s, %d images %s, %d deck imports %s and %d staging entries %s",
+                 len(expired), expired, len(media), media, len(imports), imports, len(stale), stale)
     return SweepReport(removed_jobs=[job_key(video_id, job_id) for video_id, job_id in expired],
-                       removed_media=[media_key(video_id, media_id) for video_id, media_id in media], removed_staging=stale)
+                       removed_media=[media_key(video_id, media_id) for video_id, media_id in media], removed_staging=stale,
+                       removed_deck_imports=imports)
 
 
 async def sweep_periodically(db: Database, settings: Settings, store: AssetStore) -> None:

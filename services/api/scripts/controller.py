@@ -57,7 +57,8 @@ class ScriptController(Controller):
     async def approve_script(
         self, scripts: ScriptStore, video_id: VideoId, script_id: ScriptId
     ) -> ScriptView:
-        """DRAFT → APPROVED; approving an approved script changes nothing."""
+        """DRAFT → APPROVED; approving an approved script changes nothing. 422 NARRATION_MISSING
+        names the scenes still without narration (`detail.scenes`, 0-based)."""
         return script_view(await scripts.approve(video_id, script_id))
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libs.contracts.script import Script
 from services.api.db.engine import Database
 from services.api.db.models import MediaRow, ScriptRow, utc_now
-from services.api.errors import ScriptImmutable, ScriptNotFound, UnknownMedia
+from services.api.errors import NarrationMissing, ScriptImmutable, ScriptNotFound, UnknownMedia
 from services.api.scripts.schemas import ScriptStatus
 
 
@@ -22,16 +22,19 @@ class ScriptStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def put(self, video_id: str, script_id: str, script: Script, created_by: str) -> tuple[ScriptRow, bool]:
-        """Creates the script, or replaces it while it is a DRAFT. Returns (row, created)."""
+    async def put(self, video_id: str, script_id: str, script: Script, created_by: str, *,
+                  replace: bool = True) -> tuple[ScriptRow, bool]:
+        """Creates the script, or replaces it while it is a DRAFT (unless `replace` is False: then
+        an existing script is returned as it is). Returns (row, created)."""
         try:
-            return await self._put(video_id, script_id, script, created_by)
+            return await self._put(video_id, script_id, script, created_by, replace)
         except IntegrityError:
             # Another API instance created the same script between our read and our insert
             # (PostgreSQL; SQLite's one writer cannot interleave): now it exists, so replace it.
-            return await self._put(video_id, script_id, script, created_by)
+            return await self._put(video_id, script_id, script, created_by, replace)
 
-    async def _put(self, video_id: str, script_id: str, script: Script, created_by: str) -> tuple[ScriptRow, bool]:
+    async def _put(self, video_id: str, script_id: str, script: Script, created_by: str,
+                   replace: bool) -> tuple[ScriptRow, bool]:
         now = utc_now()
         async with self._db.write_session() as session, session.begin():
             await _require_media(session, video_id, script)
@@ -44,6 +47,8 @@ class ScriptStore:
                 )
                 session.add(row)
                 return row, True
+            if not replace:
+                return row, False
             if row.status == ScriptStatus.APPROVED.value:
                 raise ScriptImmutable(
                     "An approved script cannot be changed; create a new script instead.",
@@ -61,9 +66,14 @@ class ScriptStore:
         async with self._db.write_session() as session, session.begin():
             row = await self._require(session, video_id, script_id, lock=True)
             if row.status != ScriptStatus.APPROVED.value:
+                _require_narration(decode_script(row), video_id, script_id)
                 row.status = ScriptStatus.APPROVED.value
                 row.approved_at = row.updated_at = utc_now()
             return row
+
+    async def find(self, video_id: str, script_id: str) -> ScriptRow | None:
+        async with self._db.read_session() as session:
+            return await session.get(ScriptRow, (video_id, script_id))
 
     async def get(self, video_id: str, script_id: str) -> ScriptRow:
         async with self._db.read_session() as session:
@@ -103,3 +113,17 @@ async def _require_media(session: AsyncSession, video_id: str, script: Script) -
             field = f"$.scenes[{index}].slide.image"
             message = f"video {video_id!r} has no media {media_id!r}; upload the image first (POST …/media)"
             raise UnknownMedia(f"{field}: {message}", errors=[{"field": field, "message": message, "source": "body"}])
+
+
+def _require_narration(script: Script, video_id: str, script_id: str) -> None:
+    """Raises NarrationMissing naming every scene with nothing to speak: a DRAFT may hold them
+    (a deck page without speaker notes), an approved script may not, so none reaches a renderer."""
+    blank = script.scenes_without_narration()
+    if not blank:
+        return
+    numbers = ", ".join(str(index + 1) for index in blank)
+    errors = [{"field": f"$.scenes[{index}].narration", "message": "no narration to speak"}
+              for index in blank]
+    raise NarrationMissing(
+        f"Scene {numbers} of {len(script.scenes)} {'has' if len(blank) == 1 else 'have'} no narration; "
+        "write it before approving.", video_id=video_id, script_id=script_id, scenes=blank, errors=errors)

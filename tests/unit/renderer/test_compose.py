@@ -3,6 +3,8 @@ import pytest
 from PIL import Image
 
 from services.renderer.compose import PcmAudio, VideoFormat, compose_video
+from libs.contracts.script import MOTION_FPS
+from services.renderer.motion import ZOOM_SCALE, ZoomLayers, zoomed_size
 
 from .conftest import stream_seconds, video_packets, write_tone
 
@@ -26,11 +28,30 @@ def audio(tmp_path):
     return PcmAudio(path=write_tone(tmp_path / "narration.pcm", AUDIO_SEC), sample_rate=22050)
 
 
-def compose(tmp_path, slides, audio, fps=None, on_progress=lambda fraction: None):
+def compose(tmp_path, slides, audio, fps=None, on_progress=lambda fraction: None, zooms=None):
     path = tmp_path / "video.mp4"
     video = VideoFormat(width=320, height=180, fps=fps, crf=30)
-    compose_video(path, slides=slides, scene_starts=SCENE_STARTS, audio=audio, video=video, on_progress=on_progress)
+    compose_video(path, slides=slides, scene_starts=SCENE_STARTS, audio=audio, video=video, on_progress=on_progress,
+                  zooms=zooms)
     return path
+
+
+@pytest.fixture
+def zoom(tmp_path) -> dict[int, ZoomLayers]:
+    """The middle slide zooms: a white square on black, fitted larger, under a red top band."""
+    width, height = zoomed_size((320, 180))
+    picture = Image.new("RGB", (width, height), "black")
+    picture.paste("white", (width // 2 - 40, height // 2 - 40, width // 2 + 40, height // 2 + 40))
+    picture.save(tmp_path / "zoom.ppm")
+    bands = Image.new("RGBA", (320, 180), (0, 0, 0, 0))
+    bands.paste((255, 0, 0, 255), (0, 0, 320, 20))
+    bands.save(tmp_path / "bands.png")
+    return {1: ZoomLayers(picture=tmp_path / "zoom.ppm", overlay=tmp_path / "bands.png")}
+
+
+def white_width(image: Image.Image) -> int:
+    """Pixels of the white square along the frame's middle row."""
+    return sum(1 for x in range(image.width) if min(image.getpixel((x, image.height // 2))) > 200)
 
 
 def test_mp4_has_one_h264_yuv420p_stream_and_one_aac_stream(tmp_path, slides, audio):
@@ -92,3 +113,19 @@ def test_progress_rises_to_one_and_an_exception_in_it_stops_encoding(tmp_path, s
 
     with pytest.raises(Stop):
         compose(tmp_path, slides, audio, on_progress=stop)
+
+
+@pytest.mark.parametrize("fps", [None, 10])
+def test_a_zooming_slide_grows_frame_by_frame_under_bands_that_hold_still(tmp_path, slides, audio, zoom, fps):
+    with av.open(str(compose(tmp_path, slides, audio, fps=fps, zooms=zoom))) as container:
+        frames = [(float(frame.time), frame.to_image()) for frame in container.decode(video=0)]
+    start, end = SCENE_STARTS[1], SCENE_STARTS[2]
+    moving = [image for time, image in frames if start - 1e-6 <= time < end]
+    assert len(moving) == pytest.approx((end - start) * (fps or MOTION_FPS), abs=1)
+    widths = [white_width(image) for image in moving]
+    assert widths == sorted(widths), widths
+    # From the picture scaled down to the frame, to its middle shown at full size.
+    assert widths[0] == pytest.approx(80 / ZOOM_SCALE, abs=3) and widths[-1] == pytest.approx(80, abs=4)
+    assert all(image.getpixel((160, 10))[0] > 200 and image.getpixel((160, 10))[1] < 60 for image in moving)
+    if fps is None:  # the still slides stay one frame each
+        assert len(frames) == len(moving) + 2

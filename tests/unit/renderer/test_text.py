@@ -1,6 +1,7 @@
 import pytest
 
-from services.renderer.text import MAX_SENTENCE_CHARS, clean_text, graphemes, is_blank, split_sentences, wrap
+from libs.contracts.script import is_blank
+from services.renderer.text import MAX_SENTENCE_CHARS, clean_text, graphemes, split_sentences, wrap
 
 
 def test_korean_narration_splits_after_each_sentence_mark():

@@ -4,9 +4,11 @@
 
 const API = "/api/v2";
 const TOKEN_KEY = "slidereel.token";
-const PAGE_SIZE = { videos: 20, scripts: 10, jobs: 10 };
+const PAGE_SIZE = { videos: 20, scripts: 10, jobs: 10, media: 24 };
 const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELED"]);
 const ACTIVE = new Set(["PENDING", "RUNNING"]);
+const DECK_POLL_MS = 500; // how often a converting deck import is asked about
+const DECK_RETRY_MS = 2_000; // ... and again after the network failed (the API restarting)
 const STEP_LABELS = {
   VALIDATE_SCRIPT: "Validating the script",
   GENERATE_TTS: "Synthesizing narration",
@@ -17,8 +19,11 @@ const STEP_LABELS = {
   PUBLISH_ASSETS: "Publishing",
 };
 const ROLES = ["viewer", "editor", "approver", "admin"]; // ordered: each includes the ones before (SPEC §4)
-const NEEDED_ROLE = { save: "editor", render: "editor", cancel: "editor", approve: "approver" };
+const NEEDED_ROLE = { save: "editor", upload: "editor", render: "editor", cancel: "editor", approve: "approver" };
 const NEW_SCENE = { narration: "", slide: { title: "", bullets: [], background: null }, pause_sec: 0.4 };
+// What the API counts as no narration (libs/contracts/script.py is_blank): only spaces, controls
+// and invisible format marks, such as a zero-width space pasted from a slide.
+const BLANK = /^[\p{Z}\p{C}]*$/u;
 const SAMPLE_SCRIPT = {
   title: "새 영상",
   language: "ko",
@@ -38,6 +43,9 @@ const state = {
   editing: null, // {scriptId, status} of the script in the editor; scriptId null = not saved yet
   offsets: { videos: 0, scripts: 0, jobs: 0 },
   feed: null,
+  media: [], // the open video's images on the gallery's page: what a scene's slide picker offers
+  pictures: new Map(), // media_id → Promise of an object URL of its bytes (the open video's)
+  deck: null, // the open video's deck import being followed: {videoId, importId, name, open, earlier, timer}
 };
 
 // ---- small DOM helpers --------------------------------------------------------------
@@ -67,6 +75,20 @@ function shortId(jobId) {
 
 function notice(text) {
   $("#notice").textContent = text;
+}
+
+function plural(count, noun) {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
+}
+
+/** Runs `send` on the file chosen in `input`, then empties it: choosing the same file again
+ * is a new upload. */
+function onFileChosen(input, send) {
+  input.addEventListener("change", async () => {
+    const [file] = input.files;
+    input.value = "";
+    if (file) await send(file);
+  });
 }
 
 // ---- errors ---------------------------------------------------------------------------
@@ -106,15 +128,22 @@ function clearErrorOnUserAction(event) {
 
 // ---- API ------------------------------------------------------------------------------
 
-async function api(method, path, body) {
+/** One call with the token; a File (or other Blob) goes as the raw body, anything else as JSON.
+ * Answers the Response; a refusal throws the API's error. */
+async function request(method, path, body) {
   const headers = { Authorization: `Bearer ${state.token}` };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const raw = body instanceof Blob;
+  if (body !== undefined && !raw) headers["Content-Type"] = "application/json";
   const response = await fetch(API + path, {
-    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+    method, headers, body: body === undefined || raw ? body : JSON.stringify(body),
   });
-  const payload = await response.json().catch(() => ({}));
-  if (!response.ok) throw new ApiError(response.status, payload);
-  return payload;
+  if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => ({})));
+  return response;
+}
+
+async function api(method, path, body) {
+  const response = await request(method, path, body);
+  return response.json().catch(() => ({}));
 }
 
 /** Runs an API call, reporting a failure instead of throwing it. */
@@ -171,6 +200,7 @@ function useToken(raw) {
 
 function forgetToken() {
   state.feed?.stop();
+  stopDeckWatch();
   state.token = "";
   sessionStorage.removeItem(TOKEN_KEY);
   showToken();
@@ -180,6 +210,7 @@ function showToken() {
   const claims = state.token ? claimsOf(state.token) : null;
   $("#forget-token").hidden = !state.token;
   allow($("#new-script"), roleRefusal("save"));
+  showUploadPermissions();
   $("#welcome").hidden = Boolean(state.token);
   $("#workspace").hidden = !state.token;
   if (!state.token) {
@@ -218,17 +249,19 @@ async function loadVideos(offset = state.offsets.videos) {
       onclick: () => openVideo(video.video_id),
     },
     h("span", { className: "video-id" }, video.video_id),
-    h("span", { className: "muted" },
-      `${video.script_count} script${video.script_count === 1 ? "" : "s"} (${video.approved_script_count} approved)`),
+    h("span", { className: "muted" }, `${plural(video.script_count, "script")} (${video.approved_script_count} approved)`),
     h("span", {}, badge(video.latest_job?.status, "not rendered"), video.published ? " ▶ published" : "")))));
   showPager($("#video-pager"), page, loadVideos);
 }
 
 async function openVideo(videoId) {
   state.feed?.stop();
+  stopDeckWatch();
   state.videoId = videoId;
   state.editing = null;
   state.offsets.scripts = state.offsets.jobs = 0;
+  state.media = [];
+  forgetPictures();
   history.replaceState(null, "", `#video=${encodeURIComponent(videoId)}`);
   $("#video-heading").textContent = videoId;
   $("#video-panel").hidden = false;
@@ -237,7 +270,7 @@ async function openVideo(videoId) {
   for (const item of document.querySelectorAll("#video-list .video")) {
     item.classList.toggle("current", item.querySelector(".video-id").textContent === videoId);
   }
-  await Promise.all([loadScripts(0), loadPublished()]);
+  await Promise.all([loadScripts(0), loadMedia(0), loadPublished(), resumeDeckImport()]);
   const jobs = await loadJobs(0);
   const newest = jobs?.jobs[0];
   if (newest && ACTIVE.has(newest.status)) follow(newest.job_id);
@@ -293,11 +326,10 @@ function fillEditor(script) {
   $("#script-language").value = script.language;
   $("#script-voice").value = script.voice || "";
   $("#scenes").replaceChildren(...script.scenes.map(sceneItem));
-  numberScenes();
   $("#save-script").hidden = approved;
   $("#approve-script").hidden = approved;
   $("#copy-script").hidden = !approved;
-  showEditorPermissions();
+  showScenes();
 }
 
 /** What the editor's buttons may do now, by script status and the token's role. */
@@ -308,26 +340,84 @@ function showEditorPermissions() {
   const mayEdit = roleRefusal("save");
   $("#script-fields").disabled = editing.status === "APPROVED" || Boolean(mayEdit);
   allow($("#save-script"), mayEdit, reasons);
-  allow($("#approve-script"), roleRefusal("approve") || (editing.scriptId === null ? "Save the draft first." : ""), reasons);
+  allow($("#approve-script"),
+    roleRefusal("approve") || (editing.scriptId === null ? "Save the draft first." : "") || narrationRefusal(), reasons);
   allow($("#render-script"), editing.status === "APPROVED" ? roleRefusal("render") : "Approve the script first.", reasons);
   allow($("#copy-script"), mayEdit);
+}
+
+/** Why the script cannot be approved yet for its narration, or "": the API refuses a blank
+ * scene (NARRATION_MISSING), and a deck's pages without speaker notes arrive blank. */
+function narrationRefusal() {
+  const blank = [...document.querySelectorAll("#scenes .scene")]
+    .map((item, index) => (isBlankScene(item) ? index + 1 : 0)).filter(Boolean);
+  if (!blank.length) return "";
+  return `Scene${blank.length === 1 ? "" : "s"} ${blank.join(", ")} ${blank.length === 1 ? "has" : "have"} no narration.`;
+}
+
+function isBlankScene(item) {
+  return BLANK.test(item.querySelector("[name=narration]").value);
 }
 
 function sceneItem(scene) {
   const item = $("#scene-template").content.firstElementChild.cloneNode(true);
   const field = (name) => item.querySelector(`[name="${name}"]`);
+  const slide = scene.slide || {};
   field("narration").value = scene.narration;
-  field("slide-title").value = scene.slide?.title || "";
-  field("bullets").value = (scene.slide?.bullets || []).join("\n");
-  field("background").value = scene.slide?.background || "";
+  fillPicker(field("image"), slide.image || "");
+  field("fit").value = slide.fit || "contain";
+  field("motion").value = slide.motion || "none";
+  field("slide-title").value = slide.title || "";
+  field("caption").value = slide.caption || "";
+  field("bullets").value = (slide.bullets || []).join("\n");
+  field("background").value = slide.background || "";
   field("pause").value = String(scene.pause_sec);
+  // Kept as it came (and saved back): a note for the writer, neither spoken nor shown.
+  item.querySelector(".hint-text").textContent = scene.hint || "";
+  item.querySelector(".hint").hidden = !scene.hint;
+  showSlideKind(item);
   return item;
 }
 
-function numberScenes() {
-  document.querySelectorAll("#scenes .scene-number").forEach((label, index) => {
-    label.textContent = `Scene ${index + 1}`;
+/** The slide choices of a scene: a text slide or one of the video's images. An image not on the
+ * gallery's page (or not loaded yet) stays offered by its id, so opening a script never drops it. */
+function fillPicker(select, chosen) {
+  const offered = state.media.some((media) => media.media_id === chosen) || !chosen
+    ? state.media
+    : [...state.media, { media_id: chosen }];
+  select.replaceChildren(h("option", { value: "" }, "Text slide"),
+    ...offered.map((media) => h("option", { value: media.media_id }, `Image ${mediaLabel(media)}`)));
+  select.value = chosen;
+}
+
+function mediaLabel(media) {
+  const size = media.width ? ` · ${media.width}×${media.height}` : "";
+  return `${media.media_id.slice(4, 12)}${size}`;
+}
+
+/** Shows the fields of the scene's slide kind: bullets on a text slide; fit, caption and a
+ * preview on an image slide (the API refuses bullets on one and a caption on the other). */
+function showSlideKind(item) {
+  const image = item.querySelector("[name=image]").value;
+  for (const node of item.querySelectorAll(".text-only")) node.hidden = Boolean(image);
+  for (const node of item.querySelectorAll(".image-only")) node.hidden = !image;
+  const preview = item.querySelector(".scene-picture");
+  preview.replaceChildren();
+  if (image) preview.append(picture(image));
+}
+
+/** Numbers the scenes, marks those without narration and says what that allows. */
+function showScenes() {
+  document.querySelectorAll("#scenes .scene").forEach((item, index) => {
+    item.querySelector(".scene-number").textContent = `Scene ${index + 1}`;
+    item.querySelector(".narration-missing").hidden = !isBlankScene(item);
   });
+  showEditorPermissions();
+}
+
+function onSceneInput(event) {
+  if (event.target.name === "narration") showScenes();
+  if (event.target.name === "image") showSlideKind(event.target.closest(".scene"));
 }
 
 function onSceneTool(event) {
@@ -338,21 +428,23 @@ function onSceneTool(event) {
   if (action === "up" && item.previousElementSibling) item.previousElementSibling.before(item);
   if (action === "down" && item.nextElementSibling) item.nextElementSibling.after(item);
   if (action === "remove") item.remove();
-  numberScenes();
+  showScenes();
 }
 
 /** The Script body (libs/contracts/script.py) as the form describes it. */
 function scriptFromForm() {
   const scenes = [...document.querySelectorAll("#scenes .scene")].map((item) => {
     const field = (name) => item.querySelector(`[name="${name}"]`).value;
+    const image = field("image");
+    // Only the chosen kind's fields: what the other kind's hidden fields still hold is not sent.
+    const shown = image
+      ? { image, fit: field("fit"), motion: field("motion"), caption: field("caption") }
+      : { bullets: field("bullets").split("\n").map((line) => line.trim()).filter(Boolean) };
     return {
       narration: field("narration"),
-      slide: {
-        title: field("slide-title"),
-        bullets: field("bullets").split("\n").map((line) => line.trim()).filter(Boolean),
-        background: field("background").trim() || null,
-      },
+      slide: { title: field("slide-title"), ...shown, background: field("background").trim() || null },
       pause_sec: Number(field("pause") || 0),
+      hint: item.querySelector(".hint-text").textContent,
     };
   });
   return {
@@ -393,6 +485,187 @@ function copyScript() {
   const copy = scriptFromForm();
   newScript(copy);
   notice("Copied into a new draft; save it to keep it.");
+}
+
+// ---- images and decks -----------------------------------------------------------------
+
+/** A page of the video's images, newest first (an upload lands on the first). */
+async function loadMedia(offset) {
+  const videoId = state.videoId;
+  const page = await act(() => api("GET", `${videoPath(videoId)}/media?limit=${PAGE_SIZE.media}&offset=${offset}`));
+  if (!page || videoId !== state.videoId) return;
+  state.media = page.media;
+  $("#media-list").replaceChildren(...page.media.map((media) => h("li", { className: "media" },
+    picture(media.media_id),
+    h("span", { className: "mono", title: media.media_id }, mediaLabel(media)))));
+  showPager($("#media-pager"), page, loadMedia);
+  for (const select of document.querySelectorAll("#scenes [name=image]")) fillPicker(select, select.value);
+}
+
+/** An <img> of the open video's media. Its content needs the bearer token, which an <img src>
+ * cannot send: the bytes are fetched with it and shown through an object URL. */
+function picture(mediaId) {
+  const img = h("img", { className: "picture", alt: `Image ${mediaId}` });
+  pictureUrl(mediaId).then((url) => { img.src = url; }, (error) => { img.title = error.message; });
+  return img;
+}
+
+/** One fetch per image and video: a media id names bytes that never change. */
+function pictureUrl(mediaId) {
+  const cache = state.pictures;
+  if (!cache.has(mediaId)) {
+    const url = request("GET", `${videoPath(state.videoId)}/media/${encodeURIComponent(mediaId)}/content`)
+      .then((response) => response.blob())
+      .then((blob) => URL.createObjectURL(blob));
+    url.catch(() => cache.delete(mediaId)); // a failure is not kept: the next showing asks again
+    cache.set(mediaId, url);
+  }
+  return cache.get(mediaId);
+}
+
+/** Frees the previous video's object URLs, also those of fetches still on their way. */
+function forgetPictures() {
+  for (const url of state.pictures.values()) url.then((made) => URL.revokeObjectURL(made), () => {});
+  state.pictures = new Map();
+}
+
+function showUploadPermissions() {
+  const refusal = roleRefusal("upload");
+  $("#media-reasons").replaceChildren();
+  allow($("#upload-media"), refusal, $("#media-reasons"));
+  // One import at a time: another deck posted meanwhile would only race this one to the editor.
+  allow($("#import-deck"), refusal || (state.deck ? "A deck is being imported into this video." : ""));
+}
+
+/** POSTs a chosen file as the raw body (the API tells its type by its bytes), with `button`
+ * disabled meanwhile: a deck of many MiB takes a while to send. Answers {body, status} or undefined. */
+async function sendFile(button, path, file) {
+  button.disabled = true;
+  notice(`Sending ${file.name}…`);
+  const sent = await act(async () => {
+    const response = await request("POST", path, file);
+    return { body: await response.json(), status: response.status };
+  });
+  if (!sent) notice("");
+  showUploadPermissions();
+  return sent;
+}
+
+async function uploadMedia(file) {
+  const sent = await sendFile($("#upload-media"), `${videoPath(state.videoId)}/media`, file);
+  if (!sent) return;
+  const media = sent.body;
+  notice(sent.status === 201
+    ? `Uploaded ${file.name} as image ${mediaLabel(media)}; choose it as a scene's slide.`
+    : `This video already has ${file.name} (image ${mediaLabel(media)}).`);
+  loadMedia(0);
+}
+
+/** A PDF or PPTX becomes a DRAFT with one image scene per page, opened in the editor: its pages
+ * without speaker notes still need narration before approval. The API answers at once with the
+ * import (202 converting, or 200 for bytes this video imported before); converting a large deck
+ * takes up to a minute, so the import is then followed until it ends. */
+async function importDeck(file) {
+  const videoId = state.videoId;
+  // No title: the API takes the deck's own (its PDF or PPTX title), which says more than a file name.
+  const sent = await sendFile($("#import-deck"), `${videoPath(videoId)}/decks`, file);
+  if (!sent || videoId !== state.videoId) return; // refused, or the user opened another video meanwhile
+  watchDeck(sent.body, { name: file.name, open: true, earlier: sent.status === 200 });
+}
+
+/** A deck import still converting when its video is opened (after a reload, or a look at another
+ * video) is followed again: its progress shows and Import stays held. It does not take over the
+ * editor when it ends, as the user may be writing another script by then. */
+async function resumeDeckImport() {
+  const videoId = state.videoId;
+  const page = await act(() => api("GET", `${videoPath(videoId)}/decks?limit=1&offset=0`));
+  const newest = page?.imports[0];
+  if (newest?.status !== "CONVERTING" || videoId !== state.videoId || state.deck) return;
+  watchDeck(newest, { name: `the ${newest.source.toUpperCase()} deck`, open: false, earlier: false });
+}
+
+/** Follows one import of the open video by polling it: there is no stream for deck imports, and
+ * a poll every DECK_POLL_MS costs the API one row read. */
+function watchDeck(view, { name, open, earlier }) {
+  stopDeckWatch();
+  state.deck = { videoId: view.video_id, importId: view.import_id, name, open, earlier, timer: null };
+  showUploadPermissions();
+  showDeckImport(state.deck, view);
+}
+
+/** Forgets the followed import (the user opened another video or forgot the token, or it ended):
+ * a poll already on its way finds itself stale and is dropped. */
+function stopDeckWatch() {
+  if (!state.deck) return;
+  clearTimeout(state.deck.timer);
+  state.deck = null;
+  $("#deck-progress").hidden = true;
+  showUploadPermissions();
+}
+
+async function pollDeck(deck) {
+  try {
+    const view = await api("GET", `${videoPath(deck.videoId)}/decks/${encodeURIComponent(deck.importId)}`);
+    if (state.deck === deck) showDeckImport(deck, view);
+  } catch (error) {
+    if (state.deck !== deck) return;
+    if (error instanceof ApiError) { // an expired token, an import gone: asking again will not help
+      stopDeckWatch();
+      notice("");
+      reportFailure(error);
+    } else {
+      deck.timer = setTimeout(() => pollDeck(deck), DECK_RETRY_MS);
+    }
+  }
+}
+
+/** Shows where the import is; asks again while it converts, else ends the watch. */
+function showDeckImport(deck, view) {
+  if (view.status === "CONVERTING") {
+    showDeckProgress(deck.name, view);
+    deck.timer = setTimeout(() => pollDeck(deck), DECK_POLL_MS);
+    return;
+  }
+  stopDeckWatch();
+  if (view.status === "SUCCEEDED") {
+    deckImported(deck, view);
+  } else {
+    notice(`Could not import ${deck.name}.`);
+    showError(view.error_code || "DECK_IMPORT_FAILED", view.error_message || view.message, view.error_detail || {});
+  }
+}
+
+function showDeckProgress(name, view) {
+  const bar = $("#deck-bar");
+  bar.max = Math.max(1, view.pages);
+  // No page drawn yet (a PPTX still in LibreOffice): an indeterminate bar, not one stuck at 0.
+  if (view.pages_done) bar.value = view.pages_done;
+  else bar.removeAttribute("value");
+  $("#deck-pages").textContent = `${view.pages_done} / ${plural(view.pages, "page")}`;
+  $("#deck-progress").hidden = false;
+  notice(`Importing ${name}: ${view.message}`);
+}
+
+/** The DRAFT the import made: opened in the editor (after the gallery, so that its scenes' pickers
+ * offer the pages' images), or only announced for an import resumed in the background. */
+async function deckImported(deck, view) {
+  const missing = view.scenes_without_narration.length;
+  const toWrite = missing ? `${plural(missing, "scene")} still ${missing === 1 ? "needs" : "need"}` : "no scene needs";
+  const pages = `${plural(view.pages, "page")} from ${deck.name} as draft ${view.script_id}`;
+  loadScripts(state.offsets.scripts);
+  loadVideos();
+  if (!deck.open) {
+    await loadMedia(0);
+    notice(`Imported ${pages}; open it from the scripts above (${toWrite} narration).`);
+    return;
+  }
+  const script = await act(() =>
+    api("GET", `${videoPath(view.video_id)}/scripts/${encodeURIComponent(view.script_id)}`));
+  if (!script || view.video_id !== state.videoId) return;
+  await loadMedia(0);
+  if (view.video_id !== state.videoId) return;
+  showScript(script);
+  notice(`${deck.earlier ? "Opened the earlier import of" : "Imported"} ${pages}; ${toWrite} narration.`);
 }
 
 // ---- render and live progress --------------------------------------------------------
@@ -627,11 +900,7 @@ function wire() {
     event.preventDefault();
     useToken($("#token-input").value);
   });
-  $("#token-file").addEventListener("change", async (event) => {
-    const [file] = event.target.files;
-    if (file) useToken(await file.text());
-    event.target.value = "";
-  });
+  onFileChosen($("#token-file"), async (file) => useToken(await file.text()));
   $("#forget-token").addEventListener("click", forgetToken);
   $("#error-dismiss").addEventListener("click", clearError);
   $("#refresh-videos").addEventListener("click", () => loadVideos());
@@ -641,11 +910,16 @@ function wire() {
   });
   $("#new-script").addEventListener("click", () => newScript());
   $("#copy-script").addEventListener("click", copyScript);
+  $("#upload-media").addEventListener("click", () => $("#media-file").click());
+  $("#import-deck").addEventListener("click", () => $("#deck-file").click());
+  onFileChosen($("#media-file"), uploadMedia);
+  onFileChosen($("#deck-file"), importDeck);
   $("#add-scene").addEventListener("click", () => {
     $("#scenes").append(sceneItem(NEW_SCENE));
-    numberScenes();
+    showScenes();
   });
   $("#scenes").addEventListener("click", onSceneTool);
+  $("#scenes").addEventListener("input", onSceneInput);
   $("#script-form").addEventListener("submit", saveScript);
   $("#approve-script").addEventListener("click", approveScript);
   $("#render-script").addEventListener("click", startRender);
