@@ -28,13 +28,14 @@ import websockets
 import zmq
 from sqlalchemy import create_engine, select
 
+from bench import progress_store
 from bench.api_load import approve_scripts
 from bench.cpu import CpuMeter
 from bench.results import Row, Target, markdown_table
 from libs.contracts.bus import Disconnect, Heartbeat, Progress, Ready, Render, RunningJob, api_command_codec, progress_codec, renderer_codec
 from libs.contracts.codes import Step
 from services.api.auth.roles import Role
-from services.api.db.models import JobRow
+from services.api.db.models import JobEventRow, JobRow
 from tests.faults.fake_renderer import HEARTBEAT_SEC, SLOW_JOINER_SEC, bus_sockets, zmq_context
 from tests.stack import Stack
 
@@ -42,6 +43,9 @@ DRAIN_SEC = 2.0
 """After the last publish: time for what is in flight to reach every subscriber."""
 HANDSHAKES_AT_ONCE = 20
 P99_MS = 100
+STORE_EVENTS_PER_JOB = 2
+"""Per job in one burst of the write measured on its own: the fan-out run's bursts hold one to
+a few events of each job."""
 SECTION = "fanout"
 
 
@@ -80,7 +84,10 @@ class FanoutResult:
     subscribers: int
     published: int
     stored: int
-    """Events the API stored: fewer than published when its latest-wins batching merged a burst."""
+    """Events the API stored: fewer than published when the bus dropped some, or when the broker
+    fell behind and merged its backlog latest-wins (`merged`)."""
+    merged: int
+    """Events the broker left out when it merged a backlog (its /readyz `bus_rejected`)."""
     expected: int
     """Deliveries owed: each published event times the subscribers of its job."""
     owed_stored: int
@@ -89,8 +96,14 @@ class FanoutResult:
     p50_ms: float
     p99_ms: float
     max_ms: float
+    stored_p50_ms: float
+    stored_p99_ms: float
+    """Publish to the moment the API numbered the event for storing: the bus, the broker's
+    backlog and its write, but neither the commit nor the fan-out after it."""
     closed_early: int
     """Subscribers the server closed before the end (e.g. 4008 slow consumer)."""
+    store_cpu_per_event: float
+    """Seconds of CPU the broker's write costs per stored event (bench/progress_store.py)."""
     api_cpu: float
     publisher_cpu: float
     client_cpu: float
@@ -109,14 +122,22 @@ class FanoutResult:
         cpu = f"CPU: API {self.api_cpu:.2f} cores, publisher {self.publisher_cpu:.2f}, clients {self.client_cpu:.2f}"
         return [
             Row(SECTION, "events published", self.published_rate, "events/s", Target(">=", 0.98 * self.rate), setup),
-            Row(SECTION, "events stored by the API", self.stored, "", None, f"of {self.published:,} published"
-                + ("; the broker's latest-wins batching merged bursts it fell behind on" if self.stored < self.published else "")),
+            Row(SECTION, "events stored by the API", self.stored, "", None,
+                f"of {self.published:,} published; {self.merged:,} left out by the broker's latest-wins merge of a backlog "
+                f"it fell behind on, {max(0, self.published - self.stored - self.merged):,} lost before it"),
             Row(SECTION, "deliveries (events × subscribers of their job)", self.delivered_rate, "per s", None,
                 f"{self.delivered:,} of {self.expected:,} owed"),
             Row(SECTION, "published events delivered to every subscriber", 100 * self.delivered / max(1, self.expected), "%",
                 Target(">=", 100), f"{self.closed_early} subscribers closed early"),
             Row(SECTION, "stored events delivered to every subscriber", 100 * self.delivered / max(1, self.owed_stored), "%",
                 None, f"{self.delivered:,} of {self.owed_stored:,}: what is lost is lost before the store, not after"),
+            Row(SECTION, "publish-to-store latency p50", self.stored_p50_ms, "ms", None,
+                "until the broker numbered the event for its write; the rest of publish-to-client is commit and fan-out"),
+            Row(SECTION, "publish-to-store latency p99", self.stored_p99_ms, "ms"),
+            Row(SECTION, "progress write: API CPU per stored event", 1e6 * self.store_cpu_per_event, "µs", None,
+                f"measured on its own: bursts of {STORE_EVENTS_PER_JOB} events of each of {self.jobs} jobs, one transaction each"),
+            Row(SECTION, "API CPU per delivery", 1e6 * self.api_cpu / max(1.0, self.delivered_rate), "µs", None,
+                "the API's CPU over the run ÷ deliveries: write, fan-out and WebSocket send together"),
             Row(SECTION, "publish-to-client latency p50", self.p50_ms, "ms"),
             Row(SECTION, "publish-to-client latency p99", self.p99_ms, "ms", Target("<=", P99_MS), f"max {self.max_ms:.0f} ms; {cpu}"),
         ]
@@ -160,24 +181,29 @@ def run_fanout(rate: int = 1000, subscribers: int = 200, jobs: int = 20, seconds
                 wall = time.monotonic() - started
             # Before the fake workers leave: their jobs' "worker lost" events are not part of the run.
             stored_by_job = _last_seqs(database)
+            store_latencies = _store_latencies(database)
+            merged = _merged_progress(stack)
             stop.set()
             received: list[Received] = [one for _ in clients for one in results.get(timeout=60)]
             for process in (publisher, *clients):
                 process.join(timeout=30)
         finally:
             stack.stop()
+    store_cpu_per_event = progress_store.measure(jobs, STORE_EVENTS_PER_JOB)
     latencies = sorted(latency for one in received for latency in one.latencies)
+    store_latencies.sort()
     start_seq = {one.job_id: one.start_seq for one in received}
     return FanoutResult(
         rate=rate, seconds=seconds, jobs=jobs, subscribers=subscribers,
         published=sum(published_by_job.values()),
-        stored=sum(stored_by_job[job_id] - start_seq[job_id] for job_id in published_by_job),
+        stored=sum(stored_by_job[job_id] - start_seq[job_id] for job_id in published_by_job), merged=merged,
         expected=sum(published_by_job[one.job_id] for one in received),
         owed_stored=sum(stored_by_job[one.job_id] - one.start_seq for one in received),
         delivered=sum(one.events for one in received),
         p50_ms=1000 * _percentile(latencies, 50), p99_ms=1000 * _percentile(latencies, 99),
         max_ms=1000 * (latencies[-1] if latencies else float("nan")),
-        closed_early=sum(one.close_code is not None for one in received),
+        stored_p50_ms=1000 * _percentile(store_latencies, 50), stored_p99_ms=1000 * _percentile(store_latencies, 99),
+        closed_early=sum(one.close_code is not None for one in received), store_cpu_per_event=store_cpu_per_event,
         api_cpu=api_cpu.busy_seconds / wall, publisher_cpu=publisher_cpu.busy_seconds / wall,
         client_cpu=sum(meter.busy_seconds for meter in client_cpu) / wall,
     )
@@ -202,6 +228,25 @@ def _last_seqs(database: str) -> dict[str, int]:
         found = dict(connection.execute(select(JobRow.job_id, JobRow.last_seq)).all())
     engine.dispose()
     return found
+
+
+def _merged_progress(stack: Stack) -> int:
+    with stack.client(Role.ADMIN, timeout=30) as http:
+        return http.get("/readyz").json()["bus_rejected"].get("merged_progress", 0)
+
+
+def _store_latencies(database: str) -> list[float]:
+    """Seconds from publish (the time the publisher put in `message`) to `created_at`, which the
+    broker sets when it numbers the event, for each event stored during the run."""
+    engine = create_engine(database)
+    with engine.connect() as connection:
+        rows = connection.execute(select(JobEventRow.created_at, JobEventRow.message).where(JobEventRow.status == "RUNNING")).all()
+    engine.dispose()
+    latencies = []
+    for created_at, message in rows:
+        with contextlib.suppress(ValueError):  # the job's own "started" events carry words, not a time
+            latencies.append(created_at.timestamp() - float(message))
+    return latencies
 
 
 def _percentile(ordered: list[float], percent: float) -> float:

@@ -2,8 +2,8 @@
 the collapsed stacks are summed by library (the innermost known frame of each sample) and by
 our own functions.
 
-Only GIL-holding samples count: waiting threads (the event loop in epoll, idle aiosqlite and
-thread-pool workers) would otherwise show up as busy, as py-spy cannot tell them idle here. C
+Only GIL-holding samples count: waiting threads (the event loop in epoll, idle thread-pool
+workers) would otherwise show up as busy, as py-spy cannot tell them idle here. C
 code that releases the GIL (SQLite executing a statement) is not seen; for an asyncio server in
 one process the GIL is the resource that runs out.
 
@@ -22,7 +22,7 @@ SAMPLES_PER_SEC = 200
 # Source path prefix (as py-spy prints it) -> library; first match wins, specific before generic.
 LIBRARIES = (
     ("sqlalchemy/", "SQLAlchemy"),
-    ("aiosqlite/", "aiosqlite (thread hand-off)"),
+    ("services/api/db/inline_sqlite", "SQLite driver (inline)"),
     ("jwt/", "JWT (PyJWT)"),
     ("cryptography/", "JWT (cryptography)"),
     ("litestar/middleware/rate_limit", "Litestar rate limit"),
@@ -56,6 +56,13 @@ def record(pid: int, seconds: float, output: Path) -> subprocess.Popen:
          "--format", "raw", "--gil", "--output", str(output)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
+
+
+def finish(sampler: subprocess.Popen) -> None:
+    """Waits for a `record()` to end; raises with py-spy's reason if it failed."""
+    _, errors = sampler.communicate()
+    if sampler.returncode != 0:
+        raise RuntimeError(f"py-spy failed: {errors.decode(errors='replace')}")
 
 
 @dataclass(frozen=True)

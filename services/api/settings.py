@@ -101,7 +101,7 @@ class Settings:
 
     @property
     def sqlalchemy_url(self) -> str:
-        return self.database_url or f"sqlite+aiosqlite:///{self.db_path}"
+        return self.database_url or f"sqlite:///{self.db_path}"
 
     @property
     def shared_job_table(self) -> bool:

@@ -15,6 +15,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from services.api.db import inline_sqlite
+
 BUSY_TIMEOUT_MS = 5_000
 POOL_SIZE = 10
 """PostgreSQL connections each API instance keeps (and as many again at peaks)."""
@@ -39,6 +41,8 @@ class Database:
 
 def open_database(url: str) -> Database:
     if make_url(url).get_backend_name() == "sqlite":
+        # Whatever driver the URL names: statements run on the event loop (inline_sqlite.py).
+        url = make_url(url).set(drivername=f"sqlite+{inline_sqlite.DRIVER}")
         writer = create_async_engine(url, pool_size=1, max_overflow=0)
         reader = create_async_engine(url, pool_size=4, max_overflow=4)
         _configure_sqlite(writer, begin="BEGIN IMMEDIATE")

@@ -4,6 +4,7 @@ transaction and catching it would rely on SQLite's behaviour."""
 
 from typing import Any
 
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
@@ -15,7 +16,13 @@ _DIALECT_INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 def insert_of(dialect: str, row: Base) -> PostgresInsert | SqliteInsert:
     """An INSERT of a new row in the dialect's own form (one that takes `on_conflict_do_nothing`)."""
-    return _DIALECT_INSERT[dialect](row.__table__).values(columns_of(row))
+    return insert_into(dialect, row.__table__).values(columns_of(row))
+
+
+def insert_into(dialect: str, table: Table) -> PostgresInsert | SqliteInsert:
+    """An INSERT into `table` in the dialect's own form, its values given when executed: built
+    once, so a hot path skips building and keying the statement on every call."""
+    return _DIALECT_INSERT[dialect](table)
 
 
 def columns_of(row: Base) -> dict[str, Any]:

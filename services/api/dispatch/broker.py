@@ -25,9 +25,9 @@ import zmq.asyncio
 
 from libs.contracts.bus import (
     PROTOCOL_VERSION, Ack, Cancel, Disconnect, Heartbeat, Incompatible, JobFinished, Message, OutputSpec,
-    ProtocolMismatch, Ready, Render, RenderRefused, RunningJob, api_command_codec, progress_codec,
+    Progress, ProtocolMismatch, Ready, Render, RenderRefused, RunningJob, api_command_codec, progress_codec,
 )
-from libs.contracts.codes import ErrorCode, JobStatus
+from libs.contracts.codes import ErrorCode, JobStatus, Step
 from libs.storage import AssetStore, StorageError, job_key
 from libs.tasks import cancel_and_wait
 from services.api.db.models import utc_now
@@ -40,6 +40,8 @@ from services.api.settings import Settings
 log = logging.getLogger(__name__)
 
 PROGRESS_BATCH_MAX = 256
+"""Progress events stored in one transaction at most. A longer backlog means the API fell
+behind the bus: it is merged latest-wins (DESIGN §3) before it is stored (`progress_to_store`)."""
 DRAIN_BEFORE_TICK_MAX = 10_000
 """Event-loop turns a tick waits for the command reader at most: a flood must not stop the clock."""
 ORPHAN_GRACE_LIVENESSES = 2
@@ -399,10 +401,6 @@ class RenderBroker:
 
     async def _store_progress(self) -> None:
         frames, self._progress_backlog = self._progress_backlog, []
-        for start in range(0, len(frames), PROGRESS_BATCH_MAX):
-            await self._store_progress_batch(frames[start:start + PROGRESS_BATCH_MAX])
-
-    async def _store_progress_batch(self, frames: list[bytes]) -> None:
         events = []
         for payload in frames:
             try:
@@ -410,6 +408,14 @@ class RenderBroker:
             except (ProtocolMismatch, msgspec.DecodeError) as error:
                 self._reject("undecodable_progress", "dropped an undecodable progress event: %s", error)
         BUS_MESSAGES.labels("in", "progress").inc(len(events))
+        kept = progress_to_store(events)
+        if len(kept) < len(events):
+            self._reject("merged_progress", "fell behind the bus: stored the newest of %d progress events per job and step",
+                         len(events), count=len(events) - len(kept), level=logging.DEBUG)
+        for start in range(0, len(kept), PROGRESS_BATCH_MAX):
+            await self._store_progress_batch(kept[start:start + PROGRESS_BATCH_MAX])
+
+    async def _store_progress_batch(self, events: list[Progress]) -> None:
         applied, stale = await self._jobs.apply_progress_batch(events)
         if stale:
             # Normal after an outcome: its final progress was stored with it, PUB/SUB comes later.
@@ -536,3 +542,17 @@ class RenderBroker:
             # on the new one, and a worker truly lost is reported when it misses its heartbeats.
             log.info("worker %r has no connection now; %s not delivered", identity, type(message).__name__)
             return False
+
+
+def progress_to_store(backlog: list[Progress]) -> list[Progress]:
+    """All of a backlog that fits one batch. Of a longer one (the broker fell behind the bus),
+    the newest event of each job, attempt and step: the bar ends where it would have, no step
+    change is lost, and catching up costs a bounded amount of work."""
+    if len(backlog) <= PROGRESS_BATCH_MAX:
+        return backlog
+    newest: dict[tuple[str, int, Step], Progress] = {}
+    for progress in backlog:
+        key = (progress.job_id, progress.attempt, progress.step)
+        if key not in newest or newest[key].seq < progress.seq:
+            newest[key] = progress
+    return list(newest.values())

@@ -4,11 +4,14 @@ delivered at commit, never before, and never for a change that rolled back. With
 there is one instance, whose own broker is asked directly."""
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 WAKE_CHANNEL = "slidereel_dispatch"
+_NOTIFY = select(func.pg_notify(WAKE_CHANNEL, ""))
 
 
-async def wake_dispatcher(session: AsyncSession) -> None:
-    if session.bind.dialect.name == "postgresql":
-        await session.execute(select(func.pg_notify(WAKE_CHANNEL, "")))
+async def wake_dispatcher(transaction: AsyncSession | AsyncConnection, dialect: str) -> None:
+    """Within `transaction` (a session or a Core connection, either in a transaction) on a
+    database of `dialect`."""
+    if dialect == "postgresql":
+        await transaction.execute(_NOTIFY)

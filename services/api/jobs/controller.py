@@ -47,8 +47,7 @@ class RenderJobController(Controller):
         limit: Limit = 20, offset: Offset = 0,
     ) -> RenderJobPage:
         """The video's jobs, newest first, optionally of one status."""
-        rows, total = await jobs.page(video_id, status, limit, offset)
-        attempts = await jobs.attempts_of([row.job_id for row in rows])
+        rows, total, attempts = await jobs.page(video_id, status, limit, offset)
         views = [job_view(row, settings, attempts[row.job_id]) for row in rows]
         return RenderJobPage(video_id=video_id, jobs=views, total=total, limit=limit, offset=offset)
 
@@ -73,13 +72,12 @@ class RenderJobController(Controller):
     @get("/assets/published", operation_id="getPublishedAssets", responses=READ_ERRORS)
     async def get_published_assets(self, jobs: JobStore, settings: Settings, video_id: VideoId) -> PublishedAssets:
         """The asset set of the newest successful render, or `published: false`."""
-        found = await jobs.published(video_id)
-        if found is None:
+        job = await jobs.published(video_id)
+        if job is None:
             return PublishedAssets(video_id=video_id, published=False)
-        published, job = found
         links = asset_links(settings, video_id, job.job_id, job.assets)
         return PublishedAssets(
             video_id=video_id, published=True, video_url=links.video_url, subtitle_url=links.subtitle_url,
             vtt_url=links.vtt_url, thumbnail_url=links.thumbnail_url, duration_sec=links.duration_sec,
-            published_at=iso_utc(published.published_at), script_id=job.script_id, job_id=job.job_id,
+            published_at=iso_utc(job.published_at), script_id=job.script_id, job_id=job.job_id,
         )

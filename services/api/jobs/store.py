@@ -9,12 +9,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
-from itertools import zip_longest
 from typing import Any
 from uuid import uuid4
 
 import msgspec
-from sqlalchemy import CTE, Insert, Integer, String, Text, bindparam, case, func, insert, or_, select, union_all, update
+from sqlalchemy import Insert, Row, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.contracts.bus import JobFinished, Outcome, Progress
@@ -22,7 +21,7 @@ from libs.contracts.codes import ErrorCode, JobStatus, Step
 from libs.contracts.script import Script
 from libs.contracts.voices import required_engine
 from services.api.db.engine import Database
-from services.api.db.inserts import columns_of, insert_of
+from services.api.db.inserts import columns_of, insert_into
 from services.api.db.models import ACTIVE_JOB, AttemptRow, JobEventRow, JobRow, PublishedRow, ScriptRow, utc_now
 from services.api.dispatch.wake import wake_dispatcher
 from services.api.errors import JobNotCancelable, JobNotFound, ScriptNotApproved, ScriptNotFound
@@ -94,14 +93,13 @@ class JobStore:
 
     # --- requests ----------------------------------------------------------------------
 
-    async def create(self, video_id: str, script_id: str, created_by: str) -> tuple[JobRow, bool, Transition | None]:
+    async def create(self, video_id: str, script_id: str, created_by: str) -> tuple[JobRow | Row, bool, Transition | None]:
         """Inserts a PENDING job with its first event, or returns the video's active one:
-        (job, created, event). The API's hottest write: four statements, no ORM flush."""
+        (job, created, event). The API's hottest write: four Core statements built once, on a
+        connection rather than a session (no unit of work to keep)."""
         now = utc_now()
-        async with self._db.write_session() as session, session.begin():
-            script = (await session.execute(
-                select(ScriptRow.status, ScriptRow.body).where(ScriptRow.video_id == video_id, ScriptRow.script_id == script_id)
-            )).first()
+        async with self._db.writer.begin() as connection:
+            script = (await connection.execute(_SCRIPT_TO_RENDER, {"video_id": video_id, "script_id": script_id})).first()
             if script is None:
                 raise ScriptNotFound(f"Script {script_id!r} of video {video_id!r} does not exist.", video_id=video_id, script_id=script_id)
             if script.status != ScriptStatus.APPROVED.value:
@@ -113,18 +111,16 @@ class JobStore:
                 renderer_seq=0, created_by=created_by, created_at=now, updated_at=now,
                 engine=required_engine(voice, self._voice_aliases),
             )
-            while not await session.scalar(_insert_unless_active(self._db.dialect, job)):
+            while not await connection.scalar(_INSERT_UNLESS_ACTIVE[self._db.dialect], columns_of(job)):
                 # The partial unique index holds this video's active job. On PostgreSQL a
                 # concurrent insert is waited for and then seen; if that job ended in between,
                 # the insert is tried again.
-                active = await session.scalar(
-                    select(JobRow).where(JobRow.video_id == video_id, JobRow.status.in_((PENDING, RUNNING)))
-                )
+                active = (await connection.execute(_ACTIVE_JOB_OF_VIDEO, {"video_id": video_id})).first()
                 if active is not None:
                     return active, False, None
             event = event_of(job, now)
-            await session.execute(insert(JobEventRow.__table__), columns_of(event))
-            await wake_dispatcher(session)
+            await connection.execute(_INSERT_EVENT, columns_of(event))
+            await wake_dispatcher(connection, self._db.dialect)
         return job, True, Transition(job=job, event=event, status_changed=True)
 
     async def cancel(self, video_id: str, job_id: str) -> tuple[JobRow, Transition | None, str | None]:
@@ -146,41 +142,37 @@ class JobStore:
                 {"finished_at": utc_now()}, "Canceled",
             )
             if worker is not None:
-                await wake_dispatcher(session)  # its worker must be told, and only the dispatcher can
+                await wake_dispatcher(session, self._db.dialect)  # its worker must be told, and only the dispatcher can
             return transition.job, transition, worker
 
-    async def get_with_attempts(self, video_id: str, job_id: str) -> tuple[JobRow, list[AttemptRow]]:
-        """The job and its attempts in one query (the job detail is the API's hottest read)."""
-        async with self._db.read_session() as session:
-            rows = (await session.execute(
-                select(JobRow, AttemptRow)
-                .outerjoin(AttemptRow, AttemptRow.job_id == JobRow.job_id)
-                .where(JobRow.job_id == job_id, JobRow.video_id == video_id)
-                .order_by(AttemptRow.attempt)
-            )).all()
-        if not rows:
-            raise JobNotFound(f"Job {job_id!r} of video {video_id!r} does not exist.", video_id=video_id, job_id=job_id)
-        return rows[0][0], [attempt for _, attempt in rows if attempt is not None]
+    async def get_with_attempts(self, video_id: str, job_id: str) -> tuple[Row, list[Row]]:
+        """The job and its attempts, as Core rows of their tables' columns (the job detail is
+        the API's hottest read: no ORM identity map, statements built once)."""
+        async with self._db.reader.connect() as connection:
+            job = (await connection.execute(_JOB_OF_VIDEO, {"job_id": job_id, "video_id": video_id})).first()
+            if job is None:
+                raise JobNotFound(f"Job {job_id!r} of video {video_id!r} does not exist.", video_id=video_id, job_id=job_id)
+            # A job that was never dispatched has no attempt rows to look for.
+            attempts = (await connection.execute(_ATTEMPTS_OF_JOBS, {"job_ids": [job_id]})).all() if job.attempt else []
+        return job, attempts
 
-    async def page(self, video_id: str, status: JobStatus | None, limit: int, offset: int) -> tuple[list[JobRow], int]:
-        conditions = [JobRow.video_id == video_id]
-        if status is not None:
-            conditions.append(JobRow.status == status.value)
-        async with self._db.read_session() as session:
-            total = await session.scalar(select(func.count()).select_from(JobRow).where(*conditions))
-            rows = await session.scalars(
-                select(JobRow).where(*conditions).order_by(JobRow.created_at.desc(), JobRow.job_id.desc()).limit(limit).offset(offset)
-            )
-            return list(rows), total or 0
+    async def page(self, video_id: str, status: JobStatus | None, limit: int, offset: int) -> tuple[list[Row], int, dict[str, list[Row]]]:
+        """One page of the video's jobs, newest first, with the total and each job's attempts."""
+        statuses = [status.value] if status is not None else list(JobStatus)
+        parameters = {"video_id": video_id, "statuses": statuses, "limit": limit, "offset": offset}
+        async with self._db.reader.connect() as connection:
+            total = (await connection.execute(_JOB_COUNT, parameters)).scalar_one()
+            rows = (await connection.execute(_JOB_PAGE, parameters)).all()
+            attempts: dict[str, list[Row]] = {row.job_id: [] for row in rows}
+            if any(row.attempt for row in rows):
+                for attempt in await connection.execute(_ATTEMPTS_OF_JOBS, {"job_ids": list(attempts)}):
+                    attempts[attempt.job_id].append(attempt)
+        return rows, total, attempts
 
-    async def published(self, video_id: str) -> tuple[PublishedRow, JobRow] | None:
-        async with self._db.read_session() as session:
-            found = (
-                await session.execute(
-                    select(PublishedRow, JobRow).join(JobRow, JobRow.job_id == PublishedRow.job_id).where(PublishedRow.video_id == video_id)
-                )
-            ).first()
-            return (found[0], found[1]) if found else None
+    async def published(self, video_id: str) -> Row | None:
+        """The video's published job: its columns and `published_at`."""
+        async with self._db.reader.connect() as connection:
+            return (await connection.execute(_PUBLISHED_JOB, {"video_id": video_id})).first()
 
     # --- progress stream ---------------------------------------------------------------
 
@@ -206,16 +198,6 @@ class JobStore:
     async def running_jobs(self) -> list[JobRow]:
         async with self._db.read_session() as session:
             return list(await session.scalars(select(JobRow).where(JobRow.status == RUNNING)))
-
-    async def attempts_of(self, job_ids: list[str]) -> dict[str, list[AttemptRow]]:
-        found: dict[str, list[AttemptRow]] = {job_id: [] for job_id in job_ids}
-        async with self._db.read_session() as session:
-            rows = await session.scalars(
-                select(AttemptRow).where(AttemptRow.job_id.in_(job_ids)).order_by(AttemptRow.job_id, AttemptRow.attempt)
-            )
-            for row in rows:
-                found[row.job_id].append(row)
-        return found
 
     async def overdue(self, as_of: datetime) -> list[JobRow]:
         """RUNNING jobs whose attempt's deadline had passed at `as_of`."""
@@ -302,25 +284,12 @@ class JobStore:
             return transition
 
     async def apply_progress_batch(self, batch: list[Progress]) -> tuple[list[Transition], int]:
-        """Stores a burst of progress in one transaction. Within the burst only the newest
-        event of each job, attempt and step is kept: the bar moves the same, and no step
-        change is ever lost. Returns the applied transitions and how many events were stale
-        (unknown job, other attempt, older seq)."""
-        newest: dict[tuple[str, int, Step], Progress] = {}
-        for progress in batch:
-            key = (progress.job_id, progress.attempt, progress.step)
-            if key not in newest or newest[key].seq < progress.seq:
-                newest[key] = progress
-        by_job: dict[str, list[Progress]] = defaultdict(list)
-        for progress in sorted(newest.values(), key=lambda p: (p.job_id, p.seq)):
-            by_job[progress.job_id].append(progress)
-        applied = []
+        """Stores a burst of progress in one transaction: every event newer than what its job
+        has becomes the job's next numbered event. Returns the applied transitions and how many
+        events were stale (unknown or ended job, other attempt, older seq)."""
         async with self._db.write_session() as session, session.begin():
-            # Round n holds each job's n-th event, so one UPDATE applies a round; a burst
-            # usually has one round, two when it crosses a step.
-            for round_ in zip_longest(*by_job.values()):
-                applied += await self._progress_transitions(session, [p for p in round_ if p is not None])
-        return applied, len(newest) - len(applied)
+            applied = await self._progress_transitions(session, batch)
+        return applied, len(batch) - len(applied)
 
     async def finish(self, result: JobFinished, worker_id: str) -> Finish:
         """Applies one attempt's outcome reported by `worker_id`, with its final progress, in
@@ -332,7 +301,7 @@ class JobStore:
                 worker_id=worker_id,
             ):
                 return await self._already_ended(session, result, worker_id)
-            progress = await self._store_progress(session, result.final_progress)
+            progress = await self._progress_transitions(session, result.final_progress)
             if result.outcome is Outcome.SUCCEEDED:
                 transition = await self._succeed(session, result)
             elif result.outcome is Outcome.CANCELED:
@@ -478,33 +447,34 @@ class JobStore:
             self._outbox.enqueue(session, job)
         return Transition(job=job, event=event, status_changed=status_changed)
 
-    async def _store_progress(self, session: AsyncSession, reports: list[Progress]) -> list[Transition]:
-        """An outcome's final progress: the reports the job has not seen yet, in order."""
-        stored = []
-        for report in sorted(reports, key=lambda p: p.seq):
-            stored += await self._progress_transitions(session, [report])
-        return stored
-
     @staticmethod
     async def _progress_transitions(session: AsyncSession, reports: list[Progress]) -> list[Transition]:
-        """`_transition` for a round of progress reports, at most one per job, as a single
-        conditional UPDATE: a busy bus costs a few statements per burst, not a few per event."""
+        """`_transition` for progress reports, in each job's renderer order: the reports the job
+        has not seen yet (same attempt, higher renderer seq). Three statements however many
+        reports there are (read and lock the jobs, update them, insert the events), so a busy
+        bus costs a few statements per burst, not a few per event."""
         check_transition(JobStatus.RUNNING, JobStatus.RUNNING)
+        if not reports:
+            return []
+        jobs = {job.job_id: job for job in await session.scalars(
+            select(JobRow)
+            .where(JobRow.job_id.in_(sorted({report.job_id for report in reports})), JobRow.status == RUNNING)
+            .with_for_update(key_share=True)
+            .execution_options(populate_existing=True)
+        )}
         now = utc_now()
-        reported = _as_table(reports)
-        jobs = await session.scalars(
-            update(JobRow)
-            .where(JobRow.job_id == reported.c.job_id, JobRow.status == RUNNING, JobRow.attempt == reported.c.attempt,
-                   JobRow.renderer_seq < reported.c.seq)
-            # progress: the larger of the two (SQLite's max(a, b), PostgreSQL's greatest): the bar never goes back.
-            .values(step=reported.c.step,
-                    progress=case((JobRow.progress > reported.c.progress, JobRow.progress), else_=reported.c.progress),
-                    renderer_seq=reported.c.seq, message=reported.c.message, updated_at=now, last_seq=JobRow.last_seq + 1)
-            .returning(JobRow)
-            .execution_options(synchronize_session=False, populate_existing=True)
-        )
-        transitions = [Transition(job=job, event=event_of(job, now), status_changed=False) for job in jobs]
-        session.add_all(transition.event for transition in transitions)
+        transitions = []
+        for report in sorted(reports, key=lambda p: p.seq):
+            job = jobs.get(report.job_id)
+            if job is None or job.attempt != report.attempt or job.renderer_seq >= report.seq:
+                continue
+            job.step, job.message, job.renderer_seq, job.updated_at = report.step.value, report.message, report.seq, now
+            job.progress = max(job.progress, report.progress)  # the bar never goes back
+            job.last_seq += 1
+            transitions.append(Transition(job=job, event=event_of(job, now), status_changed=False))
+        if transitions:
+            # One Core INSERT for the burst: the ORM's unit of work cost more per event than the write.
+            await session.execute(_INSERT_EVENT, [columns_of(transition.event) for transition in transitions])
         return transitions
 
     @staticmethod
@@ -529,29 +499,31 @@ def waiting_message(engine: str, offered: set[str]) -> str:
             f"(connected renderers offer: {', '.join(sorted(offered)) or 'none'})")
 
 
-def _as_table(reports: list[Progress]) -> CTE:
-    """The reports as a table of bound parameters: unlike a VALUES literal, its statement is
-    compiled once per number of reports and then comes from SQLAlchemy's cache."""
-    rows = [
-        select(*(bindparam(f"{name}_{n}", value, type_=type_).label(name) for name, type_, value in (
-            ("job_id", String, p.job_id), ("attempt", Integer, p.attempt), ("seq", Integer, p.seq),
-            ("step", String, p.step.value), ("progress", Integer, p.progress), ("message", Text, p.message),
-        )))
-        for n, p in enumerate(reports)
-    ]
-    return union_all(*rows).cte("reported")
+_JOBS, _ATTEMPTS = JobRow.__table__, AttemptRow.__table__
+# The hot reads, built once: SQLAlchemy then skips building and keying them on every request.
+_ACTIVE_JOB_OF_VIDEO = select(_JOBS).where(_JOBS.c.video_id == bindparam("video_id"), _JOBS.c.status.in_((PENDING, RUNNING)))
+_JOB_OF_VIDEO = select(_JOBS).where(_JOBS.c.job_id == bindparam("job_id"), _JOBS.c.video_id == bindparam("video_id"))
+_ATTEMPTS_OF_JOBS = (select(_ATTEMPTS).where(_ATTEMPTS.c.job_id.in_(bindparam("job_ids", expanding=True)))
+                     .order_by(_ATTEMPTS.c.job_id, _ATTEMPTS.c.attempt))
+_VIDEO_JOBS = (_JOBS.c.video_id == bindparam("video_id"), _JOBS.c.status.in_(bindparam("statuses", expanding=True)))
+_JOB_COUNT = select(func.count()).select_from(_JOBS).where(*_VIDEO_JOBS)
+_JOB_PAGE = (select(_JOBS).where(*_VIDEO_JOBS).order_by(_JOBS.c.created_at.desc(), _JOBS.c.job_id.desc())
+             .limit(bindparam("limit")).offset(bindparam("offset")))
+_SCRIPT_TO_RENDER = select(ScriptRow.status, ScriptRow.body).where(ScriptRow.video_id == bindparam("video_id"),
+                                                                  ScriptRow.script_id == bindparam("script_id"))
+_PUBLISHED_JOB = (select(_JOBS, PublishedRow.__table__.c.published_at)
+                  .join(PublishedRow.__table__, PublishedRow.__table__.c.job_id == _JOBS.c.job_id)
+                  .where(PublishedRow.__table__.c.video_id == bindparam("video_id")))
 
 
-
-
-def _insert_unless_active(dialect: str, job: JobRow) -> Insert:
-    """INSERT of a new job that does nothing (and returns no id) when its video already has an
-    active job: the index decides, inside the statement, so no failed INSERT ends the
-    transaction (it would on PostgreSQL) and two instances cannot both insert."""
-    return (
-        insert_of(dialect, job)
-        .on_conflict_do_nothing(index_elements=["video_id"], index_where=ACTIVE_JOB)
-        .returning(JobRow.job_id)
-    )
+_INSERT_UNLESS_ACTIVE: dict[str, Insert] = {
+    dialect: insert_into(dialect, _JOBS).on_conflict_do_nothing(index_elements=["video_id"], index_where=ACTIVE_JOB)
+    .returning(_JOBS.c.job_id)
+    for dialect in ("sqlite", "postgresql")
+}
+"""INSERT of a new job that does nothing (and returns no id) when its video already has an
+active job: the index decides, inside the statement, so no failed INSERT ends the transaction
+(it would on PostgreSQL) and two instances cannot both insert."""
+_INSERT_EVENT = insert(JobEventRow.__table__)
 
 

@@ -14,7 +14,7 @@ def anyio_backend():
 async def db(tmp_path):
     """A real database with the migrated schema: a SQLite file, or a fresh PostgreSQL database
     under `--job-store=postgresql`."""
-    database = open_database(job_store.new_database_url() or f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}")
+    database = open_database(job_store.new_database_url() or f"sqlite:///{tmp_path / 'jobs.db'}")
     await upgrade_to_head(database)
     yield database
     await database.dispose()

@@ -72,7 +72,7 @@ def asset_dir(tmp_path: Path, jobs_db_template: Path) -> Path:
 
 
 def jobs_db_url(asset_dir: Path) -> str:
-    return f"sqlite+aiosqlite:///{asset_dir.parent / 'jobs.db'}"
+    return f"sqlite:///{asset_dir.parent / 'jobs.db'}"
 
 
 async def create_jobs_db(url: str) -> None:

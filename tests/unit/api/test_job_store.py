@@ -117,7 +117,7 @@ async def test_an_outcome_after_the_broker_failed_the_attempt_is_stale(stores):
     timed_out = await jobs.fail_attempt(job.job_id, 1, ErrorCode.TIMEOUT, "deadline", retryable=True)
     assert timed_out.job.status == "PENDING"
     assert (await jobs.finish(succeeded(job.job_id, attempt=1), "w1")).verdict is Verdict.STALE
-    attempts = (await jobs.attempts_of([job.job_id]))[job.job_id]
+    attempts = (await jobs.get_with_attempts("v", job.job_id))[1]
     assert [(a.outcome, a.error_code) for a in attempts] == [("FAILED", "TIMEOUT")]
 
 
@@ -137,12 +137,12 @@ async def test_late_success_never_overwrites_canceled(stores):
     job = await running_job(jobs)
     canceled, _, worker = await jobs.cancel("v", job.job_id)
     assert canceled.status == "CANCELED" and worker == "w1"
-    (attempt,) = (await jobs.attempts_of([job.job_id]))[job.job_id]
+    (attempt,) = (await jobs.get_with_attempts("v", job.job_id))[1]
     assert attempt.outcome == "CANCELED" and attempt.finished_at is None, "open until the worker has stopped"
     late = await jobs.finish(succeeded(job.job_id, attempt=1), "w1")
     assert late.verdict is Verdict.APPLIED and late.transition is None and late.discard == ("v", job.job_id)
     assert (await jobs.find(job.job_id)).status == "CANCELED"
-    (attempt,) = (await jobs.attempts_of([job.job_id]))[job.job_id]
+    (attempt,) = (await jobs.get_with_attempts("v", job.job_id))[1]
     assert attempt.outcome == "CANCELED" and attempt.finished_at is not None, "the attempt's record stayed open"
     assert (await jobs.finish(succeeded(job.job_id, attempt=1), "w1")).verdict is Verdict.DUPLICATE, "a resend"
     assert await jobs.published("v") is None
@@ -169,7 +169,7 @@ async def test_retryable_failures_back_off_then_requeue_until_attempts_run_out(s
         assert outcome.job.status == ("FAILED" if attempt == 3 else "PENDING")
     final = await jobs.find(job.job_id)
     assert final.error_code == "WORKER_LOST" and final.attempt == 3 and final.finished_at is not None
-    attempts = (await jobs.attempts_of([job.job_id]))[job.job_id]
+    attempts = (await jobs.get_with_attempts("v", job.job_id))[1]
     assert [(a.attempt, a.worker_id, a.outcome, a.error_code) for a in attempts] == [
         (1, "w1", "FAILED", "WORKER_LOST"), (2, "w2", "FAILED", "WORKER_LOST"), (3, "w3", "FAILED", "WORKER_LOST")]
     assert all(a.finished_at >= a.started_at for a in attempts)
@@ -217,18 +217,21 @@ async def test_progress_is_latest_wins_and_never_goes_back(stores):
     assert [event.status for event in events] == ["PENDING", "RUNNING", "RUNNING", "RUNNING"]
 
 
-async def test_a_burst_keeps_every_step_change_and_the_newest_progress(stores):
+async def test_a_burst_stores_every_new_event_in_renderer_order(stores):
     _, jobs = stores
     job = await running_job(jobs)
     burst = [
         Progress(job_id=job.job_id, video_id="v", attempt=1, seq=seq, step=step, progress=value, ts=time.time())
-        for seq, step, value in [(1, Step.GENERATE_TTS, 5), (2, Step.GENERATE_TTS, 9), (3, Step.RENDER_SLIDES, 12),
-                                 (4, Step.RENDER_SLIDES, 20), (5, Step.COMPOSE_VIDEO, 40)]
-    ] + [Progress(job_id="job-unknown", video_id="v", attempt=1, seq=1, step=Step.GENERATE_TTS, progress=1, ts=0.0)]
+        for seq, step, value in [(2, Step.GENERATE_TTS, 9), (1, Step.GENERATE_TTS, 5), (3, Step.RENDER_SLIDES, 12),
+                                 (5, Step.COMPOSE_VIDEO, 40), (4, Step.RENDER_SLIDES, 20)]
+    ] + [Progress(job_id="job-unknown", video_id="v", attempt=1, seq=1, step=Step.GENERATE_TTS, progress=1, ts=0.0),
+         Progress(job_id=job.job_id, video_id="v", attempt=2, seq=6, step=Step.COMPOSE_VIDEO, progress=50, ts=0.0)]
     applied, stale = await jobs.apply_progress_batch(burst)
-    assert [(t.event.step, t.event.progress) for t in applied] == [
-        ("GENERATE_TTS", 9), ("RENDER_SLIDES", 20), ("COMPOSE_VIDEO", 40)]
-    assert stale == 1
+    assert [(t.event.seq, t.event.step, t.event.progress) for t in applied] == [
+        (3, "GENERATE_TTS", 5), (4, "GENERATE_TTS", 9), (5, "RENDER_SLIDES", 12), (6, "RENDER_SLIDES", 20),
+        (7, "COMPOSE_VIDEO", 40)]
+    assert stale == 2
+    assert (await jobs.find(job.job_id)).last_seq == 7
 
 
 async def test_published_set_moves_only_to_a_newer_job(stores):
@@ -237,8 +240,8 @@ async def test_published_set_moves_only_to_a_newer_job(stores):
     await jobs.finish(succeeded(older.job_id, 1), "w1")
     newer = await running_job(jobs)
     await jobs.finish(succeeded(newer.job_id, 1), "w1")
-    published, job = await jobs.published("v")
-    assert job.job_id == newer.job_id
+    job = await jobs.published("v")
+    assert job.job_id == newer.job_id and job.published_at is not None
     assert msgspec.convert(job.assets, RenderedAssets).duration_sec == 1.0
 
 
