@@ -137,14 +137,9 @@ def run_setup(setup: str, seconds: float, profile_dir: Path | None = None) -> Se
         profile_dir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as cleanup:
         work = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="bench-api-")))
-        database_url = None
-        if store == "PostgreSQL":
-            server = PostgresServer()
-            server.start()
-            cleanup.callback(server.stop)
-            database_url = server.new_database()
+        database_url = cleanup.enter_context(job_table_url(store))
         stacks = cleanup.enter_context(_instances(work, instances, database_url))
-        database = _sync_engine(database_url, stacks[0])
+        database = create_engine(sync_url(stacks[0]))
         cleanup.callback(database.dispose)
         tokens = tuple(stacks[0].token(Role.EDITOR, f"bench-user-{n}") for n in range(USERS))
         seeded = len(approve_scripts(database, int(seconds * CREATES_PER_SEC_CEILING * len(CONNECTION_LEVELS))))
@@ -242,10 +237,26 @@ def _instances(work: Path, count: int, database_url: str | None) -> Iterator[lis
             stack.stop()
 
 
-def _sync_engine(database_url: str | None, stack: Stack) -> Engine:
-    if database_url is None:
-        return create_engine(f"sqlite:///{stack.data_dir / 'render_jobs.db'}")
-    return create_engine(make_url(database_url).set(drivername="postgresql+psycopg"))
+def sync_url(stack: Stack) -> str:
+    """The stack's job table for the bench's own (synchronous) SQLAlchemy engine."""
+    if stack.database_url is None:
+        return f"sqlite:///{stack.data_dir / 'render_jobs.db'}"
+    return make_url(stack.database_url).set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+@contextmanager
+def job_table_url(store: str) -> Iterator[str | None]:
+    """DATABASE_URL for a stack on `store` ("SQLite": None, the API's own file; "PostgreSQL":
+    a new database on a server started for the bench and stopped after)."""
+    if store == "SQLite":
+        yield None
+        return
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server.new_database()
+    finally:
+        server.stop()
 
 
 def approve_scripts(database: Engine | str, count: int) -> list[list[str]]:
@@ -296,13 +307,20 @@ def main() -> None:
         print(markdown_table(result.rows()), flush=True)
 
 
+def stores_here() -> list[str]:
+    """The job stores a section can run on here: SQLite, and PostgreSQL where its server is installed."""
+    return ["SQLite"] + (["PostgreSQL"] if why_no_postgresql() is None else [])
+
+
+def not_run_on_postgresql(section: str) -> list[Row]:
+    reason = why_no_postgresql()
+    return [Row(section, "PostgreSQL runs", "not run", note=reason)] if reason else []
+
+
 def rows() -> list[Row]:
     """The section of `python -m bench`: every setup whose job store is here."""
-    setups = [setup for setup, (store, _) in SETUPS.items() if store == "SQLite" or why_no_postgresql() is None]
-    found = [row for setup in setups for row in run_setup(setup, seconds=5).rows()]
-    if reason := why_no_postgresql():
-        found.append(Row(SECTION, "PostgreSQL setups", "not run", note=reason))
-    return found
+    setups = [setup for setup, (store, _) in SETUPS.items() if store in stores_here()]
+    return [row for setup in setups for row in run_setup(setup, seconds=5).rows()] + not_run_on_postgresql(SECTION)
 
 
 if __name__ == "__main__":

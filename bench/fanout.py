@@ -10,12 +10,13 @@ Python competes with the API's event loop for one interpreter.
 Each Progress carries its publish time (`time.time()`) in `message`, which the API stores and
 sends on, so a subscriber computes publish-to-client latency on the same clock.
 
-    .venv/bin/python -m bench.fanout [--rate 1000] [--subscribers 200] [--jobs 20] [--seconds 20]
+    .venv/bin/python -m bench.fanout [--rate 1000] [--subscribers 200] [--jobs 20] [--seconds 20] [--store PostgreSQL]
 """
 
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import multiprocessing
 import tempfile
 import time
@@ -29,7 +30,7 @@ import zmq
 from sqlalchemy import create_engine, select
 
 from bench import progress_store
-from bench.api_load import approve_scripts
+from bench.api_load import approve_scripts, job_table_url, not_run_on_postgresql, stores_here, sync_url
 from bench.cpu import CpuMeter
 from bench.results import Row, Target, markdown_table
 from libs.contracts.bus import Disconnect, Heartbeat, Progress, Ready, Render, RunningJob, api_command_codec, progress_codec, renderer_codec
@@ -78,6 +79,7 @@ class Received:
 
 @dataclass(frozen=True)
 class FanoutResult:
+    store: str
     rate: int
     seconds: float
     jobs: int
@@ -102,8 +104,9 @@ class FanoutResult:
     backlog and its write, but neither the commit nor the fan-out after it."""
     closed_early: int
     """Subscribers the server closed before the end (e.g. 4008 slow consumer)."""
-    store_cpu_per_event: float
-    """Seconds of CPU the broker's write costs per stored event (bench/progress_store.py)."""
+    store_cpu_per_event: float | None
+    """Seconds of CPU the broker's write costs per stored event (bench/progress_store.py, on
+    SQLite: measured with the SQLite run only)."""
     api_cpu: float
     publisher_cpu: float
     client_cpu: float
@@ -120,7 +123,7 @@ class FanoutResult:
         setup = (f"{self.jobs} RUNNING jobs (one publisher each), {self.subscribers} subscribers "
                  f"({self.subscribers // self.jobs} per job), {self.seconds:.0f} s")
         cpu = f"CPU: API {self.api_cpu:.2f} cores, publisher {self.publisher_cpu:.2f}, clients {self.client_cpu:.2f}"
-        return [
+        rows = [
             Row(SECTION, "events published", self.published_rate, "events/s", Target(">=", 0.98 * self.rate), setup),
             Row(SECTION, "events stored by the API", self.stored, "", None,
                 f"of {self.published:,} published; {self.merged:,} left out by the broker's latest-wins merge of a backlog "
@@ -134,25 +137,28 @@ class FanoutResult:
             Row(SECTION, "publish-to-store latency p50", self.stored_p50_ms, "ms", None,
                 "until the broker numbered the event for its write; the rest of publish-to-client is commit and fan-out"),
             Row(SECTION, "publish-to-store latency p99", self.stored_p99_ms, "ms"),
-            Row(SECTION, "progress write: API CPU per stored event", 1e6 * self.store_cpu_per_event, "µs", None,
-                f"measured on its own: bursts of {STORE_EVENTS_PER_JOB} events of each of {self.jobs} jobs, one transaction each"),
+            *([Row(SECTION, "progress write: API CPU per stored event", 1e6 * self.store_cpu_per_event, "µs", None,
+                   f"measured on its own: bursts of {STORE_EVENTS_PER_JOB} events of each of {self.jobs} jobs, one transaction each")]
+              if self.store_cpu_per_event is not None else []),
             Row(SECTION, "API CPU per delivery", 1e6 * self.api_cpu / max(1.0, self.delivered_rate), "µs", None,
                 "the API's CPU over the run ÷ deliveries: write, fan-out and WebSocket send together"),
             Row(SECTION, "publish-to-client latency p50", self.p50_ms, "ms"),
             Row(SECTION, "publish-to-client latency p99", self.p99_ms, "ms", Target("<=", P99_MS), f"max {self.max_ms:.0f} ms; {cpu}"),
         ]
+        return [dataclasses.replace(row, metric=f"{row.metric} ({self.store})") for row in rows]
 
 
-def run_fanout(rate: int = 1000, subscribers: int = 200, jobs: int = 20, seconds: float = 20, client_processes: int = 2) -> FanoutResult:
+def run_fanout(rate: int = 1000, subscribers: int = 200, jobs: int = 20, seconds: float = 20, client_processes: int = 2,
+               store: str = "SQLite") -> FanoutResult:
     if subscribers % jobs:
         raise ValueError("subscribers must be a multiple of jobs (the same number watch each job)")
     spawn = multiprocessing.get_context("spawn")
-    with tempfile.TemporaryDirectory(prefix="bench-fanout-") as folder:
-        stack = Stack(data_dir=Path(folder), workers=0, extra_env={"LOG_LEVEL": "WARNING"})
+    with tempfile.TemporaryDirectory(prefix="bench-fanout-") as folder, job_table_url(store) as database_url:
+        stack = Stack(data_dir=Path(folder), workers=0, extra_env={"LOG_LEVEL": "WARNING"}, database_url=database_url)
         stack.start_api()
         try:
             stack.wait_alive()
-            database = f"sqlite:///{stack.data_dir / 'render_jobs.db'}"
+            database = sync_url(stack)
             _start_jobs(stack, approve_scripts(database, jobs))
             assigned, published, go, stop = spawn.Queue(), spawn.Queue(), spawn.Event(), spawn.Event()
             publisher = spawn.Process(
@@ -189,12 +195,12 @@ def run_fanout(rate: int = 1000, subscribers: int = 200, jobs: int = 20, seconds
                 process.join(timeout=30)
         finally:
             stack.stop()
-    store_cpu_per_event = progress_store.measure(jobs, STORE_EVENTS_PER_JOB)
+    store_cpu_per_event = progress_store.measure(jobs, STORE_EVENTS_PER_JOB) if store == "SQLite" else None
     latencies = sorted(latency for one in received for latency in one.latencies)
     store_latencies.sort()
     start_seq = {one.job_id: one.start_seq for one in received}
     return FanoutResult(
-        rate=rate, seconds=seconds, jobs=jobs, subscribers=subscribers,
+        store=store, rate=rate, seconds=seconds, jobs=jobs, subscribers=subscribers,
         published=sum(published_by_job.values()),
         stored=sum(stored_by_job[job_id] - start_seq[job_id] for job_id in published_by_job), merged=merged,
         expected=sum(published_by_job[one.job_id] for one in received),
@@ -393,14 +399,15 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=20, help="RUNNING jobs (publishers); subscribers are shared out evenly")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--client-processes", type=int, default=2)
+    parser.add_argument("--store", choices=("SQLite", "PostgreSQL"), default="SQLite", help="the API's job store")
     args = parser.parse_args()
-    result = run_fanout(args.rate, args.subscribers, args.jobs, args.seconds, args.client_processes)
+    result = run_fanout(args.rate, args.subscribers, args.jobs, args.seconds, args.client_processes, args.store)
     print(markdown_table(result.rows()))
 
 
 def rows() -> list[Row]:
-    """The section of `python -m bench`, with the defaults."""
-    return run_fanout().rows()
+    """The section of `python -m bench`, with the defaults, on each job store here."""
+    return [row for store in stores_here() for row in run_fanout(store=store).rows()] + not_run_on_postgresql(SECTION)
 
 
 if __name__ == "__main__":
