@@ -23,7 +23,8 @@ from bench.render import reference_script
 from bench.results import Row, Target, markdown_table
 from libs.contracts.bus import OutputSpec
 from libs.contracts.script import Script
-from services.renderer.compose import AUDIO_BIT_RATE, X264_PRESET, VideoFormat, compose_video
+from services.renderer.aac import AUDIO_BIT_RATE
+from services.renderer.compose import X264_PRESET, VideoFormat, compose_video
 from services.renderer.fonts import FontBook
 from services.renderer.narration import Narration, narrate
 from services.renderer.slides import draw_slide
@@ -35,7 +36,7 @@ SECTION = "composition"
 CFR_FPS = 30
 WIDTH, HEIGHT = 1920, 1080
 CRF = OutputSpec(storage_key="-").crf
-MIN_SPEEDUP_OVER_FFMPEG = 30
+MIN_SPEEDUP_OVER_FFMPEG = 40
 MIN_SPEEDUP_OVER_MOVIEPY = 50
 
 

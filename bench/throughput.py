@@ -25,7 +25,7 @@ from tests.stack import Stack
 SECTION = "throughput"
 BATCH_JOBS = 8
 QUEUED_JOBS = 200
-MIN_SCALING = 1.7
+MIN_SCALING = 1.8
 MAX_API_RSS_GROWTH_MB = 25
 QUEUE_SCRIPT = {"title": "Queue", "language": "ko",
                 "scenes": [{"narration": "대기열 측정용 장면입니다.", "slide": {"title": "대기열"}}]}

@@ -5,11 +5,15 @@ one, so encoding cost follows the number of slides, not the video's length; a zo
 (motion.py) gets MOTION_FPS frames a second through its scene. Constant frame rate: fps frames
 a second, with a keyframe where each slide begins so seeking lands on it. Either way the last
 frame's duration is cut to end the video exactly where the audio ends.
+
+The narration is encoded to AAC as the TTS writes it (aac.py); `composition` then takes the
+slides one at a time as they are drawn, so drawing, H.264 and AAC overlap and a still slide
+goes from Pillow to the encoder without a picture file between them.
 """
 
 import bisect
-import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -20,14 +24,11 @@ from av.video.reformatter import ColorPrimaries, ColorRange, ColorTrc, Colorspac
 from PIL import Image
 
 from libs.contracts.script import MOTION_FPS
+from services.renderer.aac import NarrationEncoder, configure_aac
 from services.renderer.motion import ZoomLayers, zoom_frame
 from services.renderer.tts.base import SAMPLE_WIDTH
 
 X264_PRESET = "veryfast"
-AUDIO_BIT_RATE = 64_000
-"""Mono speech; AAC at 64 kb/s is transparent for it."""
-AUDIO_CHUNK_SEC = 1.0
-"""Audio is encoded a second at a time: how soon its thread notices a stop."""
 AUDIO_PROGRESS_SEC = 0.05
 """How often progress (and so cancel) is checked while only the audio is still encoding."""
 
@@ -66,6 +67,10 @@ class _Frame:
     """How far through its slide's scene the frame starts (0 to 1): where a zoom stands."""
 
 
+SlidePicture = Image.Image | ZoomLayers
+"""A still slide as drawn (RGB at the video size), or the layers a zooming slide is drawn from."""
+
+
 def compose_video(
     path: Path,
     *,
@@ -76,72 +81,97 @@ def compose_video(
     on_progress: Callable[[float], None],
     zooms: dict[int, ZoomLayers] | None = None,
 ) -> None:
-    """Writes the MP4; `on_progress(fraction)` after each video frame and while the audio
-    finishes (raise in it to stop). `zooms`: by slide index, the layers of the slides that zoom."""
+    """Writes the MP4 from slide picture files; `on_progress(fraction)` after each video frame and
+    while the audio finishes (raise in it to stop). `zooms`: by slide index, the layers of the
+    slides that zoom (their picture files are not read)."""
     zooms = zooms or {}
+    with NarrationEncoder(audio.path) as narration:
+        narration.written(audio.samples * SAMPLE_WIDTH, audio.sample_rate)
+        narration.end()
+        with composition(path, scene_starts=scene_starts, duration=audio.duration_sec, narration=narration,
+                         video=video, moving=set(zooms)) as mp4:
+            for index, slide in enumerate(slides):
+                def on_frame(fraction: float, index: int = index) -> None:
+                    on_progress(min((index + fraction) / len(slides), narration.fraction))
+
+                if index in zooms:
+                    mp4.add_slide(zooms[index], on_frame)
+                    continue
+                with Image.open(slide) as picture:
+                    mp4.add_slide(picture, on_frame)
+            mp4.finish(on_progress)
+
+
+@contextmanager
+def composition(
+    path: Path, *, scene_starts: list[float], duration: float, narration: NarrationEncoder, video: VideoFormat,
+    moving: set[int],
+) -> Iterator["Composition"]:
+    """The MP4 at `path`, `duration` seconds long: add each slide in order, then finish(), which
+    waits for the end of `narration`. `moving`: the indexes of the slides that zoom."""
     # Milliseconds of a frame at the rate that moves: pts stay whole numbers.
-    time_base = Fraction(1, 1000 * (video.fps or (MOTION_FPS if zooms else 1)))
-    duration = audio.duration_sec
+    time_base = Fraction(1, 1000 * (video.fps or (MOTION_FPS if moving else 1)))
     with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as container:
         video_stream = _add_video_stream(container, video, time_base)
-        with _AudioEncoder(_add_audio_stream(container, audio.sample_rate), audio) as audio_encoder:
-            frames = _frame_schedule(scene_starts, duration, video.fps, time_base, set(zooms))
-            encoder = _SlideEncoder(container, video_stream, slides, zooms, (video.width, video.height), time_base)
-            for frame in frames:
-                encoder.encode(frame)
-                on_progress(min((frame.pts + frame.duration) * time_base / duration, audio_encoder.fraction))
-            encoder.finish()
-            while not audio_encoder.wait(AUDIO_PROGRESS_SEC):
-                on_progress(audio_encoder.fraction)
-            on_progress(1.0)
-            # The muxer interleaves by time: the video packets it holds go out with these.
-            _mux(container, audio_encoder.packets())
+        audio_stream = container.add_stream("aac", rate=narration.sample_rate)
+        configure_aac(audio_stream.codec_context, narration.sample_rate)
+        frames_by_slide: list[list[_Frame]] = [[] for _ in scene_starts]
+        for frame in _frame_schedule(scene_starts, duration, video.fps, time_base, moving):
+            frames_by_slide[frame.slide].append(frame)
+        yield Composition(container, video_stream, time_base, audio_stream, narration, frames_by_slide,
+                          (video.width, video.height))
 
 
-class _AudioEncoder:
-    """Encodes the narration to AAC on its own thread while the video is encoded: FFmpeg's
-    AAC encoder is the slowest part of a slide video and PyAV lets go of the GIL inside it.
-    Only the packets cross threads; muxing stays on the caller's thread."""
+class Composition:
+    """Encodes each slide's frames as it is added; the narration encodes meanwhile on its own thread."""
 
-    def __init__(self, stream, audio: PcmAudio) -> None:
-        self._stream, self._audio = stream, audio
-        self._packets: list[av.Packet] = []
-        self._error: BaseException | None = None
-        self._stop = threading.Event()
-        self._done = threading.Event()
-        self.fraction = 0.0
-        self._thread = threading.Thread(target=self._run, name="aac-encoder", daemon=True)
+    def __init__(self, container, stream, time_base: Fraction, audio_stream, narration: NarrationEncoder,
+                 frames_by_slide: list[list[_Frame]], size: tuple[int, int]) -> None:
+        # The frames' own time base, not the stream's: the MP4 muxer gives the stream a finer one
+        # once it writes the header, and a frame in that one would be rescaled by the encoder.
+        self._container, self._stream, self._time_base = container, stream, time_base
+        self._audio_stream = audio_stream
+        self._narration, self._frames_by_slide, self._size = narration, frames_by_slide, size
+        self._added = 0
+        self._durations: dict[int, int] = {}
 
-    def __enter__(self) -> "_AudioEncoder":
-        self._thread.start()
-        return self
+    def add_slide(self, picture: SlidePicture, on_progress: Callable[[float], None]) -> None:
+        """Encodes the next slide's frames; `on_progress(fraction of them)` after each (raise in it to stop)."""
+        if self._added == len(self._frames_by_slide):
+            raise ValueError(f"all {self._added} slides were added already")
+        frames = self._frames_by_slide[self._added]
+        self._added += 1
+        draw = _zoom_drawer(picture, self._size) if isinstance(picture, ZoomLayers) else _still_drawer(picture)
+        for done, frame in enumerate(frames, start=1):
+            self._encode(draw(frame.progress), frame)
+            on_progress(done / len(frames))
 
-    def __exit__(self, *_) -> None:
-        self._stop.set()
-        self._thread.join()
+    def finish(self, on_progress: Callable[[float], None]) -> None:
+        """Flushes the video, waits for the audio with `on_progress(fraction encoded)`, and muxes it."""
+        if self._added != len(self._frames_by_slide):
+            raise ValueError(f"{self._added} of {len(self._frames_by_slide)} slides were added")
+        self._mux_video(self._stream.encode(None))
+        while not self._narration.wait(AUDIO_PROGRESS_SEC):
+            on_progress(self._narration.fraction)
+        on_progress(1.0)
+        audio_packets = self._narration.packets()
+        for packet in audio_packets:
+            packet.stream = self._audio_stream
+        # The muxer interleaves by time: the video packets it holds go out with these.
+        _mux(self._container, audio_packets)
 
-    def wait(self, timeout: float) -> bool:
-        return self._done.wait(timeout)
+    def _encode(self, picture: av.VideoFrame, frame: _Frame) -> None:
+        picture.pts = frame.pts
+        picture.time_base = self._time_base
+        picture.pict_type = PictureType.I if frame.keyframe else PictureType.NONE
+        self._durations[frame.pts] = frame.duration
+        self._mux_video(self._stream.encode(picture))
 
-    def packets(self) -> list[av.Packet]:
-        self._done.wait()
-        if self._error is not None:
-            raise self._error
-        return self._packets
-
-    def _run(self) -> None:
-        try:
-            duration = self._audio.duration_sec
-            for chunk_end, chunk in _audio_chunks(self._audio):
-                if self._stop.is_set():
-                    return
-                self._packets += self._stream.encode(chunk)
-                self.fraction = chunk_end / duration
-            self._packets += self._stream.encode(None)
-        except BaseException as error:  # handed to the caller's thread by packets()
-            self._error = error
-        finally:
-            self._done.set()
+    def _mux_video(self, packets: list[av.Packet]) -> None:
+        # The encoder leaves durations unset; the muxer needs them to end the video exactly.
+        for packet in packets:
+            packet.duration = self._durations.pop(packet.pts)
+        _mux(self._container, packets)
 
 
 def _add_video_stream(container: av.container.OutputContainer, video: VideoFormat, time_base: Fraction):
@@ -160,14 +190,6 @@ def _add_video_stream(container: av.container.OutputContainer, video: VideoForma
     stream.codec_context.color_primaries = ColorPrimaries.BT709
     stream.codec_context.color_trc = ColorTrc.BT709
     stream.codec_context.color_range = ColorRange.MPEG
-    return stream
-
-
-def _add_audio_stream(container: av.container.OutputContainer, sample_rate: int):
-    # The default "twoloop" coder is the slowest part of a slide video (DESIGN §7).
-    stream = container.add_stream("aac", rate=sample_rate, options={"aac_coder": "fast"})
-    stream.layout = "mono"
-    stream.bit_rate = AUDIO_BIT_RATE
     return stream
 
 
@@ -203,73 +225,25 @@ def _constant_rate_frames(scenes: list[tuple[int, int]], ticks: int) -> Iterator
         previous_slide = slide
 
 
-class _SlideEncoder:
-    """Encodes scheduled frames, converting each still slide picture once however often it
-    repeats; a zooming slide's frames are each drawn from its layers."""
+def _still_drawer(image: Image.Image) -> Callable[[float], av.VideoFrame]:
+    """Converted once, however many frames (constant frame rate) show it."""
+    picture = _converted(image)
+    return lambda progress: picture
 
-    def __init__(self, container, stream, slides: list[Path], zooms: dict[int, ZoomLayers], size: tuple[int, int],
-                 time_base: Fraction) -> None:
-        self._container, self._stream, self._slides, self._time_base = container, stream, slides, time_base
-        self._zooms, self._size = zooms, size
-        self._picture: tuple[int, av.VideoFrame] | None = None
-        self._layers: tuple[int, Image.Image, Image.Image | None] | None = None
-        self._durations: dict[int, int] = {}
 
-    def finish(self) -> None:
-        self._mux(self._stream.encode(None))
+def _zoom_drawer(layers: ZoomLayers, size: tuple[int, int]) -> Callable[[float], av.VideoFrame]:
+    picture = _loaded(layers.picture, "RGB")
+    overlay = _loaded(layers.overlay, "RGBA") if layers.overlay else None
+    return lambda progress: _converted(zoom_frame(picture, overlay, size, progress))
 
-    def encode(self, frame: _Frame) -> None:
-        picture = self._zoomed(frame) if frame.slide in self._zooms else self._picture_of(frame.slide)
-        picture.pts = frame.pts
-        picture.pict_type = PictureType.I if frame.keyframe else PictureType.NONE
-        self._durations[frame.pts] = frame.duration
-        self._mux(self._stream.encode(picture))
 
-    def _mux(self, packets: list[av.Packet]) -> None:
-        # The encoder leaves durations unset; the muxer needs them to end the video exactly.
-        for packet in packets:
-            packet.duration = self._durations.pop(packet.pts)
-        _mux(self._container, packets)
-
-    def _picture_of(self, slide: int) -> av.VideoFrame:
-        if self._picture is None or self._picture[0] != slide:
-            with Image.open(self._slides[slide]) as image:
-                self._picture = (slide, self._converted(image))
-        return self._picture[1]
-
-    def _zoomed(self, frame: _Frame) -> av.VideoFrame:
-        if self._layers is None or self._layers[0] != frame.slide:
-            layers = self._zooms[frame.slide]
-            overlay = _loaded(layers.overlay, "RGBA") if layers.overlay else None
-            self._layers = (frame.slide, _loaded(layers.picture, "RGB"), overlay)
-        _, picture, overlay = self._layers
-        return self._converted(zoom_frame(picture, overlay, self._size, frame.progress))
-
-    def _converted(self, image: Image.Image) -> av.VideoFrame:
-        picture = av.VideoFrame.from_image(image).reformat(format="yuv420p", dst_colorspace=Colorspace.ITU709)
-        picture.time_base = self._time_base
-        return picture
+def _converted(image: Image.Image) -> av.VideoFrame:
+    return av.VideoFrame.from_image(image).reformat(format="yuv420p", dst_colorspace=Colorspace.ITU709)
 
 
 def _loaded(path: Path, mode: str) -> Image.Image:
     with Image.open(path) as image:
         return image.convert(mode)
-
-
-def _audio_chunks(audio: PcmAudio) -> Iterator[tuple[float, av.AudioFrame]]:
-    """(end second, frame) for consecutive chunks of the PCM file."""
-    chunk_samples = max(1, round(audio.sample_rate * AUDIO_CHUNK_SEC))
-    position = 0
-    with audio.path.open("rb") as pcm:
-        while data := pcm.read(chunk_samples * SAMPLE_WIDTH):
-            samples = len(data) // SAMPLE_WIDTH
-            frame = av.AudioFrame(format="s16", layout="mono", samples=samples)
-            frame.planes[0].update(data[: samples * SAMPLE_WIDTH])
-            frame.sample_rate = audio.sample_rate
-            frame.pts = position
-            frame.time_base = Fraction(1, audio.sample_rate)
-            position += samples
-            yield position / audio.sample_rate, frame
 
 
 def _mux(container: av.container.OutputContainer, packets: list[av.Packet]) -> None:

@@ -15,6 +15,9 @@ MIN_SCENE_SEC = 0.5
 
 SentencesSpoken = Callable[[int, int], None]
 """Called with (sentences synthesized so far, sentences in the script) after each sentence."""
+AudioWritten = Callable[[int, int], None]
+"""Called with (bytes in the PCM file, sample rate) after each scene is in the file, readable
+from another file handle: what may be encoded while the next scene is spoken."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ def narrate(
     pcm_path: Path,
     cancel: threading.Event,
     on_sentence: SentencesSpoken,
+    on_audio: AudioWritten | None = None,
 ) -> Narration:
     """Speaks scene after scene into `pcm_path`, each followed by its pause, timing every sentence."""
     total = sum(map(len, scene_sentences))
@@ -58,4 +62,7 @@ def narrate(
             pcm.write(result.pcm)
             pcm.write(bytes((scene_samples - speech_samples) * SAMPLE_WIDTH))
             written_samples += scene_samples
+            if on_audio is not None:
+                pcm.flush()
+                on_audio(written_samples * SAMPLE_WIDTH, result.sample_rate)
     return Narration(PcmAudio(path=pcm_path, sample_rate=result.sample_rate), scene_starts, timed)

@@ -22,11 +22,12 @@ from libs.contracts.bus import OutputSpec, Render, RenderedAssets
 from libs.contracts.codes import ErrorCode, Step
 from libs.contracts.script import Script
 from libs.storage import MEDIA_FILE, AssetStore, StorageError, StoredFileMissing, media_key
-from services.renderer.compose import VideoFormat, compose_video
+from services.renderer.aac import NarrationEncoder
+from services.renderer.compose import VideoFormat, composition
 from services.renderer.fonts import FontBook
 from services.renderer.narration import Narration, narrate
 from services.renderer.settings import RendererSettings
-from services.renderer.slides import Pictures, render_slides, save_thumbnail
+from services.renderer.slides import Pictures, draw_slide, draw_zoom_layers, save_thumbnail, zooms_in
 from services.renderer.subtitles import build_cues, to_srt, to_vtt
 from services.renderer.text import split_sentences
 from services.renderer.tts.base import SynthesisCanceled, SynthesisError
@@ -37,20 +38,21 @@ ProgressReport = Callable[[Step, int, str], None]
 
 STEP_WEIGHTS = {
     Step.VALIDATE_SCRIPT: 1,
-    Step.GENERATE_TTS: 8,
-    Step.RENDER_SLIDES: 30,
-    Step.COMPOSE_VIDEO: 55,
+    Step.GENERATE_TTS: 20,
+    Step.RENDER_SLIDES: 36,
+    Step.COMPOSE_VIDEO: 38,
     Step.GENERATE_SUBTITLES: 1,
     Step.GENERATE_THUMBNAIL: 2,
-    Step.PUBLISH_ASSETS: 3,
+    Step.PUBLISH_ASSETS: 2,
 }
-"""Shares of the progress bar: the time each step took on the reference script (VFR, 1080p)."""
+"""Shares of the progress bar: the time each step took on the reference script (VFR, 1080p),
+with the AAC encoding behind GENERATE_TTS and RENDER_SLIDES and what is left of it in COMPOSE_VIDEO."""
 MIN_REPORT_INTERVAL_SEC = 0.1
 """Progress moves within a step are reported at most this often: a live bar at 10 updates a second."""
 MAX_DIMENSION = 4096
 MAX_FPS = 120
 _WORK_FOLDER = ".work"
-"""Scratch inside the staging folder (narration, slide pictures, downloaded pictures), removed
+"""Scratch inside the staging folder (narration, zooming slides' layers, downloaded pictures), removed
 before publishing; its dot-name keeps any store from serving it."""
 _PICTURES_FOLDER = "pictures"
 _DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS}
@@ -127,28 +129,11 @@ def _render(
     # Before the narration: a picture that is gone fails the job before anything is spent on it.
     pictures = _fetch_pictures(job, storage, work / _PICTURES_FOLDER, progress)
     progress(Step.GENERATE_TTS, 0, f"Synthesizing {sum(map(len, scene_sentences))} sentences")
-    narration = _narrate_with_fallback(job.script, scene_sentences, settings, work / "narration.pcm", progress)
-    assets = RenderedAssets(duration_sec=narration.audio.duration_sec)
-    output = job.output
-    size = (output.width, output.height)
-    slides = [scene.slide for scene in job.script.scenes]
-
-    progress(Step.RENDER_SLIDES, 0, f"Drawing {len(slides)} slides")
-    rendered = render_slides(
-        slides, size, fonts, work, lambda done: progress(Step.RENDER_SLIDES, done / len(slides), f"Drew slide {done}"),
-        pictures=pictures,
-    )
-
-    progress(Step.COMPOSE_VIDEO, 0, "Encoding the video")
-    compose_video(
-        staging / assets.video,
-        slides=rendered.stills,
-        zooms=rendered.zooms,
-        scene_starts=narration.scene_starts,
-        audio=narration.audio,
-        video=VideoFormat(width=output.width, height=output.height, fps=output.fps, crf=output.crf),
-        on_progress=lambda fraction: progress(Step.COMPOSE_VIDEO, fraction, "Encoding the video"),
-    )
+    # The narration is encoded to AAC while it is spoken and while the slides are drawn (aac.py).
+    with NarrationEncoder(work / "narration.pcm") as narration_encoder:
+        narration = _narrate_with_fallback(job.script, scene_sentences, settings, narration_encoder, progress)
+        assets = RenderedAssets(duration_sec=narration.audio.duration_sec)
+        _draw_and_compose(job, narration, narration_encoder, fonts, pictures, staging / assets.video, work, progress)
 
     progress(Step.GENERATE_SUBTITLES, 0, "Writing subtitles")
     cues = build_cues(narration.sentences, assets.duration_sec)
@@ -156,11 +141,35 @@ def _render(
     (staging / assets.vtt).write_text(to_vtt(cues), encoding="utf-8")
 
     progress(Step.GENERATE_THUMBNAIL, 0, "Drawing the thumbnail")
-    save_thumbnail(slides[0], staging / assets.thumbnail, fonts, pictures)
+    save_thumbnail(job.script.scenes[0].slide, staging / assets.thumbnail, fonts, pictures)
 
     shutil.rmtree(work)
     sizes = {path.name: path.stat().st_size for path in sorted(staging.iterdir())}
     return msgspec.structs.replace(assets, sizes=sizes)
+
+
+def _draw_and_compose(
+    job: Render, narration: Narration, narration_encoder: NarrationEncoder, fonts: FontBook, pictures: Pictures,
+    path: Path, work: Path, progress: "_Progress",
+) -> None:
+    """Draws each slide and encodes it at once (RENDER_SLIDES), then waits for the narration's AAC
+    and finishes the MP4 at `path` (COMPOSE_VIDEO); a zooming slide's layers go into `work`."""
+    output = job.output
+    size = (output.width, output.height)
+    slides = [scene.slide for scene in job.script.scenes]
+    progress(Step.RENDER_SLIDES, 0, f"Drawing {len(slides)} slides")
+    with composition(
+        path, scene_starts=narration.scene_starts, duration=narration.audio.duration_sec, narration=narration_encoder,
+        video=VideoFormat(width=output.width, height=output.height, fps=output.fps, crf=output.crf),
+        moving={index for index, slide in enumerate(slides) if zooms_in(slide)},
+    ) as mp4:
+        for number, slide in enumerate(slides, start=1):
+            picture = (draw_zoom_layers(slide, pictures[slide.image], size, fonts, work, number) if zooms_in(slide)
+                       else draw_slide(slide, size, fonts, pictures))
+            mp4.add_slide(picture, lambda fraction, number=number: progress(
+                Step.RENDER_SLIDES, (number - 1 + fraction) / len(slides), f"Drew slide {number}"))
+        progress(Step.COMPOSE_VIDEO, 0, "Encoding the video")
+        mp4.finish(lambda fraction: progress(Step.COMPOSE_VIDEO, fraction, "Encoding the video"))
 
 
 def _fetch_pictures(job: Render, storage: AssetStore, folder: Path, progress: "_Progress") -> Pictures:
@@ -221,22 +230,26 @@ def _load_fonts(font_path: Path | None) -> FontBook:
 
 
 def _narrate_with_fallback(
-    script: Script, scene_sentences: list[list[str]], settings: RendererSettings, pcm_path: Path, progress: "_Progress"
+    script: Script, scene_sentences: list[list[str]], settings: RendererSettings, encoder: NarrationEncoder,
+    progress: "_Progress",
 ) -> Narration:
     """Narrates with the script's voice (or TTS_ENGINE), else with the next of its language's
-    TTS_FALLBACK voices that can; the fallback taken and the TTS cache's hits end up in the
-    step's last message, which the job keeps as an event."""
+    TTS_FALLBACK voices that can, into the file `encoder` follows; the fallback taken and the TTS
+    cache's hits end up in the step's last message, which the job keeps as an event."""
     language = script.primary_language
     sentences = [sentence for scene in scene_sentences for sentence in scene]
     chain = voice_chain(settings, language, script.voice)
     failures: list[str] = []
     for position, spec in enumerate(chain):
         try:
+            encoder.restart()  # what a voice that failed midway wrote is not the narration
             prepared = prepare(spec, settings, sentences, language)
             narration = narrate(
-                script, scene_sentences, prepared, pcm_path, progress.cancel,
+                script, scene_sentences, prepared, encoder.path, progress.cancel,
                 lambda done, total: progress(Step.GENERATE_TTS, done / total, f"Synthesized {done} of {total} sentences"),
+                on_audio=encoder.written,
             )  # fmt: skip
+            encoder.end()
         except SynthesisError as error:
             failures.append(f"{spec.text}: {error}")
             if position == len(chain) - 1:

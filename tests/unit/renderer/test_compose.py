@@ -75,6 +75,23 @@ def test_variable_frame_rate_encodes_one_keyframe_per_slide_at_its_scene_start(t
     assert starts == pytest.approx(SCENE_STARTS, abs=TOLERANCE)
 
 
+def test_slides_keep_their_scene_starts_after_the_muxer_has_written_the_header(tmp_path):
+    """More slides than the encoder holds back: the first packets are muxed (and the header
+    written, which gives the stream a finer time base) while later slides are still added."""
+    count = 40
+    slides = []
+    for number in range(count):
+        slides.append(tmp_path / f"slide-{number}.png")
+        Image.new("RGB", (320, 180), (number * 6, 0, 0)).save(slides[-1])
+    starts = [number * 0.5 for number in range(count)]
+    audio = PcmAudio(path=write_tone(tmp_path / "narration.pcm", count * 0.5), sample_rate=22050)
+    path = tmp_path / "video.mp4"
+    compose_video(path, slides=slides, scene_starts=starts, audio=audio,
+                  video=VideoFormat(width=320, height=180, fps=None, crf=30), on_progress=lambda fraction: None)
+    packets = video_packets(path)
+    assert [float(packet.pts * packet.time_base) for packet in packets] == pytest.approx(starts, abs=0.001)
+
+
 def test_decoded_frames_show_each_slide_in_turn(tmp_path, slides, audio):
     with av.open(str(compose(tmp_path, slides, audio))) as container:
         centres = [frame.to_image().getpixel((160, 90)) for frame in container.decode(video=0)]

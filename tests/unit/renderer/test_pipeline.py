@@ -8,9 +8,10 @@ import pytest
 from libs.contracts.codes import ErrorCode, Step
 from libs.storage.base import STAGING_FOLDER
 from libs.storage.local import LocalFolderStore
+from services.renderer.aac import NarrationEncoder
 from services.renderer.pipeline import RenderCanceled, RenderFailure, render_job
 from services.renderer.settings import RendererSettings
-from services.renderer.tts.base import SynthesisError
+from services.renderer.tts.base import OUTPUT_SAMPLE_RATE, SAMPLE_WIDTH, SynthesisError
 from services.renderer.tts.espeak import EspeakEngine
 
 from .conftest import make_job, make_script, stream_seconds, video_packets
@@ -175,3 +176,54 @@ def test_unreadable_font_override_fails_for_good(tmp_path):
     with pytest.raises(RenderFailure) as failure:
         render_job(make_job(make_script("안녕하세요.")), settings=settings, storage=LocalFolderStore(tmp_path), report=Recorder(), cancel=threading.Event())
     assert (failure.value.error_code, failure.value.retryable) == (ErrorCode.RENDER_FAILED, False)
+
+
+def test_the_narration_is_handed_to_the_aac_encoder_scene_by_scene_while_it_is_spoken(tmp_path, monkeypatch):
+    recorder = Recorder()
+    handed: list[tuple[Step, int]] = []
+    hand_over = NarrationEncoder.written
+
+    def spy(self, size, sample_rate):
+        handed.append((recorder.reports[-1][0], size))
+        hand_over(self, size, sample_rate)
+
+    monkeypatch.setattr(NarrationEncoder, "written", spy)
+    assets = run(tmp_path, make_job(make_script(*NARRATIONS)), recorder)
+
+    assert [step for step, _ in handed] == [Step.GENERATE_TTS] * len(NARRATIONS)
+    sizes = [size for _, size in handed]
+    assert sizes == sorted(sizes) and sizes[-1] == round(assets.duration_sec * OUTPUT_SAMPLE_RATE) * SAMPLE_WIDTH
+
+
+def test_a_voice_that_fails_midway_leaves_nothing_of_its_audio_in_the_video(tmp_path, monkeypatch):
+    speak = EspeakEngine.synthesize
+    scenes_spoken_by_default_voice = []
+
+    def fail_on_second_scene(self, sentences, language, voice, cancel, on_sentence=None):
+        if voice is None:
+            scenes_spoken_by_default_voice.append(sentences)
+            if len(scenes_spoken_by_default_voice) == 2:
+                raise SynthesisError("engine died")
+        return speak(self, sentences, language, voice, cancel, on_sentence)
+
+    monkeypatch.setattr(EspeakEngine, "synthesize", fail_on_second_scene)
+    settings = RendererSettings(asset_dir=tmp_path, tts_cache_max_mb=0, tts_fallback="ko:espeak>espeak#en")
+    # A first scene far longer than the fallback's whole narration: its audio left in would show.
+    script = make_script("아주 긴 첫 장면입니다. " * 8, "두 번째 장면.", language="ko")
+    assets = render_job(make_job(script), settings=settings, storage=LocalFolderStore(tmp_path), report=Recorder(),
+                        cancel=threading.Event())
+
+    assert len(scenes_spoken_by_default_voice) == 2
+    with av.open(str(tmp_path / "video-1" / "job-1" / "video.mp4")) as container:
+        assert stream_seconds(container.streams.audio[0]) == pytest.approx(assets.duration_sec, abs=0.05)
+        assert stream_seconds(container.streams.video[0]) == pytest.approx(assets.duration_sec, abs=0.05)
+
+
+def test_cancel_while_drawing_slides_stops_the_aac_thread_and_leaves_no_files(tmp_path):
+    cancel = threading.Event()
+    recorder = Recorder(lambda step, progress: step is Step.RENDER_SLIDES and cancel.set())
+    with pytest.raises(RenderCanceled):
+        run(tmp_path, make_job(make_script(*NARRATIONS)), recorder, cancel)
+    assert recorder.reports[-1][0] is Step.RENDER_SLIDES
+    assert not [thread for thread in threading.enumerate() if thread.name == "aac-encoder"]
+    assert_no_files_left(tmp_path)
