@@ -28,9 +28,9 @@ from pathlib import Path
 
 import msgspec
 from sqlalchemy import Engine, create_engine, insert, select, update
-from sqlalchemy.engine import make_url
 
 from bench import hotspots, wrk
+from bench.stores import job_table_url, not_run_on_postgresql, stores_here, sync_url
 from bench.results import Row, Target, markdown_table
 from libs.contracts.bus import RenderedAssets
 from libs.contracts.codes import JobStatus
@@ -38,7 +38,6 @@ from libs.contracts.script import Scene, Script, Slide
 from services.api.auth.roles import Role
 from services.api.db.models import JobRow, PublishedRow, ScriptRow, utc_now
 from services.api.scripts.schemas import ScriptStatus
-from tests.postgres_server import PostgresServer, why_no_postgresql
 from tests.stack import Stack
 
 SECTION = "api"
@@ -237,28 +236,6 @@ def _instances(work: Path, count: int, database_url: str | None) -> Iterator[lis
             stack.stop()
 
 
-def sync_url(stack: Stack) -> str:
-    """The stack's job table for the bench's own (synchronous) SQLAlchemy engine."""
-    if stack.database_url is None:
-        return f"sqlite:///{stack.data_dir / 'render_jobs.db'}"
-    return make_url(stack.database_url).set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-
-
-@contextmanager
-def job_table_url(store: str) -> Iterator[str | None]:
-    """DATABASE_URL for a stack on `store` ("SQLite": None, the API's own file; "PostgreSQL":
-    a new database on a server started for the bench and stopped after)."""
-    if store == "SQLite":
-        yield None
-        return
-    server = PostgresServer()
-    server.start()
-    try:
-        yield server.new_database()
-    finally:
-        server.stop()
-
-
 def approve_scripts(database: Engine | str, count: int) -> list[list[str]]:
     """Inserts `count` approved scripts, one per new video `bench-video-N` (script `script-1`),
     in one transaction, as the API's own writes would leave them, at a fraction of the time;
@@ -305,16 +282,6 @@ def main() -> None:
     for setup in args.stores.split(","):
         result = run_setup(setup, args.seconds, args.profile and args.profile / setup)
         print(markdown_table(result.rows()), flush=True)
-
-
-def stores_here() -> list[str]:
-    """The job stores a section can run on here: SQLite, and PostgreSQL where its server is installed."""
-    return ["SQLite"] + (["PostgreSQL"] if why_no_postgresql() is None else [])
-
-
-def not_run_on_postgresql(section: str) -> list[Row]:
-    reason = why_no_postgresql()
-    return [Row(section, "PostgreSQL runs", "not run", note=reason)] if reason else []
 
 
 def rows() -> list[Row]:

@@ -30,7 +30,8 @@ import zmq
 from sqlalchemy import create_engine, select
 
 from bench import progress_store
-from bench.api_load import approve_scripts, job_table_url, not_run_on_postgresql, stores_here, sync_url
+from bench.api_load import approve_scripts
+from bench.stores import job_table_url, not_run_on_postgresql, stores_here, sync_url
 from bench.cpu import CpuMeter
 from bench.results import Row, Target, markdown_table
 from libs.contracts.bus import Disconnect, Heartbeat, Progress, Ready, Render, RunningJob, api_command_codec, progress_codec, renderer_codec

@@ -6,6 +6,7 @@ peak memory, the time of each step, and the output's quality checks.
 """
 
 import argparse
+import dataclasses
 import json
 import tempfile
 import time
@@ -14,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bench.results import Row, Target, markdown_table
+from bench.stores import job_table_url, not_run_on_postgresql, stores_here
 from libs.contracts.codes import Step
 from services.renderer.aac import AUDIO_BIT_RATE
 from services.renderer.compose import X264_PRESET
@@ -49,14 +51,27 @@ def reference_script() -> dict:
 
 
 def run(runs: int = 3) -> list[Row]:
+    """Every row on SQLite; the end-to-end rows again with the job table on PostgreSQL, where its
+    server is installed (the API's side of a render is the same code on another store)."""
     script = reference_script()
-    with tempfile.TemporaryDirectory() as data_dir:
-        with Stack(data_dir=Path(data_dir), workers=1, extra_env=QUIET_UNCACHED).running() as stack:
+    measured, median, peak_rss_mb = _renders(script, runs, "SQLite")
+    rows = _rows(measured, median, peak_rss_mb, script)
+    if "PostgreSQL" in stores_here():
+        measured, median, _ = _renders(script, runs, "PostgreSQL")
+        rows += [dataclasses.replace(row, metric=f"{row.metric} (PostgreSQL)")
+                 for row in _rows(measured, median, peak_rss_mb, script)[:3]]
+    return rows + not_run_on_postgresql(SECTION)
+
+
+def _renders(script: dict, runs: int, store: str) -> tuple[list[RenderRun], RenderRun, float]:
+    """`runs` renders on a fresh stack with one worker: each run, the median run (by wall time)
+    and the worker's peak RSS."""
+    with tempfile.TemporaryDirectory() as data_dir, job_table_url(store) as database_url:
+        with Stack(data_dir=Path(data_dir), workers=1, extra_env=QUIET_UNCACHED, database_url=database_url).running() as stack:
             (worker_pid,) = stack.worker_pids().values()
             measured = [_render_once(stack, script) for _ in range(runs)]
             peak_rss_mb = _peak_rss_mb(worker_pid)
-        median = sorted(measured, key=lambda one: one.wall_sec)[len(measured) // 2]
-        return _rows(measured, median, peak_rss_mb, script)
+    return measured, sorted(measured, key=lambda one: one.wall_sec)[len(measured) // 2], peak_rss_mb
 
 
 def render_and_follow(stack: Stack, script: dict, video_id: str | None = None,

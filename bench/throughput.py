@@ -19,6 +19,7 @@ import httpx
 from bench.cpu import CpuMeter
 from bench.render import QUIET_UNCACHED, reference_script
 from bench.results import Row, Target, markdown_table
+from bench.stores import job_table_url, not_run_on_postgresql, stores_here
 from tests.client import approved_script, new_video_id, start_render
 from tests.stack import Stack
 
@@ -87,9 +88,9 @@ class Batch:
     api_cpu_per_job: float
 
 
-def _batch(workers: int) -> Batch:
-    with tempfile.TemporaryDirectory() as data_dir:
-        with Stack(data_dir=Path(data_dir), workers=workers, extra_env=BENCH_ENV).running() as stack:
+def _batch(workers: int, store: str = "SQLite") -> Batch:
+    with tempfile.TemporaryDirectory() as data_dir, job_table_url(store) as database_url:
+        with Stack(data_dir=Path(data_dir), workers=workers, extra_env=BENCH_ENV, database_url=database_url).running() as stack:
             videos = _approved_videos(stack, reference_script(), BATCH_JOBS)
             with CpuMeter(stack.api.pid) as api, CpuMeter(stack.renderer.pid) as renderer:
                 _, jobs = _render_all(stack, videos)
@@ -146,14 +147,18 @@ def _queue_rows() -> list[Row]:
 
 
 def run() -> list[Row]:
-    one = _batch(1)
-    two = _batch(2)
+    """The batches on each job store here (the API's share of a render is the store's code), the queue on SQLite."""
+    return [row for store in stores_here() for row in _scaling_rows(store)] + _queue_rows() + not_run_on_postgresql(SECTION)
+
+
+def _scaling_rows(store: str) -> list[Row]:
+    one, two = _batch(1, store), _batch(2, store)
+    label = "" if store == "SQLite" else f" ({store})"
     return [
-        *(Row(SECTION, f"{BATCH_JOBS} reference renders, {workers} worker{'s' * (workers > 1)}", batch.jobs_per_minute,
+        *(Row(SECTION, f"{BATCH_JOBS} reference renders, {workers} worker{'s' * (workers > 1)}{label}", batch.jobs_per_minute,
               "jobs/min", note=f"CPU per job: renderer {batch.renderer_cpu_per_job:.2f} s, API {batch.api_cpu_per_job:.2f} s")
           for workers, batch in ((1, one), (2, two))),
-        Row(SECTION, "2 workers ÷ 1 worker", two.jobs_per_minute / one.jobs_per_minute, "x", Target(">=", MIN_SCALING)),
-        *_queue_rows(),
+        Row(SECTION, f"2 workers ÷ 1 worker{label}", two.jobs_per_minute / one.jobs_per_minute, "x", Target(">=", MIN_SCALING)),
     ]
 
 
