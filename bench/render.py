@@ -54,24 +54,22 @@ def run(runs: int = 3) -> list[Row]:
     """Every row on SQLite; the end-to-end rows again with the job table on PostgreSQL, where its
     server is installed (the API's side of a render is the same code on another store)."""
     script = reference_script()
-    measured, median, peak_rss_mb = _renders(script, runs, "SQLite")
-    rows = _rows(measured, median, peak_rss_mb, script)
+    rows = _measure(script, runs, "SQLite")
     if "PostgreSQL" in stores_here():
-        measured, median, _ = _renders(script, runs, "PostgreSQL")
-        rows += [dataclasses.replace(row, metric=f"{row.metric} (PostgreSQL)")
-                 for row in _rows(measured, median, peak_rss_mb, script)[:3]]
+        rows += [dataclasses.replace(row, metric=f"{row.metric} (PostgreSQL)") for row in _measure(script, runs, "PostgreSQL")[:3]]
     return rows + not_run_on_postgresql(SECTION)
 
 
-def _renders(script: dict, runs: int, store: str) -> tuple[list[RenderRun], RenderRun, float]:
-    """`runs` renders on a fresh stack with one worker: each run, the median run (by wall time)
-    and the worker's peak RSS."""
+def _measure(script: dict, runs: int, store: str) -> list[Row]:
+    """`runs` renders on a fresh stack with one worker, and their rows (read from its files
+    while they are there)."""
     with tempfile.TemporaryDirectory() as data_dir, job_table_url(store) as database_url:
         with Stack(data_dir=Path(data_dir), workers=1, extra_env=QUIET_UNCACHED, database_url=database_url).running() as stack:
             (worker_pid,) = stack.worker_pids().values()
             measured = [_render_once(stack, script) for _ in range(runs)]
             peak_rss_mb = _peak_rss_mb(worker_pid)
-    return measured, sorted(measured, key=lambda one: one.wall_sec)[len(measured) // 2], peak_rss_mb
+        median = sorted(measured, key=lambda one: one.wall_sec)[len(measured) // 2]
+        return _rows(measured, median, peak_rss_mb, script)
 
 
 def render_and_follow(stack: Stack, script: dict, video_id: str | None = None,
