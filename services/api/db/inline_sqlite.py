@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import pool
-from sqlalchemy.connectors.asyncio import AsyncAdapt_dbapi_connection, AsyncAdapt_dbapi_cursor, AsyncAdapt_dbapi_module
+from sqlalchemy.connectors.asyncio import AsyncAdapt_dbapi_connection, AsyncAdapt_dbapi_module
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import URL
@@ -104,6 +104,9 @@ class _Connection:
 
 
 class InlineConnection(AsyncAdapt_dbapi_connection):
+    """SQLAlchemy's adapter (and its default cursor adapter) over the facade: only what the
+    pysqlite dialect reaches for beyond the DBAPI is added."""
+
     __slots__ = ()
 
     @property
@@ -116,13 +119,6 @@ class InlineConnection(AsyncAdapt_dbapi_connection):
 
     def create_function(self, *args: Any, **kwargs: Any) -> None:
         self._connection.sqlite.create_function(*args, **kwargs)
-
-
-class InlineCursor(AsyncAdapt_dbapi_cursor):
-    __slots__ = ()
-
-
-InlineConnection._cursor_cls = InlineCursor
 
 
 class InlineDBAPI(AsyncAdapt_dbapi_module):
