@@ -11,7 +11,7 @@ from enum import Enum
 import msgspec
 
 from libs.contracts.codes import ErrorCode, Step
-from libs.contracts.script import Script
+from libs.contracts.script import LexiconEntry, Script
 
 PROTOCOL_VERSION = 2
 """2: Heartbeat/Ready count the Renders received, JobFinished carries its final progress,
@@ -45,6 +45,35 @@ class RunningJob(msgspec.Struct, kw_only=True, frozen=True):
     attempt: int
 
 
+class VoiceInfo(msgspec.Struct, kw_only=True, frozen=True):
+    """One voice a renderer can speak now (SPEC §8.1 `GET /api/v2/voices`)."""
+
+    voice: str
+    """The spec a script's `voice` names it by: ENGINE[:MODEL][#VOICE]."""
+    engine: str
+    language: str
+    """BCP-47 tag (ko-KR, en); its primary subtag is what `?language=` filters on."""
+    name: str
+    gender: str = ""
+    kind: str = "neural"
+    """neural | formant"""
+    where: str = "local"
+    """local | cloud"""
+    sample_rate: int
+
+
+class EngineUsage(msgspec.Struct, kw_only=True, frozen=True):
+    """What one attempt asked of one TTS engine, for the API's /metrics."""
+
+    engine: str
+    characters: int = 0
+    """Characters sent to the engine (cache hits excluded)."""
+    requests: int = 0
+    cache_hits: int = 0
+    errors: dict[str, int] = {}
+    """Failed requests by kind: rate_limited, server_error, timeout, auth, bad_audio, circuit_open, …"""
+
+
 # --- renderer -> API (DEALER -> ROUTER) -------------------------------------------------
 
 
@@ -60,6 +89,8 @@ class Ready(Message, kw_only=True, frozen=True):
     incarnation: str = ""
     """Random per worker process. A Ready of the process the broker knows that is short of the
     Renders it was sent left before the last one arrived: old news, not a restart."""
+    voices: list[VoiceInfo] = []
+    """The voices this worker can speak (its engines' catalogs)."""
 
 
 class Heartbeat(Message, kw_only=True, frozen=True):
@@ -91,6 +122,8 @@ class RenderedAssets(msgspec.Struct, kw_only=True, frozen=True):
     thumbnail: str = "thumbnail.jpg"
     duration_sec: float
     sizes: dict[str, int] = {}
+    voice_used: str = ""
+    """The voice spec that actually spoke the whole video (the script's, or its fallback)."""
 
 
 class JobFinished(Message, kw_only=True, frozen=True):
@@ -112,6 +145,8 @@ class JobFinished(Message, kw_only=True, frozen=True):
     """The newest Progress of each step this attempt reported, oldest first. PUB/SUB and this
     DEALER are not ordered with each other, so the broker stores those it has not seen yet in
     the same transaction as the outcome: no step change is lost and nothing waits for PUB/SUB."""
+    tts_usage: list[EngineUsage] = []
+    """What this attempt asked of each TTS engine it used (also when it failed)."""
 
 
 class RenderRefused(Message, kw_only=True, frozen=True):
@@ -126,6 +161,18 @@ class RenderRefused(Message, kw_only=True, frozen=True):
 
 class Disconnect(Message, kw_only=True, frozen=True):
     """A worker shuts down cleanly; the API forgets it at once instead of waiting for expiry."""
+
+
+class PreviewAudio(Message, kw_only=True, frozen=True):
+    """The answer to a PreviewRequest: the audio, or why there is none."""
+
+    request_id: str
+    audio: bytes = b""
+    content_type: str = "audio/wav"
+    voice_used: str = ""
+    error_code: ErrorCode | None = None
+    error_message: str | None = None
+    tts_usage: list[EngineUsage] = []
 
 
 # --- API -> renderer (ROUTER -> DEALER) -------------------------------------------------
@@ -147,6 +194,9 @@ class Render(Message, kw_only=True, frozen=True):
     attempt: int
     script: Script
     output: OutputSpec
+    lexicon: list[LexiconEntry] = []
+    """The pronunciations in force when the job was created (video's and script's merged, the
+    script's winning): applied to what is spoken, never to captions."""
 
 
 class Cancel(Message, kw_only=True, frozen=True):
@@ -155,6 +205,16 @@ class Cancel(Message, kw_only=True, frozen=True):
     """The attempt to stop; None: whichever the worker runs. A worker that does not run it yet
     remembers it, so a Render of that attempt still on its way is answered CANCELED at once,
     while a later attempt of the same job (a retry after a timeout's Cancel) still renders."""
+
+
+class PreviewRequest(Message, kw_only=True, frozen=True):
+    """Speak `text` with `voice` now, beside any render (the worker's preview lane)."""
+
+    request_id: str
+    voice: str
+    language: str
+    text: str
+    lexicon: list[LexiconEntry] = []
 
 
 class Ack(Message, kw_only=True, frozen=True):
@@ -185,8 +245,8 @@ class Progress(Message, kw_only=True, frozen=True):
     ts: float
 
 
-RendererToApi = Ready | Heartbeat | JobFinished | RenderRefused | Disconnect
-ApiToRenderer = Render | Cancel | Ack | Heartbeat | Incompatible
+RendererToApi = Ready | Heartbeat | JobFinished | RenderRefused | Disconnect | PreviewAudio
+ApiToRenderer = Render | Cancel | Ack | Heartbeat | Incompatible | PreviewRequest
 
 
 class Codec:

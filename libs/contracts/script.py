@@ -18,6 +18,10 @@ MAX_BULLET_CHARS = 300
 DEFAULT_PAUSE_SEC = 0.4
 MAX_CAPTION_CHARS = 300
 MAX_HINT_CHARS = 5_000
+MAX_LEXICON_ENTRIES = 1_000
+MAX_LEXICON_TERM_CHARS = 100
+MAX_LEXICON_SAY_CHARS = 200
+MIN_RATE, MAX_RATE = 0.5, 2.0
 
 MediaId = Annotated[str, msgspec.Meta(
     pattern=r"^med-[0-9a-f]{32}$", description="An image uploaded to the video's media (POST …/media).",
@@ -39,6 +43,25 @@ LanguageTag = Annotated[
         examples=["ko", "en"],
     ),
 ]
+
+
+Rate = Annotated[float, msgspec.Meta(
+    ge=MIN_RATE, le=MAX_RATE, description="Speaking rate: 1.0 is the voice's own pace, 2.0 twice as fast.",
+)]
+VoiceSpecText = Annotated[str, msgspec.Meta(
+    min_length=1, max_length=100, description="ENGINE[:MODEL][#VOICE], e.g. azure#ko-KR-SunHiNeural (GET /api/v2/voices).",
+)]
+
+
+class LexiconEntry(msgspec.Struct, kw_only=True, frozen=True):
+    """How to say a term: applied to what is spoken, never to captions (SPEC §8.1)."""
+
+    term: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_LEXICON_TERM_CHARS, examples=["API"])]
+    say: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_LEXICON_SAY_CHARS, examples=["에이피아이"])]
+    case_sensitive: bool = False
+
+
+Lexicon = Annotated[list[LexiconEntry], msgspec.Meta(max_length=MAX_LEXICON_ENTRIES)]
 
 
 class Slide(msgspec.Struct, kw_only=True):
@@ -79,6 +102,8 @@ class Scene(msgspec.Struct, kw_only=True):
     hint: Annotated[str, msgspec.Meta(max_length=MAX_HINT_CHARS, description=(
         "Not spoken or shown: a note for whoever writes the narration, such as the text of the "
         "deck page this scene was imported from."))] = ""
+    rate: Rate = 1.0
+    """Multiplies the script's rate for this scene (the product is kept within 0.5-2.0)."""
 
 
 class Script(msgspec.Struct, kw_only=True):
@@ -86,6 +111,12 @@ class Script(msgspec.Struct, kw_only=True):
     language: LanguageTag = "ko"
     voice: Annotated[str, msgspec.Meta(max_length=100)] | None = None
     scenes: Annotated[list[Scene], msgspec.Meta(min_length=1, max_length=MAX_SCENES)]
+    rate: Rate = 1.0
+    voice_fallback: Annotated[str, msgspec.Meta(min_length=1, max_length=100, description=(
+        '"fail": a job whose voice cannot be used fails TTS_FAILED; or a voice spec that then voices '
+        "the whole video (never two voices in one video)."))] = "fail"
+    lexicon: Lexicon | None = None
+    """This script's pronunciations; None: the video's lexicon (PUT …/lexicon). Its entries win over the video's."""
 
     def __post_init__(self) -> None:
         # A cross-field limit msgspec.Meta cannot express; msgspec reports it as a ValidationError.
@@ -102,3 +133,10 @@ class Script(msgspec.Struct, kw_only=True):
     @property
     def primary_language(self) -> str:
         return self.language.split("-", 1)[0].lower()
+
+    def scene_rate(self, scene: Scene) -> float:
+        return min(max(self.rate * scene.rate, MIN_RATE), MAX_RATE)
+
+    @property
+    def fallback_voice(self) -> str | None:
+        return None if self.voice_fallback == "fail" else self.voice_fallback

@@ -26,6 +26,27 @@ def _env_path(name: str) -> Path | None:
     return Path(os.environ[name]) if os.environ.get(name) else None
 
 
+def _secret(name: str) -> str | None:
+    """A credential from NAME, or read from the file NAME_FILE names (a mounted secret);
+    surrounding whitespace is not part of it."""
+    if os.environ.get(name):
+        return os.environ[name].strip()
+    path = _env_path(f"{name}_FILE")
+    return path.read_text(encoding="utf-8").strip() or None if path else None
+
+
+class Secret(str):
+    """A credential: its repr is masked, so a settings object printed or logged keeps it."""
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+
+def _secret_setting(name: str) -> Secret | None:
+    value = _secret(name)
+    return Secret(value) if value else None
+
+
 @dataclass(frozen=True, kw_only=True)
 class RendererSettings:
     command_endpoints: tuple[str, ...] = field(default_factory=lambda: _endpoints("RENDER_COMMAND_ENDPOINT", "tcp://127.0.0.1:5555"))
@@ -55,6 +76,29 @@ class RendererSettings:
     coqui_threads_setting: int | None = field(
         default_factory=lambda: int(os.environ["COQUI_THREADS"]) if os.environ.get("COQUI_THREADS") else None
     )
+    # Cloud voices (SPEC §8.1): keys only from the environment or a file, never logged or sent on.
+    azure_speech_key: Secret | None = field(default_factory=lambda: _secret_setting("AZURE_SPEECH_KEY"))
+    azure_speech_region: str | None = field(default_factory=lambda: os.environ.get("AZURE_SPEECH_REGION") or None)
+    azure_speech_endpoint: str | None = field(default_factory=lambda: os.environ.get("AZURE_SPEECH_ENDPOINT") or None)
+    """Default https://{region}.tts.speech.microsoft.com; requests go to {endpoint}/cognitiveservices/v1."""
+    google_tts_api_key: Secret | None = field(default_factory=lambda: _secret_setting("GOOGLE_TTS_API_KEY"))
+    google_tts_endpoint: str = field(default_factory=lambda: _env("GOOGLE_TTS_ENDPOINT", "https://texttospeech.googleapis.com"))
+    tts_concurrency: int = field(default_factory=lambda: int(_env("TTS_CONCURRENCY", "4")))
+    """Sentences a cloud engine synthesizes at once for one job."""
+    tts_requests_per_second: float = field(default_factory=lambda: float(_env("TTS_REQUESTS_PER_SECOND", "20")))
+    """Per engine and worker process: requests started per second, at most."""
+    tts_request_timeout_sec: float = field(default_factory=lambda: float(_env("TTS_REQUEST_TIMEOUT_SEC", "20")))
+    tts_circuit_failures: int = field(default_factory=lambda: int(_env("TTS_CIRCUIT_FAILURES", "5")))
+    """Consecutive failed requests (after their retries) that open an engine's circuit."""
+    tts_circuit_open_sec: float = field(default_factory=lambda: float(_env("TTS_CIRCUIT_OPEN_SEC", "30")))
+    """How long an open circuit fails every request at once before one request may try again."""
+    # The self-hosted neural voice.
+    supertonic_model_dir: Path | None = field(default_factory=lambda: _env_path("SUPERTONIC_MODEL_DIR"))
+    supertonic_threads_setting: int | None = field(
+        default_factory=lambda: int(os.environ["SUPERTONIC_THREADS"]) if os.environ.get("SUPERTONIC_THREADS") else None
+    )
+    supertonic_steps: int = field(default_factory=lambda: int(_env("SUPERTONIC_STEPS", "5")))
+    """Denoising steps per sentence: more is cleaner and slower (5: the quality/speed knee measured upstream)."""
     font_path: Path | None = field(default_factory=lambda: _env_path("RENDER_FONT_PATH"))
     cancel_grace_sec: float = field(default_factory=lambda: float(_env("RENDER_CANCEL_GRACE_SEC", "5")))
     """A canceled render still running after this long gets its worker killed and replaced."""
@@ -70,4 +114,13 @@ class RendererSettings:
     @property
     def coqui_threads(self) -> int:
         """torch CPU threads per worker process: COQUI_THREADS, else the cores shared out among the workers."""
-        return self.coqui_threads_setting or max(1, (os.cpu_count() or 1) // self.workers)
+        return self.coqui_threads_setting or self._threads_per_worker
+
+    @property
+    def supertonic_threads(self) -> int:
+        """onnxruntime intra-op threads per worker process: SUPERTONIC_THREADS, else the cores shared out."""
+        return self.supertonic_threads_setting or self._threads_per_worker
+
+    @property
+    def _threads_per_worker(self) -> int:
+        return max(1, (os.cpu_count() or 1) // self.workers)

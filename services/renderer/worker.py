@@ -84,7 +84,7 @@ class Worker:
         self._settings = settings
         self._supervisor = supervisor
         self._storage = store_of(settings)
-        self._engines, unusable = usable_engines(settings.coqui_model_dir, settings.coqui_threads)
+        self._engines, unusable = usable_engines(settings)
         for engine, reason in unusable.items():
             # Only the configured engine's absence is a fault; the others are merely not set up here.
             level = logging.WARNING if engine == settings.tts_engine else logging.INFO

@@ -3,13 +3,18 @@
 from collections.abc import Callable
 from pathlib import Path
 
+from services.renderer.settings import RendererSettings
 from services.renderer.tts.base import TtsEngine
 from services.renderer.tts.coqui import CoquiEngine
 from services.renderer.tts.espeak import EspeakEngine
 
-_ENGINES: dict[str, Callable[[Path | None, int | None], TtsEngine]] = {
-    EspeakEngine.name: lambda model_dir, threads: EspeakEngine(),
-    CoquiEngine.name: CoquiEngine,
+EngineFactory = Callable[[RendererSettings, Path | None], TtsEngine]
+"""Builds an engine from the settings and the model folder a voice spec named (None: the
+engine's configured one); cheap: nothing is loaded or fetched until it speaks."""
+
+_ENGINES: dict[str, EngineFactory] = {
+    EspeakEngine.name: lambda settings, model_dir: EspeakEngine(),
+    CoquiEngine.name: lambda settings, model_dir: CoquiEngine(model_dir or settings.coqui_model_dir, settings.coqui_threads),
 }
 
 
@@ -17,22 +22,21 @@ def engine_names() -> list[str]:
     return sorted(_ENGINES)
 
 
-def get_engine(name: str, model_dir: Path | None = None, threads: int | None = None) -> TtsEngine:
-    """The engine called `name` (coqui speaks the model in `model_dir`, computing on `threads`
-    CPU threads); raises KeyError naming the known ones if there is none."""
+def get_engine(name: str, settings: RendererSettings | None = None, model_dir: Path | None = None) -> TtsEngine:
+    """The engine called `name`; raises KeyError naming the known ones if there is none."""
     try:
         factory = _ENGINES[name]
     except KeyError:
         raise KeyError(f"unknown TTS engine {name!r}; known: {', '.join(engine_names())}") from None
-    return factory(model_dir, threads)
+    return factory(settings or RendererSettings(), model_dir)
 
 
-def usable_engines(model_dir: Path | None, threads: int | None) -> tuple[list[str], dict[str, str]]:
+def usable_engines(settings: RendererSettings) -> tuple[list[str], dict[str, str]]:
     """(the engines that can run here, why each of the others cannot): checked cheaply, no
     model is loaded."""
     usable, reasons = [], {}
     for name in engine_names():
-        availability = get_engine(name, model_dir, threads).available()
+        availability = get_engine(name, settings).available()
         if availability.ok:
             usable.append(name)
         else:

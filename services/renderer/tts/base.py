@@ -2,14 +2,14 @@
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from libs.contracts.bus import VoiceInfo
+
 SAMPLE_WIDTH = 2
-"""Bytes per sample: every engine returns signed 16-bit little-endian mono PCM."""
-OUTPUT_SAMPLE_RATE = 22050
-"""Every engine returns audio at this rate (espeak-ng's own), so a job whose engine falls
-back or whose sentences come from the cache still has one rate."""
+"""Bytes per sample: every engine returns signed 16-bit little-endian mono PCM, at the voice's
+own sample rate (never resampled down: one job has one voice, so one rate)."""
 
 SentenceDone = Callable[[int], None]
 """Called with the number of sentences synthesized so far, after each sentence."""
@@ -28,12 +28,36 @@ class SynthesisCanceled(Exception):
     """The cancel event was set while synthesizing."""
 
 
+class ProviderError(SynthesisError):
+    """A TTS provider's answer that failed a request; `kind` names it for /metrics
+    (rate_limited, server_error, timeout, connection, auth, bad_request, bad_audio, circuit_open)."""
+
+    def __init__(self, message: str, *, kind: str, retryable: bool) -> None:
+        super().__init__(message, retryable=retryable)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class Word:
+    """A word as the engine timed it, in seconds from the start of its result's audio."""
+
+    start: float
+    end: float
+    text: str
+    sentence: int
+    """Index of its sentence in the `sentences` the engine was given."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class SynthesisResult:
     pcm: bytes
     sample_rate: int
     sentence_spans: list[tuple[float, float]]
-    """(start, end) of each sentence in seconds, from the samples it produced."""
+    """(start, end) of each sentence in seconds, from the samples it produced: back to back,
+    so the PCM splits into sentences at these points."""
+    words: list[Word] = field(default_factory=list)
+    """Engine-timed words, where the engine reports them (espeak's word events, Google's SSML
+    marks); empty when it does not."""
 
     @property
     def duration_sec(self) -> float:
@@ -76,12 +100,19 @@ class TtsEngine(Protocol):
         voice: str | None,
         cancel: threading.Event,
         on_sentence: SentenceDone | None = None,
+        *,
+        rate: float = 1.0,
     ) -> SynthesisResult:
-        """Speak `sentences` one after another in `language` (primary BCP-47 subtag).
+        """Speak `sentences` one after another in `language` (primary BCP-47 subtag), at `rate`
+        (0.5-2.0, 1.0 the voice's own pace). The text is what is spoken: the lexicon was applied.
 
         `voice` is engine-specific; an unknown one falls back to the language's default.
         Raises SynthesisCanceled when `cancel` is set, SynthesisError when the engine fails.
         """
+        ...
+
+    def voices(self) -> list[VoiceInfo]:
+        """The voices it can speak here, for the catalog (cheap: a cloud list is fetched once)."""
         ...
 
 

@@ -134,7 +134,7 @@ def build_engine(spec: VoiceSpec, settings: RendererSettings) -> TtsEngine:
         raise SynthesisError(f"voice {spec.text!r}: espeak takes no model; write espeak#VOICE", retryable=False)
     model_dir = _model_dir(spec, settings) if spec.engine == "coqui" else None
     try:
-        return get_engine(spec.engine, model_dir, settings.coqui_threads)
+        return get_engine(spec.engine, settings, model_dir)
     except KeyError as error:
         raise SynthesisError(error.args[0], retryable=False) from error
 
