@@ -2,7 +2,7 @@
 to a worker that offers it) and the renderer. A voice spec is `ENGINE[:MODEL][#VOICE]`, an
 alias from TTS_VOICE_ALIASES (`name=spec,…`), or a bare voice of the worker's default engine."""
 
-ENGINE_NAMES = ("coqui", "espeak")
+ENGINE_NAMES = ("azure", "coqui", "espeak", "google", "supertonic")
 
 
 def parse_aliases(text: str) -> dict[str, str]:

@@ -18,9 +18,10 @@ from pathlib import Path
 import av
 import msgspec
 
-from libs.contracts.bus import OutputSpec, Render, RenderedAssets
+from libs.contracts.bus import EngineUsage, OutputSpec, Render, RenderedAssets
 from libs.contracts.codes import ErrorCode, Step
 from libs.contracts.script import Script
+from libs.lexicon import pronouncer
 from libs.storage import MEDIA_FILE, AssetStore, StorageError, StoredFileMissing, media_key
 from services.renderer.aac import NarrationEncoder
 from services.renderer.compose import VideoFormat, composition
@@ -30,7 +31,7 @@ from services.renderer.settings import RendererSettings
 from services.renderer.slides import Pictures, draw_slide, draw_zoom_layers, save_thumbnail, zooms_in
 from services.renderer.subtitles import build_cues, to_srt, to_vtt
 from services.renderer.text import split_sentences
-from services.renderer.tts.base import SynthesisCanceled, SynthesisError
+from services.renderer.tts.base import SynthesisCanceled, SynthesisError, UsageCounter
 from services.renderer.tts.selection import prepare, voice_chain
 
 ProgressReport = Callable[[Step, int, str], None]
@@ -73,10 +74,12 @@ class RenderFailure(Exception):
 
 
 def render_job(
-    job: Render, *, settings: RendererSettings, storage: AssetStore, report: ProgressReport, cancel: threading.Event
+    job: Render, *, settings: RendererSettings, storage: AssetStore, report: ProgressReport, cancel: threading.Event,
+    tts_usage: list[EngineUsage] | None = None,
 ) -> RenderedAssets:
-    """Renders and publishes `job`; raises RenderCanceled or RenderFailure, leaving no files."""
-    progress = _Progress(report, cancel)
+    """Renders and publishes `job`; raises RenderCanceled or RenderFailure, leaving no files.
+    What each voice tried asked of its engine is appended to `tts_usage`, whatever the outcome."""
+    progress = _Progress(report, cancel, tts_usage if tts_usage is not None else [])
     with _as_job_errors(progress):
         progress(Step.VALIDATE_SCRIPT, 0, "Checking the script")
         scene_sentences = _validate(job.script, job.output)
@@ -131,8 +134,8 @@ def _render(
     progress(Step.GENERATE_TTS, 0, f"Synthesizing {sum(map(len, scene_sentences))} sentences")
     # The narration is encoded to AAC while it is spoken and while the slides are drawn (aac.py).
     with NarrationEncoder(work / "narration.pcm") as narration_encoder:
-        narration = _narrate_with_fallback(job.script, scene_sentences, settings, narration_encoder, progress)
-        assets = RenderedAssets(duration_sec=narration.audio.duration_sec)
+        narration, voice_used = _narrate_with_fallback(job, scene_sentences, settings, narration_encoder, progress)
+        assets = RenderedAssets(duration_sec=narration.audio.duration_sec, voice_used=voice_used)
         _draw_and_compose(job, narration, narration_encoder, fonts, pictures, staging / assets.video, work, progress)
 
     progress(Step.GENERATE_SUBTITLES, 0, "Writing subtitles")
@@ -230,24 +233,29 @@ def _load_fonts(font_path: Path | None) -> FontBook:
 
 
 def _narrate_with_fallback(
-    script: Script, scene_sentences: list[list[str]], settings: RendererSettings, encoder: NarrationEncoder,
+    job: Render, scene_sentences: list[list[str]], settings: RendererSettings, encoder: NarrationEncoder,
     progress: "_Progress",
-) -> Narration:
-    """Narrates with the script's voice (or TTS_ENGINE), else with the next of its language's
-    TTS_FALLBACK voices that can, into the file `encoder` follows; the fallback taken and the TTS
-    cache's hits end up in the step's last message, which the job keeps as an event."""
+) -> tuple[Narration, str]:
+    """Narrates with the script's voice (or TTS_ENGINE), else with its fallback voice (the
+    script's `voice_fallback`, or the language's TTS_FALLBACK voices in turn) into the file
+    `encoder` follows: always the whole video in one voice. Returns the narration and the voice
+    that spoke it; the fallback taken and the TTS cache's hits end up in the step's last
+    message, which the job keeps as an event."""
+    script = job.script
     language = script.primary_language
-    sentences = [sentence for scene in scene_sentences for sentence in scene]
-    chain = voice_chain(settings, language, script.voice)
+    pronounce = pronouncer(job.lexicon)
+    sentences = [pronounce(sentence) for scene in scene_sentences for sentence in scene]
+    chain = voice_chain(settings, language, script.voice, script.fallback_voice)
     failures: list[str] = []
     for position, spec in enumerate(chain):
+        usage = UsageCounter()
         try:
             encoder.restart()  # what a voice that failed midway wrote is not the narration
             prepared = prepare(spec, settings, sentences, language)
             narration = narrate(
                 script, scene_sentences, prepared, encoder.path, progress.cancel,
                 lambda done, total: progress(Step.GENERATE_TTS, done / total, f"Synthesized {done} of {total} sentences"),
-                on_audio=encoder.written,
+                on_audio=encoder.written, pronounce=pronounce, usage=usage,
             )  # fmt: skip
             encoder.end()
         except SynthesisError as error:
@@ -258,9 +266,11 @@ def _narrate_with_fallback(
                 raise SynthesisError("; ".join(failures), retryable=error.retryable) from error
             progress.note(
                 Step.GENERATE_TTS,
-                f"{spec.text} cannot narrate this script ({error}); falling back to {chain[position + 1].text}",
+                f"{spec.text} cannot narrate this script ({error}); voicing the whole video with {chain[position + 1].text}",
             )
             continue
+        finally:
+            progress.tts_usage.append(usage.as_contract(spec.engine))
         counts = prepared.counts
         fallback = f"; fell back from {'; '.join(failures)}" if failures else ""
         progress.note(
@@ -268,7 +278,7 @@ def _narrate_with_fallback(
             f"Narrated {len(sentences)} sentences with {spec.text} "
             f"(TTS cache: {counts.hits} hits, {counts.misses} misses){fallback}",
         )
-        return narration
+        return narration, spec.canonical
 
 
 def _failure(error: Exception, step: Step) -> RenderFailure:
@@ -291,9 +301,11 @@ def _is_storage_error(error: Exception) -> bool:
 class _Progress:
     """Overall progress from (step, fraction of the step); also the job's cancel checkpoint."""
 
-    def __init__(self, report: ProgressReport, cancel: threading.Event) -> None:
+    def __init__(self, report: ProgressReport, cancel: threading.Event, tts_usage: list[EngineUsage]) -> None:
         self._report = report
         self.cancel = cancel
+        self.tts_usage = tts_usage
+        """What the job asked of each TTS engine it tried, in the order tried."""
         self.step = Step.VALIDATE_SCRIPT
         self._reported: tuple[Step, int] | None = None
         self._reported_at = -math.inf

@@ -28,7 +28,7 @@ import zmq
 import zmq.asyncio
 
 from libs.contracts.bus import (
-    PROTOCOL_VERSION, Ack, Cancel, Disconnect, Heartbeat, Incompatible, JobFinished, Message, Outcome, Progress,
+    PROTOCOL_VERSION, Ack, Cancel, Disconnect, EngineUsage, Heartbeat, Incompatible, JobFinished, Message, Outcome, Progress,
     ProtocolMismatch, Ready, Render, RenderRefused, RunningJob, progress_codec, renderer_codec,
 )
 from libs.contracts.codes import ErrorCode, Step
@@ -303,9 +303,11 @@ class Worker:
         def report(step: Step, progress: int, message: str) -> None:
             loop.call_soon_threadsafe(self._publish_progress, current, step, progress, message, time.monotonic())
 
+        tts_usage: list[EngineUsage] = []
         try:
             assets = await asyncio.to_thread(
-                render_job, job, settings=self._settings, storage=self._storage, report=report, cancel=current.cancel
+                render_job, job, settings=self._settings, storage=self._storage, report=report, cancel=current.cancel,
+                tts_usage=tts_usage,
             )
             current.enter_step(None, time.monotonic())
             outcome = JobFinished(job_id=job.job_id, attempt=job.attempt, outcome=Outcome.SUCCEEDED, assets=assets)
@@ -325,7 +327,7 @@ class Worker:
         log.info("%s attempt %d ended %s", job.job_id, job.attempt, outcome.outcome.value)
         # Progress callbacks queued by the render thread ran before this await returned.
         outcome = msgspec.structs.replace(outcome, progress_seq=current.seq, step_seconds=current.step_seconds,
-                                          final_progress=current.final_progress)
+                                          final_progress=current.final_progress, tts_usage=tts_usage)
         self._current = None
         self._finish(outcome)
 

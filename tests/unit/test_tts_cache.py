@@ -20,9 +20,9 @@ class CountingEngine:
         self.name, self.model_id = self.engine.name, self.engine.model_id
         self.spoken: list[str] = []
 
-    def synthesize(self, sentences, language, voice, cancel, on_sentence=None):
+    def synthesize(self, sentences, language, voice, cancel, on_sentence=None, **options):
         self.spoken += sentences
-        return self.engine.synthesize(sentences, language, voice, cancel, on_sentence)
+        return self.engine.synthesize(sentences, language, voice, cancel, on_sentence, **options)
 
 
 def cached(tmp_path, max_bytes: int = 50 << 20) -> tuple[CachingEngine, CountingEngine]:
@@ -56,11 +56,11 @@ def test_only_changed_sentences_and_other_voices_miss(tmp_path):
     assert other_voice.counts.misses == 1
 
 
-def test_key_covers_engine_model_voice_language_and_text():
+def test_key_covers_engine_model_voice_language_rate_and_text():
     espeak = get_engine("espeak")
     base = sentence_key(espeak, None, "ko", "네.")
     assert len({base, sentence_key(espeak, "v", "ko", "네."), sentence_key(espeak, None, "en", "네."),
-                sentence_key(espeak, None, "ko", "네!")}) == 4  # fmt: skip
+                sentence_key(espeak, None, "ko", "네!"), sentence_key(espeak, None, "ko", "네.", rate=1.5)}) == 5  # fmt: skip
     assert sentence_key(get_engine("espeak"), None, "ko", "네.") == base
 
 
@@ -68,19 +68,19 @@ def test_least_recently_used_entries_go_when_the_folder_is_full(tmp_path):
     cache = SynthesisCache(tmp_path, max_bytes=13_000)
     for index in range(4):
         cache.put(f"k{index}", bytes(3_000))
-        os.utime(tmp_path / f"k{index}.pcm", (index, index))  # distinct, ordered use times
+        os.utime(tmp_path / f"k{index}.tts", (index, index))  # distinct, ordered use times
     assert cache.get("k0") is not None  # k0 is now the most recently used
     cache.put("k4", bytes(3_000))
-    remaining = sorted(path.name for path in tmp_path.glob("*.pcm"))
-    assert remaining == ["k0.pcm", "k3.pcm", "k4.pcm"]
-    assert sum(path.stat().st_size for path in tmp_path.glob("*.pcm")) <= 13_000 * 0.9
+    remaining = sorted(path.name for path in tmp_path.glob("*.tts"))
+    assert remaining == ["k0.tts", "k3.tts", "k4.tts"]
+    assert sum(path.stat().st_size for path in tmp_path.glob("*.tts")) <= 13_000 * 0.9
     assert not list(tmp_path.glob(".*.part")), "a temporary file was left behind"
 
 
 def test_an_entry_evicted_by_another_process_is_a_miss(tmp_path):
     cache = SynthesisCache(tmp_path, max_bytes=10_000)
     cache.put("gone", b"\x01\x00")
-    (tmp_path / "gone.pcm").unlink()
+    (tmp_path / "gone.tts").unlink()
     assert cache.get("gone") is None
 
 

@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("TTS.api", reason="the coqui extra is not installed (scripts/install-coqui.sh)")
 
 from services.renderer.tts import coqui, get_engine  # noqa: E402
-from services.renderer.tts.base import OUTPUT_SAMPLE_RATE, SAMPLE_WIDTH, SynthesisCanceled, SynthesisError  # noqa: E402
+from services.renderer.tts.base import SAMPLE_WIDTH, SynthesisCanceled, SynthesisError  # noqa: E402
 from tests.coqui_model import build_tiny_vits  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,7 +26,7 @@ def model_dir(tmp_path_factory) -> Path:
 
 
 def engine(model_dir: Path):
-    return get_engine("coqui", model_dir)
+    return get_engine("coqui", model_dir=model_dir)
 
 
 def run_python(code: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -47,11 +47,18 @@ def test_speaks_each_sentence_with_exact_offsets(model_dir, language, sentences)
     assert coqui_engine.available().ok
     coqui_engine.check(sentences, language, None)
     result = coqui_engine.synthesize(sentences, language, None, threading.Event())
-    assert result.sample_rate == OUTPUT_SAMPLE_RATE
+    assert result.sample_rate == coqui_engine._model().sample_rate  # the model's own rate, not resampled
     spans = result.sentence_spans
     assert len(spans) == 2 and spans[0][0] == 0
     assert all(start < end for start, end in spans) and spans[0][1] == spans[1][0]
-    assert spans[-1][1] == pytest.approx(len(result.pcm) / SAMPLE_WIDTH / OUTPUT_SAMPLE_RATE, abs=1e-9)
+    assert spans[-1][1] == pytest.approx(len(result.pcm) / SAMPLE_WIDTH / result.sample_rate, abs=1e-9)
+
+
+def test_a_slower_rate_speaks_longer_at_the_same_sample_rate(model_dir):
+    normal = engine(model_dir).synthesize(["개인정보 보호 교육을 시작하겠습니다."], "ko", None, threading.Event())
+    slow = engine(model_dir).synthesize(["개인정보 보호 교육을 시작하겠습니다."], "ko", None, threading.Event(), rate=0.5)
+    assert slow.sample_rate == normal.sample_rate
+    assert slow.duration_sec == pytest.approx(2 * normal.duration_sec, rel=0.1)
 
 
 def test_model_is_loaded_once_per_process(model_dir):
@@ -83,14 +90,6 @@ def test_cancel_is_honoured_between_sentences(model_dir):
     with pytest.raises(SynthesisCanceled):
         engine(model_dir).synthesize(["하나.", "둘.", "셋."], "ko", None, cancel, cancel_after_first)
     assert spoken == [1]
-
-
-def test_other_model_rates_are_resampled_to_the_output_rate():
-    import numpy as np
-
-    one_second = np.sin(np.linspace(0, 2 * np.pi * 440, 24_000, dtype=np.float32))
-    pcm = coqui._to_pcm(one_second, 24_000)
-    assert len(pcm) // SAMPLE_WIDTH == pytest.approx(OUTPUT_SAMPLE_RATE, abs=64)
 
 
 @pytest.mark.parametrize(
@@ -127,7 +126,7 @@ def test_without_the_extra_it_says_how_to_install_it(model_dir):
         sys.modules["TTS"] = None
         from pathlib import Path
         from services.renderer.tts import get_engine
-        print(get_engine("coqui", Path({str(model_dir)!r})).available().reason)
+        print(get_engine("coqui", model_dir=Path({str(model_dir)!r})).available().reason)
     """)
     assert result.returncode == 0, result.stderr
     assert "coqui extra is not installed: run scripts/install-coqui.sh" in result.stdout
@@ -141,7 +140,7 @@ def test_loads_and_speaks_without_any_network(model_dir):
         socket.socket.connect = socket.socket.connect_ex = socket.getaddrinfo = socket.create_connection = refuse
         from pathlib import Path
         from services.renderer.tts import get_engine
-        engine = get_engine("coqui", Path({str(model_dir)!r}))
+        engine = get_engine("coqui", model_dir=Path({str(model_dir)!r}))
         engine.check(["안녕하세요."], "ko", None)
         print(engine.synthesize(["안녕하세요."], "ko", None, threading.Event()).duration_sec)
     """)
@@ -157,7 +156,7 @@ def test_out_of_memory_is_a_tts_failure_naming_the_cause(model_dir):
         from pathlib import Path
         from services.renderer.tts import get_engine
         from services.renderer.tts.base import SynthesisError
-        engine = get_engine("coqui", Path({str(model_dir)!r}))
+        engine = get_engine("coqui", model_dir=Path({str(model_dir)!r}))
         engine.synthesize(["안녕하세요."], "ko", None, threading.Event())
         in_use = int(open("/proc/self/statm").read().split()[0]) * resource.getpagesize()
         resource.setrlimit(resource.RLIMIT_AS, (in_use + (200 << 20), resource.RLIM_INFINITY))

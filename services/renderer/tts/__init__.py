@@ -5,6 +5,8 @@ from pathlib import Path
 
 from services.renderer.settings import RendererSettings
 from services.renderer.tts.base import TtsEngine
+from services.renderer.tts.cloud.azure import AzureEngine, azure_engine
+from services.renderer.tts.cloud.google import GoogleEngine, google_engine
 from services.renderer.tts.coqui import CoquiEngine
 from services.renderer.tts.espeak import EspeakEngine
 
@@ -14,6 +16,8 @@ engine's configured one); cheap: nothing is loaded or fetched until it speaks.""
 
 _ENGINES: dict[str, EngineFactory] = {
     EspeakEngine.name: lambda settings, model_dir: EspeakEngine(),
+    AzureEngine.name: lambda settings, model_dir: azure_engine(settings),
+    GoogleEngine.name: lambda settings, model_dir: google_engine(settings),
     CoquiEngine.name: lambda settings, model_dir: CoquiEngine(model_dir or settings.coqui_model_dir, settings.coqui_threads),
 }
 

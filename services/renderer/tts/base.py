@@ -5,7 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from libs.contracts.bus import VoiceInfo
+from libs.contracts.bus import EngineUsage, VoiceInfo
 
 SAMPLE_WIDTH = 2
 """Bytes per sample: every engine returns signed 16-bit little-endian mono PCM, at the voice's
@@ -35,6 +35,36 @@ class ProviderError(SynthesisError):
     def __init__(self, message: str, *, kind: str, retryable: bool) -> None:
         super().__init__(message, retryable=retryable)
         self.kind = kind
+
+
+class UsageCounter:
+    """What one job (or preview) asked of one engine, for /metrics: added to from the threads
+    that speak its sentences, read once when it ends (EngineUsage on the bus)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.characters = 0
+        self.requests = 0
+        self.cache_hits = 0
+        self.errors: dict[str, int] = {}
+
+    def request(self, characters: int) -> None:
+        with self._lock:
+            self.requests += 1
+            self.characters += characters
+
+    def error(self, kind: str) -> None:
+        with self._lock:
+            self.errors[kind] = self.errors.get(kind, 0) + 1
+
+    def cache_hit(self, count: int = 1) -> None:
+        with self._lock:
+            self.cache_hits += count
+
+    def as_contract(self, engine: str) -> EngineUsage:
+        with self._lock:
+            return EngineUsage(engine=engine, characters=self.characters, requests=self.requests,
+                               cache_hits=self.cache_hits, errors=dict(self.errors))
 
 
 @dataclass(frozen=True)
@@ -102,9 +132,11 @@ class TtsEngine(Protocol):
         on_sentence: SentenceDone | None = None,
         *,
         rate: float = 1.0,
+        usage: UsageCounter | None = None,
     ) -> SynthesisResult:
         """Speak `sentences` one after another in `language` (primary BCP-47 subtag), at `rate`
         (0.5-2.0, 1.0 the voice's own pace). The text is what is spoken: the lexicon was applied.
+        Each request to the engine (a sentence) and each failed one are counted in `usage`.
 
         `voice` is engine-specific; an unknown one falls back to the language's default.
         Raises SynthesisCanceled when `cancel` is set, SynthesisError when the engine fails.

@@ -1,7 +1,8 @@
 """Synthesized sentences kept on disk, so a retry or a re-render of an edited script speaks
 only the sentences that changed.
 
-One file of raw PCM per (engine, model, voice, language, sentence). The folder is shared by
+One file per (engine, model, voice, language, rate, spoken sentence): the audio at the voice's
+own sample rate and the words the engine timed, in msgpack. The folder is shared by
 every worker process: entries are written to a temporary name and renamed into place, a hit
 touches the file's mtime, and the least recently used entries are removed when the folder
 grows past its limit.
@@ -16,20 +17,25 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
+
+from libs.contracts.bus import VoiceInfo
 from services.renderer.tts.base import (
-    OUTPUT_SAMPLE_RATE,
     SAMPLE_WIDTH,
     Availability,
     SentenceDone,
     SynthesisCanceled,
+    SynthesisError,
     SynthesisResult,
     TtsEngine,
+    UsageCounter,
+    Word,
     spans_from_lengths,
 )
 
 log = logging.getLogger(__name__)
 
-_SUFFIX = ".pcm"
+_SUFFIX = ".tts"
 EVICT_TO = 0.9
 """Eviction stops below this share of the limit, so one new entry does not evict again."""
 
@@ -107,8 +113,23 @@ class SynthesisCache:
         return total
 
 
-def sentence_key(engine: TtsEngine, voice: str | None, language: str, sentence: str) -> str:
-    identity = [engine.name, engine.model_id, voice, language, OUTPUT_SAMPLE_RATE, sentence]
+class _Entry(msgspec.Struct, array_like=True):
+    """One cached sentence: its audio at the voice's own rate and the words the engine timed."""
+
+    sample_rate: int
+    pcm: bytes
+    words: list[tuple[float, float, str]] = []
+    """(start, end, text) in seconds from the sentence's start."""
+
+
+_encode_entry = msgspec.msgpack.Encoder().encode
+_decode_entry = msgspec.msgpack.Decoder(_Entry).decode
+
+
+def sentence_key(engine: TtsEngine, voice: str | None, language: str, sentence: str, rate: float = 1.0) -> str:
+    """What shapes the sound: the engine and its model, the voice, the language, the rate and
+    the text as spoken (after the lexicon)."""
+    identity = [engine.name, engine.model_id, voice, language, round(rate, 3), sentence]
     return hashlib.sha256(json.dumps(identity, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -124,8 +145,9 @@ class CacheCounts:
 
 
 class CachingEngine:
-    """`engine` with each sentence looked up in `cache` first; only misses reach the engine,
-    one sentence at a time, so every sentence's audio is the same whether cached or not."""
+    """`engine` with each sentence looked up in `cache` first; the misses go to the engine in one
+    call (a cloud engine speaks them concurrently) and are stored one sentence each, so every
+    sentence's audio is the same whether cached or not."""
 
     def __init__(self, engine: TtsEngine, cache: SynthesisCache) -> None:
         self.engine = engine
@@ -144,6 +166,9 @@ class CachingEngine:
     def check(self, sentences: list[str], language: str, voice: str | None) -> None:
         self.engine.check(sentences, language, voice)
 
+    def voices(self) -> list[VoiceInfo]:
+        return self.engine.voices()
+
     def synthesize(
         self,
         sentences: list[str],
@@ -151,26 +176,66 @@ class CachingEngine:
         voice: str | None,
         cancel: threading.Event,
         on_sentence: SentenceDone | None = None,
+        *,
+        rate: float = 1.0,
+        usage: UsageCounter | None = None,
     ) -> SynthesisResult:
         if not self.cache.enabled:
-            return self.engine.synthesize(sentences, language, voice, cancel, on_sentence)
-        pieces = []
-        for done, sentence in enumerate(sentences, start=1):
+            return self.engine.synthesize(sentences, language, voice, cancel, on_sentence, rate=rate, usage=usage)
+        keys = [sentence_key(self.engine, voice, language, sentence, rate) for sentence in sentences]
+        entries: list[_Entry | None] = [self._lookup(key) for key in keys]
+        missing = [index for index, entry in enumerate(entries) if entry is None]
+        hits = len(sentences) - len(missing)
+        self.counts.hits += hits
+        self.counts.misses += len(missing)
+        if usage is not None:
+            usage.cache_hit(hits)
+        if cancel.is_set():
+            raise SynthesisCanceled
+        if missing:
+            spoken = self.engine.synthesize(
+                [sentences[index] for index in missing], language, voice, cancel,
+                None if on_sentence is None else lambda done: on_sentence(hits + done), rate=rate, usage=usage,
+            )  # fmt: skip
+            for index, entry in zip(missing, _split(spoken), strict=True):
+                self.cache.put(keys[index], _encode_entry(entry))
+                entries[index] = entry
+        elif on_sentence is not None:
+            on_sentence(len(sentences))
             if cancel.is_set():
                 raise SynthesisCanceled
-            key = sentence_key(self.engine, voice, language, sentence)
-            pcm = self.cache.get(key)
-            if pcm is None:
-                self.counts.misses += 1
-                pcm = self.engine.synthesize([sentence], language, voice, cancel).pcm
-                self.cache.put(key, pcm)
-            else:
-                self.counts.hits += 1
-            pieces.append(pcm)
-            if on_sentence is not None:
-                on_sentence(done)
-        return SynthesisResult(
-            pcm=b"".join(pieces),
-            sample_rate=OUTPUT_SAMPLE_RATE,
-            sentence_spans=spans_from_lengths([len(pcm) // SAMPLE_WIDTH for pcm in pieces], OUTPUT_SAMPLE_RATE),
-        )
+        return _join(entries)
+
+    def _lookup(self, key: str) -> "_Entry | None":
+        stored = self.cache.get(key)
+        if stored is None:
+            return None
+        try:
+            return _decode_entry(stored)
+        except msgspec.DecodeError:  # written by an older version, or damaged: speak it again
+            return None
+
+
+def _split(result: SynthesisResult) -> list[_Entry]:
+    """One entry per sentence of `result`, cut at its sentence spans (whole samples)."""
+    rate = result.sample_rate
+    entries = []
+    for index, (start, end) in enumerate(result.sentence_spans):
+        first, last = round(start * rate), round(end * rate)
+        words = [(word.start - start, word.end - start, word.text) for word in result.words if word.sentence == index]
+        entries.append(_Entry(rate, result.pcm[first * SAMPLE_WIDTH : last * SAMPLE_WIDTH], words))
+    return entries
+
+
+def _join(entries: "list[_Entry]") -> SynthesisResult:
+    rates = {entry.sample_rate for entry in entries}
+    if len(rates) > 1:  # one engine and voice speak at one rate; a mix would play at the wrong speed
+        raise SynthesisError(f"the cached sentences of one voice have different sample rates {sorted(rates)}")
+    rate = rates.pop()
+    spans = spans_from_lengths([len(entry.pcm) // SAMPLE_WIDTH for entry in entries], rate)
+    words = [
+        Word(start=span_start + start, end=span_start + end, text=text, sentence=index)
+        for index, (entry, (span_start, _)) in enumerate(zip(entries, spans))
+        for start, end, text in entry.words
+    ]
+    return SynthesisResult(pcm=b"".join(entry.pcm for entry in entries), sample_rate=rate, sentence_spans=spans, words=words)

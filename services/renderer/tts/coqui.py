@@ -16,18 +16,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import av
-
+from libs.contracts.bus import VoiceInfo
 from services.renderer.tts.base import (
-    OUTPUT_SAMPLE_RATE,
     SAMPLE_WIDTH,
     Availability,
     SentenceDone,
     SynthesisCanceled,
     SynthesisError,
     SynthesisResult,
+    UsageCounter,
     spans_from_lengths,
 )
+from services.renderer.tts.tempo import change_tempo
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,9 @@ class CoquiEngine:
         voice: str | None,
         cancel: threading.Event,
         on_sentence: SentenceDone | None = None,
+        *,
+        rate: float = 1.0,
+        usage: UsageCounter | None = None,
     ) -> SynthesisResult:
         model = self._model()
         model_language = _model_language(model, language) if model.languages else None
@@ -116,14 +119,28 @@ class CoquiEngine:
         for done, sentence in enumerate(sentences, start=1):
             if cancel.is_set():
                 raise SynthesisCanceled
-            pieces.append(model.speak(sentence, model_language, voice))
+            if usage is not None:
+                usage.request(len(sentence))
+            pieces.append(change_tempo(model.speak(sentence, model_language, voice), model.sample_rate, rate))
             if on_sentence is not None:
                 on_sentence(done)
         return SynthesisResult(
             pcm=b"".join(pieces),
-            sample_rate=OUTPUT_SAMPLE_RATE,
-            sentence_spans=spans_from_lengths([len(pcm) // SAMPLE_WIDTH for pcm in pieces], OUTPUT_SAMPLE_RATE),
+            sample_rate=model.sample_rate,
+            sentence_spans=spans_from_lengths([len(pcm) // SAMPLE_WIDTH for pcm in pieces], model.sample_rate),
         )
+
+    def voices(self) -> list[VoiceInfo]:
+        """The configured model, by its config alone (listing its speakers would load it)."""
+        if not self.available().ok:
+            return []
+        config = self._config()
+        sample_rate = int(config.get("audio", {}).get("output_sample_rate") or config.get("audio", {}).get("sample_rate") or 22050)
+        return [
+            VoiceInfo(voice=self.name, engine=self.name, language=language, name=self.model_dir.name, kind="neural",
+                      where="local", sample_rate=sample_rate)
+            for language in sorted(self.languages or {config.get("phoneme_language") or ""})
+        ]
 
     def _config(self) -> dict[str, Any]:
         path = self.model_dir / CONFIG_NAME
@@ -220,7 +237,7 @@ class _LoadedModel:
         return list(found)
 
     def speak(self, sentence: str, language: str | None, speaker: str | None) -> bytes:
-        """16-bit PCM at OUTPUT_SAMPLE_RATE of one sentence (with coqui's short pause after it)."""
+        """16-bit PCM at the model's own rate of one sentence (with coqui's short pause after it)."""
         try:
             with self.lock:
                 wav = self.tts.tts(text=sentence, speaker=speaker, language=language, split_sentences=False)
@@ -232,7 +249,7 @@ class _LoadedModel:
                     retryable=False,
                 ) from error
             raise SynthesisError(f"coqui failed on {sentence[:60]!r}: {type(error).__name__}: {error}") from error
-        return _to_pcm(wav, self.sample_rate)
+        return _to_pcm(wav)
 
 
 def _vocabulary(tts_model: Any) -> frozenset[str] | None:
@@ -257,14 +274,8 @@ def _model_language(model: _LoadedModel, language: str) -> str | None:
     return next((code for code in model.languages if _primary(code) == language), None)
 
 
-def _to_pcm(wav: Any, sample_rate: int) -> bytes:
+def _to_pcm(wav: Any) -> bytes:
     import numpy as np  # comes with the coqui extra only
 
     samples = np.clip(np.asarray(wav, dtype=np.float32), -1.0, 1.0)
-    if sample_rate == OUTPUT_SAMPLE_RATE:
-        return (samples * 32767).astype("<i2").tobytes()
-    frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="flt", layout="mono")
-    frame.sample_rate = sample_rate
-    resampler = av.AudioResampler(format="s16", layout="mono", rate=OUTPUT_SAMPLE_RATE)
-    frames = resampler.resample(frame) + resampler.resample(None)
-    return b"".join(out.to_ndarray().astype("<i2").tobytes() for out in frames)
+    return (samples * 32767).astype("<i2").tobytes()

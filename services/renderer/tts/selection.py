@@ -1,10 +1,12 @@
 """Which engine and voice narrate a script, and what to try when that one cannot.
 
 A voice spec is `ENGINE[:MODEL][#VOICE]` (`coqui:vits-ko`, `coqui:xtts_v2#Ana Florence`,
-`espeak#en+f3`), an alias from TTS_VOICE_ALIASES, or a bare voice of the default engine
-(`en+f3`). The script's `voice` picks one, else TTS_ENGINE does; TTS_FALLBACK lists, per
-language, the specs to try in turn when one cannot run or cannot say the script, e.g.
-`ko:coqui>espeak,*:espeak` (`*`: any language without its own entry).
+`espeak#en+f3`, `azure#ko-KR-SunHiNeural`), an alias from TTS_VOICE_ALIASES, or a bare voice of
+the default engine (`en+f3`). The script's `voice` picks one, else TTS_ENGINE does. What to try
+when it cannot run or cannot say the script: the script's `voice_fallback` when it names a
+voice, else the operator's TTS_FALLBACK, which lists per language the specs to try in turn,
+e.g. `ko:coqui>espeak,*:espeak` (`*`: any language without its own entry). Whichever voice
+narrates, it narrates the whole video.
 """
 
 import functools
@@ -15,7 +17,7 @@ from pathlib import Path
 
 from services.renderer.settings import RendererSettings
 from services.renderer.tts import engine_names, get_engine
-from services.renderer.tts.base import SentenceDone, SynthesisError, SynthesisResult, TtsEngine
+from services.renderer.tts.base import SentenceDone, SynthesisError, SynthesisResult, TtsEngine, UsageCounter
 from services.renderer.tts.cache import CacheCounts, CachingEngine, SynthesisCache
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,11 @@ class VoiceSpec:
     """As configured or written in the script, for messages."""
     from_script: bool
     """Written by a script author rather than the operator: may name only models under COQUI_MODEL_ROOT."""
+
+    @property
+    def canonical(self) -> str:
+        """ENGINE[:MODEL][#VOICE] with aliases resolved: what `voice_used` reports."""
+        return f"{self.engine}{f':{self.model}' if self.model else ''}{f'#{self.voice}' if self.voice else ''}"
 
 
 def _pairs(setting: str, text: str, separator: str) -> list[tuple[str, str]]:
@@ -65,12 +72,18 @@ def parse_spec(text: str, settings: RendererSettings, *, from_script: bool) -> V
     return VoiceSpec(engine, model or None, voice or None, text, from_script)
 
 
-def voice_chain(settings: RendererSettings, language: str, script_voice: str | None) -> list[VoiceSpec]:
-    """The voice the script asks for (or TTS_ENGINE), then its language's fallbacks after the
-    first one of the same engine (all of them when none is)."""
+def voice_chain(
+    settings: RendererSettings, language: str, script_voice: str | None, script_fallback: str | None = None
+) -> list[VoiceSpec]:
+    """The voice the script asks for (or TTS_ENGINE), then the script's fallback voice if it
+    names one, else its language's TTS_FALLBACK voices after the first one of the same engine
+    (all of them when none is)."""
     chosen = parse_spec(script_voice, settings, from_script=True) if script_voice else parse_spec(
         settings.tts_engine, settings, from_script=False
     )
+    if script_fallback is not None:
+        fallback = parse_spec(script_fallback, settings, from_script=True)
+        return [chosen] if fallback == chosen else [chosen, fallback]
     fallbacks = parse_fallback(settings.tts_fallback)
     chain = [parse_spec(text, settings, from_script=False) for text in fallbacks.get(language, fallbacks.get(ANY_LANGUAGE, []))]
     same_engine = next((index for index, spec in enumerate(chain) if spec.engine == chosen.engine), -1)
@@ -82,10 +95,11 @@ def voice_chain(settings: RendererSettings, language: str, script_voice: str | N
 
 
 def _model_dir(spec: VoiceSpec, settings: RendererSettings) -> Path | None:
-    """The model folder a spec names: relative names are under COQUI_MODEL_ROOT; a script may
-    name nothing outside it (loading a model runs its pickled checkpoint)."""
+    """The coqui model folder a spec names: relative names are under COQUI_MODEL_ROOT; a script
+    may name nothing outside it (loading a model runs its pickled checkpoint). None: the
+    engine's configured model."""
     if spec.model is None:
-        return settings.coqui_model_dir
+        return None
     root = settings.coqui_model_root
     if spec.from_script and root is None:
         raise SynthesisError(
@@ -123,15 +137,18 @@ class PreparedVoice:
         voice: str | None,
         cancel: threading.Event,
         on_sentence: SentenceDone | None = None,
+        *,
+        rate: float = 1.0,
+        usage: UsageCounter | None = None,
     ) -> SynthesisResult:
         # `voice` is the script's voice spec this was prepared from; the engine wants what it resolved to.
-        return self.engine.synthesize(sentences, language, self.spec.voice, cancel, on_sentence)
+        return self.engine.synthesize(sentences, language, self.spec.voice, cancel, on_sentence, rate=rate, usage=usage)
 
 
 def build_engine(spec: VoiceSpec, settings: RendererSettings) -> TtsEngine:
     """The engine `spec` names, not yet loaded; raises SynthesisError for a spec that cannot be."""
-    if spec.engine == "espeak" and spec.model is not None:
-        raise SynthesisError(f"voice {spec.text!r}: espeak takes no model; write espeak#VOICE", retryable=False)
+    if spec.engine != "coqui" and spec.model is not None:
+        raise SynthesisError(f"voice {spec.text!r}: {spec.engine} takes no model; write {spec.engine}#VOICE", retryable=False)
     model_dir = _model_dir(spec, settings) if spec.engine == "coqui" else None
     try:
         return get_engine(spec.engine, settings, model_dir)

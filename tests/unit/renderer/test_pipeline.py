@@ -11,10 +11,12 @@ from libs.storage.local import LocalFolderStore
 from services.renderer.aac import NarrationEncoder
 from services.renderer.pipeline import RenderCanceled, RenderFailure, render_job
 from services.renderer.settings import RendererSettings
-from services.renderer.tts.base import OUTPUT_SAMPLE_RATE, SAMPLE_WIDTH, SynthesisError
+from services.renderer.tts.base import SAMPLE_WIDTH, SynthesisError
 from services.renderer.tts.espeak import EspeakEngine
 
 from .conftest import make_job, make_script, stream_seconds, video_packets
+
+ESPEAK_SAMPLE_RATE = 22050
 
 NARRATIONS = ("안녕하세요. 시험 영상입니다.", "두 번째 장면입니다! 짧게 말합니다.", "마지막 장면입니다.")
 ASSET_FILES = ["subtitles.srt", "subtitles.vtt", "thumbnail.jpg", "video.mp4"]
@@ -140,7 +142,7 @@ def test_hostile_text_renders(tmp_path):
 
 
 def test_tts_crash_is_a_retryable_tts_failure(tmp_path, monkeypatch):
-    def crash(self, sentences, language, voice, cancel, on_sentence=None):
+    def crash(self, sentences, language, voice, cancel, on_sentence=None, **options):
         raise SynthesisError("engine died")
 
     monkeypatch.setattr(EspeakEngine, "synthesize", crash)
@@ -181,10 +183,12 @@ def test_unreadable_font_override_fails_for_good(tmp_path):
 def test_the_narration_is_handed_to_the_aac_encoder_scene_by_scene_while_it_is_spoken(tmp_path, monkeypatch):
     recorder = Recorder()
     handed: list[tuple[Step, int]] = []
+    rates: set[int] = set()
     hand_over = NarrationEncoder.written
 
     def spy(self, size, sample_rate):
         handed.append((recorder.reports[-1][0], size))
+        rates.add(sample_rate)
         hand_over(self, size, sample_rate)
 
     monkeypatch.setattr(NarrationEncoder, "written", spy)
@@ -192,19 +196,20 @@ def test_the_narration_is_handed_to_the_aac_encoder_scene_by_scene_while_it_is_s
 
     assert [step for step, _ in handed] == [Step.GENERATE_TTS] * len(NARRATIONS)
     sizes = [size for _, size in handed]
-    assert sizes == sorted(sizes) and sizes[-1] == round(assets.duration_sec * OUTPUT_SAMPLE_RATE) * SAMPLE_WIDTH
+    assert sizes == sorted(sizes) and rates == {ESPEAK_SAMPLE_RATE}
+    assert sizes[-1] == round(assets.duration_sec * ESPEAK_SAMPLE_RATE) * SAMPLE_WIDTH
 
 
 def test_a_voice_that_fails_midway_leaves_nothing_of_its_audio_in_the_video(tmp_path, monkeypatch):
     speak = EspeakEngine.synthesize
     scenes_spoken_by_default_voice = []
 
-    def fail_on_second_scene(self, sentences, language, voice, cancel, on_sentence=None):
+    def fail_on_second_scene(self, sentences, language, voice, cancel, on_sentence=None, **options):
         if voice is None:
             scenes_spoken_by_default_voice.append(sentences)
             if len(scenes_spoken_by_default_voice) == 2:
                 raise SynthesisError("engine died")
-        return speak(self, sentences, language, voice, cancel, on_sentence)
+        return speak(self, sentences, language, voice, cancel, on_sentence, **options)
 
     monkeypatch.setattr(EspeakEngine, "synthesize", fail_on_second_scene)
     settings = RendererSettings(asset_dir=tmp_path, tts_cache_max_mb=0, tts_fallback="ko:espeak>espeak#en")
