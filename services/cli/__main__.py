@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from services.cli import assets, demo, jobs, submit, token
+from services.cli import assets, demo, jobs, submit, token, voices
 from services.cli.errors import EXIT_CODES_HELP, CliError
 from services.cli.options import common_options, wants_json
 from services.cli.output import Output
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     assets.add_parser(commands, common)
     token.add_parser(commands)
     demo.add_parser(commands, common)
+    voices.add_parser(commands, common)
     return parser
 
 
