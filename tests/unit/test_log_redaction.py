@@ -16,6 +16,8 @@ def test_credential_query_parameters_are_masked_and_the_other_parameters_kept():
     assert redact("/ws/videos/v/render-progress?ticket=Zx9_-abc") == "/ws/videos/v/render-progress?ticket=***"
     assert redact("/assets/v/job-1/video.mp4?expires=1796300000&sig=9f86d08188") == \
         "/assets/v/job-1/video.mp4?expires=1796300000&sig=***"
+    assert redact("POST https://texttospeech.googleapis.com/v1/text:synthesize?key=AIzaSyA-b_c9&alt=json") == \
+        "POST https://texttospeech.googleapis.com/v1/text:synthesize?key=***&alt=json"
 
 
 def test_jwts_anywhere_and_url_passwords_are_masked():
@@ -25,7 +27,7 @@ def test_jwts_anywhere_and_url_passwords_are_masked():
 
 
 def test_text_without_credentials_is_left_alone():
-    for text in ("/ws/videos/v/render-progress?job_id=job-1&last_seq=0", "?mytoken=x&signal=1",
+    for text in ("/ws/videos/v/render-progress?job_id=job-1&last_seq=0", "?mytoken=x&signal=1", "?monkey=1&keys=2",
                  "tcp://127.0.0.1:5555", "http://127.0.0.1:8000/assets/v/j/video.mp4", "token budget of 3"):
         assert redact(text) == text
 

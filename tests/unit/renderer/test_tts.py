@@ -1,8 +1,10 @@
 import logging
+import dataclasses
 import threading
 
 import pytest
 
+from services.renderer.settings import RendererSettings
 from services.renderer.tts import engine_names, get_engine, usable_engines
 from services.renderer.tts.base import SAMPLE_WIDTH, SynthesisCanceled, SynthesisResult
 
@@ -81,9 +83,15 @@ def test_engines_are_found_by_name():
         get_engine("coqui-not-installed")
 
 
-def test_a_worker_offers_only_the_engines_that_can_run_and_says_why_the_others_cannot(tmp_path):
-    usable, reasons = usable_engines(model_dir=None, threads=1)
-    assert usable == ["espeak"]
+def test_a_worker_offers_the_engines_that_can_run_and_says_why_the_others_cannot(tmp_path):
+    unconfigured = RendererSettings(asset_dir=tmp_path, coqui_model_dir=None, supertonic_model_dir=None,
+                                    azure_speech_key=None, google_tts_api_key=None)
+    usable, reasons = usable_engines(unconfigured)
+    # Cloud engines are offered unconfigured (a job asking for one fails at once, naming the
+    # setting); local engines only with their model.
+    assert usable == ["azure", "espeak", "google"]
     assert "COQUI_MODEL_DIR" in reasons["coqui"] or "install-coqui" in reasons["coqui"]
-    _, reasons = usable_engines(model_dir=tmp_path / "missing", threads=1)
+    assert "AZURE_SPEECH_KEY" in reasons["azure"] and "GOOGLE_TTS_API_KEY" in reasons["google"]
+    assert "SUPERTONIC_MODEL_DIR" in reasons["supertonic"]
+    _, reasons = usable_engines(dataclasses.replace(unconfigured, coqui_model_dir=tmp_path / "missing"))
     assert "does not exist" in reasons["coqui"] or "install-coqui" in reasons["coqui"]
