@@ -1,11 +1,11 @@
 """The whole script's narration: scene after scene into one PCM file, every sentence timed."""
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from libs.contracts.script import Script
+from libs.contracts.script import Scene, Script
 from libs.lexicon import Pronouncer
 from services.renderer.compose import PcmAudio
 from services.renderer.subtitles import TimedSentence
@@ -26,6 +26,12 @@ class Narration:
     audio: PcmAudio
     scene_starts: list[float]
     sentences: list[TimedSentence]
+
+
+BATCH_ROUNDS = 2
+"""An engine that speaks several sentences at once is given scenes in batches of at least this
+many rounds of its concurrency: requests overlap across short scenes, while the first scenes
+still reach the AAC encoder long before the last is spoken."""
 
 
 def narrate(
@@ -51,31 +57,48 @@ def narrate(
     written_samples = 0
     sample_rate: int | None = None
     with pcm_path.open("wb") as pcm:
-        for scene, sentences in zip(script.scenes, scene_sentences):
-            said = [pronounce(sentence) for sentence in sentences] if pronounce else sentences
+        batch_sentences = 1 if engine.concurrency == 1 else engine.concurrency * BATCH_ROUNDS
+        for batch in _batches(script, scene_sentences, batch_sentences):
+            said = [pronounce(sentence) if pronounce else sentence for _, sentences in batch for sentence in sentences]
             result = engine.synthesize(
                 said, script.primary_language, script.voice, cancel, lambda done: on_sentence(spoken + done, total),
-                rate=script.scene_rate(scene), usage=usage,
+                rate=script.scene_rate(batch[0][0]), usage=usage,
             )  # fmt: skip
             if sample_rate is not None and result.sample_rate != sample_rate:
                 raise SynthesisError(f"the voice changed its sample rate from {sample_rate} to {result.sample_rate} Hz midway")
             sample_rate = result.sample_rate
-            spoken += len(sentences)
-            scene_start = written_samples / result.sample_rate
-            scene_starts.append(scene_start)
-            timed += [
-                TimedSentence(text, scene_start + start, scene_start + end)
-                for text, (start, end) in zip(sentences, result.sentence_spans)
-            ]
-            speech_samples = len(result.pcm) // SAMPLE_WIDTH
-            scene_samples = max(
-                speech_samples + round(scene.pause_sec * result.sample_rate),
-                round(MIN_SCENE_SEC * result.sample_rate),
-            )
-            pcm.write(result.pcm)
-            pcm.write(bytes((scene_samples - speech_samples) * SAMPLE_WIDTH))
-            written_samples += scene_samples
-            if on_audio is not None:
-                pcm.flush()
-                on_audio(written_samples * SAMPLE_WIDTH, result.sample_rate)
-    return Narration(PcmAudio(path=pcm_path, sample_rate=result.sample_rate), scene_starts, timed)
+            spoken += len(said)
+            spans = iter(result.sentence_spans)
+            for scene, sentences in batch:
+                scene_spans = [next(spans) for _ in sentences]
+                first, last = (round(time * sample_rate) for time in (scene_spans[0][0], scene_spans[-1][1]))
+                scene_start = written_samples / sample_rate
+                scene_starts.append(scene_start)
+                timed += [
+                    TimedSentence(text, scene_start + start - scene_spans[0][0], scene_start + end - scene_spans[0][0])
+                    for text, (start, end) in zip(sentences, scene_spans)
+                ]
+                scene_samples = max(last - first + round(scene.pause_sec * sample_rate), round(MIN_SCENE_SEC * sample_rate))
+                pcm.write(result.pcm[first * SAMPLE_WIDTH : last * SAMPLE_WIDTH])
+                pcm.write(bytes((scene_samples - (last - first)) * SAMPLE_WIDTH))
+                written_samples += scene_samples
+                if on_audio is not None:
+                    pcm.flush()
+                    on_audio(written_samples * SAMPLE_WIDTH, sample_rate)
+    return Narration(PcmAudio(path=pcm_path, sample_rate=sample_rate), scene_starts, timed)
+
+
+def _batches(script: Script, scene_sentences: list[list[str]], min_sentences: int) -> Iterator[list[tuple[Scene, list[str]]]]:
+    """Consecutive scenes of one rate, as few as make up `min_sentences` sentences (one scene
+    each for an engine that speaks one sentence at a time)."""
+    batch: list[tuple[Scene, list[str]]] = []
+    for scene, sentences in zip(script.scenes, scene_sentences):
+        if batch and script.scene_rate(batch[0][0]) != script.scene_rate(scene):
+            yield batch
+            batch = []
+        batch.append((scene, sentences))
+        if sum(len(sentences) for _, sentences in batch) >= min_sentences:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -17,7 +17,7 @@ class CountingEngine:
 
     def __init__(self) -> None:
         self.engine = get_engine("espeak")
-        self.name, self.model_id = self.engine.name, self.engine.model_id
+        self.name, self.model_id, self.concurrency = self.engine.name, self.engine.model_id, 1
         self.spoken: list[str] = []
 
     def synthesize(self, sentences, language, voice, cancel, on_sentence=None, **options):

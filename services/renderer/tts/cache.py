@@ -155,6 +155,7 @@ class CachingEngine:
         self.counts = CacheCounts()
         self.name = engine.name
         self.model_id = engine.model_id
+        self.concurrency = engine.concurrency
 
     @property
     def languages(self) -> frozenset[str] | None:

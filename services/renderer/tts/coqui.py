@@ -39,6 +39,7 @@ MAX_REPORTED_CHARACTERS = 20
 
 class CoquiEngine:
     name = "coqui"
+    concurrency = 1
 
     def __init__(self, model_dir: Path | None, threads: int | None = None) -> None:
         self.model_dir = model_dir

@@ -125,6 +125,7 @@ class PreparedVoice:
         self.spec = spec
         self.engine = engine
         self.name = engine.name
+        self.concurrency = engine.concurrency
 
     @property
     def counts(self) -> CacheCounts:

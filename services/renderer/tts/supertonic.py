@@ -52,6 +52,7 @@ model's audio ends with the last word, and the upstream SDK joins its chunks wit
 
 class SupertonicEngine:
     name = "supertonic"
+    concurrency = 1
 
     def __init__(self, model_dir: Path | None, threads: int = 1, steps: int = 5) -> None:
         self.model_dir = model_dir

@@ -57,6 +57,10 @@ class CloudEngine:
         self.catalog = catalog
 
     @property
+    def concurrency(self) -> int:
+        return self.transport.limits.concurrency
+
+    @property
     def languages(self) -> frozenset[str] | None:
         """None: providers speak far more languages than the default voices cover; a script
         in any of them may name a voice."""
