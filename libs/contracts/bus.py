@@ -103,8 +103,10 @@ class Heartbeat(Message, kw_only=True, frozen=True):
     one sent before the Render arrived is merely old, however late it is read."""
     engines: list[str] = []
     incarnation: str = ""
-    """Worker to broker only, as in its Ready: a broker that never heard this worker's Ready (it
-    restarted, or took over the dispatcher role) adopts it from a heartbeat with all it offers."""
+    """Random per process, both ways. From a worker, as in its Ready: a broker that never heard
+    this worker's Ready (it restarted, or took over the dispatcher role) adopts it from a
+    heartbeat with all it offers. From a broker: a worker that hears a new one says Ready again,
+    so a broker that adopted it from a heartbeat also learns its voices."""
 
 
 class Outcome(str, Enum):

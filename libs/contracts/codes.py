@@ -54,6 +54,8 @@ class ErrorCode(str, Enum):
     """422: a PPTX deck needs LibreOffice (soffice), which this API host does not have."""
     NARRATION_MISSING = "NARRATION_MISSING"
     """422: approval refused while a scene has nothing to speak (a deck page without speaker notes)."""
+    VOICE_UNAVAILABLE = "VOICE_UNAVAILABLE"
+    """503: no connected renderer offers the voice's engine (or this API instance does not dispatch)."""
     UNAUTHORIZED = "UNAUTHORIZED"
     FORBIDDEN = "FORBIDDEN"
     RATE_LIMITED = "RATE_LIMITED"

@@ -34,6 +34,7 @@ from services.api.jobs.store import JobStore
 from services.api.decks.controller import DeckController
 from services.api.decks.importer import DeckImporter
 from services.api.decks.records import DeckImports
+from services.api.lexicon.controller import LexiconController
 from services.api.media.controller import MediaController
 from services.api.media.store import MediaStore
 from services.api.metrics.instruments import STORE_OPERATIONS
@@ -58,6 +59,7 @@ from services.api.webhooks.delivery import WebhookSender
 from services.api.webhooks.outbox import WebhookOutbox
 from services.api.webhooks.signing import load_or_create_webhook_secret
 from services.api.videos.controller import VideoController
+from services.api.voices.controller import VoiceController
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -141,7 +143,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         return Provide(provide, sync_to_thread=False)
 
     api = Router(path="/api/v2", route_handlers=[ScriptController, RenderJobController, OperationsController, VideoController,
-                                                       WebSocketTicketController])
+                                                       WebSocketTicketController, LexiconController, VoiceController])
     # Uploads are the bodies larger than MAX_BODY_BYTES; the handlers hold them to their own limits.
     uploads = [Router(path="/api/v2", route_handlers=[controller], request_max_body_size=max_bytes + MULTIPART_OVERHEAD_BYTES,
                       opt={BODY_LIMIT: BodyLimit(max_bytes, setting)})

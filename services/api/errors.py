@@ -115,3 +115,40 @@ class UnknownMedia(ApplicationError):
 class PayloadTooLarge(ApplicationError):
     status_code = 413
     error_code = ErrorCode.PAYLOAD_TOO_LARGE
+
+
+class VoiceUnavailable(ApplicationError):
+    """No connected renderer worker offers the voice's engine, or none can be reached now."""
+
+    status_code = 503
+    error_code = ErrorCode.VOICE_UNAVAILABLE
+
+
+class PreviewTimedOut(ApplicationError):
+    status_code = 504
+    error_code = ErrorCode.TIMEOUT
+
+
+class PreviewFailed(ApplicationError):
+    """The engine could not speak the preview; the message is the engine's."""
+
+    status_code = 502
+    error_code = ErrorCode.TTS_FAILED
+
+
+class PreviewsBusy(ApplicationError):
+    """The renderer's preview lane is full; asking again in a moment works."""
+
+    status_code = 429
+    error_code = ErrorCode.RATE_LIMITED
+
+
+class InvalidField(ApplicationError):
+    """A body field that passed the schema but not a rule only the service can check: a 422
+    naming it, in the shape the schema's own 422s have."""
+
+    status_code = 422
+    error_code = ErrorCode.VALIDATION_ERROR
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}", errors=[{"field": field, "message": problem, "source": "body"}])

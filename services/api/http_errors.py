@@ -25,9 +25,9 @@ CODES_BY_STATUS = {
     429: ErrorCode.RATE_LIMITED,
 }
 # msgspec ends a validation message with the failing location, e.g. "- at `$.scenes[0].narration`";
-# a missing field is named in the message itself, at the location of the object that lacks it.
+# a missing or unknown field is named in the message itself, at the location of its object.
 FIELD_PATH = re.compile(r" - at `([^`]*)`$")
-MISSING_FIELD = re.compile(r"^Object missing required field `([^`]*)`")
+NAMED_FIELD = re.compile(r"^Object (?:missing required|contains unknown) field `([^`]*)`")
 
 
 def error_response(status_code: int, error_code: ErrorCode | str, message: str, detail: dict[str, Any] | None = None,
@@ -72,9 +72,9 @@ def _describe(item: Any) -> dict[str, Any]:
     match = FIELD_PATH.search(message)
     if match:
         return {"field": match.group(1), "message": message[: match.start()], "source": item.get("source", "body")}
-    missing = MISSING_FIELD.match(message)
-    if missing and item.get("key") == "data":
-        return {"field": missing.group(1), "message": message, "source": "body"}
+    named = NAMED_FIELD.match(message)
+    if named and item.get("key") == "data":
+        return {"field": named.group(1), "message": message, "source": "body"}
     return {"field": item.get("key"), "message": message, "source": item.get("source")}
 
 

@@ -1,5 +1,6 @@
 """One renderer worker: a DEALER for commands and outcomes, a PUB for progress, and one
-render at a time on a thread so heartbeats keep flowing while it works (DESIGN §3).
+render at a time on a thread so heartbeats keep flowing while it works (DESIGN §3). Voice
+previews have a lane of their own beside the render (services.renderer.preview).
 
 libzmq reconnects the DEALER by itself, with backoff, when a connection breaks, and its ZMTP
 heartbeats break one whose TCP path died without a word. What libzmq cannot see is a broker
@@ -28,17 +29,20 @@ import zmq
 import zmq.asyncio
 
 from libs.contracts.bus import (
-    PROTOCOL_VERSION, Ack, Cancel, Disconnect, EngineUsage, Heartbeat, Incompatible, JobFinished, Message, Outcome, Progress,
-    ProtocolMismatch, Ready, Render, RenderRefused, RunningJob, progress_codec, renderer_codec,
+    PROTOCOL_VERSION, Ack, Cancel, Disconnect, EngineUsage, Heartbeat, Incompatible, JobFinished, Message, Outcome,
+    PreviewRequest, Progress, ProtocolMismatch, Ready, Render, RenderRefused, RunningJob, VoiceInfo, progress_codec,
+    renderer_codec,
 )
 from libs.contracts.codes import ErrorCode, Step
 from libs.logs import configure_logging, log_context
 from libs.storage import store_of
 from services.renderer.outbox import Outbox
 from services.renderer.pipeline import RenderCanceled, RenderFailure, render_job
+from services.renderer.preview import PreviewLane
 from services.renderer.settings import RendererSettings
 from services.renderer.sockets import command_socket, event_socket
 from services.renderer.tts import usable_engines
+from services.renderer.voice_catalog import gather_voices
 from services.renderer.watchdog import EXIT_INCOMPATIBLE, SupervisorLink
 
 log = logging.getLogger("services.renderer.worker")  # not "__main__": it runs with -m
@@ -109,6 +113,11 @@ class Worker:
         self._resend_timer: asyncio.TimerHandle | None = None
         self._exit_code = 0
         self._stopping = asyncio.Event()
+        self._voices: list[VoiceInfo] = []
+        """Gathered once, just after start (a cloud engine's list is a request): until then, none."""
+        self._previews = PreviewLane(worker_id, settings, self._send)
+        self._broker_incarnation = ""
+        """The incarnation of the broker this worker last heard (see `_hear_broker`)."""
 
     async def run(self) -> int:
         """Serves until SIGTERM/SIGINT (0) or a broker of another protocol (EXIT_INCOMPATIBLE)."""
@@ -116,10 +125,12 @@ class Worker:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._stopping.set)
         self._say_ready()
-        tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._heartbeat())]
+        tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._heartbeat()),
+                 asyncio.create_task(self._offer_voices())]
         await self._stopping.wait()
         if self._current is not None:
             self._current.cancel.set()
+        self._previews.close()
         self._send(Disconnect())
         for task in tasks:
             task.cancel()
@@ -140,7 +151,25 @@ class Worker:
             self._send(outcome)
         self._arm_resend_timer()
         self._send(Ready(worker_id=self._id, engines=self._engines, running_job=self._running_job,
-                         renders_received=self._renders_received, incarnation=self._incarnation))
+                         renders_received=self._renders_received, incarnation=self._incarnation, voices=self._voices))
+
+    async def _offer_voices(self) -> None:
+        """Registered at once, able to render; its voices follow in a second Ready when listed."""
+        self._voices = await asyncio.to_thread(gather_voices, self._engines, self._settings)
+        log.info("offering %d voices of %s", len(self._voices), ", ".join(self._engines))
+        if self._voices:
+            self._say_ready()
+
+    def _hear_broker(self, incarnation: str) -> None:
+        """A broker names its incarnation in its heartbeats. One that changed took over the
+        dispatcher role or restarted, and may have adopted this worker from a heartbeat, which
+        carries no voices: it hears a Ready. (After a silence `_listen` says Ready anyway.)"""
+        if not incarnation:
+            return  # a broker that does not say (an older version)
+        known, self._broker_incarnation = self._broker_incarnation, incarnation
+        if known and incarnation != known and self._silent_since is None:
+            log.info("a new broker answers; saying Ready to it")
+            self._say_ready()
 
     def _send(self, message: Message) -> None:
         """Sends now or drops the message: the queue is full only while the broker is away,
@@ -232,6 +261,10 @@ class Worker:
                 self._outbox.ack(job_id, attempt)
             case Incompatible(reason=reason):
                 self._stop_incompatible(f"the broker refuses this worker ({reason})")
+            case Heartbeat(incarnation=incarnation):
+                self._hear_broker(incarnation)
+            case PreviewRequest():
+                self._previews.take(message)
 
     def _stop_incompatible(self, problem: str) -> None:
         log.error("%s; run the same slidereel version on both", problem)

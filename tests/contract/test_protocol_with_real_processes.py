@@ -156,7 +156,9 @@ def test_real_worker_renders_reports_its_final_progress_and_resends_until_acked(
     with real_worker(bus, tmp_path) as (_, log):
         identity, ready = bus.receive(Ready)
         assert identity == WORKER_ID.encode() and ready.worker_id == WORKER_ID
-        assert ready.engines == ["espeak"]  # coqui cannot run without COQUI_MODEL_DIR, so it is not offered
+        # coqui and supertonic cannot run without their models, so they are not offered; cloud
+        # engines are, key or not (a job asking for one fails at once naming the setting).
+        assert ready.engines == ["azure", "espeak", "google"]
         assert ready.renders_received == 0 and ready.running_job is None
         _, heartbeat = bus.receive(Heartbeat, timeout=3)
         assert heartbeat.running_job is None and heartbeat.renders_received == 0
@@ -257,7 +259,9 @@ def test_the_pool_keeps_worker_ids_across_restarts_and_stops_on_an_incompatible_
                  extra_env={"RENDER_WORKER_PREFIX": "pool-a"}, capture_logs=True)
     pool.start_renderer()
     try:
-        ready = {bus.receive(Ready, timeout=30)[1].worker_id for _ in range(2)}
+        ready = set()
+        while len(ready) < 2:  # each worker says Ready at once, and again once it has listed its voices
+            ready.add(bus.receive(Ready, timeout=30)[1].worker_id)
         assert ready == {"pool-a-w0", "pool-a-w1"}
         killed = pool.worker_pids()["pool-a-w0"]
         os.kill(killed, signal.SIGKILL)
@@ -329,3 +333,18 @@ def test_real_api_dispatches_to_a_protocol_peer_and_applies_its_outcome(tmp_path
     finally:
         context.destroy(linger=0)
         stack.stop()
+
+
+def test_a_worker_lists_its_voices_in_a_ready_and_says_ready_to_each_new_broker(bus, tmp_path):
+    """Heartbeats carry no voices. A broker that took over (or restarted) adopts a worker from its
+    heartbeats; the worker, hearing a new broker incarnation, says Ready to it with its voices."""
+    with real_worker(bus, tmp_path):
+        identity, ready = bus.receive(Ready, where=lambda ready: bool(ready.voices), timeout=30)
+        assert {"espeak#ko", "espeak#en-US"} <= {voice.voice for voice in ready.voices}
+        for _ in range(2):
+            bus.send(identity, Heartbeat(incarnation="broker-1"))
+        with pytest.raises(TimeoutError):
+            bus.receive(Ready, timeout=2)  # the broker it said Ready to: nothing new to say
+        bus.send(identity, Heartbeat(incarnation="broker-2"))
+        _, again = bus.receive(Ready, timeout=5)
+        assert again.voices == ready.voices

@@ -296,3 +296,33 @@ def test_progress_reaches_the_other_instance_across_broken_fan_out_links(cluster
         assert cut == 4, "two fan-out connections per instance"
         assert wait_terminal(http, video_id, job_id)["status"] == "SUCCEEDED"
     followed.assert_gap_free_to(last_seq(a, job_id), "SUCCEEDED")
+
+
+def test_every_instance_lists_the_voices_and_a_new_dispatcher_learns_them(cluster):
+    """The catalog comes from the dispatcher's report on any instance; a preview needs the bus, so
+    another instance says why it cannot; after a takeover the workers, adopted from their
+    heartbeats, tell the new dispatcher their voices without restarting."""
+    a = cluster.dispatcher()
+    b = cluster.other(a)
+    preview = {"voice": "espeak#ko", "language": "ko", "text": "안녕하세요."}
+
+    def korean_voices(instance: Stack) -> list[str] | None:
+        with instance.client(timeout=10) as http:
+            voices = [voice["voice"] for voice in http.get("/api/v2/voices", params={"language": "ko"}).json()["voices"]]
+        return voices or None
+
+    for instance in (a, b):
+        assert Cluster._wait(lambda: korean_voices(instance), f"voices listed on {instance.base_url}") == ["espeak#ko"]
+    with a.client(timeout=30) as http:
+        assert http.post("/api/v2/voices/preview", json=preview).headers["content-type"] == "audio/wav"
+    with b.client(timeout=30) as http:
+        refused = http.post("/api/v2/voices/preview", json=preview)
+    assert refused.status_code == 503 and refused.json()["error_code"] == "VOICE_UNAVAILABLE"
+    assert "not the dispatcher" in refused.json()["message"]
+
+    a.kill_api()
+    assert cluster.dispatcher() is b
+    cluster.wait_workers(b)
+    assert Cluster._wait(lambda: korean_voices(b), "the new dispatcher to list the voices") == ["espeak#ko"]
+    with b.client(timeout=30) as http:
+        assert http.post("/api/v2/voices/preview", json=preview).headers["content-type"] == "audio/wav"

@@ -1,5 +1,5 @@
 """Typed tables: scripts, render jobs, their stored progress events, published assets, the
-webhook outbox, media and deck imports."""
+webhook outbox, media, deck imports and lexicons."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -92,6 +92,9 @@ class JobRow(Base):
     """The running attempt times out then."""
     engine: Mapped[str | None] = mapped_column(String(32))
     """The TTS engine the script's voice needs; None: any worker's default engine."""
+    voice_used: Mapped[str | None] = mapped_column(Text)
+    """The voice spec that spoke the whole video (the script's, or its fallback); None until it
+    SUCCEEDED. Text, not a short string: an alias may stand for a long model path."""
 
 
 class AttemptRow(Base):
@@ -157,7 +160,7 @@ class WebhookDeliveryRow(Base):
 
 class DispatcherStatusRow(Base):
     """The renderer pool as the dispatcher instance last reported it (one row), so an instance
-    that does not dispatch can still answer /readyz and /metrics (dispatch/role.py)."""
+    that does not dispatch can still answer /readyz, /metrics and the voice catalog (dispatch/role.py)."""
 
     __tablename__ = "dispatcher_status"
 
@@ -167,6 +170,8 @@ class DispatcherStatusRow(Base):
     renderers: Mapped[int] = mapped_column(Integer)
     waiting_for_engine: Mapped[dict[str, int]] = mapped_column(JSON)
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    voices: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    """The voice catalog (VoiceInfo objects) of the connected renderers."""
 
 
 class MediaRow(Base):
@@ -214,3 +219,28 @@ class DeckImportRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     """Touched while its conversion lives (decks/importer.py HEARTBEAT_SEC): a CONVERTING row
     left untouched for longer than STALE_AFTER lost its API instance."""
+
+
+class VideoLexiconRow(Base):
+    """A video's pronunciations (PUT …/lexicon): what the jobs created from now on speak by."""
+
+    __tablename__ = "video_lexicons"
+
+    video_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    entries: Mapped[bytes] = mapped_column()
+    """list[LexiconEntry] as msgspec JSON, exactly as validated."""
+    updated_by: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class JobLexiconRow(Base):
+    """The lexicon a job speaks by, fixed when the job was created (its video's and its script's
+    merged, libs/lexicon.py), so a later edit of the video's lexicon never changes a job. A table
+    of its own rather than a job column: up to a megabyte that only the dispatcher's claim reads,
+    kept out of every job read. Only jobs with a non-empty lexicon have a row."""
+
+    __tablename__ = "job_lexicons"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("render_jobs.job_id", ondelete="CASCADE"), primary_key=True)
+    entries: Mapped[bytes] = mapped_column()
+    """list[LexiconEntry] as msgspec JSON."""

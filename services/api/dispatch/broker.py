@@ -9,12 +9,14 @@ All of the broker's state (the worker registry, what it has sent) is owned by on
 the socket readers and the clock only put inputs into its inbox, and the actor handles them
 one at a time, each to the end, so no two decisions about one attempt ever interleave. The
 database has the last word on each attempt's outcome (`JobStore.finish`: APPLIED, DUPLICATE
-or STALE), which also holds with an HTTP cancel arriving from outside the actor.
+or STALE), which also holds with an HTTP cancel arriving from outside the actor. Voice
+previews pass beside the actor (`preview`): they change no state, and an editor is waiting.
 """
 
 import asyncio
 import logging
 import time
+import uuid
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -24,16 +26,19 @@ import zmq
 import zmq.asyncio
 
 from libs.contracts.bus import (
-    PROTOCOL_VERSION, Ack, Cancel, Disconnect, Heartbeat, Incompatible, JobFinished, Message, OutputSpec,
-    Progress, ProtocolMismatch, Ready, Render, RenderRefused, RunningJob, api_command_codec, progress_codec,
+    PROTOCOL_VERSION, Ack, Cancel, Disconnect, Envelope, Heartbeat, Incompatible, JobFinished, Message, OutputSpec,
+    PreviewAudio, PreviewRequest, Progress, ProtocolMismatch, Ready, Render, RenderRefused, RunningJob, VoiceInfo,
+    api_command_codec, progress_codec,
 )
 from libs.contracts.codes import ErrorCode, JobStatus, Step
 from libs.storage import AssetStore, StorageError, job_key
 from libs.tasks import cancel_and_wait
 from services.api.db.models import utc_now
 from services.api.dispatch.registry import Worker, WorkerRegistry
+from services.api.errors import VoiceUnavailable
 from services.api.jobs.store import Finish, JobStore, Verdict
 from services.api.metrics.instruments import BUS_DROPPED, BUS_MESSAGES, JOBS_WAITING_FOR_ENGINE, OUTCOMES, STEP_DURATION
+from services.api.metrics.tts import record_tts_usage
 from services.api.progress.publisher import EventPublisher
 from services.api.settings import Settings
 
@@ -51,6 +56,8 @@ ZMTP_HEARTBEAT_IVL_MS = 1_000
 ZMTP_HEARTBEAT_TIMEOUT_MS = 3_000
 """libzmq's own pings: a connection whose peer vanished without a FIN (a dead TCP path) is
 dropped after this, so its worker's next connection can take the routing id again."""
+PREVIEW_AUDIO = PreviewAudio.__struct_config__.tag
+"""The type tag of a worker's preview answer, which skips the actor's inbox (`_answered_preview`)."""
 
 
 class _Tick(NamedTuple):
@@ -95,6 +102,7 @@ class RenderBroker:
         self._store = store
         self._registry = WorkerRegistry(settings.heartbeat_interval * settings.heartbeat_liveness)
         self._commands = api_command_codec()
+        self._envelope = msgspec.msgpack.Decoder(Envelope)
         self._progress = progress_codec()
         self._context = zmq.asyncio.Context()
         self._router = self._context.socket(zmq.ROUTER)
@@ -118,6 +126,11 @@ class RenderBroker:
         """Bus messages logged and ignored, by reason (garbage, wrong version, stale, …)."""
         self.waiting_for_engine: dict[str, int] = {}
         """PENDING jobs whose engine no connected worker offers, by engine."""
+        # Its incarnation in every heartbeat tells a worker that a new broker answers it, so a
+        # worker adopted from a heartbeat says Ready, with the voices a heartbeat lacks.
+        self._heartbeat = Heartbeat(incarnation=uuid.uuid4().hex)
+        self._previews: dict[str, asyncio.Future[PreviewAudio]] = {}
+        """Voice previews asked for and not answered yet, by request id."""
 
     @property
     def connected_workers(self) -> int:
@@ -157,6 +170,32 @@ class RenderBroker:
             self._cancels_queued = True
             self._inbox.put_nowait(_DeliverCancels())
 
+    def voice_catalog(self) -> list[VoiceInfo]:
+        return self._registry.voice_catalog()
+
+    async def preview(self, request: PreviewRequest, engine: str | None, timeout: float) -> PreviewAudio:
+        """The audio a worker offering `engine` (None: any worker) spoke for `request`. Raises
+        VoiceUnavailable when no worker offers it, TimeoutError when none answered in `timeout` s.
+
+        Beside the actor, not through its inbox, both ways (see `_read_commands`): a preview
+        changes no job or worker state, and under load the inbox lags seconds behind the bus
+        while an editor waits for the audio. Only the choice of worker reads the registry, with
+        no await in between; a worker the actor is about to forget fails the send below."""
+        worker = self._registry.preview_worker(engine)
+        if worker is None:
+            offered = sorted(self._registry.offered_engines())
+            wanted = f"the TTS engine {engine}" if engine else "any TTS engine"
+            raise VoiceUnavailable(f"no connected renderer worker offers {wanted} (offered now: {', '.join(offered) or 'none'})",
+                                   engine=engine, offered=offered)
+        answer = asyncio.get_running_loop().create_future()
+        self._previews[request.request_id] = answer
+        try:
+            if not await self._send(worker.identity, request):
+                raise VoiceUnavailable(f"renderer worker {worker.worker_id} cannot be reached now; try again", engine=engine)
+            return await asyncio.wait_for(answer, timeout)
+        finally:
+            self._previews.pop(request.request_id, None)
+
     def cancel(self, worker_id: str, job_id: str, attempt: int) -> None:
         """Tells the worker rendering `job_id` to stop; it answers with JobFinished(CANCELED).
         Through the inbox, so it leaves after any Render of that job the actor is sending."""
@@ -178,7 +217,9 @@ class RenderBroker:
 
     async def _read_commands(self) -> None:
         while True:
-            self._inbox.put_nowait(await self._router.recv_multipart())
+            frames = await self._router.recv_multipart()
+            if not self._answered_preview(frames):
+                self._inbox.put_nowait(frames)
 
     async def _read_progress(self) -> None:
         while True:
@@ -301,6 +342,7 @@ class RenderBroker:
     async def _register(self, identity: bytes, ready: Ready, now: float) -> None:
         if self._registry.predates_last_render(identity, ready.incarnation, ready.renders_received):
             self._registry.heartbeat(identity, now)
+            self._registry.offer_voices(identity, tuple(ready.voices))
             log.debug("Ready of %s sent before its last Render arrived: kept its attempt", ready.worker_id)
             return
         running_job = ready.running_job
@@ -310,12 +352,13 @@ class RenderBroker:
                          ready.worker_id, running_job.job_id, previous.worker_id)
             return
         self._registry.ready(identity, ready.worker_id, running_job, now, frozenset(ready.engines), ready.renders_received,
-                             ready.incarnation)
-        log.info("renderer worker %s ready (engines %s, running %s)", ready.worker_id, ",".join(ready.engines), running_job)
+                             ready.incarnation, tuple(ready.voices))
+        log.info("renderer worker %s ready (engines %s, %d voices, running %s)", ready.worker_id, ",".join(ready.engines),
+                 len(ready.voices), running_job)
         # Answered at once, not at the next tick: a worker that has heard no broker for a while
         # (this one just took over, or restarted) replaces its connection when its own clock
         # says so, and a replaced connection may go unheard here for a liveness period.
-        await self._send(identity, Heartbeat())
+        await self._send(identity, self._heartbeat)
         if running_job is not None and not await self._is_current(running_job):
             await self._send(identity, Cancel(job_id=running_job.job_id, attempt=running_job.attempt))
         await self._forget_lost_attempts(ready.worker_id, running_job)
@@ -346,6 +389,8 @@ class RenderBroker:
         if finish.verdict is Verdict.APPLIED:
             for step, seconds in outcome.step_seconds.items():
                 STEP_DURATION.labels(step.value).observe(seconds)
+            # Once per attempt, whatever its outcome: a resend is DUPLICATE, never counted again.
+            record_tts_usage(outcome.tts_usage)
         elif finish.verdict is Verdict.DUPLICATE:
             log.debug("%s of %s attempt %d from %r again: already applied", outcome.outcome.value, outcome.job_id,
                       outcome.attempt, identity)
@@ -397,6 +442,30 @@ class RenderBroker:
         job = await self._jobs.find(running.job_id)
         return job is not None and job.status == JobStatus.RUNNING.value and job.attempt == running.attempt
 
+    # --- voice previews ------------------------------------------------------------------
+
+    def _answered_preview(self, frames: list[bytes]) -> bool:
+        """Hands a worker's PreviewAudio to the request waiting for it, at once (see `preview`);
+        False for any other frame, which goes to the actor (and so does garbage)."""
+        if len(frames) != 2:
+            return False
+        try:
+            if self._envelope.decode(frames[1]).type != PREVIEW_AUDIO:
+                return False
+            audio = self._commands.decode(frames[1])
+        except (ProtocolMismatch, msgspec.DecodeError):
+            return False
+        BUS_MESSAGES.labels("in", PREVIEW_AUDIO).inc()
+        # Counted whether or not anyone still waits for it: the engine did the work.
+        record_tts_usage(audio.tts_usage)
+        answer = self._previews.get(audio.request_id)
+        if answer is None or answer.done():
+            self._reject("late_preview", "preview %s answered after its caller gave up", audio.request_id,
+                         level=logging.DEBUG)
+        else:
+            answer.set_result(audio)
+        return True
+
     # --- progress ------------------------------------------------------------------------
 
     async def _store_progress(self) -> None:
@@ -438,7 +507,7 @@ class RenderBroker:
             self.wake()
         # Last: a worker hears this heartbeat only after the tick's verdicts are stored.
         for identity in self._registry.identities():
-            await self._send(identity, Heartbeat())
+            await self._send(identity, self._heartbeat)
         await self._wake_for_retries(self._settings.heartbeat_interval)
 
     async def _judge(self, tick: _Tick) -> None:
@@ -498,14 +567,14 @@ class RenderBroker:
             if claimed is None:
                 found_nothing.append(worker.engines)
                 continue
-            transition, script = claimed
+            transition, work = claimed
             job = transition.job
             self._publisher.publish(transition)
             attempt = RunningJob(job_id=job.job_id, attempt=job.attempt)
             self._registry.assign(worker.identity, attempt)
             render = Render(
                 job_id=job.job_id, video_id=job.video_id, attempt=job.attempt,
-                script=script, output=self._output_for(job.video_id, job.job_id),
+                script=work.script, output=self._output_for(job.video_id, job.job_id), lexicon=work.lexicon,
             )
             if not await self._send(worker.identity, render):
                 self._registry.remove(worker.identity)

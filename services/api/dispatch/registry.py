@@ -4,7 +4,7 @@ feeds it messages and the clock, so its rules are unit-testable with a fake cloc
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from libs.contracts.bus import RunningJob
+from libs.contracts.bus import RunningJob, VoiceInfo
 
 FIRST_DEADLINE_LIVENESSES = 2
 """A worker that has just (re)registered may be replacing its connection on its own clock (it
@@ -26,6 +26,9 @@ class Worker:
     """Renders this worker process has been sent, counted on its own scale (see Heartbeat)."""
     incarnation: str = ""
     """The worker process's random id from its Ready ("" from a worker that sends none)."""
+    voices: tuple[VoiceInfo, ...] = ()
+    """What it can speak (from its Ready; none yet when adopted from a heartbeat)."""
+    previews_sent: int = 0
 
 
 class WorkerRegistry:
@@ -46,11 +49,14 @@ class WorkerRegistry:
     def ready(
         self, identity: bytes, worker_id: str, job: RunningJob | None, now: float,
         engines: frozenset[str] = frozenset(), renders_received: int = 0, incarnation: str = "",
+        voices: tuple[VoiceInfo, ...] = (),
     ) -> Worker:
-        self._workers.pop(identity, None)
+        known = self._workers.pop(identity, None)
         sent = max(renders_received, self._renders_sent_to_expired.pop(identity, 0))
+        if not voices and known is not None and incarnation and known.incarnation == incarnation:
+            voices = known.voices  # a Ready sent before the process had listed them: it still has them
         worker = Worker(identity=identity, worker_id=worker_id, expires_at=now + FIRST_DEADLINE_LIVENESSES * self._liveness_sec,
-                        job=job, engines=engines, renders_sent=sent, incarnation=incarnation)
+                        job=job, engines=engines, renders_sent=sent, incarnation=incarnation, voices=voices)
         self._workers[identity] = worker
         return worker
 
@@ -117,6 +123,32 @@ class WorkerRegistry:
 
     def offered_engines(self) -> set[str]:
         return set().union(*(worker.engines for worker in self._workers.values()))
+
+    def offer_voices(self, identity: bytes, voices: tuple[VoiceInfo, ...]) -> None:
+        """The voices of a registered worker's Ready that changes nothing else (see
+        `predates_last_render`). A process lists its voices once: a Ready without them is older."""
+        worker = self._workers.get(identity)
+        if worker is not None and voices:
+            worker.voices = voices
+
+    def voice_catalog(self) -> list[VoiceInfo]:
+        """What the connected workers can speak, each voice once, in the order of their specs."""
+        catalog: dict[str, VoiceInfo] = {}
+        for worker in self._workers.values():
+            for voice in worker.voices:
+                catalog.setdefault(voice.voice, voice)
+        return sorted(catalog.values(), key=lambda voice: voice.voice)
+
+    def preview_worker(self, engine: str | None) -> Worker | None:
+        """A worker to speak a preview with `engine` (None: any worker's default engine), busy or
+        not: its preview lane runs beside its render. Idle ones first (no render to share the CPU
+        with), then the one that was asked the fewest previews."""
+        offering = [worker for worker in self._workers.values() if engine is None or engine in worker.engines]
+        if not offering:
+            return None
+        chosen = min(offering, key=lambda worker: (worker.job is not None, worker.previews_sent))
+        chosen.previews_sent += 1
+        return chosen
 
     def owner_of(self, job_id: str) -> Worker | None:
         return next((w for w in self._workers.values() if w.job is not None and w.job.job_id == job_id), None)

@@ -9,7 +9,8 @@ re-register there with the renders they are running. An instance that loses its 
 stops dispatching at once, because the lock may already be someone else's.
 
 The holder writes what it sees of the renderer pool to `dispatcher_status`, so that any
-instance answers /readyz and /metrics alike.
+instance answers /readyz, /metrics and the voice catalog alike. A voice preview needs the bus,
+so only the holder speaks one; another instance answers 503 naming why (see `preview`).
 """
 
 import asyncio
@@ -20,17 +21,20 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import asyncpg
+import msgspec
 import zmq
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import SQLAlchemyError
 
+from libs.contracts.bus import PreviewAudio, PreviewRequest, VoiceInfo
 from libs.tasks import cancel_and_wait
 from services.api.db.engine import Database
 from services.api.db.held import LINK_ERRORS, held_connections, until_lost
 from services.api.db.models import DispatcherStatusRow, utc_now
 from services.api.dispatch.broker import RenderBroker
 from services.api.dispatch.wake import WAKE_CHANNEL
+from services.api.errors import VoiceUnavailable
 from services.api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -88,14 +92,38 @@ class DispatcherRole:
             return PoolStatus(dispatcher=True, renderers=self._broker.connected_workers,
                               waiting_for_engine=dict(self._broker.waiting_for_engine),
                               bus_rejected=dict(self._broker.rejected))
+        reported = await self._reported()
+        if reported is None:
+            return PoolStatus(dispatcher=False, renderers=0)  # no instance dispatches now
+        return PoolStatus(dispatcher=False, renderers=reported.renderers, waiting_for_engine=reported.waiting_for_engine)
+
+    async def voices(self) -> list[VoiceInfo]:
+        """What the connected renderers can speak now, as the dispatcher sees them."""
+        if self._broker is not None:
+            return self._broker.voice_catalog()
+        reported = await self._reported()
+        return [] if reported is None else msgspec.convert(reported.voices, list[VoiceInfo])
+
+    async def preview(self, request: PreviewRequest, engine: str | None, timeout: float) -> PreviewAudio:
+        """A voice preview spoken by a renderer worker (RenderBroker.preview). Only the dispatcher
+        instance is on the bus. Relaying through the database, as new jobs are, would cost a table
+        and a round of polling for a few seconds of audio; a 503 that says why is the simpler
+        honest answer, and a client (the console) asks again, usually reaching the dispatcher."""
+        if self._broker is None:
+            raise VoiceUnavailable("this API instance is not the dispatcher, which alone talks to the renderers; "
+                                   "ask again (another instance may answer)", dispatcher=False)
+        return await self._broker.preview(request, engine, timeout)
+
+    async def _reported(self) -> DispatcherStatusRow | None:
+        """The dispatcher's latest report, unless it is too old to have a dispatcher behind it."""
         try:
             async with self._db.read_session() as session:
                 reported = await session.scalar(select(DispatcherStatusRow).where(DispatcherStatusRow.role == ROLE))
         except (SQLAlchemyError, OSError):
-            reported = None  # /readyz reports the database itself
+            return None  # /readyz reports the database itself
         if reported is None or utc_now() - reported.reported_at > self._report_stale_after:
-            return PoolStatus(dispatcher=False, renderers=0)  # no instance dispatches now
-        return PoolStatus(dispatcher=False, renderers=reported.renderers, waiting_for_engine=reported.waiting_for_engine)
+            return None
+        return reported
 
     @property
     def _report_stale_after(self) -> timedelta:
@@ -156,14 +184,20 @@ class DispatcherRole:
             self._broker.wake()
 
     async def _report(self) -> None:
+        reported_voices: list[VoiceInfo] | None = None
         while True:
             status = await self.status()
             row = {"role": ROLE, "instance": self._settings.command_endpoint, "renderers": status.renderers,
                    "waiting_for_engine": status.waiting_for_engine, "reported_at": utc_now()}
+            # The catalog (some kilobytes) only when it changed, not every second.
+            voices = await self.voices()
+            if voices != reported_voices:
+                row["voices"] = msgspec.to_builtins(voices)
             upsert = postgresql.insert(DispatcherStatusRow).values(row)
             try:
                 async with self._db.write_session() as session, session.begin():
                     await session.execute(upsert.on_conflict_do_update(index_elements=["role"], set_=row))
+                reported_voices = voices
             except (SQLAlchemyError, OSError) as error:  # the next interval tries again; /readyz shows the gap
                 log.warning("could not report the renderer pool: %s", error)
             await asyncio.sleep(self._settings.heartbeat_interval)

@@ -79,5 +79,5 @@ class RenderJobController(Controller):
         return PublishedAssets(
             video_id=video_id, published=True, video_url=links.video_url, subtitle_url=links.subtitle_url,
             vtt_url=links.vtt_url, thumbnail_url=links.thumbnail_url, duration_sec=links.duration_sec,
-            published_at=iso_utc(job.published_at), script_id=job.script_id, job_id=job.job_id,
+            published_at=iso_utc(job.published_at), script_id=job.script_id, job_id=job.job_id, voice_used=job.voice_used,
         )

@@ -43,6 +43,9 @@ class RenderJob(msgspec.Struct, kw_only=True):
     error_code: ErrorCode | None
     error_message: str | None
     assets: AssetLinks | None
+    voice_used: str | None = None
+    """The voice spec that spoke the whole video: the script's voice, or its `voice_fallback`
+    when that voice could not be used. Null until the job SUCCEEDED."""
     attempt: int
     max_attempts: int
     created_by: str
@@ -81,6 +84,8 @@ class PublishedAssets(msgspec.Struct, kw_only=True, omit_defaults=True):
     published_at: str | None = None
     script_id: str | None = None
     job_id: str | None = None
+    voice_used: str | None = None
+    """The voice spec that spoke the published video (absent if the renderer did not say)."""
 
 
 class JobEvent(msgspec.Struct, kw_only=True, omit_defaults=True):

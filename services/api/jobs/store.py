@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import uuid4
 
 import msgspec
@@ -18,15 +18,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.contracts.bus import JobFinished, Outcome, Progress
 from libs.contracts.codes import ErrorCode, JobStatus, Step
-from libs.contracts.script import Script
+from libs.contracts.script import LexiconEntry, Script
 from libs.contracts.voices import required_engine
+from libs.redaction import redact
 from services.api.db.engine import Database
 from services.api.db.inserts import columns_of, insert_into
-from services.api.db.models import ACTIVE_JOB, AttemptRow, JobEventRow, JobRow, PublishedRow, ScriptRow, utc_now
+from services.api.db.models import (
+    ACTIVE_JOB, AttemptRow, JobEventRow, JobLexiconRow, JobRow, PublishedRow, ScriptRow, VideoLexiconRow, utc_now,
+)
 from services.api.dispatch.wake import wake_dispatcher
 from services.api.errors import JobNotCancelable, JobNotFound, ScriptNotApproved, ScriptNotFound
 from services.api.jobs.retry import backoff_delay
 from services.api.jobs.states import check_transition
+from services.api.lexicon.store import decode_entries, job_snapshot
 from services.api.scripts.schemas import ScriptStatus
 from services.api.scripts.store import decode_script
 from services.api.webhooks.outbox import WebhookOutbox
@@ -34,10 +38,20 @@ from services.api.webhooks.outbox import WebhookOutbox
 PENDING, RUNNING = JobStatus.PENDING.value, JobStatus.RUNNING.value
 
 
-class _VoiceOnly(msgspec.Struct):
-    """The one field of a stored script that dispatch needs; the rest is skipped undecoded."""
+class _JobFields(msgspec.Struct):
+    """The fields of a stored script that a new job needs (its engine, its lexicon snapshot);
+    the rest is skipped undecoded."""
 
     voice: str | None = None
+    lexicon: list[LexiconEntry] | None = None
+
+
+class RenderInput(NamedTuple):
+    """What a claimed job's Render carries besides its ids."""
+
+    script: Script
+    lexicon: list[LexiconEntry]
+    """The lexicon the job was created with (the video's and the script's merged)."""
 
 
 @dataclass(frozen=True)
@@ -96,7 +110,9 @@ class JobStore:
     async def create(self, video_id: str, script_id: str, created_by: str) -> tuple[JobRow | Row, bool, Transition | None]:
         """Inserts a PENDING job with its first event, or returns the video's active one:
         (job, created, event). The API's hottest write: four Core statements built once, on a
-        connection rather than a session (no unit of work to keep)."""
+        connection rather than a session (no unit of work to keep), and a fifth when the job
+        has a lexicon: the video's as it is now (read with the script) merged with the script's,
+        kept with the job so a later edit of the video's lexicon does not change it."""
         now = utc_now()
         async with self._db.writer.begin() as connection:
             script = (await connection.execute(_SCRIPT_TO_RENDER, {"video_id": video_id, "script_id": script_id})).first()
@@ -104,12 +120,12 @@ class JobStore:
                 raise ScriptNotFound(f"Script {script_id!r} of video {video_id!r} does not exist.", video_id=video_id, script_id=script_id)
             if script.status != ScriptStatus.APPROVED.value:
                 raise ScriptNotApproved("Only an APPROVED script can be rendered.", video_id=video_id, script_id=script_id)
-            voice = msgspec.json.decode(script.body, type=_VoiceOnly).voice
+            fields = msgspec.json.decode(script.body, type=_JobFields)
             job = JobRow(
                 job_id=f"job-{uuid4()}", video_id=video_id, script_id=script_id, status=PENDING, step=None,
                 progress=0, message="Queued", attempt=0, max_attempts=self._max_attempts, last_seq=1,
                 renderer_seq=0, created_by=created_by, created_at=now, updated_at=now,
-                engine=required_engine(voice, self._voice_aliases),
+                engine=required_engine(fields.voice, self._voice_aliases),
             )
             while not await connection.scalar(_INSERT_UNLESS_ACTIVE[self._db.dialect], columns_of(job)):
                 # The partial unique index holds this video's active job. On PostgreSQL a
@@ -118,6 +134,9 @@ class JobStore:
                 active = (await connection.execute(_ACTIVE_JOB_OF_VIDEO, {"video_id": video_id})).first()
                 if active is not None:
                     return active, False, None
+            lexicon = job_snapshot(script.video_lexicon, fields.lexicon)
+            if lexicon is not None:
+                await connection.execute(_INSERT_JOB_LEXICON, {"job_id": job.job_id, "entries": lexicon})
             event = event_of(job, now)
             await connection.execute(_INSERT_EVENT, columns_of(event))
             await wake_dispatcher(connection, self._db.dialect)
@@ -219,10 +238,10 @@ class JobStore:
 
     # --- dispatcher --------------------------------------------------------------------
 
-    async def claim_next(self, worker_id: str, engines: Iterable[str]) -> tuple[Transition, Script] | None:
+    async def claim_next(self, worker_id: str, engines: Iterable[str]) -> tuple[Transition, RenderInput] | None:
         """Moves the oldest PENDING job that a worker offering `engines` can run to RUNNING on
-        `worker_id`, starting its next attempt. Returns the transition and the job's script
-        (decoded once, for the deadline and the Render)."""
+        `worker_id`, starting its next attempt. Returns the transition and what its Render
+        carries: the job's script (decoded once, for the deadline and the Render) and lexicon."""
         async with self._db.write_session() as session, session.begin():
             now = utc_now()
             job = await session.scalar(
@@ -237,8 +256,8 @@ class JobStore:
             )
             if job is None:
                 return None
-            script = await session.get(ScriptRow, (job.video_id, job.script_id))
-            script = decode_script(script)
+            script = decode_script(await session.get(ScriptRow, (job.video_id, job.script_id)))
+            lexicon = await session.scalar(_JOB_LEXICON, {"job_id": job.job_id})
             timeout = self._attempt_timeout(script)
             attempt = job.attempt + 1
             transition = await self._transition(
@@ -249,7 +268,7 @@ class JobStore:
                 f"Attempt {attempt}/{job.max_attempts} started",
             )
             session.add(AttemptRow(job_id=job.job_id, attempt=attempt, worker_id=worker_id, started_at=now))
-            return transition, script
+            return transition, RenderInput(script, decode_entries(lexicon))
 
     async def note_waiting(self, offered: set[str]) -> tuple[list[Transition], dict[str, int]]:
         """PENDING jobs whose engine no connected worker offers say so in their message (once,
@@ -294,10 +313,13 @@ class JobStore:
     async def finish(self, result: JobFinished, worker_id: str) -> Finish:
         """Applies one attempt's outcome reported by `worker_id`, with its final progress, in
         one transaction guarded by "this attempt has no outcome yet"."""
+        # The renderer's words are shown to every reader of the job and sent to webhooks: a
+        # credential echoed in a provider's error (a key in a URL, a token) stops here.
+        error_message = redact(result.error_message) if result.error_message else None
         async with self._db.write_session() as session, session.begin():
             await self._lock_job(session, result.job_id)
             if not await self._end_attempt(
-                session, result.job_id, result.attempt, result.outcome, result.error_code, result.error_message,
+                session, result.job_id, result.attempt, result.outcome, result.error_code, error_message,
                 worker_id=worker_id,
             ):
                 return await self._already_ended(session, result, worker_id)
@@ -313,7 +335,7 @@ class JobStore:
             else:
                 transition = await self._fail(
                     session, result.job_id, result.attempt, result.error_code or ErrorCode.RENDER_FAILED,
-                    result.error_message or "Render failed", retryable=result.retryable,
+                    error_message or "Render failed", retryable=result.retryable,
                 )
             return Finish(Verdict.APPLIED, transition, progress)
 
@@ -348,7 +370,7 @@ class JobStore:
         transition = await self._transition(
             session, result.job_id, JobStatus.RUNNING, JobStatus.SUCCEEDED, result.attempt,
             {"step": Step.PUBLISH_ASSETS.value, "progress": 100, "assets": assets, "error_code": None,
-             "error_message": None, "finished_at": utc_now()},
+             "error_message": None, "finished_at": utc_now(), "voice_used": voice_used_by(result)},
             "Render finished", assets=assets,
         )
         if transition is not None:
@@ -494,6 +516,11 @@ def event_of(job: JobRow, now: datetime, assets: dict[str, Any] | None = None) -
     )
 
 
+def voice_used_by(result: JobFinished) -> str | None:
+    """The voice a successful attempt reports it spoke with; None from a renderer that does not say."""
+    return (result.assets.voice_used if result.assets is not None else "") or None
+
+
 def waiting_message(engine: str, offered: set[str]) -> str:
     return (f"Waiting for a renderer that offers the {engine} TTS engine "
             f"(connected renderers offer: {', '.join(sorted(offered)) or 'none'})")
@@ -509,8 +536,12 @@ _VIDEO_JOBS = (_JOBS.c.video_id == bindparam("video_id"), _JOBS.c.status.in_(bin
 _JOB_COUNT = select(func.count()).select_from(_JOBS).where(*_VIDEO_JOBS)
 _JOB_PAGE = (select(_JOBS).where(*_VIDEO_JOBS).order_by(_JOBS.c.created_at.desc(), _JOBS.c.job_id.desc())
              .limit(bindparam("limit")).offset(bindparam("offset")))
-_SCRIPT_TO_RENDER = select(ScriptRow.status, ScriptRow.body).where(ScriptRow.video_id == bindparam("video_id"),
-                                                                  ScriptRow.script_id == bindparam("script_id"))
+_SCRIPT_TO_RENDER = (select(ScriptRow.status, ScriptRow.body, VideoLexiconRow.entries.label("video_lexicon"))
+                     .outerjoin(VideoLexiconRow, VideoLexiconRow.video_id == ScriptRow.video_id)
+                     .where(ScriptRow.video_id == bindparam("video_id"), ScriptRow.script_id == bindparam("script_id")))
+"""The script and, in the same read, its video's lexicon (None without one)."""
+_JOB_LEXICON = select(JobLexiconRow.entries).where(JobLexiconRow.job_id == bindparam("job_id"))
+_INSERT_JOB_LEXICON = insert(JobLexiconRow.__table__)
 _PUBLISHED_JOB = (select(_JOBS, PublishedRow.__table__.c.published_at)
                   .join(PublishedRow.__table__, PublishedRow.__table__.c.job_id == _JOBS.c.job_id)
                   .where(PublishedRow.__table__.c.video_id == bindparam("video_id")))

@@ -51,6 +51,7 @@ def job_view(row: JobRow, settings: Settings, attempts: list[AttemptRow] = ()) -
         error_code=row.error_code,
         error_message=row.error_message,
         assets=asset_links(settings, row.video_id, row.job_id, row.assets),
+        voice_used=row.voice_used,
         attempt=row.attempt,
         max_attempts=row.max_attempts,
         created_by=row.created_by,

@@ -33,3 +33,12 @@ WEBHOOK_DELIVERIES = Counter("slidereel_webhook_deliveries", "Webhook delivery t
 
 STORE_OPERATIONS = Counter("slidereel_store_operations", "Object-store operations this API process made "
                            "(manifest, read, delete, list, check), by result (ok, error)", ["operation", "result"])
+
+# TTS engines' work, from each attempt's outcome and each voice preview (metrics/tts.py).
+TTS_CHARACTERS = Counter("slidereel_tts_characters", "Characters sent to a TTS engine (cache hits excluded), by engine",
+                         ["engine"])
+TTS_REQUESTS = Counter("slidereel_tts_requests", "Requests made of a TTS engine, by engine", ["engine"])
+TTS_ERRORS = Counter("slidereel_tts_errors", "Failed TTS requests, by engine and kind (rate_limited, server_error, "
+                     "timeout, auth, bad_audio, circuit_open, …)", ["engine", "kind"])
+TTS_CACHE_HITS = Counter("slidereel_tts_cache_hits", "Sentences served from the TTS cache instead of the engine, by engine",
+                         ["engine"])

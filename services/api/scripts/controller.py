@@ -66,7 +66,8 @@ def script_view(row: ScriptRow) -> ScriptView:
     script = decode_script(row)
     return ScriptView(
         video_id=row.video_id, script_id=row.script_id, status=row.status, title=script.title,
-        language=script.language, voice=script.voice, scenes=script.scenes, created_by=row.created_by,
+        language=script.language, voice=script.voice, rate=script.rate, voice_fallback=script.voice_fallback,
+        lexicon=script.lexicon, scenes=script.scenes, created_by=row.created_by,
         created_at=iso_utc(row.created_at), updated_at=iso_utc(row.updated_at), approved_at=iso_utc(row.approved_at),
     )
 

@@ -4,7 +4,7 @@ from enum import Enum
 
 import msgspec
 
-from libs.contracts.script import Scene
+from libs.contracts.script import LexiconEntry, Scene
 
 
 class ScriptStatus(str, Enum):
@@ -19,6 +19,10 @@ class ScriptView(msgspec.Struct, kw_only=True):
     title: str
     language: str
     voice: str | None
+    rate: float
+    voice_fallback: str
+    lexicon: list[LexiconEntry] | None
+    """The script's own pronunciations; null: the video's lexicon alone."""
     scenes: list[Scene]
     created_by: str
     created_at: str

@@ -25,13 +25,13 @@ CONSOLE_PAGES = ("/", "/index.html")
 def console_content_security_policy(asset_origins: AssetOrigins) -> str:
     """The web console's page (services/api/console) loads only its own files and font, calls
     only the origin it was opened at (fetch and WebSocket), and plays assets from where asset
-    URLs point: no inline script or style, no eval. It shows a video's media from `blob:` URLs:
-    their content needs the bearer token, so the page fetches the bytes itself (only the page's
-    own script can make such a URL)."""
+    URLs point: no inline script or style, no eval. It shows a video's media and plays voice
+    previews from `blob:` URLs: their content needs the bearer token, so the page fetches the
+    bytes itself (only the page's own script can make such a URL)."""
     assets = " ".join(("'self'", *asset_origins.sources))
     return (
         f"default-src 'none'; script-src 'self'; style-src 'self'; font-src 'self'; img-src {assets} blob:; "
-        f"media-src {assets}; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        f"media-src {assets} blob:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
 
 

@@ -1,7 +1,7 @@
 """Per-subject limit on writes (SPEC §2 `RATE_LIMITED`), through Litestar's rate-limit middleware.
 
 Only the writes that cost storage or rendering count: creating and replacing scripts, approving
-them and starting renders, all against one budget per token subject (not per IP: many users
+them, starting renders and speaking voice previews, all against one budget per token subject (not per IP: many users
 share a proxy address, and one user may come from many). Reads, cancels, health and assets are
 never limited. The middleware runs inside authentication, so `request.user` is known.
 
@@ -15,7 +15,7 @@ from litestar import Request
 from litestar.middleware.base import DefineMiddleware
 from litestar.middleware.rate_limit import CacheObject, RateLimitConfig, RateLimitMiddleware
 
-LIMITED_OPERATIONS = frozenset({"putScript", "createScript", "approveScript", "createRenderJob"})
+LIMITED_OPERATIONS = frozenset({"putScript", "createScript", "approveScript", "createRenderJob", "previewVoice"})
 """OpenAPI operation ids of the limited handlers: stable names, unlike their parameterised paths."""
 
 
