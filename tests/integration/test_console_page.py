@@ -24,8 +24,9 @@ def test_the_console_page_is_open_and_strictly_confined(stack):
     assert policy["default-src"] == "'none'" and policy["frame-ancestors"] == "'none'"
     assert policy["script-src"] == policy["style-src"] == policy["connect-src"] == policy["font-src"] == "'self'"
     # Asset URLs are built from PUBLIC_BASE_URL: the page may be opened at any other origin.
-    # Images are fetched with the token and shown as blob: URLs (an <img> cannot send one).
-    assert policy["media-src"] == f"'self' {stack.base_url}"
+    # Images and voice previews are fetched with the token and shown or played as blob: URLs
+    # (an <img> or <audio> cannot send one).
+    assert policy["media-src"] == f"'self' {stack.base_url} blob:"
     assert policy["img-src"] == f"'self' {stack.base_url} blob:"
     assert "unsafe" not in page.headers["content-security-policy"]
 

@@ -19,8 +19,20 @@ const STEP_LABELS = {
   PUBLISH_ASSETS: "Publishing",
 };
 const ROLES = ["viewer", "editor", "approver", "admin"]; // ordered: each includes the ones before (SPEC §4)
-const NEEDED_ROLE = { save: "editor", upload: "editor", render: "editor", cancel: "editor", approve: "approver" };
+const NEEDED_ROLE = {
+  save: "editor", upload: "editor", render: "editor", cancel: "editor", approve: "approver", lexicon: "editor",
+  preview: "editor",
+};
 const NEW_SCENE = { narration: "", slide: { title: "", bullets: [], background: null }, pause_sec: 0.4 };
+const DEFAULT_RATE = 1.0;
+const NO_FALLBACK = "fail"; // the script's voice_fallback when a job must fail rather than change voice
+const PREVIEW_MAX_CHARS = 300; // what POST /voices/preview accepts (SPEC §8.1), in code points as the API counts
+// Where the renderer ends a sentence (services/renderer/text.py): terminal punctuation and an optional
+// closing quote before a space, or a full-width mark; so "3.14" stays whole, as the video will say it.
+const SENTENCE_END = /(?<=[.?!…]["'”’)\]」』]?)\s+|(?<=[。！？])(?!["'”’)\]」』])\s*/u;
+const NEW_LEXICON_ENTRY = { term: "", say: "", case_sensitive: false };
+// The location the API gives a lexicon entry's problem, e.g. "$.entries[3].say".
+const LEXICON_FIELD = /entries\[(\d+)\](?:\.(\w+))?/;
 // What the API counts as no narration (libs/contracts/script.py is_blank): only spaces, controls
 // and invisible format marks, such as a zero-width space pasted from a slide.
 const BLANK = /^[\p{Z}\p{C}]*$/u;
@@ -46,6 +58,10 @@ const state = {
   media: [], // the open video's images on the gallery's page: what a scene's slide picker offers
   pictures: new Map(), // media_id → Promise of an object URL of its bytes (the open video's)
   deck: null, // the open video's deck import being followed: {videoId, importId, name, open, earlier, timer}
+  voices: [], // the catalog for the editor's language (GET /voices): what the voice pickers offer
+  voicesAsked: 0, // the newest catalog request: an older answer (another language) is dropped
+  previewsAsked: 0, // the newest preview request: an older one's audio is dropped
+  previewUrl: null, // the object URL the preview player holds, freed when replaced
 };
 
 // ---- small DOM helpers --------------------------------------------------------------
@@ -115,6 +131,11 @@ function showError(errorCode, message, detail = {}) {
 function reportFailure(error) {
   if (error instanceof ApiError) showError(error.errorCode, error.message, error.detail);
   else showError("NETWORK_ERROR", String(error.message || error));
+}
+
+/** `CODE: message` of a failure, for text shown beside the control that failed. */
+function describeFailure(error) {
+  return error instanceof ApiError ? `${error.errorCode}: ${error.message}` : `NETWORK_ERROR: ${error.message || error}`;
 }
 
 function clearError() {
@@ -211,6 +232,7 @@ function showToken() {
   $("#forget-token").hidden = !state.token;
   allow($("#new-script"), roleRefusal("save"));
   showUploadPermissions();
+  showLexiconPermissions();
   $("#welcome").hidden = Boolean(state.token);
   $("#workspace").hidden = !state.token;
   if (!state.token) {
@@ -262,6 +284,9 @@ async function openVideo(videoId) {
   state.offsets.scripts = state.offsets.jobs = 0;
   state.media = [];
   forgetPictures();
+  forgetPreview();
+  $("#lexicon-table tbody").replaceChildren();
+  lexiconStatus("");
   history.replaceState(null, "", `#video=${encodeURIComponent(videoId)}`);
   $("#video-heading").textContent = videoId;
   $("#video-panel").hidden = false;
@@ -270,7 +295,7 @@ async function openVideo(videoId) {
   for (const item of document.querySelectorAll("#video-list .video")) {
     item.classList.toggle("current", item.querySelector(".video-id").textContent === videoId);
   }
-  await Promise.all([loadScripts(0), loadMedia(0), loadPublished(), resumeDeckImport()]);
+  await Promise.all([loadScripts(0), loadMedia(0), loadLexicon(), loadPublished(), resumeDeckImport()]);
   const jobs = await loadJobs(0);
   const newest = jobs?.jobs[0];
   if (newest && ACTIVE.has(newest.status)) follow(newest.job_id);
@@ -303,14 +328,14 @@ async function openScript(scriptId) {
 }
 
 function newScript(template = SAMPLE_SCRIPT) {
-  state.editing = { scriptId: null, status: null };
+  state.editing = { scriptId: null, status: null, lexicon: template.lexicon ?? null };
   fillEditor(template);
   $("#script-id").value = "";
 }
 
 /** Puts a ScriptView into the editor; an approved script is read-only. */
 function showScript(script) {
-  state.editing = { scriptId: script.script_id, status: script.status };
+  state.editing = { scriptId: script.script_id, status: script.status, lexicon: script.lexicon ?? null };
   fillEditor(script);
   $("#script-id").value = script.script_id;
 }
@@ -324,7 +349,10 @@ function fillEditor(script) {
   $("#script-id").readOnly = editing.scriptId !== null;
   $("#script-title").value = script.title;
   $("#script-language").value = script.language;
-  $("#script-voice").value = script.voice || "";
+  $("#script-rate").value = String(script.rate ?? DEFAULT_RATE);
+  fillVoicePickers(script.voice || "", script.voice_fallback || NO_FALLBACK);
+  loadVoices();
+  showScriptLexicon(editing.lexicon);
   $("#scenes").replaceChildren(...script.scenes.map(sceneItem));
   $("#save-script").hidden = approved;
   $("#approve-script").hidden = approved;
@@ -338,12 +366,15 @@ function showEditorPermissions() {
   const reasons = $("#action-reasons");
   reasons.replaceChildren();
   const mayEdit = roleRefusal("save");
-  $("#script-fields").disabled = editing.status === "APPROVED" || Boolean(mayEdit);
+  for (const fieldset of document.querySelectorAll("#script-form fieldset")) {
+    fieldset.disabled = editing.status === "APPROVED" || Boolean(mayEdit);
+  }
   allow($("#save-script"), mayEdit, reasons);
   allow($("#approve-script"),
     roleRefusal("approve") || (editing.scriptId === null ? "Save the draft first." : "") || narrationRefusal(), reasons);
   allow($("#render-script"), editing.status === "APPROVED" ? roleRefusal("render") : "Approve the script first.", reasons);
   allow($("#copy-script"), mayEdit);
+  showPreviewPermission();
 }
 
 /** Why the script cannot be approved yet for its narration, or "": the API refuses a blank
@@ -372,6 +403,7 @@ function sceneItem(scene) {
   field("bullets").value = (slide.bullets || []).join("\n");
   field("background").value = slide.background || "";
   field("pause").value = String(scene.pause_sec);
+  field("rate").value = String(scene.rate ?? DEFAULT_RATE);
   // Kept as it came (and saved back): a note for the writer, neither spoken nor shown.
   item.querySelector(".hint-text").textContent = scene.hint || "";
   item.querySelector(".hint").hidden = !scene.hint;
@@ -444,15 +476,21 @@ function scriptFromForm() {
       narration: field("narration"),
       slide: { title: field("slide-title"), ...shown, background: field("background").trim() || null },
       pause_sec: Number(field("pause") || 0),
+      rate: Number(field("rate") || DEFAULT_RATE),
       hint: item.querySelector(".hint-text").textContent,
     };
   });
-  return {
+  const script = {
     title: $("#script-title").value,
     language: $("#script-language").value.trim(),
-    voice: $("#script-voice").value.trim() || null,
+    voice: $("#script-voice").value || null,
+    voice_fallback: $("#script-voice-fallback").value || NO_FALLBACK,
+    rate: Number($("#script-rate").value || DEFAULT_RATE),
     scenes,
   };
+  // The editor has no table for a script's own lexicon: the one it came with is saved back as it was.
+  if (state.editing.lexicon) script.lexicon = state.editing.lexicon;
+  return script;
 }
 
 async function saveScript(event) {
@@ -485,6 +523,305 @@ function copyScript() {
   const copy = scriptFromForm();
   newScript(copy);
   notice("Copied into a new draft; save it to keep it.");
+}
+
+// ---- voices ---------------------------------------------------------------------------
+
+/** Asks the catalog for the editor's language (what the connected renderers speak now) and
+ * offers it in the voice pickers; asked again when the language changes, as renderers come and go. */
+async function loadVoices() {
+  const language = $("#script-language").value.trim();
+  const asked = ++state.voicesAsked;
+  let catalog;
+  try {
+    catalog = await api("GET", `/voices?language=${encodeURIComponent(language)}`);
+  } catch (error) {
+    if (asked !== state.voicesAsked) return;
+    state.voices = [];
+    fillVoicePickers();
+    voiceStatus(`Could not list the voices: ${describeFailure(error)}`, true);
+    return;
+  }
+  if (asked !== state.voicesAsked) return;
+  state.voices = [...catalog.voices].sort(byVoiceGroup);
+  fillVoicePickers();
+  voiceStatus(catalog.voices.length ? "" : `No connected renderer offers a voice for “${language}” now.`);
+}
+
+/** Neural voices first (what a team would publish), local before cloud, then by engine and name. */
+function byVoiceGroup(a, b) {
+  const rank = (voice) => [voice.kind === "neural" ? 0 : 1, voice.where, voice.engine, voice.name || voice.voice];
+  const [left, right] = [rank(a), rank(b)];
+  const differs = left.findIndex((value, index) => value !== right[index]);
+  return differs < 0 ? 0 : String(left[differs]).localeCompare(String(right[differs]));
+}
+
+/** Refills both pickers from the catalog, keeping what each had chosen (by default, what the form shows). */
+function fillVoicePickers(voice = $("#script-voice").value, fallback = $("#script-voice-fallback").value) {
+  fillVoicePicker($("#script-voice"), h("option", { value: "" }, "Default voice"), voice);
+  fillVoicePicker($("#script-voice-fallback"), h("option", { value: NO_FALLBACK }, "Fail the job (no fallback)"),
+    fallback || NO_FALLBACK);
+}
+
+/** The catalog as option groups by engine and where it runs. A chosen voice the catalog lacks (an
+ * alias, or an engine no renderer offers now) stays offered by its spec, so saving never drops it. */
+function fillVoicePicker(select, firstOption, chosen) {
+  const listed = chosen === firstOption.value || state.voices.some((voice) => voice.voice === chosen);
+  const unlisted = listed ? null : h("option", { value: chosen }, `${chosen} (not offered now)`);
+  select.replaceChildren(firstOption, unlisted, ...voiceGroups(state.voices));
+  select.value = chosen;
+}
+
+function voiceGroups(voices) {
+  const groups = new Map();
+  for (const voice of voices) {
+    const label = `${voice.engine} · ${voice.where} · ${voice.kind}`;
+    if (!groups.has(label)) groups.set(label, h("optgroup", { label }));
+    groups.get(label).append(h("option", { value: voice.voice, title: voice.voice }, voiceLabel(voice)));
+  }
+  return [...groups.values()];
+}
+
+function voiceLabel(voice) {
+  const about = [voice.language, voice.gender, `${voice.sample_rate / 1000} kHz`].filter(Boolean).join(", ");
+  return `${voice.name || voice.voice} (${about}) — ${voice.voice}`;
+}
+
+/** A line beside the preview button: what is happening, or why the voices cannot be heard. */
+function voiceStatus(text, failed = false) {
+  const status = $("#voice-status");
+  status.textContent = text;
+  status.classList.toggle("failure", failed);
+}
+
+/** The first sentence the script will speak: from the first scene that has narration, cut where
+ * the renderer ends a sentence and to what a preview accepts. "" when there is none yet. */
+function firstSentence() {
+  for (const narration of document.querySelectorAll("#scenes [name=narration]")) {
+    const sentence = narration.value.split("\n")
+      .flatMap((paragraph) => paragraph.split(SENTENCE_END))
+      .map((piece) => piece.trim())
+      .find((piece) => !BLANK.test(piece));
+    if (sentence) return Array.from(sentence).slice(0, PREVIEW_MAX_CHARS).join("");
+  }
+  return "";
+}
+
+/** Why the preview cannot be asked for now, or "". The default voice has no spec to send (the
+ * API's preview needs one; which voice a renderer uses by default is its own setting). */
+function previewRefusal() {
+  if ($("#preview-voice").classList.contains("busy")) return "A preview is being spoken.";
+  if (!$("#script-voice").value) return "Choose a voice to preview it.";
+  return roleRefusal("preview") || (firstSentence() ? "" : "Write some narration to hear it.");
+}
+
+function showPreviewPermission() {
+  $("#preview-reason").replaceChildren();
+  allow($("#preview-voice"), previewRefusal(), $("#preview-reason"));
+}
+
+/** Speaks the script's first sentence in the chosen voice, with this video's lexicon (video_id), and
+ * plays it. The audio needs the bearer token, which an <audio src> cannot send: it is fetched here
+ * and played from an object URL. */
+async function previewVoice() {
+  const text = firstSentence();
+  const voice = $("#script-voice").value;
+  const asked = ++state.previewsAsked;
+  setPreviewBusy(true);
+  voiceStatus(`Speaking “${text}”…`);
+  try {
+    const response = await request("POST", "/voices/preview",
+      { voice, language: $("#script-language").value.trim(), text, video_id: state.videoId });
+    const audio = await response.blob();
+    if (asked !== state.previewsAsked) return;
+    playPreview(audio);
+    voiceStatus(`“${text}” in ${voice}.`);
+  } catch (error) {
+    if (asked === state.previewsAsked) voiceStatus(`Preview failed: ${describeFailure(error)}`, true);
+  } finally {
+    if (asked === state.previewsAsked) setPreviewBusy(false);
+  }
+}
+
+function setPreviewBusy(busy) {
+  $("#preview-voice").classList.toggle("busy", busy);
+  showPreviewPermission();
+}
+
+function playPreview(audio) {
+  const player = $("#voice-audio");
+  stopPreviewAudio();
+  const url = URL.createObjectURL(audio);
+  state.previewUrl = url;
+  player.src = url;
+  player.hidden = false;
+  // Refused without a recent click (a browser's autoplay rule): the controls still play it. A newer
+  // preview replacing this one also ends its play(), which needs no word.
+  player.play().catch(() => { if (state.previewUrl === url) voiceStatus("Press play to hear the preview."); });
+}
+
+function stopPreviewAudio() {
+  const player = $("#voice-audio");
+  player.pause();
+  player.hidden = true;
+  player.removeAttribute("src");
+  player.load();
+  if (state.previewUrl) URL.revokeObjectURL(state.previewUrl);
+  state.previewUrl = null;
+}
+
+/** Another video is open: its preview stops, and answers still on their way are dropped. */
+function forgetPreview() {
+  state.previewsAsked += 1;
+  setPreviewBusy(false);
+  stopPreviewAudio();
+  voiceStatus("");
+}
+
+/** Says that the script brings its own pronunciations, which win over the video's lexicon. */
+function showScriptLexicon(entries) {
+  const note = $("#script-lexicon-note");
+  note.hidden = !entries?.length;
+  note.textContent = entries?.length
+    ? `This script has its own lexicon (${plural(entries.length, "term")}), which wins over the video's `
+      + "Pronunciations; the editor saves it back unchanged."
+    : "";
+}
+
+// ---- lexicon --------------------------------------------------------------------------
+
+async function loadLexicon() {
+  const videoId = state.videoId;
+  try {
+    const lexicon = await api("GET", `${videoPath(videoId)}/lexicon`);
+    if (videoId === state.videoId) showLexicon(lexicon);
+  } catch (error) {
+    if (videoId === state.videoId) lexiconStatus(`Could not load the lexicon: ${describeFailure(error)}`, true);
+  }
+}
+
+/** The video's lexicon as stored, one editable row per entry. */
+function showLexicon(lexicon) {
+  $("#lexicon-table tbody").replaceChildren(...lexicon.entries.map(lexiconRow));
+  numberLexiconRows();
+  lexiconStatus(lexicon.updated_at
+    ? `${plural(lexicon.entries.length, "term")}, saved ${when(lexicon.updated_at)} by ${lexicon.updated_by}.`
+    : "No terms yet: the narration says every word as written.");
+}
+
+function lexiconRow(entry) {
+  return h("tr", { className: "lexicon-entry" },
+    h("td", {}, h("input", { name: "term", value: entry.term, maxLength: 100, placeholder: "API" })),
+    h("td", {}, h("input", { name: "say", value: entry.say, maxLength: 200, placeholder: "에이피아이" })),
+    h("td", {}, h("input", { name: "case_sensitive", type: "checkbox", checked: entry.case_sensitive })),
+    h("td", {}, h("button", { type: "button", className: "remove-entry" }, "Remove")),
+    h("td", { className: "row-error" }));
+}
+
+/** Row numbers in each control's accessible name ("Term 2"): the table's headers alone do not
+ * say which row a focused control is in. */
+function numberLexiconRows() {
+  lexiconRows().forEach((row, index) => {
+    const number = index + 1;
+    row.querySelector("[name=term]").ariaLabel = `Term ${number}`;
+    row.querySelector("[name=say]").ariaLabel = `Say ${number}`;
+    row.querySelector("[name=case_sensitive]").ariaLabel = `Case-sensitive ${number}`;
+    row.querySelector(".remove-entry").ariaLabel = `Remove term ${number}`;
+  });
+}
+
+function lexiconRows() {
+  return [...document.querySelectorAll("#lexicon-table tbody tr.lexicon-entry")];
+}
+
+function lexiconEntry(row) {
+  return {
+    term: row.querySelector("[name=term]").value,
+    say: row.querySelector("[name=say]").value,
+    case_sensitive: row.querySelector("[name=case_sensitive]").checked,
+  };
+}
+
+function addLexiconEntry() {
+  const row = lexiconRow(NEW_LEXICON_ENTRY);
+  $("#lexicon-table tbody").append(row);
+  numberLexiconRows();
+  row.querySelector("[name=term]").focus();
+}
+
+function onLexiconClick(event) {
+  const button = event.target.closest(".remove-entry");
+  if (!button) return;
+  button.closest("tr").remove();
+  numberLexiconRows();
+  lexiconStatus("Not saved yet.");
+}
+
+/** Replaces the video's lexicon with the table's rows (PUT); a row left wholly empty is not an
+ * entry. A refusal is shown beside each row it names. */
+async function saveLexicon() {
+  const videoId = state.videoId;
+  const rows = lexiconRows().filter((row) => {
+    const entry = lexiconEntry(row);
+    return entry.term || entry.say;
+  });
+  clearLexiconProblems();
+  const button = $("#save-lexicon");
+  button.disabled = true;
+  try {
+    const saved = await api("PUT", `${videoPath(videoId)}/lexicon`, { entries: rows.map(lexiconEntry) });
+    if (videoId !== state.videoId) return;
+    showLexicon(saved);
+    notice(`Saved the lexicon of ${videoId}; the next render says its terms so.`);
+  } catch (error) {
+    if (videoId === state.videoId) showLexiconProblems(error, rows);
+  } finally {
+    showLexiconPermissions();
+  }
+}
+
+/** Each problem the API names at `entries[i]` goes beside the row sent as entry i, its field marked;
+ * the rest (the whole list, the network) go under the table. */
+function showLexiconProblems(error, rows) {
+  const elsewhere = [];
+  const problems = error instanceof ApiError ? error.detail.errors || [] : [];
+  for (const problem of problems) {
+    const [, index, field] = LEXICON_FIELD.exec(problem.field || "") || [];
+    const row = index === undefined ? null : rows[Number(index)];
+    if (!row) {
+      elsewhere.push(problem.field ? `${problem.field}: ${problem.message}` : problem.message);
+      continue;
+    }
+    row.classList.add("invalid");
+    row.querySelector(".row-error").textContent = problem.message;
+    row.querySelector(`[name="${field}"]`)?.setAttribute("aria-invalid", "true");
+  }
+  const summary = problems.length && !elsewhere.length
+    ? `${error.errorCode}: see the marked terms.`
+    : describeFailure(error);
+  lexiconStatus(`Not saved. ${[summary, ...elsewhere].join(" · ")}`, true);
+}
+
+function clearLexiconProblems() {
+  for (const row of lexiconRows()) {
+    row.classList.remove("invalid");
+    row.querySelector(".row-error").textContent = "";
+    for (const input of row.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
+  }
+}
+
+function lexiconStatus(text, failed = false) {
+  const status = $("#lexicon-status");
+  status.textContent = text;
+  status.classList.toggle("failure", failed);
+}
+
+function showLexiconPermissions() {
+  const refusal = roleRefusal("lexicon");
+  $("#lexicon-reasons").replaceChildren();
+  $("#lexicon-fields").disabled = Boolean(refusal);
+  allow($("#add-lexicon-entry"), refusal);
+  allow($("#save-lexicon"), refusal, $("#lexicon-reasons"));
 }
 
 // ---- images and decks -----------------------------------------------------------------
@@ -920,6 +1257,13 @@ function wire() {
   });
   $("#scenes").addEventListener("click", onSceneTool);
   $("#scenes").addEventListener("input", onSceneInput);
+  $("#script-language").addEventListener("change", loadVoices);
+  $("#script-voice").addEventListener("change", showPreviewPermission);
+  $("#preview-voice").addEventListener("click", previewVoice);
+  $("#add-lexicon-entry").addEventListener("click", addLexiconEntry);
+  $("#lexicon-table").addEventListener("click", onLexiconClick);
+  $("#lexicon-table").addEventListener("input", () => lexiconStatus("Not saved yet."));
+  $("#save-lexicon").addEventListener("click", saveLexicon);
   $("#script-form").addEventListener("submit", saveScript);
   $("#approve-script").addEventListener("click", approveScript);
   $("#render-script").addEventListener("click", startRender);
