@@ -2,7 +2,7 @@
 writes it to bench/RESULTS.md.
 
     .venv/bin/pip install -e '.[bench]'          # once: the peers, the load generator, profilers
-    .venv/bin/python -m bench [--only render,composition,throughput,api,fanout,store,instances,pictures,decks]
+    .venv/bin/python -m bench [--only render,composition,throughput,api,fanout,store,instances,pictures,decks,voices]
 """
 
 import argparse
@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import api_load, decks, fanout, instances, peers, pictures, render, store, throughput
+from bench import api_load, decks, fanout, instances, peers, pictures, render, store, throughput, voices
 from bench.results import Row, markdown_table, results_document
 
 SECTIONS: dict[str, Callable[[], list[Row]]] = {
@@ -25,6 +25,7 @@ SECTIONS: dict[str, Callable[[], list[Row]]] = {
     instances.SECTION: instances.run,
     pictures.SECTION: pictures.run,
     decks.SECTION: decks.run,
+    voices.SECTION: voices.run,
 }
 RESULTS = Path(__file__).with_name("RESULTS.md")
 

@@ -5,6 +5,7 @@ follow the bus evolution rules: new fields get defaults, unknown fields are skip
 """
 
 import unicodedata
+from collections.abc import Iterable
 from typing import Annotated, Literal
 
 import msgspec
@@ -62,6 +63,27 @@ class LexiconEntry(msgspec.Struct, kw_only=True, frozen=True):
 
 
 Lexicon = Annotated[list[LexiconEntry], msgspec.Meta(max_length=MAX_LEXICON_ENTRIES)]
+
+
+def lexicon_problem(entries: Iterable[LexiconEntry], path: str) -> str | None:
+    """What is wrong with the first entry the limits alone let through, or None; `path` is the
+    list's JSON path, for the message (msgspec reports it as the failing location).
+
+    A blank term can match nothing a reader would call a word, and a blank `say` would leave
+    the sentence silent where the term stood. Two entries the pronouncer would file under the
+    same term (libs/lexicon.py: case folded unless case-sensitive) would drop one without a
+    word, so the second is refused instead of being silently ignored."""
+    first_index: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        if is_blank(entry.term):
+            return f"a term needs a visible character - at `{path}[{index}].term`"
+        if is_blank(entry.say):
+            return f"`say` needs something to speak - at `{path}[{index}].say`"
+        key = entry.term if entry.case_sensitive else entry.term.casefold()
+        if key in first_index:
+            return f"{entry.term!r} is already entries[{first_index[key]}] - at `{path}[{index}].term`"
+        first_index[key] = index
+    return None
 
 
 class Slide(msgspec.Struct, kw_only=True):
@@ -125,6 +147,9 @@ class Script(msgspec.Struct, kw_only=True):
             raise ValueError(
                 f"total narration is {total} characters, more than {MAX_TOTAL_NARRATION_CHARS} - at `$.scenes`"
             )
+        problem = lexicon_problem(self.lexicon or [], "$.lexicon")
+        if problem is not None:
+            raise ValueError(problem)
 
     def scenes_without_narration(self) -> list[int]:
         """The 0-based indexes of the scenes with nothing to speak; none may be left to approve."""

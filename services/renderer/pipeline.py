@@ -22,6 +22,7 @@ from libs.contracts.bus import EngineUsage, OutputSpec, Render, RenderedAssets
 from libs.contracts.codes import ErrorCode, Step
 from libs.contracts.script import Script
 from libs.lexicon import pronouncer
+from libs.redaction import redact
 from libs.storage import MEDIA_FILE, AssetStore, StorageError, StoredFileMissing, media_key
 from services.renderer.aac import NarrationEncoder
 from services.renderer.compose import VideoFormat, composition
@@ -266,7 +267,8 @@ def _narrate_with_fallback(
                 raise SynthesisError("; ".join(failures), retryable=error.retryable) from error
             progress.note(
                 Step.GENERATE_TTS,
-                f"{spec.text} cannot narrate this script ({error}); voicing the whole video with {chain[position + 1].text}",
+                # Kept as a job event: masked like the job's error, in case a provider echoed a credential.
+                redact(f"{spec.text} cannot narrate this script ({error}); voicing the whole video with {chain[position + 1].text}"),
             )
             continue
         finally:

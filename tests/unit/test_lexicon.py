@@ -1,8 +1,11 @@
 """The pronunciation lexicon (SPEC §8.1): what is spoken for what is written."""
 
+import re
+
+import msgspec
 import pytest
 
-from libs.contracts.script import LexiconEntry
+from libs.contracts.script import LexiconEntry, Script
 from libs.lexicon import Pronouncer, merge, pronouncer
 
 LEXICON = [
@@ -82,3 +85,17 @@ def test_the_script_wins_over_the_video_for_the_same_term():
 
 def test_pronouncers_are_shared_between_jobs_with_the_same_lexicon():
     assert pronouncer(LEXICON) is pronouncer(list(LEXICON))
+
+
+@pytest.mark.parametrize(
+    ("lexicon", "where"),
+    [
+        ([{"term": "API", "say": "에이피아이"}, {"term": "api", "say": "아피"}], "$.lexicon[1].term"),
+        ([{"term": " ", "say": "무"}], "$.lexicon[0].term"),
+        ([{"term": "API", "say": "\u200b"}], "$.lexicon[0].say"),
+    ],
+)
+def test_a_scripts_own_lexicon_is_checked_like_the_videos(lexicon, where):
+    body = {"title": "t", "scenes": [{"narration": "API"}], "lexicon": lexicon}
+    with pytest.raises(msgspec.ValidationError, match=re.escape(where)):
+        msgspec.convert(body, Script)

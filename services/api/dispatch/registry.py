@@ -141,12 +141,13 @@ class WorkerRegistry:
 
     def preview_worker(self, engine: str | None) -> Worker | None:
         """A worker to speak a preview with `engine` (None: any worker's default engine), busy or
-        not: its preview lane runs beside its render. Idle ones first (no render to share the CPU
-        with), then the one that was asked the fewest previews."""
+        not: its preview lane runs beside its render. Workers that told their voices first (an
+        older worker, which sends none, cannot read a preview and would leave it to time out),
+        then idle ones (no render to share the CPU with), then the one asked the fewest previews."""
         offering = [worker for worker in self._workers.values() if engine is None or engine in worker.engines]
         if not offering:
             return None
-        chosen = min(offering, key=lambda worker: (worker.job is not None, worker.previews_sent))
+        chosen = min(offering, key=lambda worker: (not worker.voices, worker.job is not None, worker.previews_sent))
         chosen.previews_sent += 1
         return chosen
 

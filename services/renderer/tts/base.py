@@ -107,11 +107,11 @@ class Availability:
 class TtsEngine(Protocol):
     name: str
     model_id: str
+    """What besides voice and language shapes the sound (model file, library version): part
+    of the cache key, so a replaced model is not answered from the cache."""
     concurrency: int
     """Sentences it speaks at once when given several (a cloud engine's TTS_CONCURRENCY; 1 for
     an engine that computes here)."""
-    """What besides voice and language shapes the sound (model file, library version): part
-    of the cache key, so a replaced model is not answered from the cache."""
 
     @property
     def languages(self) -> frozenset[str] | None:

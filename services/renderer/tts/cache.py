@@ -36,6 +36,9 @@ from services.renderer.tts.base import (
 log = logging.getLogger(__name__)
 
 _SUFFIX = ".tts"
+_OLD_SUFFIX = ".pcm"
+"""Entries of the raw-PCM format before voices kept their own rate: never read again, but
+counted and evicted like the others, so they leave the folder as it fills."""
 EVICT_TO = 0.9
 """Eviction stops below this share of the limit, so one new entry does not evict again."""
 
@@ -87,7 +90,7 @@ class SynthesisCache:
     def _entries(self) -> list[tuple[float, int, Path]]:
         """(mtime, size, path) of every entry; ones removed meanwhile are skipped."""
         entries = []
-        for path in self.folder.glob(f"*{_SUFFIX}"):
+        for path in [*self.folder.glob(f"*{_SUFFIX}"), *self.folder.glob(f"*{_OLD_SUFFIX}")]:
             try:
                 stat = path.stat()
             except FileNotFoundError:
@@ -213,7 +216,7 @@ class CachingEngine:
             return None
         try:
             return _decode_entry(stored)
-        except msgspec.DecodeError:  # written by an older version, or damaged: speak it again
+        except msgspec.DecodeError:  # damaged: speak it again
             return None
 
 

@@ -276,7 +276,7 @@ def _model_language(model: _LoadedModel, language: str) -> str | None:
 
 
 def _to_pcm(wav: Any) -> bytes:
-    import numpy as np  # comes with the coqui extra only
+    import numpy as np  # imported on first use: most workers never load a coqui model
 
     samples = np.clip(np.asarray(wav, dtype=np.float32), -1.0, 1.0)
     return (samples * 32767).astype("<i2").tobytes()

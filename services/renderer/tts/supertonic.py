@@ -7,7 +7,6 @@ model is loaded once per worker process and speaks one sentence per call, so eac
 its exact span; the rate scales the predicted duration, so it changes the pace, not the pitch.
 """
 
-import importlib.util
 import json
 import logging
 import threading
@@ -75,9 +74,6 @@ class SupertonicEngine:
 
     def available(self) -> Availability:
         """By file names, sizes and the completion marker only: nothing is loaded."""
-        for module in ("onnxruntime", "numpy"):
-            if importlib.util.find_spec(module) is None:
-                return Availability(f"{module} is not installed (a dependency of slidereel: pip install .)")
         if self.model_dir is None:
             return Availability(f"{MODEL_DIR_SETTING} is not set; `{FETCH_COMMAND}` downloads the model (about 400 MB) into it")
         reason = incomplete_reason(self.model_dir)

@@ -197,8 +197,8 @@ def test_a_provider_down_for_every_job_opens_the_circuit_and_later_jobs_fail_at_
         speak(fake, name, ["One.", "Two.", "Three."], usage=usage, **down)
     assert (failed.value.kind, failed.value.retryable) == ("circuit_open", True)
     assert "TTS_CIRCUIT_OPEN_SEC" in str(failed.value) and "HTTP 503" in str(failed.value), "it says why"
-    assert time.monotonic() - started < 1.0
-    assert len(fake.synthesis_requests()) == reached_server
+    assert time.monotonic() - started < GENEROUS_SEC, "not the retries' budget"
+    assert len(fake.synthesis_requests()) == reached_server, "no request reached the provider"
     assert usage.as_contract(name).requests == 0 and usage.as_contract(name).errors["circuit_open"] >= 1
 
 
@@ -264,7 +264,7 @@ def test_cancel_stops_synthesis_without_waiting_for_requests_in_flight(fake, nam
     threading.Thread(target=cancel_once_a_request_arrived, daemon=True).start()
     with pytest.raises(SynthesisCanceled):
         speak(fake, name, ["One.", "Two.", "Three.", "Four.", "Five.", "Six."], cancel=cancel, tts_concurrency=2)
-    assert time.monotonic() - canceled_at[0] < 1.0
+    assert time.monotonic() - canceled_at[0] < GENEROUS_SEC, "not the 60 s the requests in flight are held"
     time.sleep(0.2)
     assert len(fake.synthesis_requests()) <= 2, "no request starts after the cancel"
 
@@ -319,28 +319,30 @@ def test_circuit_opens_after_consecutive_failures_and_a_trial_closes_it():
     clock = Clock()
     circuit = CircuitBreaker(3, 30, clock)
     for _ in range(2):
-        circuit.record_failure("HTTP 503")
-    circuit.record_success()  # a success in between resets the count
+        circuit.record_failure(Admission.CLOSED, "HTTP 503")
+    circuit.record_success(Admission.CLOSED)  # a success in between resets the count
     for _ in range(2):
-        circuit.record_failure("HTTP 503")
+        circuit.record_failure(Admission.CLOSED, "HTTP 503")
     assert circuit.admit() is Admission.CLOSED
-    circuit.record_failure("HTTP 503")
+    circuit.record_failure(Admission.CLOSED, "HTTP 503")
     assert circuit.admit() is Admission.REFUSED
     assert circuit.reopens_in() == 30
     clock.now += 30
     assert circuit.admit() is Admission.TRIAL
     assert circuit.admit() is Admission.AWAIT_TRIAL, "one trial at a time; the others wait for it"
-    circuit.record_success()
+    circuit.record_failure(Admission.CLOSED, "HTTP 503")  # a request admitted before it opened, ending late
+    assert circuit.admit() is Admission.AWAIT_TRIAL, "only the trial's own outcome ends the trial"
+    circuit.record_success(Admission.TRIAL)
     assert circuit.admit() is Admission.CLOSED
 
 
 def test_a_failed_trial_opens_the_circuit_again_and_a_released_one_lets_the_next_try():
     clock = Clock()
     circuit = CircuitBreaker(1, 10, clock)
-    circuit.record_failure("HTTP 503")
+    circuit.record_failure(Admission.CLOSED, "HTTP 503")
     clock.now += 10
     assert circuit.admit() is Admission.TRIAL
-    circuit.record_failure("HTTP 503")
+    circuit.record_failure(Admission.TRIAL, "HTTP 503")
     assert circuit.admit() is Admission.REFUSED and circuit.reopens_in() == 10
     clock.now += 10
     assert circuit.admit() is Admission.TRIAL

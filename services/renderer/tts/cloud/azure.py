@@ -58,8 +58,7 @@ class AzureConfig:
 
     @classmethod
     def from_settings(cls, settings: RendererSettings) -> "AzureConfig":
-        key = settings.azure_speech_key
-        return cls(key=Secret(key) if key else None, region=settings.azure_speech_region,
+        return cls(key=settings.azure_speech_key, region=settings.azure_speech_region,
                    endpoint=settings.azure_speech_endpoint, limits=CloudLimits.from_settings(settings))
 
     @property

@@ -57,19 +57,26 @@ class CircuitBreaker:
         with self._changed:
             return 0.0 if self._open_until is None else max(0.0, self._open_until - self.clock())
 
-    def record_success(self) -> None:
+    def record_success(self, admission: Admission) -> None:
+        """A request let in with `admission` succeeded: the provider is up."""
         with self._changed:
             self._consecutive_failures = 0
             self._open_until = None
-            self._end_trial()
+            if admission is Admission.TRIAL:
+                self._end_trial()
 
-    def record_failure(self, why: str) -> None:
+    def record_failure(self, admission: Admission, why: str) -> None:
+        """A request let in with `admission` failed after its retries. Only the trial's own
+        outcome ends the trial: a request admitted before the circuit opened may end while the
+        trial is still out, and must not let a second trial through."""
         with self._changed:
             self.last_failure = why
             self._consecutive_failures += 1
-            if self._trial_in_flight or self._consecutive_failures >= self._failures_to_open:
+            if admission is Admission.TRIAL:
                 self._open_until = self.clock() + self._open_sec
-            self._end_trial()
+                self._end_trial()
+            elif not self._trial_in_flight and self._consecutive_failures >= self._failures_to_open:
+                self._open_until = self.clock() + self._open_sec
 
     def release_trial(self) -> None:
         """The trial ended without telling whether the provider is up (canceled, refused for

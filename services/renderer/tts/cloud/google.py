@@ -66,8 +66,7 @@ class GoogleConfig:
 
     @classmethod
     def from_settings(cls, settings: RendererSettings) -> "GoogleConfig":
-        key = settings.google_tts_api_key
-        return cls(key=Secret(key) if key else None, endpoint=settings.google_tts_endpoint.rstrip("/"),
+        return cls(key=settings.google_tts_api_key, endpoint=settings.google_tts_endpoint.rstrip("/"),
                    limits=CloudLimits.from_settings(settings))
 
 

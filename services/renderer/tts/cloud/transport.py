@@ -86,7 +86,7 @@ class CloudTransport:
                     self.circuit.release_trial()
                 raise
             if isinstance(answer, httpx.Response):
-                self.circuit.record_success()
+                self.circuit.record_success(admission)
                 return answer
             failure = answer.error
             if usage is not None:
@@ -97,7 +97,7 @@ class CloudTransport:
                 raise failure
             delay = answer.retry_after if answer.retry_after is not None else backoff_seconds(tries - 1)
             if admission is Admission.TRIAL or time.monotonic() + delay + self._shortest_try() >= deadline:
-                self.circuit.record_failure(str(failure))
+                self.circuit.record_failure(admission, str(failure))
                 asked = f"; it asked for {answer.retry_after:.0f} s more" if answer.retry_after is not None else ""
                 gave_up = f"{failure} (gave up after {tries} {'try' if tries == 1 else 'tries'}{asked})"
                 raise ProviderError(gave_up, kind=failure.kind, retryable=True)
