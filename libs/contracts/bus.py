@@ -199,6 +199,10 @@ class Render(Message, kw_only=True, frozen=True):
     lexicon: list[LexiconEntry] = []
     """The pronunciations in force when the job was created (video's and script's merged, the
     script's winning): applied to what is spoken, never to captions."""
+    deadline_sec: float | None = None
+    """Seconds this attempt had left when the broker sent it (its deadline in the job table);
+    None: none known. Retries of a cloud voice stop in time for the job to fail with the
+    provider's answer, or for its fallback voice to speak, before the attempt times out."""
 
 
 class Cancel(Message, kw_only=True, frozen=True):

@@ -45,11 +45,13 @@ def narrate(
     *,
     pronounce: Pronouncer | None = None,
     usage: UsageCounter | None = None,
+    deadline: float | None = None,
 ) -> Narration:
     """Speaks scene after scene into `pcm_path`, each followed by its pause, timing every sentence.
 
     The engine says each sentence as `pronounce` rewrites it (the lexicon) at the scene's rate;
-    the timed sentences keep the written text, which is what captions show."""
+    the timed sentences keep the written text, which is what captions show. `deadline`
+    (time.monotonic()) is when the engine's retries must have given up."""
     total = sum(map(len, scene_sentences))
     spoken = 0
     scene_starts: list[float] = []
@@ -62,7 +64,7 @@ def narrate(
             said = [pronounce(sentence) if pronounce else sentence for _, sentences in batch for sentence in sentences]
             result = engine.synthesize(
                 said, script.primary_language, script.voice, cancel, lambda done: on_sentence(spoken + done, total),
-                rate=script.scene_rate(batch[0][0]), usage=usage,
+                rate=script.scene_rate(batch[0][0]), usage=usage, deadline=deadline,
             )  # fmt: skip
             if sample_rate is not None and result.sample_rate != sample_rate:
                 raise SynthesisError(f"the voice changed its sample rate from {sample_rate} to {result.sample_rate} Hz midway")

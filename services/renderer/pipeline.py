@@ -49,6 +49,10 @@ STEP_WEIGHTS = {
 }
 """Shares of the progress bar: the time each step took on the reference script (VFR, 1080p),
 with the AAC encoding behind GENERATE_TTS and RENDER_SLIDES and what is left of it in COMPOSE_VIDEO."""
+TTS_SHARE_OF_DEADLINE = 0.75
+"""Of the time an attempt has, what its voices may take, retries included: the rest is left for
+the slides, the encoding and publishing, so a provider that keeps failing ends the job with its
+own answer (or its fallback voice speaks) before the attempt times out."""
 MIN_REPORT_INTERVAL_SEC = 0.1
 """Progress moves within a step are reported at most this often: a live bar at 10 updates a second."""
 MAX_DIMENSION = 4096
@@ -81,13 +85,14 @@ def render_job(
     """Renders and publishes `job`; raises RenderCanceled or RenderFailure, leaving no files.
     What each voice tried asked of its engine is appended to `tts_usage`, whatever the outcome."""
     progress = _Progress(report, cancel, tts_usage if tts_usage is not None else [])
+    tts_ends = None if job.deadline_sec is None else time.monotonic() + job.deadline_sec * TTS_SHARE_OF_DEADLINE
     with _as_job_errors(progress):
         progress(Step.VALIDATE_SCRIPT, 0, "Checking the script")
         scene_sentences = _validate(job.script, job.output)
         fonts = _load_fonts(settings.font_path)
         staging = _staging(storage, job.output.storage_key)
         try:
-            assets = _render(job, scene_sentences, settings, fonts, storage, staging, progress)
+            assets = _render(job, scene_sentences, settings, fonts, storage, staging, progress, tts_ends)
             progress(Step.PUBLISH_ASSETS, 0, "Publishing the files")
             storage.publish(staging, job.output.storage_key)
         except BaseException:
@@ -126,6 +131,7 @@ def _render(
     storage: AssetStore,
     staging: Path,
     progress: "_Progress",
+    tts_ends: float | None,
 ) -> RenderedAssets:
     """Writes the four asset files into `staging`; returns what they are."""
     work = staging / _WORK_FOLDER
@@ -135,7 +141,7 @@ def _render(
     progress(Step.GENERATE_TTS, 0, f"Synthesizing {sum(map(len, scene_sentences))} sentences")
     # The narration is encoded to AAC while it is spoken and while the slides are drawn (aac.py).
     with NarrationEncoder(work / "narration.pcm") as narration_encoder:
-        narration, voice_used = _narrate_with_fallback(job, scene_sentences, settings, narration_encoder, progress)
+        narration, voice_used = _narrate_with_fallback(job, scene_sentences, settings, narration_encoder, progress, tts_ends)
         assets = RenderedAssets(duration_sec=narration.audio.duration_sec, voice_used=voice_used)
         _draw_and_compose(job, narration, narration_encoder, fonts, pictures, staging / assets.video, work, progress)
 
@@ -235,13 +241,14 @@ def _load_fonts(font_path: Path | None) -> FontBook:
 
 def _narrate_with_fallback(
     job: Render, scene_sentences: list[list[str]], settings: RendererSettings, encoder: NarrationEncoder,
-    progress: "_Progress",
+    progress: "_Progress", tts_ends: float | None,
 ) -> tuple[Narration, str]:
     """Narrates with the script's voice (or TTS_ENGINE), else with its fallback voice (the
     script's `voice_fallback`, or the language's TTS_FALLBACK voices in turn) into the file
     `encoder` follows: always the whole video in one voice. Returns the narration and the voice
     that spoke it; the fallback taken and the TTS cache's hits end up in the step's last
-    message, which the job keeps as an event."""
+    message, which the job keeps as an event. Each voice may retry until its share of what is
+    left before `tts_ends` (time.monotonic()), so the ones after it still get their turn."""
     script = job.script
     language = script.primary_language
     pronounce = pronouncer(job.lexicon)
@@ -257,6 +264,7 @@ def _narrate_with_fallback(
                 script, scene_sentences, prepared, encoder.path, progress.cancel,
                 lambda done, total: progress(Step.GENERATE_TTS, done / total, f"Synthesized {done} of {total} sentences"),
                 on_audio=encoder.written, pronounce=pronounce, usage=usage,
+                deadline=None if tts_ends is None else _share_of_what_is_left(tts_ends, len(chain) - position),
             )  # fmt: skip
             encoder.end()
         except SynthesisError as error:
@@ -281,6 +289,13 @@ def _narrate_with_fallback(
             f"(TTS cache: {counts.hits} hits, {counts.misses} misses){fallback}",
         )
         return narration, spec.canonical
+
+
+def _share_of_what_is_left(ends: float, voices_left: int) -> float:
+    """The time.monotonic() by which this voice gives up: an equal share of what is left before
+    `ends` for it and each voice after it."""
+    now = time.monotonic()
+    return now + max(0.0, ends - now) / voices_left
 
 
 def _failure(error: Exception, step: Step) -> RenderFailure:

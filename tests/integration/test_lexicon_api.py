@@ -197,6 +197,10 @@ def test_a_job_speaks_by_the_lexicon_it_was_created_with_and_says_which_voice_sp
             render = next_render(dealer)
             assert render.job_id == job_id
             assert [(entry.term, entry.say) for entry in render.lexicon] == [("API", "에이피아이"), ("SQL", "시퀄")]
+            # The attempt's deadline goes along (RENDER_TIMEOUT_BASE_SEC 60 plus 0.1 s a character
+            # by default), so a cloud voice's retries end inside it.
+            narration = sum(len(scene["narration"]) for scene in script["scenes"])
+            assert 50 < render.deadline_sec <= 60 + 0.1 * narration
             usage = [EngineUsage(engine="espeak", characters=12, requests=2, cache_hits=1)]
             finished = COMMANDS.encode(JobFinished(
                 job_id=job_id, attempt=render.attempt, outcome=Outcome.SUCCEEDED, tts_usage=usage,

@@ -575,6 +575,7 @@ class RenderBroker:
             render = Render(
                 job_id=job.job_id, video_id=job.video_id, attempt=job.attempt,
                 script=work.script, output=self._output_for(job.video_id, job.job_id), lexicon=work.lexicon,
+                deadline_sec=(job.deadline_at - utc_now()).total_seconds(),
             )
             if not await self._send(worker.identity, render):
                 self._registry.remove(worker.identity)

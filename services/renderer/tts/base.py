@@ -136,10 +136,13 @@ class TtsEngine(Protocol):
         *,
         rate: float = 1.0,
         usage: UsageCounter | None = None,
+        deadline: float | None = None,
     ) -> SynthesisResult:
         """Speak `sentences` one after another in `language` (primary BCP-47 subtag), at `rate`
         (0.5-2.0, 1.0 the voice's own pace). The text is what is spoken: the lexicon was applied.
         Each request to the engine (a sentence) and each failed one are counted in `usage`.
+        `deadline` (time.monotonic()) bounds the retries of an engine that retries (cloud);
+        an engine that computes here has none to bound and ignores it.
 
         `voice` is engine-specific; an unknown one falls back to the language's default.
         Raises SynthesisCanceled when `cancel` is set, SynthesisError when the engine fails.

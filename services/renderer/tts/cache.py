@@ -183,9 +183,11 @@ class CachingEngine:
         *,
         rate: float = 1.0,
         usage: UsageCounter | None = None,
+        deadline: float | None = None,
     ) -> SynthesisResult:
         if not self.cache.enabled:
-            return self.engine.synthesize(sentences, language, voice, cancel, on_sentence, rate=rate, usage=usage)
+            return self.engine.synthesize(sentences, language, voice, cancel, on_sentence, rate=rate, usage=usage,
+                                          deadline=deadline)
         keys = [sentence_key(self.engine, voice, language, sentence, rate) for sentence in sentences]
         entries: list[_Entry | None] = [self._lookup(key) for key in keys]
         missing = [index for index, entry in enumerate(entries) if entry is None]
@@ -200,6 +202,7 @@ class CachingEngine:
             spoken = self.engine.synthesize(
                 [sentences[index] for index in missing], language, voice, cancel,
                 None if on_sentence is None else lambda done: on_sentence(hits + done), rate=rate, usage=usage,
+                deadline=deadline,
             )  # fmt: skip
             for index, entry in zip(missing, _split(spoken), strict=True):
                 self.cache.put(keys[index], _encode_entry(entry))

@@ -113,6 +113,7 @@ class CoquiEngine:
         *,
         rate: float = 1.0,
         usage: UsageCounter | None = None,
+        deadline: float | None = None,
     ) -> SynthesisResult:
         model = self._model()
         model_language = _model_language(model, language) if model.languages else None

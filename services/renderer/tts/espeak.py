@@ -216,6 +216,7 @@ class EspeakEngine:
         *,
         rate: float = 1.0,
         usage: UsageCounter | None = None,
+        deadline: float | None = None,
     ) -> SynthesisResult:
         with _Espeak.lock:
             sample_rate = _espeak().sample_rate

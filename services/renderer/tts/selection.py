@@ -141,9 +141,12 @@ class PreparedVoice:
         *,
         rate: float = 1.0,
         usage: UsageCounter | None = None,
+        deadline: float | None = None,
     ) -> SynthesisResult:
         # `voice` is the script's voice spec this was prepared from; the engine wants what it resolved to.
-        return self.engine.synthesize(sentences, language, self.spec.voice, cancel, on_sentence, rate=rate, usage=usage)
+        return self.engine.synthesize(
+            sentences, language, self.spec.voice, cancel, on_sentence, rate=rate, usage=usage, deadline=deadline
+        )
 
 
 def build_engine(spec: VoiceSpec, settings: RendererSettings) -> TtsEngine:

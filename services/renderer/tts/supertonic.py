@@ -107,6 +107,7 @@ class SupertonicEngine:
         *,
         rate: float = 1.0,
         usage: UsageCounter | None = None,
+        deadline: float | None = None,
     ) -> SynthesisResult:
         import numpy as np
 
