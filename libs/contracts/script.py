@@ -36,10 +36,11 @@ scene, drawn at MOTION_FPS (or the video's constant rate) while it moves, title 
 bands holding still."""
 MOTION_FPS = 30
 HexColor = Annotated[str, msgspec.Meta(pattern=r"^#[0-9a-fA-F]{6}$", examples=["#1e2a4a"])]
+LANGUAGE_TAG_PATTERN = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"
 LanguageTag = Annotated[
     str,
     msgspec.Meta(
-        pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$",
+        pattern=LANGUAGE_TAG_PATTERN,
         description="BCP-47 tag; its primary subtag picks the TTS voice and line breaking.",
         examples=["ko", "en"],
     ),

@@ -6,13 +6,13 @@ import msgspec
 from litestar.params import Parameter
 
 from libs.contracts.bus import VoiceInfo
-from libs.contracts.script import LanguageTag, VoiceSpecText
+from libs.contracts.script import LANGUAGE_TAG_PATTERN, LanguageTag, VoiceSpecText
 from services.api.params import ResourceId
 
 MAX_PREVIEW_CHARS = 300
 
 LanguageFilter = Annotated[str | None, Parameter(
-    pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$", description="BCP-47 tag; voices of its primary subtag (ko-KR: every ko voice).",
+    pattern=LANGUAGE_TAG_PATTERN, description="BCP-47 tag; voices of its primary subtag (ko-KR: every ko voice).",
 )]
 
 

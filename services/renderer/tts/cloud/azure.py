@@ -4,6 +4,7 @@ Azure's REST call returns audio only, so sentences are timed from their audio an
 not timed (word boundaries exist only in the SDK's websocket protocol and the batch API).
 """
 
+import functools
 import threading
 import time
 from dataclasses import dataclass
@@ -15,7 +16,6 @@ from services.renderer.tts.base import Availability, ProviderError, UsageCounter
 from services.renderer.tts.cloud.catalog import VoiceCatalog
 from services.renderer.tts.cloud.engine import CloudEngine, SpokenSentence, voice_locale
 from services.renderer.tts.cloud.limits import CloudLimits
-from services.renderer.tts.cloud.shared import one_per_process
 from services.renderer.tts.cloud.ssml import SENTENCE_BREAK, prosody_rate, xml_text
 from services.renderer.tts.cloud.transport import CloudTransport
 from services.renderer.tts.cloud.wav import decode_wav
@@ -69,9 +69,15 @@ class AzureConfig:
 
 
 def azure_engine(settings: RendererSettings) -> "AzureEngine":
-    """The process's engine for these settings (see `shared`)."""
-    config = AzureConfig.from_settings(settings)
-    return one_per_process(("azure", config), lambda: AzureEngine(config))
+    """The process's engine for these settings."""
+    return _azure_engine_for(AzureConfig.from_settings(settings))
+
+
+@functools.cache
+def _azure_engine_for(config: AzureConfig) -> "AzureEngine":
+    # One per configuration and process: `get_engine` builds an engine for every job, but the
+    # circuit breaker, the request rate cap and the connection pool must be shared by all of them.
+    return AzureEngine(config)
 
 
 def azure_ssml(text: str, voice: str, rate: float) -> str:

@@ -6,6 +6,7 @@ v1beta1 rather than v1 for synthesis: only it returns timepoints, the times of t
 
 import base64
 import binascii
+import functools
 import json
 import threading
 import time
@@ -24,7 +25,6 @@ from services.renderer.tts.base import (
 from services.renderer.tts.cloud.catalog import VoiceCatalog
 from services.renderer.tts.cloud.engine import CloudEngine, SpokenSentence, voice_locale
 from services.renderer.tts.cloud.limits import CloudLimits
-from services.renderer.tts.cloud.shared import one_per_process
 from services.renderer.tts.cloud.ssml import SENTENCE_BREAK, xml_text
 from services.renderer.tts.cloud.transport import CloudTransport
 from services.renderer.tts.cloud.wav import decode_wav
@@ -71,9 +71,15 @@ class GoogleConfig:
 
 
 def google_engine(settings: RendererSettings) -> "GoogleEngine":
-    """The process's engine for these settings (see `shared`)."""
-    config = GoogleConfig.from_settings(settings)
-    return one_per_process(("google", config), lambda: GoogleEngine(config))
+    """The process's engine for these settings."""
+    return _google_engine_for(GoogleConfig.from_settings(settings))
+
+
+@functools.cache
+def _google_engine_for(config: GoogleConfig) -> "GoogleEngine":
+    # One per configuration and process: `get_engine` builds an engine for every job, but the
+    # circuit breaker, the request rate cap and the connection pool must be shared by all of them.
+    return GoogleEngine(config)
 
 
 def google_ssml(text: str) -> tuple[str, list[str]]:
