@@ -30,8 +30,8 @@ import msgspec
 from sqlalchemy import Engine, create_engine, insert, select, update
 
 from bench import hotspots, wrk
-from bench.stores import job_table_url, not_run_on_postgresql, stores_here, sync_url
 from bench.results import Row, Target, markdown_table
+from bench.stores import job_table_url, not_run_on_postgresql, stores_here, sync_url
 from libs.contracts.bus import RenderedAssets
 from libs.contracts.codes import JobStatus
 from libs.contracts.script import Scene, Script, Slide
@@ -152,7 +152,8 @@ def run_setup(setup: str, seconds: float, profile_dir: Path | None = None) -> Se
         }
         for scenario, paths in reads.items():
             requests = [wrk.Requests("GET", tokens, paths=tuple(paths))] * instances
-            sweeps.append(_sweep(scenario, stacks, lambda _level: requests, seconds, profile_dir))
+            # _sweep calls the lambda before the loop moves on.
+            sweeps.append(_sweep(scenario, stacks, lambda _level: requests, seconds, profile_dir))  # noqa: B023
     return SetupResult(store=store, instances=instances, sweeps=sweeps)
 
 
@@ -244,8 +245,8 @@ def approve_scripts(database: Engine | str, count: int) -> list[list[str]]:
     now = utc_now()
     body = msgspec.json.encode(SCRIPT)
     rows = [
-        dict(video_id=f"bench-video-{n}", script_id="script-1", status=ScriptStatus.APPROVED.value, body=body,
-             created_by="bench", created_at=now, updated_at=now, approved_at=now)
+        {"video_id": f"bench-video-{n}", "script_id": "script-1", "status": ScriptStatus.APPROVED.value, "body": body,
+         "created_by": "bench", "created_at": now, "updated_at": now, "approved_at": now}
         for n in range(count)
     ]
     with engine.begin() as connection:
@@ -270,7 +271,7 @@ def publish(database: Engine, jobs: list[tuple[str, str]]) -> None:
     with database.begin() as connection:
         connection.execute(update(JobRow).where(JobRow.job_id.in_([job for _, job in jobs]))
                            .values(status=JobStatus.SUCCEEDED.value, progress=100, assets=assets, finished_at=now))
-        connection.execute(insert(PublishedRow), [dict(video_id=video, job_id=job, published_at=now) for video, job in jobs])
+        connection.execute(insert(PublishedRow), [{"video_id": video, "job_id": job, "published_at": now} for video, job in jobs])
 
 
 def main() -> None:

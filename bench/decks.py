@@ -341,14 +341,16 @@ def _deck_rows(deck: Deck, imports: list[Import], alone: list[Process], peer: li
     theirs = _median([one.seconds for one in peer])
     peak = f"peak RSS {max(one.peak_rss_mb for one in peer):.0f} MB"
     if deck.kind == "pdf":
-        return rows + [
+        return [
+            *rows,
             Row(SECTION, f"{deck.name}: pdftoppm -r 150 -png (median)", theirs, "s",
                 note=f"{theirs / deck.pages:.3f} s per page; {peak}"),
             Row(SECTION, f"{deck.name}: pdftoppm ÷ our conversion (run alone)", theirs / by_itself, "x"),
             Row(SECTION, f"{deck.name}: pdftoppm ÷ our whole import", theirs / imported, "x"),
         ]
     per_slide = theirs * deck.pages
-    return rows + [
+    return [
+        *rows,
         Row(SECTION, f"{deck.name}: one soffice --convert-to pdf, warm profile (median)", theirs, "s", note=peak),
         Row(SECTION, f"{deck.name}: soffice once per slide ({deck.pages} × one conversion)", per_slide, "s",
             note="one conversion measured, multiplied; their PDF → PNG not counted"),

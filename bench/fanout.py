@@ -31,10 +31,20 @@ from sqlalchemy import create_engine, select
 
 from bench import progress_store
 from bench.api_load import approve_scripts
-from bench.stores import job_table_url, not_run_on_postgresql, stores_here, sync_url
 from bench.cpu import CpuMeter
 from bench.results import Row, Target, markdown_table
-from libs.contracts.bus import Disconnect, Heartbeat, Progress, Ready, Render, RunningJob, api_command_codec, progress_codec, renderer_codec
+from bench.stores import job_table_url, not_run_on_postgresql, stores_here, sync_url
+from libs.contracts.bus import (
+    Disconnect,
+    Heartbeat,
+    Progress,
+    Ready,
+    Render,
+    RunningJob,
+    api_command_codec,
+    progress_codec,
+    renderer_codec,
+)
 from libs.contracts.codes import Step
 from services.api.auth.roles import Role
 from services.api.db.models import JobEventRow, JobRow
@@ -139,7 +149,8 @@ class FanoutResult:
                 "until the broker numbered the event for its write; the rest of publish-to-client is commit and fan-out"),
             Row(SECTION, "publish-to-store latency p99", self.stored_p99_ms, "ms"),
             *([Row(SECTION, "progress write: API CPU per stored event", 1e6 * self.store_cpu_per_event, "µs", None,
-                   f"measured on its own: bursts of {STORE_EVENTS_PER_JOB} events of each of {self.jobs} jobs, one transaction each")]
+                   f"measured on its own: bursts of {STORE_EVENTS_PER_JOB} events of each of {self.jobs} jobs, "
+                   "one transaction each")]
               if self.store_cpu_per_event is not None else []),
             Row(SECTION, "API CPU per delivery", 1e6 * self.api_cpu / max(1.0, self.delivered_rate), "µs", None,
                 "the API's CPU over the run ÷ deliveries: write, fan-out and WebSocket send together"),
@@ -385,7 +396,7 @@ async def _subscribe(subscriptions: list[Subscription], ready, stop: Event, resu
     for _ in tasks:
         await snapshots.acquire()
     ready.put(len(tasks))
-    while not stop.is_set():
+    while not stop.is_set():  # noqa: ASYNC110 - a multiprocessing Event: nothing to await
         await asyncio.sleep(0.05)
     for task in tasks:
         task.cancel()

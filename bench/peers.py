@@ -18,18 +18,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
+from PIL import Image
 
 from bench.render import reference_script
 from bench.results import Row, Target, markdown_table
 from libs.contracts.bus import OutputSpec
 from libs.contracts.script import Script
-from services.renderer.aac import AUDIO_BIT_RATE
-from services.renderer.compose import X264_PRESET, VideoFormat, compose_video
+from services.renderer.aac import AUDIO_BIT_RATE, NarrationEncoder
+from services.renderer.compose import X264_PRESET, VideoFormat, composition
 from services.renderer.fonts import FontBook
 from services.renderer.narration import Narration, narrate
 from services.renderer.slides import draw_slide
 from services.renderer.text import split_sentences
 from services.renderer.tts import get_engine
+from services.renderer.tts.base import SAMPLE_WIDTH
 from tests.media import audio_video_durations
 
 SECTION = "composition"
@@ -97,15 +99,21 @@ def _timed(compose: Callable[[Path], None], output: Path) -> Composed:
 
 
 def ours(inputs: Inputs, fps: int | None) -> Callable[[Path], None]:
+    """The pipeline's composition (pipeline._draw_and_compose), given the same picture files as
+    the peers: the narration's AAC encoded on its own thread while the slides are."""
+
     def compose(output: Path) -> None:
-        compose_video(
-            output,
-            slides=inputs.pictures,
-            scene_starts=inputs.narration.scene_starts,
-            audio=inputs.narration.audio,
-            video=VideoFormat(width=WIDTH, height=HEIGHT, fps=fps, crf=CRF),
-            on_progress=lambda fraction: None,
-        )
+        audio = inputs.narration.audio
+        with NarrationEncoder(audio.path) as narration:
+            narration.written(audio.samples * SAMPLE_WIDTH, audio.sample_rate)
+            narration.end()
+            with composition(output, scene_starts=inputs.narration.scene_starts, duration=audio.duration_sec,
+                             narration=narration, video=VideoFormat(width=WIDTH, height=HEIGHT, fps=fps, crf=CRF),
+                             moving=set()) as mp4:
+                for path in inputs.pictures:
+                    with Image.open(path) as picture:
+                        mp4.add_slide(picture, lambda fraction: None)
+                mp4.finish(lambda fraction: None)
 
     return compose
 

@@ -7,6 +7,7 @@
     .venv/bin/python -m bench.throughput
 """
 
+import itertools
 import tempfile
 import threading
 import time
@@ -132,7 +133,7 @@ def _queue_rows() -> list[Row]:
             videos = _approved_videos(stack, QUEUE_SCRIPT, QUEUED_JOBS)
             with _RssSampler(stack.api.pid) as rss:
                 seconds, jobs = _render_all(stack, videos)
-    out_of_order = sum(later.started_at < earlier.started_at for earlier, later in zip(jobs, jobs[1:]))
+    out_of_order = sum(later.started_at < earlier.started_at for earlier, later in itertools.pairwise(jobs))
     succeeded = sum(job.status == "SUCCEEDED" for job in jobs)
     # Sampling began before the jobs were created: the first samples are the API at rest.
     growth = max(rss.samples) - rss.samples[0]

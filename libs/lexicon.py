@@ -11,6 +11,7 @@ particle from PARTICLES, so `서울` matches in `서울은` but not in `서울�
 import functools
 import re
 from collections.abc import Iterable
+from typing import cast
 
 from libs.contracts.script import LexiconEntry
 
@@ -56,7 +57,8 @@ class Pronouncer:
     def __call__(self, text: str) -> str:
         if self._pattern is None:
             return text
-        return self._pattern.sub(lambda match: self._says[match.lastgroup], text)
+        # Every alternative is a named group: the one that matched names what to say.
+        return self._pattern.sub(lambda match: self._says[cast(str, match.lastgroup)], text)
 
 
 def _after(last: str) -> str:

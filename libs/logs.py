@@ -17,8 +17,9 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import IO
 
 from libs.redaction import redact
@@ -28,7 +29,8 @@ _RECORD_ATTRIBUTES = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__)
 _NOT_FIELDS = _RECORD_ATTRIBUTES | {"color_message"}
 """...except uvicorn's ANSI-coloured copy of the message."""
 
-_context: contextvars.ContextVar[dict[str, object]] = contextvars.ContextVar("log_context", default={})
+# Read-only: log_context sets a new mapping, it never changes the one it found.
+_context: contextvars.ContextVar[Mapping[str, object]] = contextvars.ContextVar("log_context", default=MappingProxyType({}))
 
 
 @contextlib.contextmanager
@@ -94,7 +96,8 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         message = record.getMessage()
-        line = f"{time.strftime('%H:%M:%S', time.localtime(record.created))} {record.levelname:<5} {_short_name(record.name):<15} {message}"
+        clock = time.strftime("%H:%M:%S", time.localtime(record.created))
+        line = f"{clock} {record.levelname:<5} {_short_name(record.name):<15} {message}"
         job_id = _fields(record).get("job_id")
         if job_id and str(job_id) not in message:
             line += f" [{job_id}]"

@@ -7,15 +7,35 @@ version is recognised as such rather than as garbage.
 """
 
 from enum import Enum
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import msgspec
 
 from libs.contracts.codes import ErrorCode, Step
 from libs.contracts.script import LexiconEntry, Script
 
-PROTOCOL_VERSION = 2
+if TYPE_CHECKING:
+    # PEP 747 (typing.TypeForm from Python 3.14): a union such as ApiToRenderer is a type
+    # expression but not a `type`; msgspec's Decoder takes the same.
+    from typing_extensions import TypeForm
+
+PROTOCOL_VERSION = 3
 """2: Heartbeat/Ready count the Renders received, JobFinished carries its final progress,
-RenderRefused and Incompatible exist."""
+RenderRefused and Incompatible exist. 3: each connection of a worker has its own routing id
+(`routing_id`), so the broker hears a replaced connection at once."""
+
+
+def routing_id(worker_id: str, connection: str) -> bytes:
+    """The ROUTER routing id of one DEALER connection of `worker_id`: unique per connection, so
+    a connection that replaces an older one is never mistaken for it (libzmq's ROUTER ignores a
+    second connection under a routing id it still holds), yet naming the worker, so whatever
+    the connection sends is the worker's word. Worker ids cannot contain "/"."""
+    return f"{worker_id}/{connection}".encode()
+
+
+def worker_of(identity: bytes) -> str:
+    """The worker id a routing id names (a routing id without a connection part is all id)."""
+    return identity.decode(errors="replace").partition("/")[0]
 
 
 class Envelope(msgspec.Struct):
@@ -87,8 +107,8 @@ class Ready(Message, kw_only=True, frozen=True):
     renders_received: int = 0
     """How many Render messages this worker process has received: see Heartbeat."""
     incarnation: str = ""
-    """Random per worker process. A Ready of the process the broker knows that is short of the
-    Renders it was sent left before the last one arrived: old news, not a restart."""
+    """Random per worker process: a new connection of the same process replaces its old one at
+    once; another process under a registered id waits until the registered one is gone."""
     voices: list[VoiceInfo] = []
     """The voices this worker can speak (its engines' catalogs)."""
 
@@ -138,9 +158,6 @@ class JobFinished(Message, kw_only=True, frozen=True):
     error_code: ErrorCode | None = None
     error_message: str | None = None
     retryable: bool = False
-    progress_seq: int = 0
-    """The seq of the last Progress this attempt published: PUB/SUB and this DEALER are not
-    ordered with each other, so the broker waits briefly for that progress before ending the job."""
     step_seconds: dict[Step, float] = {}
     """Wall time of each step this attempt completed (for the API's step histograms)."""
     final_progress: list["Progress"] = []
@@ -255,18 +272,22 @@ RendererToApi = Ready | Heartbeat | JobFinished | RenderRefused | Disconnect | P
 ApiToRenderer = Render | Cancel | Ack | Heartbeat | Incompatible | PreviewRequest
 
 
-class Codec:
+IncomingT = TypeVar("IncomingT")
+"""What a Codec decodes: one message type, or the union of those one socket direction carries."""
+
+
+class Codec(Generic[IncomingT]):
     """One encoder and one typed decoder per socket direction (msgspec perf advice)."""
 
-    def __init__(self, incoming: type) -> None:
+    def __init__(self, incoming: "TypeForm[IncomingT]") -> None:
         self._encoder = msgspec.msgpack.Encoder()
         self._envelope = msgspec.msgpack.Decoder(Envelope)
-        self._decoder = msgspec.msgpack.Decoder(incoming)
+        self._decoder: msgspec.msgpack.Decoder[IncomingT] = msgspec.msgpack.Decoder(incoming)
 
     def encode(self, message: Message) -> bytes:
         return self._encoder.encode(message)
 
-    def decode(self, frame: bytes):
+    def decode(self, frame: bytes) -> IncomingT:
         """Raises ProtocolMismatch for a message of another version, msgspec.DecodeError
         (incl. ValidationError) on garbage or unknown tags."""
         envelope = self._envelope.decode(frame)
@@ -275,15 +296,15 @@ class Codec:
         return self._decoder.decode(frame)
 
 
-def renderer_codec() -> Codec:
+def renderer_codec() -> Codec[ApiToRenderer]:
     """For a worker's DEALER: decodes what the API sends."""
     return Codec(ApiToRenderer)
 
 
-def api_command_codec() -> Codec:
+def api_command_codec() -> Codec[RendererToApi]:
     """For the API's ROUTER: decodes what workers send."""
     return Codec(RendererToApi)
 
 
-def progress_codec() -> Codec:
+def progress_codec() -> Codec[Progress]:
     return Codec(Progress)

@@ -1,9 +1,9 @@
 """Enumerations shared by the API and the renderer: job states, pipeline steps, error codes."""
 
-from enum import Enum
+from enum import Enum, StrEnum
 
 
-class JobStatus(str, Enum):
+class JobStatus(StrEnum):
     PENDING = "PENDING"
     RUNNING = "RUNNING"
     SUCCEEDED = "SUCCEEDED"

@@ -6,6 +6,7 @@ once or none. The API finds, reads (byte ranges), deletes and sweeps them throug
 object. Renderer-side methods block (a render runs on a worker thread); API-side ones are async.
 """
 
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -90,6 +91,14 @@ class AssetStore(Protocol):
     async def check(self) -> None:
         """Raises StorageError unless the store answers (for /readyz)."""
         ...
+
+
+def new_staging_folder(root: Path, key: str) -> Path:
+    """A fresh, empty folder under `root`'s staging folder for the files of `key`: named after
+    the key, for whoever looks, and a random suffix, so two attempts never share one."""
+    folder = root / STAGING_FOLDER / f"{'_'.join(key_parts(key))}-{secrets.token_hex(4)}"
+    folder.mkdir(parents=True)
+    return folder
 
 
 def job_key(video_id: str, job_id: str) -> str:

@@ -5,7 +5,6 @@ For one host, or several that share the folder (deploy/remote-renderers.md)."""
 import asyncio
 import logging
 import os
-import secrets
 import shutil
 import stat
 import time
@@ -15,7 +14,15 @@ from pathlib import Path
 
 import anyio
 
-from libs.storage.base import STAGING_FOLDER, StorageError, StoredFile, StoredFileMissing, is_plain_name, key_parts
+from libs.storage.base import (
+    STAGING_FOLDER,
+    StorageError,
+    StoredFile,
+    StoredFileMissing,
+    is_plain_name,
+    key_parts,
+    new_staging_folder,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +36,7 @@ class LocalFolderStore:
     # --- renderer side ---------------------------------------------------------------------
 
     def staging(self, key: str) -> Path:
-        folder = self.asset_dir / STAGING_FOLDER / f"{'_'.join(key_parts(key))}-{secrets.token_hex(4)}"
-        folder.mkdir(parents=True)
-        return folder
+        return new_staging_folder(self.asset_dir, key)
 
     def publish(self, staging_dir: Path, key: str) -> None:
         target = self.asset_dir.joinpath(*key_parts(key))

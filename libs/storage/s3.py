@@ -24,13 +24,18 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 import msgspec
 import obstore
+from obstore import Bytes
 from obstore.exceptions import AlreadyExistsError, BaseError
 from obstore.store import S3Store
 
-from libs.storage.base import STAGING_FOLDER, StorageError, StoredFile, StoredFileMissing, key_parts
+if TYPE_CHECKING:
+    from obstore.store import S3Config  # a TypedDict of the type stubs, not importable at run time
+
+from libs.storage.base import StorageError, StoredFile, StoredFileMissing, key_parts, new_staging_folder
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +75,7 @@ class S3AssetStore:
         self._manifests: OrderedDict[str, Manifest] = OrderedDict()
         self._manifests_lock = threading.Lock()
         """The cache is shared by the event loop (find, read) and blocking callers on threads (fetch)."""
-        config = {"endpoint": endpoint_url} if endpoint_url else {}
+        config: S3Config = {"endpoint": endpoint_url} if endpoint_url else {}
         # The standard AWS_* variables (credentials, region) are read by obstore itself. A store
         # that does not answer within `timeout_sec`, retries included, fails the operation: a
         # render then fails STORAGE_FAILED and is retried with backoff, a request gets 503.
@@ -86,9 +91,7 @@ class S3AssetStore:
     # --- renderer side ---------------------------------------------------------------------
 
     def staging(self, key: str) -> Path:
-        folder = self._scratch_dir / STAGING_FOLDER / f"{'_'.join(key_parts(key))}-{secrets.token_hex(4)}"
-        folder.mkdir(parents=True)
-        return folder
+        return new_staging_folder(self._scratch_dir, key)
 
     def publish(self, staging_dir: Path, key: str) -> None:
         job_root = self._job_root(key)
@@ -102,8 +105,10 @@ class S3AssetStore:
                         continue  # the pipeline's own scratch, never an asset
                     location = f"{job_root}/{upload}/{path.name}"
                     uploaded.append(location)
-                    result = obstore.put(self._store, location, path)
-                    files[path.name] = ManifestFile(size=path.stat().st_size, etag=result["e_tag"].strip('"'))
+                    etag = obstore.put(self._store, location, path)["e_tag"]
+                    if etag is None:
+                        raise StorageError(f"{self.location}: the store gave no ETag for {location}")
+                    files[path.name] = ManifestFile(size=path.stat().st_size, etag=etag.strip('"'))
             manifest = Manifest(upload=upload, files=files, published_at=time.time())
             with self._operation("publish"):
                 obstore.put(self._store, f"{job_root}/{MANIFEST}", _MANIFEST_CODEC[0].encode(manifest), mode="create")
@@ -121,7 +126,7 @@ class S3AssetStore:
     def fetch(self, key: str, name: str, into: Path) -> Path:
         manifest = self._manifest_blocking(key)
         entry = manifest.files.get(name) if manifest else None
-        if entry is None:
+        if manifest is None or entry is None:
             raise StoredFileMissing(f"{self.location}: nothing published as {name!r} under {key!r}")
         into.mkdir(parents=True, exist_ok=True)
         path = into / name
@@ -144,7 +149,7 @@ class S3AssetStore:
     async def find(self, key: str, name: str) -> StoredFile | None:
         manifest = await self._manifest(key)
         entry = manifest.files.get(name) if manifest else None
-        if entry is None:
+        if manifest is None or entry is None:
             return None
         return StoredFile(size=entry.size, etag=entry.etag, modified=manifest.published_at)
 
@@ -183,9 +188,9 @@ class S3AssetStore:
                     if len(parts) == 3 and parts[2] == MANIFEST:
                         manifests.add(f"{parts[0]}/{parts[1]}")
                     elif len(parts) == 4 and parts[2].startswith(UPLOAD_PREFIX):
-                        upload = (f"{parts[0]}/{parts[1]}", parts[2])
-                        uploads.setdefault(upload, []).append(meta["path"])
-                        newest[upload] = max(newest.get(upload, 0.0), meta["last_modified"].timestamp())
+                        job_upload = (f"{parts[0]}/{parts[1]}", parts[2])
+                        uploads.setdefault(job_upload, []).append(meta["path"])
+                        newest[job_upload] = max(newest.get(job_upload, 0.0), meta["last_modified"].timestamp())
         published = {key: manifest.upload for key in manifests if (manifest := await self._manifest(key))}
         removed = []
         for (key, upload), locations in uploads.items():
@@ -242,7 +247,7 @@ class S3AssetStore:
                 self._manifests.move_to_end(key)
             return cached
 
-    def _remember(self, key: str, data) -> Manifest:
+    def _remember(self, key: str, data: Bytes) -> Manifest:
         """Decodes a manifest that was just read (bytes or any buffer) and caches it."""
         manifest = _MANIFEST_CODEC[1].decode(bytes(data))
         with self._manifests_lock:

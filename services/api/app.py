@@ -4,6 +4,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import cast
 
 from litestar import Litestar, Request, Router
 from litestar.channels import ChannelsPlugin
@@ -12,6 +13,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.security.jwt import Token
+from litestar.types import ExceptionHandlersMap
 
 from libs.contracts.voices import parse_aliases
 from libs.logs import configure_logging
@@ -26,10 +28,12 @@ from services.api.console.webfont import WebFont, console_webfont
 from services.api.db.engine import Database, open_database
 from services.api.db.migrate import upgrade_to_head
 from services.api.dispatch.broker import RenderBroker
+from services.api.dispatch.job_state import JobStateService
 from services.api.dispatch.role import DispatcherRole
 from services.api.http_errors import EXCEPTION_HANDLERS
 from services.api.jobs.controller import RenderJobController
 from services.api.jobs.retry import attempt_timeout
+from services.api.jobs.lifecycle import JobLifecycle
 from services.api.jobs.store import JobStore
 from services.api.decks.controller import DeckController
 from services.api.decks.importer import DeckImporter
@@ -71,6 +75,7 @@ class Runtime:
     db: Database
     scripts: ScriptStore
     jobs: JobStore
+    lifecycle: JobLifecycle
     publisher: EventPublisher
     dispatcher: DispatcherRole
     store: AssetStore
@@ -111,21 +116,24 @@ def create_app(settings: Settings | None = None) -> Litestar:
             settings.db_path.parent.mkdir(parents=True, exist_ok=True)
         db = open_database(settings.sqlalchemy_url)
         await upgrade_to_head(db)
-        jobs = JobStore(db, settings.max_attempts, attempt_timeout(settings), WebhookOutbox(settings),
-                        voice_aliases=parse_aliases(settings.tts_voice_aliases))
+        jobs = JobStore(db)
         # Several instances may serve WebSockets: events cross between them through PostgreSQL.
         fanout = ClusterFanout(settings, channels) if settings.shared_job_table else None
         if fanout is not None:
             await fanout.start()
         publisher = EventPublisher(channels, settings, fanout)
-        dispatcher = DispatcherRole(settings, db, lambda: RenderBroker(settings, jobs, publisher, store))
+        lifecycle = JobLifecycle(db, publisher.publish, max_attempts=settings.max_attempts,
+                                 attempt_timeout=attempt_timeout(settings), outbox=WebhookOutbox(settings),
+                                 voice_aliases=parse_aliases(settings.tts_voice_aliases))
+        dispatcher = DispatcherRole(settings, db, lambda: RenderBroker(
+            settings, lambda broker: JobStateService(lifecycle, jobs, store, broker)))
         await dispatcher.start()
         sweeper = asyncio.create_task(sweep_periodically(db, settings, store), name="ttl-sweep")
         webhooks = asyncio.create_task(WebhookSender(db, webhook_key, settings.webhook_retry_base_sec).run(), name="webhooks")
         scripts, media, imports = ScriptStore(db), MediaStore(db, store), DeckImports(db)
         decks = DeckImporter(settings, scripts, media, imports)
-        app.state.runtime = Runtime(db=db, scripts=scripts, jobs=jobs, publisher=publisher, dispatcher=dispatcher,
-                                    store=store, media=media, decks=decks, imports=imports)
+        app.state.runtime = Runtime(db=db, scripts=scripts, jobs=jobs, lifecycle=lifecycle, publisher=publisher,
+                                    dispatcher=dispatcher, store=store, media=media, decks=decks, imports=imports)
         try:
             yield
         finally:
@@ -162,14 +170,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "subject": Provide(subject_of, sync_to_thread=False),
             "webfont": Provide(lambda: webfont, sync_to_thread=False),
             "jwt_secret": Provide(lambda: jwt_secret, sync_to_thread=False),
-            **{name: from_runtime(name) for name in ("db", "scripts", "jobs", "publisher", "dispatcher", "store", "media", "decks", "imports")},
+            **{name: from_runtime(name) for name in ("db", "scripts", "jobs", "lifecycle", "publisher", "dispatcher", "store", "media", "decks", "imports")},
         },
         # After authentication (JWTAuth puts its middleware first), so both can key by subject.
         middleware=[metrics.middleware, write_rate_limit(settings.rate_limit_writes_per_minute),
                     WebSocketCapPerSubject(settings.ws_max_connections_per_subject)],
         cors_config=cors_config(settings.cors_allowed_origins),
         before_send=[security_headers(AssetOrigins(settings.public_base_url, settings.cors_allowed_origins))],
-        exception_handlers=EXCEPTION_HANDLERS,
+        # http_errors.EXCEPTION_HANDLERS is an unannotated literal (status codes and exception types
+        # to handlers of different signatures), inferred as dict[object, function]; it is the map
+        # Litestar takes. Annotating it `ExceptionHandlersMap` there would make this cast redundant.
+        exception_handlers=cast(ExceptionHandlersMap, EXCEPTION_HANDLERS),
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(title="slidereel", version="2.0.0", path="/schema"),
         logging_config=None,

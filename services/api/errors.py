@@ -39,6 +39,10 @@ class ScriptNotFound(NotFoundError):
 class JobNotFound(NotFoundError):
     error_code = ErrorCode.JOB_NOT_FOUND
 
+    @classmethod
+    def of(cls, video_id: str, job_id: str) -> "JobNotFound":
+        return cls(f"Job {job_id!r} of video {video_id!r} does not exist.", video_id=video_id, job_id=job_id)
+
 
 class AssetNotFound(NotFoundError):
     error_code = ErrorCode.ASSET_NOT_FOUND

@@ -6,8 +6,12 @@ from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.status_codes import (HTTP_400_BAD_REQUEST, HTTP_413_REQUEST_ENTITY_TOO_LARGE, HTTP_422_UNPROCESSABLE_ENTITY,
-                                    HTTP_500_INTERNAL_SERVER_ERROR)
+from litestar.status_codes import (
+    HTTP_400_BAD_REQUEST,
+    HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+)
 
 from libs.contracts.codes import ErrorCode
 from services.api.errors import ApplicationError
@@ -30,10 +34,15 @@ FIELD_PATH = re.compile(r" - at `([^`]*)`$")
 NAMED_FIELD = re.compile(r"^Object (?:missing required|contains unknown) field `([^`]*)`")
 
 
+def error_body(error_code: ErrorCode | str, message: str, detail: dict[str, Any] | None = None) -> dict[str, Any]:
+    """SPEC §2's error shape: a response's body, or the fields of a WebSocket error frame."""
+    code = error_code.value if isinstance(error_code, ErrorCode) else error_code
+    return {"error_code": code, "message": message, "detail": detail or {}}
+
+
 def error_response(status_code: int, error_code: ErrorCode | str, message: str, detail: dict[str, Any] | None = None,
                    headers: dict[str, str] | None = None) -> Response:
-    code = error_code.value if isinstance(error_code, ErrorCode) else error_code
-    body = {"error_code": code, "message": message, "detail": detail or {}}
+    body = error_body(error_code, message, detail)
     return Response(body, status_code=status_code, media_type=MediaType.JSON, headers=headers)
 
 
@@ -61,7 +70,7 @@ def http_error_handler(request: Request, error: HTTPException) -> Response:
 
 
 def internal_error_handler(request: Request, error: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
     return error_response(HTTP_500_INTERNAL_SERVER_ERROR, ErrorCode.INTERNAL_ERROR, "Internal server error")
 
 

@@ -5,93 +5,82 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from libs.contracts.script import MAX_SCENES
+from libs.contracts.timing import HEARTBEAT_INTERVAL_SEC, HEARTBEAT_LIVENESS
+from libs.environment import env, optional_env
 from libs.logs import LogFormat, log_format_from_env
-
-
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name) or default
-
-
-def _optional_env(name: str) -> str | None:
-    return os.environ.get(name) or None
+from libs.storage import StoreSettings
 
 
 @dataclass(frozen=True, kw_only=True)
-class Settings:
-    db_path: Path = field(default_factory=lambda: Path(_env("RENDER_JOB_DB_PATH", "./data/render_jobs.db")))
-    database_url: str | None = field(default_factory=lambda: _optional_env("DATABASE_URL"))
-    asset_dir: Path = field(default_factory=lambda: Path(_env("ASSET_DIR", "./data/assets")))
-    asset_store: str = field(default_factory=lambda: os.environ.get("ASSET_STORE", ""))
-    """"" for the local folder ASSET_DIR, or s3://bucket/prefix (libs/storage); the renderers use the same."""
-    s3_endpoint_url: str | None = field(default_factory=lambda: _optional_env("S3_ENDPOINT_URL"))
-    s3_timeout_sec: float = field(default_factory=lambda: float(os.environ.get("S3_TIMEOUT_SEC") or 30))
-    """An S3 operation that takes longer fails (STORAGE_FAILED for a render, which is retried)."""
-    public_base_url: str = field(default_factory=lambda: _env("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/"))
-    command_endpoint: str = field(default_factory=lambda: _env("RENDER_COMMAND_ENDPOINT", "tcp://127.0.0.1:5555"))
-    event_endpoint: str = field(default_factory=lambda: _env("RENDER_EVENT_ENDPOINT", "tcp://127.0.0.1:5556"))
-    max_attempts: int = field(default_factory=lambda: int(_env("RENDER_MAX_ATTEMPTS", "3")))
-    job_ttl_days: int = field(default_factory=lambda: int(_env("RENDER_JOB_TTL_DAYS", "30")))
+class Settings(StoreSettings):
+    db_path: Path = field(default_factory=lambda: Path(env("RENDER_JOB_DB_PATH", "./data/render_jobs.db")))
+    database_url: str | None = field(default_factory=lambda: optional_env("DATABASE_URL"))
+    public_base_url: str = field(default_factory=lambda: env("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/"))
+    command_endpoint: str = field(default_factory=lambda: env("RENDER_COMMAND_ENDPOINT", "tcp://127.0.0.1:5555"))
+    event_endpoint: str = field(default_factory=lambda: env("RENDER_EVENT_ENDPOINT", "tcp://127.0.0.1:5556"))
+    max_attempts: int = field(default_factory=lambda: int(env("RENDER_MAX_ATTEMPTS", "3")))
+    job_ttl_days: int = field(default_factory=lambda: int(env("RENDER_JOB_TTL_DAYS", "30")))
     render_resolution: tuple[int, int] = field(
-        default_factory=lambda: _parse_resolution(_env("RENDER_RESOLUTION", "1920x1080"))
+        default_factory=lambda: _parse_resolution(env("RENDER_RESOLUTION", "1920x1080"))
     )
     render_fps: int | None = field(default_factory=lambda: int(os.environ["RENDER_FPS"]) if os.environ.get("RENDER_FPS") else None)
-    render_timeout_base_sec: float = field(default_factory=lambda: float(_env("RENDER_TIMEOUT_BASE_SEC", "60")))
-    render_timeout_per_char_sec: float = field(default_factory=lambda: float(_env("RENDER_TIMEOUT_PER_CHAR_SEC", "0.1")))
-    tts_voice_aliases: str = field(default_factory=lambda: _env("TTS_VOICE_ALIASES", ""))
+    render_timeout_base_sec: float = field(default_factory=lambda: float(env("RENDER_TIMEOUT_BASE_SEC", "60")))
+    render_timeout_per_char_sec: float = field(default_factory=lambda: float(env("RENDER_TIMEOUT_PER_CHAR_SEC", "0.1")))
+    tts_voice_aliases: str = field(default_factory=lambda: env("TTS_VOICE_ALIASES", ""))
     """The renderers' voice aliases (name=spec,…): the API reads which engine an alias needs."""
-    heartbeat_interval: float = 1.0
-    heartbeat_liveness: int = 3
+    heartbeat_interval: float = HEARTBEAT_INTERVAL_SEC
+    heartbeat_liveness: int = HEARTBEAT_LIVENESS
     """A renderer silent for this many heartbeat intervals is dead."""
-    job_ttl_sweep_sec: float = field(default_factory=lambda: float(_env("RENDER_JOB_TTL_SWEEP_SEC", "3600")))
+    job_ttl_sweep_sec: float = field(default_factory=lambda: float(env("RENDER_JOB_TTL_SWEEP_SEC", "3600")))
     """How often expired jobs and abandoned staging folders are removed."""
-    ws_max_backlog: int = field(default_factory=lambda: int(_env("WS_MAX_BACKLOG", "1000")))
+    ws_max_backlog: int = field(default_factory=lambda: int(env("WS_MAX_BACKLOG", "1000")))
     """Events a WebSocket client may fall behind before it is closed with 4008 (SPEC §3)."""
-    media_max_bytes: int = field(default_factory=lambda: int(_env("MEDIA_MAX_BYTES", str(25 * 1024 * 1024))))
+    media_max_bytes: int = field(default_factory=lambda: int(env("MEDIA_MAX_BYTES", str(25 * 1024 * 1024))))
     """The largest image upload (its body); 413 beyond."""
-    media_max_pixels: int = field(default_factory=lambda: int(_env("MEDIA_MAX_PIXELS", "50000000")))
+    media_max_pixels: int = field(default_factory=lambda: int(env("MEDIA_MAX_PIXELS", "50000000")))
     """Width × height an image may declare; refused from its header, before decoding (a bomb is small on disk)."""
-    media_max_side_px: int = field(default_factory=lambda: int(_env("MEDIA_MAX_SIDE_PX", "12000")))
-    deck_max_bytes: int = field(default_factory=lambda: int(_env("DECK_MAX_BYTES", str(100 * 1024 * 1024))))
+    media_max_side_px: int = field(default_factory=lambda: int(env("MEDIA_MAX_SIDE_PX", "12000")))
+    deck_max_bytes: int = field(default_factory=lambda: int(env("DECK_MAX_BYTES", str(100 * 1024 * 1024))))
     """The largest deck upload (PDF or PPTX body); 413 beyond."""
-    deck_max_pages: int = field(default_factory=lambda: min(int(_env("DECK_MAX_PAGES", str(MAX_SCENES))), MAX_SCENES))
+    deck_max_pages: int = field(default_factory=lambda: min(int(env("DECK_MAX_PAGES", str(MAX_SCENES))), MAX_SCENES))
     """Pages (one scene each) a deck may have; never more than a script's scenes."""
     deck_max_unzipped_bytes: int = field(
-        default_factory=lambda: int(_env("DECK_MAX_UNZIPPED_BYTES", str(512 * 1024 * 1024))))
+        default_factory=lambda: int(env("DECK_MAX_UNZIPPED_BYTES", str(512 * 1024 * 1024))))
     """What a PPTX may expand to: declared sizes checked at once, real ones while converting."""
-    deck_timeout_sec: float = field(default_factory=lambda: float(_env("DECK_TIMEOUT_SEC", "300")))
+    deck_timeout_sec: float = field(default_factory=lambda: float(env("DECK_TIMEOUT_SEC", "300")))
     """A conversion still running after this is killed and the deck refused (422)."""
-    deck_max_concurrent: int = field(default_factory=lambda: int(_env("DECK_MAX_CONCURRENT", "2")))
+    deck_max_concurrent: int = field(default_factory=lambda: int(env("DECK_MAX_CONCURRENT", "2")))
     """Conversions one API instance runs at once (each a process; LibreOffice takes ~200 MB); more wait."""
-    soffice: str = field(default_factory=lambda: _env("DECK_SOFFICE", "soffice"))
+    soffice: str = field(default_factory=lambda: env("DECK_SOFFICE", "soffice"))
     """LibreOffice's command, for PPTX decks; without it a PPTX is refused with DECK_CONVERTER_MISSING."""
 
-    jwt_secret: str | None = field(default_factory=lambda: _optional_env("JWT_SECRET"))
-    public_schema: bool = field(default_factory=lambda: _env("SCHEMA_PUBLIC", "true").lower() in ("1", "true", "yes"))
+    jwt_secret: str | None = field(default_factory=lambda: optional_env("JWT_SECRET"))
+    public_schema: bool = field(default_factory=lambda: env("SCHEMA_PUBLIC", "true").lower() in ("1", "true", "yes"))
     """Whether /schema (OpenAPI) is served without a token."""
-    asset_signing_key: str | None = field(default_factory=lambda: _optional_env("ASSET_SIGNING_KEY"))
+    asset_signing_key: str | None = field(default_factory=lambda: optional_env("ASSET_SIGNING_KEY"))
     """When set, asset URLs carry an expiring signature and the asset route refuses any without one."""
-    asset_url_ttl_sec: int = field(default_factory=lambda: int(_env("ASSET_URL_TTL_SEC", "86400")))
+    asset_url_ttl_sec: int = field(default_factory=lambda: int(env("ASSET_URL_TTL_SEC", "86400")))
     """How long a signed asset URL stays valid after the response that carried it."""
-    asset_accel_redirect_prefix: str | None = field(default_factory=lambda: _optional_env("ASSET_ACCEL_REDIRECT_PREFIX"))
+    asset_accel_redirect_prefix: str | None = field(default_factory=lambda: optional_env("ASSET_ACCEL_REDIRECT_PREFIX"))
     """Behind nginx: after the asset route's checks pass, answer with `X-Accel-Redirect: <prefix><video>/<job>/<file>`
     and let nginx send the file from an internal location (deploy/nginx/slidereel.conf)."""
-    rate_limit_writes_per_minute: int = field(default_factory=lambda: int(_env("RATE_LIMIT_WRITES_PER_MINUTE", "600")))
+    rate_limit_writes_per_minute: int = field(default_factory=lambda: int(env("RATE_LIMIT_WRITES_PER_MINUTE", "600")))
     """Script writes, approvals and render starts one token subject may make per minute; 429 beyond."""
-    ws_max_connections_per_subject: int = field(default_factory=lambda: int(_env("WS_MAX_CONNECTIONS_PER_SUBJECT", "20")))
+    ws_max_connections_per_subject: int = field(default_factory=lambda: int(env("WS_MAX_CONNECTIONS_PER_SUBJECT", "20")))
     """Concurrent progress WebSockets one token subject may hold; the next is closed with 4429."""
     cors_allowed_origins: tuple[str, ...] = field(
-        default_factory=lambda: tuple(origin.strip() for origin in _env("CORS_ALLOWED_ORIGINS", "").split(",") if origin.strip())
+        default_factory=lambda: tuple(origin.strip() for origin in env("CORS_ALLOWED_ORIGINS", "").split(",") if origin.strip())
     )
     """Browser origins allowed to call the API; none = no CORS headers at all."""
     webhook_urls: tuple[str, ...] = field(
-        default_factory=lambda: tuple(url.strip() for url in _env("WEBHOOK_URLS", "").split(",") if url.strip())
+        default_factory=lambda: tuple(url.strip() for url in env("WEBHOOK_URLS", "").split(",") if url.strip())
     )
     """Each gets a signed POST when a job ends SUCCEEDED, FAILED or CANCELED."""
-    webhook_secret: str | None = field(default_factory=lambda: _optional_env("WEBHOOK_SECRET"))
+    webhook_secret: str | None = field(default_factory=lambda: optional_env("WEBHOOK_SECRET"))
     """`whsec_<base64>`; unset = generated into the data dir on first start."""
-    webhook_retry_base_sec: float = field(default_factory=lambda: float(_env("WEBHOOK_RETRY_BASE_SEC", "5")))
+    webhook_retry_base_sec: float = field(default_factory=lambda: float(env("WEBHOOK_RETRY_BASE_SEC", "5")))
     """Delay before the first retry of a failed delivery; it doubles after each further failure."""
-    log_level: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO"))
+    log_level: str = field(default_factory=lambda: env("LOG_LEVEL", "INFO"))
     log_format: LogFormat = field(default_factory=log_format_from_env)
 
     @property

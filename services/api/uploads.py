@@ -33,7 +33,7 @@ async def uploaded_bytes(request: Request) -> bytes:
     if request.content_type[0] == "multipart/form-data":
         form = await request.form()
         upload = form.get(UPLOAD_FIELD)
-        data = await upload.read() if hasattr(upload, "read") else b""
+        data = await upload.read() if upload is not None and hasattr(upload, "read") else b""
     else:
         data = await request.body()
     if len(data) > limit.max_bytes:

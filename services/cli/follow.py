@@ -8,10 +8,12 @@ from urllib.parse import quote, urlencode
 from websockets.exceptions import ConnectionClosedError, InvalidStatus, WebSocketException
 from websockets.sync.client import connect
 
+from libs.contracts.codes import TERMINAL_STATUSES
 from services.cli.api import Api
 from services.cli.errors import CliError, ExitCode, exit_code_for_status
 
-TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELED"})
+TERMINAL = frozenset(status.value for status in TERMINAL_STATUSES)
+"""An ended job's statuses as the API's JSON spells them."""
 RECONNECT_DELAYS_SEC = (0.2, 0.5, 1.0, 2.0, 5.0)
 """Waits before successive reconnects; the last repeats until `GIVE_UP_AFTER_SEC`."""
 GIVE_UP_AFTER_SEC = 60.0

@@ -2,13 +2,12 @@
 
 import argparse
 
+from libs.contracts.codes import JobStatus
 from services.cli.api import video_path
 from services.cli.errors import ExitCode
 from services.cli.follow import TERMINAL
 from services.cli.options import add_command, open_api, wants_json
 from services.cli.output import Output, job_lines
-
-STATUSES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELED")
 
 
 def add_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -17,7 +16,7 @@ def add_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentPa
 
     listing = add_command(actions, "list", "a video's render jobs, newest first", common)
     listing.add_argument("--video", required=True, metavar="ID")
-    listing.add_argument("--status", choices=STATUSES, help="only jobs in this status")
+    listing.add_argument("--status", choices=[status.value for status in JobStatus], help="only jobs in this status")
     listing.add_argument("--limit", type=int, default=20, help="at most this many (1-100, default 20)")
     listing.add_argument("--offset", type=int, default=0, help="skip this many of the newest")
     listing.set_defaults(run=list_jobs)

@@ -40,6 +40,8 @@ class NarrationEncoder:
     file and `end()` after the last; `restart()` forgets everything, for a narration that starts
     the file over (a fallback voice). Leaving the with-block stops the thread."""
 
+    _sample_rate: int | None
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._changed = threading.Condition()
@@ -95,7 +97,7 @@ class NarrationEncoder:
 
     def _forget(self) -> None:
         self._written = self._encoded = 0
-        self._sample_rate: int | None = None
+        self._sample_rate = None
         self._ended = self._stopped = False
         self._packets: list[av.Packet] = []
         self._error: BaseException | None = None
@@ -131,7 +133,7 @@ class NarrationEncoder:
                     self._encoded += len(data)
             if not self._stopped:
                 self._packets += context.encode(None)
-        except BaseException as error:  # handed to the caller's thread by packets()
+        except BaseException as error:  # noqa: BLE001 - handed to the caller's thread by packets()
             self._error = error
         finally:
             self._done.set()

@@ -71,37 +71,6 @@ SlidePicture = Image.Image | ZoomLayers
 """A still slide as drawn (RGB at the video size), or the layers a zooming slide is drawn from."""
 
 
-def compose_video(
-    path: Path,
-    *,
-    slides: list[Path],
-    scene_starts: list[float],
-    audio: PcmAudio,
-    video: VideoFormat,
-    on_progress: Callable[[float], None],
-    zooms: dict[int, ZoomLayers] | None = None,
-) -> None:
-    """Writes the MP4 from slide picture files; `on_progress(fraction)` after each video frame and
-    while the audio finishes (raise in it to stop). `zooms`: by slide index, the layers of the
-    slides that zoom (their picture files are not read)."""
-    zooms = zooms or {}
-    with NarrationEncoder(audio.path) as narration:
-        narration.written(audio.samples * SAMPLE_WIDTH, audio.sample_rate)
-        narration.end()
-        with composition(path, scene_starts=scene_starts, duration=audio.duration_sec, narration=narration,
-                         video=video, moving=set(zooms)) as mp4:
-            for index, slide in enumerate(slides):
-                def on_frame(fraction: float, index: int = index) -> None:
-                    on_progress(min((index + fraction) / len(slides), narration.fraction))
-
-                if index in zooms:
-                    mp4.add_slide(zooms[index], on_frame)
-                    continue
-                with Image.open(slide) as picture:
-                    mp4.add_slide(picture, on_frame)
-            mp4.finish(on_progress)
-
-
 @contextmanager
 def composition(
     path: Path, *, scene_starts: list[float], duration: float, narration: NarrationEncoder, video: VideoFormat,

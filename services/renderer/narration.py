@@ -9,7 +9,7 @@ from libs.contracts.script import Scene, Script
 from libs.lexicon import Pronouncer
 from services.renderer.compose import PcmAudio
 from services.renderer.subtitles import TimedSentence
-from services.renderer.tts.base import SAMPLE_WIDTH, SynthesisError, TtsEngine, UsageCounter
+from services.renderer.tts.base import SAMPLE_WIDTH, SynthesisError, Synthesizer, UsageCounter
 
 MIN_SCENE_SEC = 0.5
 """A scene whose narration makes (almost) no sound is still shown this long."""
@@ -37,7 +37,7 @@ still reach the AAC encoder long before the last is spoken."""
 def narrate(
     script: Script,
     scene_sentences: list[list[str]],
-    engine: TtsEngine,
+    engine: Synthesizer,
     pcm_path: Path,
     cancel: threading.Event,
     on_sentence: SentencesSpoken,
@@ -63,7 +63,7 @@ def narrate(
         for batch in _batches(script, scene_sentences, batch_sentences):
             said = [pronounce(sentence) if pronounce else sentence for _, sentences in batch for sentence in sentences]
             result = engine.synthesize(
-                said, script.primary_language, script.voice, cancel, lambda done: on_sentence(spoken + done, total),
+                said, script.primary_language, script.voice, cancel, lambda done: on_sentence(spoken + done, total),  # noqa: B023 - called before synthesize() returns
                 rate=script.scene_rate(batch[0][0]), usage=usage, deadline=deadline,
             )  # fmt: skip
             if sample_rate is not None and result.sample_rate != sample_rate:
@@ -87,6 +87,8 @@ def narrate(
                 if on_audio is not None:
                     pcm.flush()
                     on_audio(written_samples * SAMPLE_WIDTH, sample_rate)
+    if sample_rate is None:  # a script has at least one scene, and a scene a sentence
+        raise SynthesisError("nothing was spoken: the script has no sentence")
     return Narration(PcmAudio(path=pcm_path, sample_rate=sample_rate), scene_starts, timed)
 
 

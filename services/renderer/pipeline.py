@@ -28,6 +28,7 @@ from services.renderer.aac import NarrationEncoder
 from services.renderer.compose import VideoFormat, composition
 from services.renderer.fonts import FontBook
 from services.renderer.narration import Narration, narrate
+from services.renderer.pictures import PictureUnreadable
 from services.renderer.settings import RendererSettings
 from services.renderer.slides import Pictures, draw_slide, draw_zoom_layers, save_thumbnail, zooms_in
 from services.renderer.subtitles import build_cues, to_srt, to_vtt
@@ -74,7 +75,6 @@ class RenderFailure(Exception):
     def __init__(self, error_code: ErrorCode, message: str, *, retryable: bool) -> None:
         super().__init__(message)
         self.error_code = error_code
-        self.message = message
         self.retryable = retryable
 
 
@@ -84,7 +84,7 @@ def render_job(
 ) -> RenderedAssets:
     """Renders and publishes `job`; raises RenderCanceled or RenderFailure, leaving no files.
     What each voice tried asked of its engine is appended to `tts_usage`, whatever the outcome."""
-    progress = _Progress(report, cancel, tts_usage if tts_usage is not None else [])
+    progress = _ProgressCheckpoint(report, cancel, tts_usage if tts_usage is not None else [])
     tts_ends = None if job.deadline_sec is None else time.monotonic() + job.deadline_sec * TTS_SHARE_OF_DEADLINE
     with _as_job_errors(progress):
         progress(Step.VALIDATE_SCRIPT, 0, "Checking the script")
@@ -104,7 +104,7 @@ def render_job(
 
 
 @contextmanager
-def _as_job_errors(progress: "_Progress") -> Iterator[None]:
+def _as_job_errors(progress: "_ProgressCheckpoint") -> Iterator[None]:
     """Turns whatever a step raises into RenderCanceled or a RenderFailure with its error code."""
     try:
         yield
@@ -130,7 +130,7 @@ def _render(
     fonts: FontBook,
     storage: AssetStore,
     staging: Path,
-    progress: "_Progress",
+    progress: "_ProgressCheckpoint",
     tts_ends: float | None,
 ) -> RenderedAssets:
     """Writes the four asset files into `staging`; returns what they are."""
@@ -160,7 +160,7 @@ def _render(
 
 def _draw_and_compose(
     job: Render, narration: Narration, narration_encoder: NarrationEncoder, fonts: FontBook, pictures: Pictures,
-    path: Path, work: Path, progress: "_Progress",
+    path: Path, work: Path, progress: "_ProgressCheckpoint",
 ) -> None:
     """Draws each slide and encodes it at once (RENDER_SLIDES), then waits for the narration's AAC
     and finishes the MP4 at `path` (COMPOSE_VIDEO); a zooming slide's layers go into `work`."""
@@ -182,7 +182,7 @@ def _draw_and_compose(
         mp4.finish(lambda fraction: progress(Step.COMPOSE_VIDEO, fraction, "Encoding the video"))
 
 
-def _fetch_pictures(job: Render, storage: AssetStore, folder: Path, progress: "_Progress") -> Pictures:
+def _fetch_pictures(job: Render, storage: AssetStore, folder: Path, progress: "_ProgressCheckpoint") -> Pictures:
     """A local file for each distinct picture the slides show (downloads go into `folder`).
 
     A missing picture fails the job for good, as RENDER_FAILED: the API checked that the script's
@@ -241,7 +241,7 @@ def _load_fonts(font_path: Path | None) -> FontBook:
 
 def _narrate_with_fallback(
     job: Render, scene_sentences: list[list[str]], settings: RendererSettings, encoder: NarrationEncoder,
-    progress: "_Progress", tts_ends: float | None,
+    progress: "_ProgressCheckpoint", tts_ends: float | None,
 ) -> tuple[Narration, str]:
     """Narrates with the script's voice (or TTS_ENGINE), else with its fallback voice (the
     script's `voice_fallback`, or the language's TTS_FALLBACK voices in turn) into the file
@@ -299,12 +299,21 @@ def _share_of_what_is_left(ends: float, voices_left: int) -> float:
 
 
 def _failure(error: Exception, step: Step) -> RenderFailure:
+    """The failure of an exception no step turned into a RenderFailure itself. What no attempt
+    can mend fails for good (INVALID_SCRIPT, a missing or undecodable picture, an unusable font),
+    and a SynthesisError says whether it is retryable; the rest is trouble another attempt may
+    not meet: the disk or the store, or a crash (an engine, a codec), which SPEC §4 retries too.
+    RENDER_MAX_ATTEMPTS ends one that happens every time."""
     message = f"{step.value} failed: {type(error).__name__}: {error}"
     if isinstance(error, SynthesisError):
         return RenderFailure(ErrorCode.TTS_FAILED, message, retryable=error.retryable)
+    if isinstance(error, PictureUnreadable):
+        return RenderFailure(ErrorCode.RENDER_FAILED, message, retryable=False)
     if _is_storage_error(error):
         return RenderFailure(ErrorCode.STORAGE_FAILED, message, retryable=True)
-    return RenderFailure(ErrorCode.RENDER_FAILED, message, retryable=False)
+    # An engine that raised something of its own while speaking crashed, as SPEC §4 names it.
+    error_code = ErrorCode.TTS_FAILED if step is Step.GENERATE_TTS else ErrorCode.RENDER_FAILED
+    return RenderFailure(error_code, message, retryable=True)
 
 
 def _is_storage_error(error: Exception) -> bool:
@@ -315,7 +324,7 @@ def _is_storage_error(error: Exception) -> bool:
     return isinstance(error, (OSError, StorageError))
 
 
-class _Progress:
+class _ProgressCheckpoint:
     """Overall progress from (step, fraction of the step); also the job's cancel checkpoint."""
 
     def __init__(self, report: ProgressReport, cancel: threading.Event, tts_usage: list[EngineUsage]) -> None:

@@ -136,12 +136,13 @@ def draw_zoom_layers(slide: Slide, picture: Path, size: tuple[int, int], fonts: 
                      number: int) -> ZoomLayers:
     """The layers a zooming picture slide is drawn from, frame by frame (motion.py): the picture
     fitted larger, and the bands alone on transparency, so they hold still while it moves."""
-    layers = ZoomLayers(picture=folder / f"slide-{number:04d}-zoom.ppm", overlay=folder / f"slide-{number:04d}-bands.png")
+    overlay = folder / f"slide-{number:04d}-bands.png"
+    layers = ZoomLayers(picture=folder / f"slide-{number:04d}-zoom.ppm", overlay=overlay)
     _fitted(slide, picture, zoomed_size(size), slide.background or DEFAULT_BACKGROUND).save(layers.picture)
     bands = Image.new("RGBA", size, (0, 0, 0, 0))
     if not _draw_bands(bands, slide, fonts):
         return ZoomLayers(picture=layers.picture, overlay=None)
-    bands.save(layers.overlay, compress_level=1)
+    bands.save(overlay, compress_level=1)
     return layers
 
 

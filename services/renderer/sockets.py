@@ -2,12 +2,15 @@
 
 ZMTP heartbeats make libzmq itself notice a dead TCP path (a peer gone without a FIN, a
 firewall that forgot the flow): it closes such a connection and reconnects with backoff.
-HEARTBEAT_TTL asks the API's side to drop it too, so a re-created DEALER is let in.
+HEARTBEAT_TTL asks the API's side to drop it too, so the broker stops sending into it.
 """
+
+import secrets
 
 import zmq
 import zmq.asyncio
 
+from libs.contracts.bus import routing_id
 from services.renderer.settings import RendererSettings
 
 RECONNECT_IVL_MS = 100
@@ -15,9 +18,9 @@ RECONNECT_IVL_MAX_MS = 2_000
 
 
 def command_socket(context: zmq.asyncio.Context, worker_id: str, settings: RendererSettings) -> zmq.asyncio.Socket:
-    """The DEALER to the broker's ROUTER; its routing id is the worker id."""
+    """The DEALER to the broker's ROUTER, under a routing id of its own that names the worker."""
     dealer = context.socket(zmq.DEALER)
-    dealer.setsockopt(zmq.IDENTITY, worker_id.encode())
+    dealer.setsockopt(zmq.IDENTITY, routing_id(worker_id, secrets.token_hex(4)))
     dealer.setsockopt(zmq.RECONNECT_IVL, RECONNECT_IVL_MS)
     dealer.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS)
     _keep_link_honest(dealer, settings)

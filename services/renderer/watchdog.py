@@ -7,6 +7,7 @@ process can). The supervisor SIGKILLs on KILL_ME or on silence, then starts a fr
 A worker that exits with EXIT_INCOMPATIBLE says that no fresh worker could do better.
 """
 
+import contextlib
 import os
 
 BEAT = b"."
@@ -33,10 +34,8 @@ class SupervisorLink:
     def _write(self, signal_byte: bytes) -> None:
         if self._fd is None:
             return
-        try:
+        with contextlib.suppress(BlockingIOError):  # the supervisor is behind on reading; it has seen enough beats
             os.write(self._fd, signal_byte)
-        except BlockingIOError:
-            pass  # the supervisor is behind on reading; it has seen enough beats
 
 
 class WorkerWatch:

@@ -4,12 +4,11 @@ previews have a lane of their own beside the render (services.renderer.preview).
 
 libzmq reconnects the DEALER by itself, with backoff, when a connection breaks, and its ZMTP
 heartbeats break one whose TCP path died without a word. What libzmq cannot see is a broker
-that stopped answering over a connection that looks fine, or a ROUTER that ignores this
-connection because it still holds an older one of this worker id. So after
-`heartbeat_liveness` silent intervals the worker closes its DEALER, opens a fresh one under
-the same id and says Ready with its running job (the Guide's Paranoid Pirate), again every
-liveness period while the silence lasts, and once more when the broker answers, so a
-restarted API re-attaches the render in progress. Outcomes are resent on their own ack
+that stopped answering over a connection that looks fine. So after `heartbeat_liveness` silent
+intervals the worker closes its DEALER, opens a fresh one (a routing id of its own, so the
+broker hears it at once) and says Ready with its running job (the Guide's Paranoid Pirate),
+again every liveness period while the silence lasts, and once more when the broker answers,
+so a restarted API re-attaches the render in progress. Outcomes are resent on their own ack
 timeouts (services.renderer.outbox) until the broker acknowledges them.
 """
 
@@ -23,6 +22,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
+from typing import cast
 
 import msgspec
 import zmq
@@ -33,9 +33,10 @@ from libs.contracts.bus import (
     PreviewRequest, Progress, ProtocolMismatch, Ready, Render, RenderRefused, RunningJob, VoiceInfo, progress_codec,
     renderer_codec,
 )
-from libs.contracts.codes import ErrorCode, Step
+from libs.contracts.codes import Step
 from libs.logs import configure_logging, log_context
 from libs.storage import store_of
+from libs.tasks import cancel_and_wait
 from services.renderer.outbox import Outbox
 from services.renderer.pipeline import RenderCanceled, RenderFailure, render_job
 from services.renderer.preview import PreviewLane
@@ -132,9 +133,7 @@ class Worker:
             self._current.cancel.set()
         self._previews.close()
         self._send(Disconnect())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(tasks)
         self._context.destroy(linger=0)
         return self._exit_code
 
@@ -279,8 +278,8 @@ class Worker:
                 current.cancel_requested_at = time.monotonic()
                 current.cancel.set()
             return
-        # The API's cancel handler and its dispatcher are separate tasks: a Cancel can overtake
-        # the Render it is about.
+        # The broker sends a Render once its claim committed; a cancel committed just after
+        # may be sent first, so a Cancel can overtake the Render it is about.
         self._early_cancels.append((job_id, attempt))
 
     # --- outcomes ------------------------------------------------------------------------
@@ -351,15 +350,9 @@ class Worker:
                 job_id=job.job_id, attempt=job.attempt, outcome=Outcome.FAILED, error_code=failure.error_code,
                 error_message=str(failure), retryable=failure.retryable,
             )
-        except Exception as error:
-            log.exception("render of %s crashed", job.job_id)
-            outcome = JobFinished(
-                job_id=job.job_id, attempt=job.attempt, outcome=Outcome.FAILED, error_code=ErrorCode.RENDER_FAILED,
-                error_message=f"{type(error).__name__}: {error}", retryable=True,
-            )
         log.info("%s attempt %d ended %s", job.job_id, job.attempt, outcome.outcome.value)
         # Progress callbacks queued by the render thread ran before this await returned.
-        outcome = msgspec.structs.replace(outcome, progress_seq=current.seq, step_seconds=current.step_seconds,
+        outcome = msgspec.structs.replace(outcome, step_seconds=current.step_seconds,
                                           final_progress=current.final_progress, tts_usage=tts_usage)
         self._current = None
         self._finish(outcome)
@@ -379,7 +372,8 @@ def _send_now(socket: zmq.asyncio.Socket, frame: bytes) -> bool:
     """Sends `frame` or drops it (returns False); a non-blocking send on a zmq.asyncio socket
     completes at once."""
     try:
-        socket.send(frame, flags=zmq.NOBLOCK).result()
+        # zmq.asyncio types its send as an awaitable; it is a Future, done already.
+        cast("asyncio.Future[object]", socket.send(frame, flags=zmq.NOBLOCK)).result()
     except zmq.Again:
         return False
     return True

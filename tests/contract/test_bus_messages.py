@@ -6,8 +6,24 @@ import msgspec
 import pytest
 
 from libs.contracts.bus import (
-    PROTOCOL_VERSION, Ack, Cancel, Disconnect, Heartbeat, Incompatible, JobFinished, Outcome, OutputSpec, Progress,
-    ProtocolMismatch, Ready, Render, RenderedAssets, RenderRefused, RunningJob, api_command_codec, progress_codec,
+    PROTOCOL_VERSION,
+    Ack,
+    Cancel,
+    Disconnect,
+    Heartbeat,
+    Incompatible,
+    JobFinished,
+    Outcome,
+    OutputSpec,
+    Progress,
+    ProtocolMismatch,
+    Ready,
+    Render,
+    RenderedAssets,
+    RenderRefused,
+    RunningJob,
+    api_command_codec,
+    progress_codec,
     renderer_codec,
 )
 from libs.contracts.codes import ErrorCode, Step
@@ -26,7 +42,7 @@ TO_API = [
     JobFinished(job_id="job-1", attempt=1, outcome=Outcome.SUCCEEDED, assets=RenderedAssets(duration_sec=12.5, sizes={"video.mp4": 10})),
     JobFinished(job_id="job-1", attempt=3, outcome=Outcome.FAILED, error_code=ErrorCode.TTS_FAILED, error_message="boom", retryable=True),
     JobFinished(job_id="job-1", attempt=1, outcome=Outcome.CANCELED),
-    JobFinished(job_id="job-1", attempt=2, outcome=Outcome.SUCCEEDED, progress_seq=7, final_progress=[EVENT]),
+    JobFinished(job_id="job-1", attempt=2, outcome=Outcome.SUCCEEDED, final_progress=[EVENT]),
     RenderRefused(job_id="job-2", attempt=1, reason="busy with job-1 attempt 2", running_job=RUNNING),
     Disconnect(),
 ]
@@ -92,7 +108,7 @@ def test_a_message_of_another_version_is_a_protocol_mismatch_not_garbage(codec, 
 
 
 def test_the_brokers_incompatible_answer_carries_its_version_to_a_worker_of_another_one():
-    frame = api_command_codec().encode(Incompatible(reason="speak 3", protocol_version=3))
+    frame = api_command_codec().encode(Incompatible(reason="speak 4", protocol_version=4))
     with pytest.raises(ProtocolMismatch) as mismatch:
         renderer_codec().decode(frame)
-    assert (mismatch.value.message_type, mismatch.value.version) == ("incompatible", 3)
+    assert (mismatch.value.message_type, mismatch.value.version) == ("incompatible", 4)

@@ -10,8 +10,21 @@ from contextlib import contextmanager
 import zmq
 
 from libs.contracts.bus import (
-    Ack, Disconnect, Heartbeat, JobFinished, Message, Outcome, Progress, Ready, Render, RenderedAssets, RenderRefused,
-    RunningJob, api_command_codec, progress_codec, renderer_codec,
+    Ack,
+    Disconnect,
+    Heartbeat,
+    JobFinished,
+    Message,
+    Outcome,
+    Progress,
+    Ready,
+    Render,
+    RenderedAssets,
+    RenderRefused,
+    RunningJob,
+    api_command_codec,
+    progress_codec,
+    renderer_codec,
 )
 from libs.contracts.codes import Step
 from services.renderer.outbox import Outbox
@@ -105,8 +118,7 @@ class FakeRenderer(threading.Thread):
                 next_event += self._event_interval
                 if not pending:
                     outcome = JobFinished(job_id=job.job_id, attempt=job.attempt, outcome=Outcome.SUCCEEDED,
-                                          assets=RenderedAssets(duration_sec=1.0), progress_seq=len(Step) * self._events_per_step,
-                                          final_progress=list(latest.values()))
+                                          assets=RenderedAssets(duration_sec=1.0), final_progress=list(latest.values()))
                     unacked.put(outcome, now)
                     self._send(outcome)
                     job = None

@@ -1,6 +1,7 @@
 """The invariants every fault test must leave intact, read straight from the job table
 (research/reliability.md §6: I1–I5), on SQLite or PostgreSQL."""
 
+import itertools
 from collections import defaultdict
 
 from sqlalchemy import text
@@ -26,10 +27,12 @@ def check_invariants(stack: Stack, accepted_job_ids: set[str]) -> list[str]:
             if integrity != "ok":
                 problems.append(f"integrity_check: {integrity}")
         for video_id, count in db.execute(text(
-            "SELECT video_id, count(*) FROM render_jobs WHERE status IN ('PENDING', 'RUNNING') GROUP BY video_id HAVING count(*) > 1"
+            "SELECT video_id, count(*) FROM render_jobs WHERE status IN ('PENDING', 'RUNNING') "
+            "GROUP BY video_id HAVING count(*) > 1"
         )):
             problems.append(f"video {video_id} has {count} active jobs")
-        jobs = {row[0]: row[1:] for row in db.execute(text("SELECT job_id, status, last_seq, attempt, max_attempts FROM render_jobs"))}
+        rows = db.execute(text("SELECT job_id, status, last_seq, attempt, max_attempts FROM render_jobs"))
+        jobs = {row[0]: row[1:] for row in rows}
         problems += [f"accepted job {job_id} has no row" for job_id in sorted(accepted_job_ids - jobs.keys())]
         events: dict[str, list[tuple[int, str]]] = defaultdict(list)
         for job_id, seq, status in db.execute(text("SELECT job_id, seq, status FROM job_events ORDER BY job_id, seq")):
@@ -41,7 +44,7 @@ def check_invariants(stack: Stack, accepted_job_ids: set[str]) -> list[str]:
         statuses = [event_status for _, event_status in stream]
         if not statuses or statuses[0] != "PENDING":
             problems.append(f"job {job_id}: does not start PENDING")
-        for before, after in zip(statuses, statuses[1:]):
+        for before, after in itertools.pairwise(statuses):
             if (before, after) not in LEGAL_STEPS:
                 problems.append(f"job {job_id}: illegal transition {before} -> {after}")
         if statuses and statuses[-1] != status:
@@ -55,7 +58,7 @@ def tally(stack: Stack, accepted_job_ids: set[str]) -> dict[str, int]:
     """Jobs by final status, plus accepted jobs with no row (lost), videos with more than one
     active job or jobs that ended more than once (duplicated), and jobs still active."""
     with stack.job_table() as db:
-        counts = {status: count for status, count in db.execute(text("SELECT status, count(*) FROM render_jobs GROUP BY status"))}
+        counts = dict(db.execute(text("SELECT status, count(*) FROM render_jobs GROUP BY status")).all())
         job_ids = {row[0] for row in db.execute(text("SELECT job_id FROM render_jobs"))}
         doubled = db.execute(text(
             "SELECT count(*) FROM (SELECT video_id FROM render_jobs WHERE status IN ('PENDING', 'RUNNING') "

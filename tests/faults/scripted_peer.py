@@ -6,7 +6,14 @@ import time
 import httpx
 
 from libs.contracts.bus import (
-    Heartbeat, JobFinished, Outcome, Ready, Render, RenderedAssets, api_command_codec, renderer_codec,
+    Heartbeat,
+    JobFinished,
+    Outcome,
+    Ready,
+    Render,
+    RenderedAssets,
+    api_command_codec,
+    renderer_codec,
 )
 from tests.client import approved_script, job, new_video_id, start_render
 from tests.faults.fake_renderer import SLOW_JOINER_SEC, bus_sockets

@@ -1,6 +1,7 @@
 """SIGKILL the API while jobs are RUNNING and PENDING, start it again: renderers re-attach
 what they are rendering, the queue drains, and nothing runs twice or publishes twice."""
 
+import itertools
 import time
 
 import pytest
@@ -33,7 +34,7 @@ def test_api_killed_mid_render_loses_nothing_and_runs_nothing_twice(fault_stack)
     for job_id, final in finals.items():
         assert final["status"] == "SUCCEEDED", final
         attempts = final["attempts"]
-        for earlier, later in zip(attempts, attempts[1:]):
+        for earlier, later in itertools.pairwise(attempts):
             assert parse(later["started_at"]) >= parse(earlier["finished_at"]), f"{job_id} ran twice at once"
     rerun = {job_id: finals[job_id]["attempts"] for job_id in running_at_crash if finals[job_id]["attempt"] != 1}
     assert not rerun, f"renders in progress during the crash were re-run instead of re-attached: {rerun}"

@@ -17,7 +17,17 @@ import zmq
 from sqlalchemy import text
 
 from libs.contracts.bus import (
-    PROTOCOL_VERSION, Ack, Incompatible, JobFinished, Outcome, Progress, Ready, RenderedAssets, api_command_codec, progress_codec, renderer_codec,
+    PROTOCOL_VERSION,
+    Ack,
+    Incompatible,
+    JobFinished,
+    Outcome,
+    Progress,
+    Ready,
+    RenderedAssets,
+    api_command_codec,
+    progress_codec,
+    renderer_codec,
 )
 from libs.contracts.codes import ErrorCode, Step
 from tests.client import approved_script, new_video_id, start_render

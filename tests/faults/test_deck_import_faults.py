@@ -1,6 +1,6 @@
 """Deck imports whose API instance goes away mid-conversion. Stopped, it fails its imports at
 once (WORKER_LOST) and kills their converters; killed outright, the converters die with it
-and the import reads as failed once its row went stale; either way the same upload begins it
+and the import reads as failed once its lease ran out; either way the same upload begins it
 again. LibreOffice is a script that never finishes, so the conversion is reliably under way."""
 
 import time
@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, update
 
 from services.api.db.models import DeckImportRow
-from services.api.decks.records import STALE_AFTER
+from services.api.decks.records import RUN_LEASE
 from tests import decks
 from tests.client import new_video_id
 from tests.stack import Stack
@@ -109,9 +109,9 @@ def test_a_killed_api_takes_its_converters_along_and_its_import_goes_stale(stack
     wait_gone(processes)
     dead = stored_import(stack, video_id)
     assert dead.status == "CONVERTING"  # nobody was left to say otherwise
-    with stack.job_table() as db:  # as long untouched as a dead instance's row would be
+    with stack.job_table() as db:  # as far past its lease as a dead instance's row would be
         db.execute(update(DeckImportRow).where(DeckImportRow.video_id == video_id)
-                   .values(updated_at=dead.updated_at - STALE_AFTER * 2))
+                   .values(lease_until=dead.lease_until - RUN_LEASE * 2))
     stack.start_api()
     stack.wait_alive()
     with stack.client(timeout=60) as http:

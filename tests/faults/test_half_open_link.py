@@ -43,11 +43,15 @@ def test_a_black_holed_command_link_is_replaced_and_the_running_job_still_succee
         workers = set(pids)
         # Either form: a worker that had not yet heard the broker's first heartbeat when the
         # link went dark (a starved machine, right after start-up) says "no answer yet".
-        silent = lambda: {line["worker_id"] for line in worker_lines(fault_stack)[before:]  # noqa: E731
-                          if line["message"].startswith("broker silent")}
+        def silent() -> set[str]:
+            lines = worker_lines(fault_stack)[before:]
+            return {line["worker_id"] for line in lines if line["message"].startswith("broker silent")}
+
         wait_until(lambda: silent() == workers, timeout=30, what="every worker to notice the silent broker")
-        back = lambda: {line["worker_id"] for line in worker_lines(fault_stack)  # noqa: E731
-                        if line["message"].startswith("broker is back")}
+
+        def back() -> set[str]:
+            return {line["worker_id"] for line in worker_lines(fault_stack) if line["message"].startswith("broker is back")}
+
         wait_until(lambda: back() == workers, timeout=60, what="every worker to reach the broker again")
 
         final = wait_terminal(http, video_id, job_id, timeout=180)

@@ -312,7 +312,7 @@ def test_every_instance_lists_the_voices_and_a_new_dispatcher_learns_them(cluste
         return voices or None
 
     for instance in (a, b):
-        assert Cluster._wait(lambda: korean_voices(instance), f"voices listed on {instance.base_url}") == ["espeak#ko"]
+        assert Cluster._wait(lambda: korean_voices(instance), f"voices listed on {instance.base_url}") == ["espeak#ko"]  # noqa: B023
     with a.client(timeout=30) as http:
         assert http.post("/api/v2/voices/preview", json=preview).headers["content-type"] == "audio/wav"
     with b.client(timeout=30) as http:

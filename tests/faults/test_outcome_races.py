@@ -34,8 +34,20 @@ import pytest
 from sqlalchemy import select
 
 from libs.contracts.bus import (
-    Ack, Cancel, Disconnect, Heartbeat, JobFinished, Outcome, Progress, Ready, Render, RenderedAssets, RunningJob,
-    api_command_codec, progress_codec, renderer_codec,
+    Ack,
+    Cancel,
+    Disconnect,
+    Heartbeat,
+    JobFinished,
+    Outcome,
+    Progress,
+    Ready,
+    Render,
+    RenderedAssets,
+    RunningJob,
+    api_command_codec,
+    progress_codec,
+    renderer_codec,
 )
 from libs.contracts.codes import Step
 from services.api.db.models import AttemptRow, JobRow
@@ -129,7 +141,7 @@ class ScriptedPeer(threading.Thread):
                 self._send(Ready(worker_id=self.identity, engines=["espeak"]))
                 self._serve(http)
                 self._send(Disconnect())
-        except BaseException as error:  # reported by the test, not lost in a thread
+        except BaseException as error:  # noqa: BLE001 - reported by the test, not lost in a thread
             self.failure = error
 
     def _serve(self, http: httpx.Client) -> None:
@@ -162,7 +174,7 @@ class ScriptedPeer(threading.Thread):
         first, last = self._progress_of(render, 1, Step.GENERATE_TTS), self._progress_of(render, 2, Step.PUBLISH_ASSETS)
         self._pub.send(self._progress.encode(first))
         outcome = JobFinished(job_id=render.job_id, attempt=render.attempt, outcome=Outcome.SUCCEEDED,
-                              assets=RenderedAssets(duration_sec=1.0), progress_seq=2, final_progress=[first, last])
+                              assets=RenderedAssets(duration_sec=1.0), final_progress=[first, last])
         sent = timed_out = False
         for event in order:
             if event in (Event.FINISH, Event.RESEND):
@@ -195,7 +207,7 @@ class ScriptedPeer(threading.Thread):
                     # The attempt has ended: let its (cleared) deadline pass under two broker ticks anyway.
                     yield lambda: time.monotonic() > started + DEADLINE_SEC
                     beats = self._broker_beats
-                    yield lambda: self._broker_beats >= beats + 2
+                    yield lambda: self._broker_beats >= beats + 2  # noqa: B023 - polled until true before this resumes
         yield lambda: key in self._acked
 
     def _polled(self, check: Callable[[], bool], every: float = 0.2) -> Callable[[], bool]:

@@ -1,6 +1,7 @@
 """Renderer workers killed, hung, poisoned or too slow: jobs are retried on live workers,
 end FAILED after exactly RENDER_MAX_ATTEMPTS attempts, and never get stuck."""
 
+import itertools
 import os
 import signal
 import time
@@ -92,7 +93,7 @@ def test_render_past_its_deadline_times_out_and_retries_with_backoff(fault_stack
     assert final["status"] == "FAILED" and final["error_code"] == "TIMEOUT"
     attempts = final["attempts"]
     assert [a["error_code"] for a in attempts] == ["TIMEOUT"] * 3
-    gaps = [(parse(b["started_at"]) - parse(a["finished_at"])).total_seconds() for a, b in zip(attempts, attempts[1:])]
+    gaps = [(parse(b["started_at"]) - parse(a["finished_at"])).total_seconds() for a, b in itertools.pairwise(attempts)]
     assert 0.5 <= gaps[0] <= 2.5 and 1.0 <= gaps[1] <= 4.5, f"backoff 1 s / 2 s ±50 % expected, got {gaps}"
 
 

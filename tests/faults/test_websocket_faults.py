@@ -21,8 +21,18 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from libs.contracts.bus import (
-    Disconnect, Heartbeat, JobFinished, Outcome, Progress, Ready, Render, RenderedAssets, RunningJob,
-    api_command_codec, progress_codec, renderer_codec,
+    Disconnect,
+    Heartbeat,
+    JobFinished,
+    Outcome,
+    Progress,
+    Ready,
+    Render,
+    RenderedAssets,
+    RunningJob,
+    api_command_codec,
+    progress_codec,
+    renderer_codec,
 )
 from libs.contracts.codes import Step
 from services.api.progress.ws import SLOW_CONSUMER_CLOSE

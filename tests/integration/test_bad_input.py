@@ -101,7 +101,7 @@ EDGE_TEXTS = {
     "right-to-left text": "مرحبا بالعالم. שלום עולם.",
     "a 5,000-character word": "가" * 5000,
     "zero-width characters": "보\u200b이\u200d지\ufeff 않는 문자.",
-    "glyphs the font lacks": "𓀀𓁐 𝕬𝖇𝖈 ꙮ.",
+    "glyphs the font lacks": "𓀀𓁐 𝕬𝖇𝖈 ꙮ.",  # noqa: RUF001 - the look-alike letters are the point
     "only punctuation": "…!?.",
 }
 

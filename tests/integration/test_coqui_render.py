@@ -2,6 +2,7 @@
 tiny random-weight VITS by path, the bus, SQLite, and the MP4 and subtitles inspected with PyAV."""
 
 import copy
+import itertools
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,11 +11,11 @@ import pytest
 
 pytest.importorskip("TTS.api", reason="the coqui extra is not installed (scripts/install-coqui.sh)")
 
-from services.renderer.text import split_sentences  # noqa: E402
-from tests.client import approved_script, follow, new_video_id, start_render, wait_terminal  # noqa: E402
-from tests.coqui_model import build_tiny_vits  # noqa: E402
-from tests.media import audio_video_durations, cue_times  # noqa: E402
-from tests.stack import Stack  # noqa: E402
+from services.renderer.text import split_sentences
+from tests.client import approved_script, follow, new_video_id, start_render, wait_terminal
+from tests.coqui_model import build_tiny_vits
+from tests.media import audio_video_durations, cue_times
+from tests.stack import Stack
 
 CACHE_COUNTS = re.compile(r"TTS cache: (\d+) hits, (\d+) misses")
 
@@ -70,7 +71,7 @@ def script_of(language: str, *narrations: str, voice: str | None = None) -> dict
     "script",
     [
         script_of("ko", "안녕하세요. 개인정보 보호 교육입니다.", "두 번째 장면입니다! 짧게 말합니다.",
-                  "마지막 장면입니다."),  # fmt: skip
+                  "마지막 장면입니다."),
         script_of("en", "Hello there. This is the privacy course.", "Second scene! It is short.", "The last scene."),
     ],
     ids=["korean", "english"],
@@ -84,7 +85,7 @@ def test_scenes_render_with_coqui_and_cues_match_the_audio(coqui_stack, tmp_path
     assert abs(audio - video) <= 0.050 and abs(job["assets"]["duration_sec"] - audio) <= 0.050, (audio, video)
     cues = cue_times(rendered["files"]["subtitle_url"].read_text(encoding="utf-8"))
     assert len(cues) == 5
-    assert all(start < end <= next_start for (start, end), (next_start, _) in zip(cues, cues[1:]))
+    assert all(start < end <= next_start for (start, end), (next_start, _) in itertools.pairwise(cues))
     assert cues[-1][1] <= audio + 0.001
 
 

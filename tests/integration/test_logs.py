@@ -27,7 +27,7 @@ def test_api_and_renderer_log_json_lines_with_the_job_and_video(tmp_path):
 
     api = json_lines(stack.log_path("api").read_text())
     renderer = json_lines(stack.log_path("renderer").read_text())
-    about_job = lambda lines: [l for l in lines if l.get("job_id") == job_id and l.get("video_id") == video_id]  # noqa: E731
+    about_job = lambda lines: [entry for entry in lines if entry.get("job_id") == job_id and entry.get("video_id") == video_id]  # noqa: E731
     api_statuses = [line["message"].split(":")[0] for line in about_job(api)]
     assert api_statuses == ["job PENDING", "job RUNNING", "job SUCCEEDED"], api_statuses
     renderer_job_lines = about_job(renderer)

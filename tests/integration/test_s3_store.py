@@ -12,6 +12,7 @@ from tests.integration.test_decks import imported, narrated, rendered_video
 from tests.integration.test_render_jobs_api import SHORT_SCRIPT
 from tests.media import audio_video_durations, distinct_pictures, near
 
+
 @pytest.fixture(scope="module")
 def rendered(s3_stack, tmp_path_factory) -> dict:
     video_id = new_video_id("s3")

@@ -13,7 +13,7 @@ import av
 import pytest
 
 from tests.client import approved_script, new_video_id, start_render, wait_terminal
-from tests.cloud_tts_fake import Fault, FakeCloudTts
+from tests.cloud_tts_fake import FakeCloudTts, Fault
 from tests.media import audio_video_durations
 from tests.stack import Stack
 from tests.supertonic_model import build_stand_in_model

@@ -113,8 +113,11 @@ def test_a_failing_receiver_gets_the_same_signed_event_until_it_accepts(tmp_path
             assert wait_terminal(http, video_id, job["job_id"])["status"] == "SUCCEEDED"
         tries = flaky.wait_for(3)
         [accepted] = healthy.wait_for(1)
-        time.sleep(2.0)  # several retry periods: nothing more may come after the 2xx
+        # Once a row is DELIVERED the sender never takes it again, and its count of tries is
+        # every POST it made: nothing more can come after the 2xx.
+        settled = wait_until_delivered(stack, job["job_id"])
 
+    assert settled == {flaky.url: 3, healthy.url: 1}
     assert [d.answered for d in flaky.deliveries] == [500, 500, 200]
     assert len(healthy.deliveries) == 1
     assert len({d.headers["webhook-id"] for d in tries}) == 1, "webhook-id changed between retries"
@@ -167,6 +170,19 @@ def outbox_row(stack: Stack, job_id: str) -> tuple[str, int, str] | None:
         found = db.execute(text("SELECT webhook_id, attempts, status FROM webhook_outbox WHERE job_id = :job_id"),
                            {"job_id": job_id}).first()
         return tuple(found) if found else None
+
+
+def wait_until_delivered(stack: Stack, job_id: str, timeout: float = 20.0) -> dict[str, int]:
+    """The tries of each of the job's outbox rows (by URL), once every one of them is DELIVERED."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with stack.job_table() as db:
+            rows = db.execute(text("SELECT url, attempts, status FROM webhook_outbox WHERE job_id = :job_id"),
+                              {"job_id": job_id}).all()
+        if rows and all(status == "DELIVERED" for _, _, status in rows):
+            return {url: attempts for url, attempts, _ in rows}
+        assert time.monotonic() < deadline, f"outbox rows {rows}"
+        time.sleep(0.1)
 
 
 def wait_for_failed_tries(stack: Stack, job_id: str, at_least: int, timeout: float = 20.0) -> str:

@@ -13,9 +13,9 @@ import pytest
 
 pytest.importorskip("TTS.api", reason="the coqui extra is not installed (scripts/install-coqui.sh)")
 
-from services.renderer.tts import coqui, get_engine  # noqa: E402
-from services.renderer.tts.base import SAMPLE_WIDTH, SynthesisCanceled, SynthesisError  # noqa: E402
-from tests.coqui_model import build_tiny_vits  # noqa: E402
+from services.renderer.tts import coqui, get_engine
+from services.renderer.tts.base import SAMPLE_WIDTH, SynthesisCanceled, SynthesisError
+from tests.coqui_model import build_tiny_vits
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -117,4 +117,4 @@ def test_without_a_fallback_unavailable_coqui_fails_at_once(tmp_path):
     with pytest.raises(RenderFailure) as failure:
         render(settings(tmp_path, tts_engine="coqui"), make_script("안녕하세요."))
     assert (failure.value.error_code, failure.value.retryable) == (ErrorCode.TTS_FAILED, False)
-    assert unavailable_because("COQUI_MODEL_DIR is not set") in failure.value.message
+    assert unavailable_because("COQUI_MODEL_DIR is not set") in str(failure.value)

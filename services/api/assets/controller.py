@@ -21,9 +21,9 @@ from libs.contracts.codes import JobStatus
 from libs.storage import AssetStore, StorageError, job_key
 from services.api.assets.ranges import ByteRange, if_range_allows_partial, parse_range
 from services.api.assets.signing import signature_is_valid
-from services.api.openapi import ASSET_ERRORS
 from services.api.errors import AssetNotFound, AssetSignatureInvalid, AssetStoreUnavailable, RangeNotSatisfiable
 from services.api.jobs.store import JobStore
+from services.api.openapi import ASSET_ERRORS
 from services.api.settings import Settings
 
 _MEDIA_TYPES = {

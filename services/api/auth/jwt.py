@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware.authentication import AuthenticationResult
 from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
@@ -53,7 +54,7 @@ class HeaderOrQueryTokenMiddleware(JWTAuthenticationMiddleware):
         return result
 
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
-        from_browser_socket = connection.scope["type"] == "websocket" and not connection.headers.get(self.auth_header)
+        from_browser_socket = connection.scope["type"] == ScopeType.WEBSOCKET and not connection.headers.get(self.auth_header)
         ticket = connection.query_params.get("ticket")
         if from_browser_socket and ticket:
             result = await self.authenticate_token(encoded_token=ticket, connection=connection)

@@ -5,7 +5,7 @@ loss must be noticed, since the lock and the notifications go with it."""
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import asyncpg
 from sqlalchemy.engine import make_url
@@ -25,7 +25,7 @@ async def open_held(sqlalchemy_url: str, purpose: str) -> asyncpg.Connection:
                                  server_settings={"application_name": f"slidereel-{purpose}"})
 
 
-async def held_connections(sqlalchemy_url: str, purpose: str, pause_sec: float) -> AsyncIterator[asyncpg.Connection]:
+async def held_connections(sqlalchemy_url: str, purpose: str, pause_sec: float) -> AsyncGenerator[asyncpg.Connection, None]:
     """A held connection, and a new one each time the caller is done with the last (it was
     lost), forever; `pause_sec` between tries, so a server that is down is not hammered. Each
     connection is dropped once the caller's loop body ends; iterate inside

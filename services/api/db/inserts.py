@@ -2,16 +2,19 @@
 database decide a race inside the statement, where a failed INSERT would end a PostgreSQL
 transaction and catching it would rely on SQLite's behaviour."""
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
-from sqlalchemy import Table
+from sqlalchemy import FromClause, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 
 from services.api.db.models import Base
 
-_DIALECT_INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+_DIALECT_INSERT: dict[str, Callable[[Table], PostgresInsert | SqliteInsert]] = {
+    "sqlite": sqlite.insert, "postgresql": postgresql.insert,
+}
 
 
 def insert_of(dialect: str, row: Base) -> PostgresInsert | SqliteInsert:
@@ -19,10 +22,11 @@ def insert_of(dialect: str, row: Base) -> PostgresInsert | SqliteInsert:
     return insert_into(dialect, row.__table__).values(columns_of(row))
 
 
-def insert_into(dialect: str, table: Table) -> PostgresInsert | SqliteInsert:
+def insert_into(dialect: str, table: FromClause) -> PostgresInsert | SqliteInsert:
     """An INSERT into `table` in the dialect's own form, its values given when executed: built
-    once, so a hot path skips building and keying the statement on every call."""
-    return _DIALECT_INSERT[dialect](table)
+    once, so a hot path skips building and keying the statement on every call. A mapped class's
+    `__table__` is typed as any FROM clause, but is the Table."""
+    return _DIALECT_INSERT[dialect](cast(Table, table))
 
 
 def columns_of(row: Base) -> dict[str, Any]:

@@ -4,9 +4,11 @@ webhook outbox, media, deck imports and lexicons."""
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, DateTime, Enum, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from libs.contracts.codes import ACTIVE_STATUSES, JobStatus
 
 
 def utc_now() -> datetime:
@@ -30,9 +32,16 @@ class Base(DeclarativeBase):
     pass
 
 
-ACTIVE_JOB = text("status IN ('PENDING', 'RUNNING')")
-"""Where the one-active-job-per-video index applies; INSERT … ON CONFLICT names it word for
-word, so PostgreSQL can infer the index (jobs/store.py)."""
+JOB_STATUS = Enum(JobStatus, native_enum=False, length=16, create_constraint=False, validate_strings=True,
+                  values_callable=lambda statuses: [status.value for status in statuses])
+"""A job's status as the JobStatus it is, stored as the VARCHAR(16) it always was (no migration):
+rows read back typed, and a status that does not exist is refused before it is written."""
+
+
+ACTIVE_JOB = text("status IN ({})".format(", ".join(f"'{status.value}'" for status in JobStatus if status in ACTIVE_STATUSES)))
+"""Where the one-active-job-per-video index applies (status IN ('PENDING', 'RUNNING'), in
+JobStatus order); INSERT … ON CONFLICT names it word for word, so PostgreSQL can infer the
+index (jobs/store.py)."""
 
 
 class ScriptRow(Base):
@@ -67,7 +76,7 @@ class JobRow(Base):
     job_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     video_id: Mapped[str] = mapped_column(String(128))
     script_id: Mapped[str] = mapped_column(String(128))
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[JobStatus] = mapped_column(JOB_STATUS)
     step: Mapped[str | None] = mapped_column(String(32))
     progress: Mapped[int] = mapped_column(Integer, default=0)
     message: Mapped[str] = mapped_column(Text, default="")
@@ -118,7 +127,7 @@ class JobEventRow(Base):
     job_id: Mapped[str] = mapped_column(ForeignKey("render_jobs.job_id", ondelete="CASCADE"), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     video_id: Mapped[str] = mapped_column(String(128))
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[JobStatus] = mapped_column(JOB_STATUS)
     step: Mapped[str | None] = mapped_column(String(32))
     progress: Mapped[int] = mapped_column(Integer)
     message: Mapped[str] = mapped_column(Text)
@@ -156,6 +165,10 @@ class WebhookDeliveryRow(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    """The API instance trying it now (or that tried it last): only that one writes the try's outcome."""
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """Until when that instance's try holds the row (db/leases.py); NULL between tries."""
 
 
 class DispatcherStatusRow(Base):
@@ -202,8 +215,8 @@ class DeckImportRow(Base):
     import_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     """`deck-` + 24 hex digits of the deck's SHA-256: the same bytes are the same import."""
     run_id: Mapped[str] = mapped_column(String(32))
-    """Which conversion of it may write progress: a restarted import gets a new one, so a
-    conversion given up for dead can never overwrite its successor."""
+    """Which conversion of it may write progress, the owner of its lease: a restarted import
+    gets a new one, so a conversion given up for dead can never overwrite its successor."""
     source: Mapped[str] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(16))
     pages: Mapped[int] = mapped_column(Integer)
@@ -217,8 +230,11 @@ class DeckImportRow(Base):
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    """Touched while its conversion lives (decks/importer.py HEARTBEAT_SEC): a CONVERTING row
-    left untouched for longer than STALE_AFTER lost its API instance."""
+    """Its last write, or its conversion's last sign of life."""
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """Until when its conversion holds it (db/leases.py), renewed while the conversion lives
+    (decks/importer.py HEARTBEAT_SEC); NULL once it ended. A CONVERTING row whose lease ran out
+    lost its API instance."""
 
 
 class VideoLexiconRow(Base):

@@ -12,7 +12,8 @@ from libs.contracts.script import MAX_TITLE_CHARS
 from services.api.auth.roles import Role, requires
 from services.api.db.models import DeckImportRow, utc_now
 from services.api.decks.importer import DeckImporter
-from services.api.decks.records import STALE_AFTER, DeckImports, ImportStatus, is_stale
+from services.api.decks.intake import DeckKind
+from services.api.decks.records import RUN_LEASE, DeckImports, ImportStatus, is_stale
 from services.api.decks.schemas import DeckImportPage, DeckImportView
 from services.api.openapi import READ_ERRORS, error_responses
 from services.api.params import Limit, Offset, VideoId
@@ -69,7 +70,8 @@ class DeckController(Controller):
 
 def deck_import_view(row: DeckImportRow) -> DeckImportView:
     view = DeckImportView(
-        video_id=row.video_id, import_id=row.import_id, source=row.source, status=row.status, pages=row.pages,
+        video_id=row.video_id, import_id=row.import_id, source=DeckKind(row.source), status=ImportStatus(row.status),
+        pages=row.pages,
         pages_done=row.pages_done, message=row.message, script_id=row.script_id,
         scenes_without_narration=row.scenes_without_narration or [], error_code=row.error_code,
         error_message=row.error_message, error_detail=row.error_detail, created_by=row.created_by,
@@ -78,7 +80,7 @@ def deck_import_view(row: DeckImportRow) -> DeckImportView:
         # Its instance stopped without saying so (killed, its host lost): nobody converts it.
         view.status, view.message = ImportStatus.FAILED, "Failed"
         view.error_code = ErrorCode.WORKER_LOST.value
-        view.error_message = (f"The API instance converting the deck went silent for over {STALE_AFTER.seconds} s; "
+        view.error_message = (f"The API instance converting the deck went silent for over {RUN_LEASE.seconds} s; "
                               "upload it again.")
         view.error_detail = {}
     return view

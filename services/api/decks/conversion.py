@@ -21,7 +21,10 @@ _STDERR = "stderr.log"
 
 class Conversion:
     def __init__(self, process: asyncio.subprocess.Process, out: Path) -> None:
+        if process.stdin is None or process.stdout is None:
+            raise ValueError("a conversion process needs its stdin and stdout piped")
         self._process = process
+        self._stdin, self._stdout = process.stdin, process.stdout
         self._out = out
 
     @classmethod
@@ -47,11 +50,11 @@ class Conversion:
 
     def go(self) -> None:
         """Starts the conversion proper (the API holds a conversion slot from now on)."""
-        self._process.stdin.write(b"go\n")
+        self._stdin.write(b"go\n")
 
     async def next_event(self) -> pages.Event | None:
         """The next progress event; None once the process closed its output."""
-        line = await self._process.stdout.readline()
+        line = await self._stdout.readline()
         return msgspec.json.decode(line, type=pages.Event) if line else None
 
     async def manifest(self) -> pages.Manifest:

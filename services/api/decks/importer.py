@@ -44,7 +44,7 @@ from services.api.settings import Settings
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SEC = 10
-"""How often a live conversion touches its row: far inside records.STALE_AFTER."""
+"""How often a live conversion renews its lease on its row: far inside records.RUN_LEASE."""
 
 
 class DeckImporter:
@@ -105,7 +105,7 @@ class DeckImporter:
         await cancel_and_wait(self._running)
 
     async def _convert(self, row: DeckImportRow, conversion: Conversion, folder: Path, title: str, language: str) -> None:
-        heartbeat = asyncio.create_task(self._touch_periodically(row))
+        heartbeat = asyncio.create_task(self._renew_periodically(row))
         try:
             async with self._slots:
                 await self._imports.record(row, message="Converting")
@@ -119,7 +119,7 @@ class DeckImporter:
                       for number, page in enumerate(manifest.pages, start=1)]
             script, _ = await self._scripts.put(row.video_id, row.import_id, _script(scenes, title, language),
                                                 row.created_by, replace=False)
-            await self._imports.record(row, status=ImportStatus.SUCCEEDED.value, pages_done=len(scenes),
+            await self._imports.finish(row, status=ImportStatus.SUCCEEDED.value, pages_done=len(scenes),
                                        message="Imported", script_id=script.script_id,
                                        scenes_without_narration=decode_script(script).scenes_without_narration())
         except ApplicationError as error:
@@ -135,16 +135,16 @@ class DeckImporter:
             await _discard(conversion, folder)
 
     async def _failed(self, row: DeckImportRow, code: ErrorCode, message: str, detail: dict | None = None) -> None:
-        await self._imports.record(row, status=ImportStatus.FAILED.value, message="Failed", error_code=code.value,
+        await self._imports.finish(row, status=ImportStatus.FAILED.value, message="Failed", error_code=code.value,
                                    error_message=message, error_detail=detail or {})
 
-    async def _touch_periodically(self, row: DeckImportRow) -> None:
+    async def _renew_periodically(self, row: DeckImportRow) -> None:
         while True:
             await asyncio.sleep(HEARTBEAT_SEC)
             try:
                 await self._imports.record(row)
             except Exception:  # the database away for a moment: the next beat tries again
-                log.warning("deck import %s/%s: could not touch its row", row.video_id, row.import_id, exc_info=True)
+                log.warning("deck import %s/%s: could not renew its lease", row.video_id, row.import_id, exc_info=True)
 
     async def _scene(self, row: DeckImportRow, file: Path, page: pages.Page, number: int) -> dict:
         if len(page.notes) > MAX_NARRATION_CHARS:

@@ -183,7 +183,7 @@ def _read_notes(pptx_path: Path) -> tuple[str, list[str]]:
     from pptx import Presentation  # only PPTX conversions pay for importing it
 
     try:
-        presentation = Presentation(pptx_path)
+        presentation = Presentation(str(pptx_path))
         notes = [
             # has_notes_slide first: reading notes_slide creates an empty one.
             slide.notes_slide.notes_text_frame.text.strip() if slide.has_notes_slide

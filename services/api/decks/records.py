@@ -1,14 +1,15 @@
 """Deck import rows: begun once per deck and video (or begun again after a failure), then
-written only by the conversion that owns them (its `run_id`)."""
+written only by the conversion that owns them (its `run_id`), which holds the row's lease
+(db/leases.py) while it converts."""
 
 from datetime import datetime, timedelta
 from enum import Enum
 
-from sqlalchemy import and_, func, or_, select, update
-
 from services.api.db.engine import Database
 from services.api.db.inserts import insert_of
+from services.api.db.leases import LeasedQueue
 from services.api.db.models import DeckImportRow, utc_now
+from services.api.db.pages import page_of
 from services.api.errors import DeckImportNotFound
 
 
@@ -18,20 +19,24 @@ class ImportStatus(str, Enum):
     FAILED = "FAILED"
 
 
-STALE_AFTER = timedelta(seconds=60)
-"""A CONVERTING import whose row went this long untouched lost its API instance (the owner
-touches it every decks/importer.py HEARTBEAT_SEC): it counts as failed and may begin again."""
+RUN_LEASE = timedelta(seconds=60)
+"""How long a conversion's lease lasts from its last write; the conversion renews it every
+decks/importer.py HEARTBEAT_SEC. A CONVERTING import whose lease ran out lost its API instance:
+it counts as failed and may begin again."""
+
+IMPORTS = LeasedQueue(
+    entity=DeckImportRow,
+    key=(DeckImportRow.video_id, DeckImportRow.import_id),
+    owner=DeckImportRow.run_id,
+    lease_until=DeckImportRow.lease_until,
+    # A new run may take over a failed import (settled: its lease is free) or one whose run was
+    # lost (its lease expired); a succeeded one is done for good.
+    due=lambda now: DeckImportRow.status != ImportStatus.SUCCEEDED.value,
+)
 
 
 def is_stale(row: DeckImportRow, now: datetime) -> bool:
-    return row.status == ImportStatus.CONVERTING.value and row.updated_at < now - STALE_AFTER
-
-
-def _restartable(previous: DeckImportRow):
-    """The SQL of "that run failed or went stale" (is_stale), decided inside the UPDATE so two
-    requests cannot both begin the import again."""
-    return and_(DeckImportRow.run_id == previous.run_id,
-                or_(DeckImportRow.status == ImportStatus.FAILED.value, DeckImportRow.updated_at < utc_now() - STALE_AFTER))
+    return row.status == ImportStatus.CONVERTING.value and IMPORTS.has_expired(row, now)
 
 
 class DeckImports:
@@ -51,35 +56,36 @@ class DeckImports:
 
     async def page(self, video_id: str, limit: int, offset: int) -> tuple[list[DeckImportRow], int]:
         async with self._db.read_session() as session:
-            where = DeckImportRow.video_id == video_id
-            total = await session.scalar(select(func.count()).select_from(DeckImportRow).where(where))
-            rows = await session.scalars(select(DeckImportRow).where(where)
-                                         .order_by(DeckImportRow.created_at.desc(), DeckImportRow.import_id)
-                                         .limit(limit).offset(offset))
-            return list(rows), total or 0
+            return await page_of(session, DeckImportRow, DeckImportRow.video_id == video_id,
+                                 (DeckImportRow.created_at.desc(), DeckImportRow.import_id), limit, offset)
 
     async def begin(self, row: DeckImportRow, previous: DeckImportRow | None) -> bool:
-        """Writes `row` as the import's new run: inserted, or over `previous` if that run failed
-        or went stale. False when another request began it first (then leave it to that one)."""
+        """Writes `row` as the import's new run, leased to it: inserted, or over `previous` if that
+        run failed or lost its lease. False when another request began it first (then leave it to
+        that one)."""
+        lease_until = utc_now() + RUN_LEASE
         async with self._db.write_session() as session, session.begin():
             if previous is None:
-                statement = insert_of(self._db.dialect, row).on_conflict_do_nothing(
+                statement = insert_of(self._db.dialect, row).values(lease_until=lease_until).on_conflict_do_nothing(
                     index_elements=["video_id", "import_id"]).returning(DeckImportRow.import_id)
                 return await session.scalar(statement) is not None
-            restarted = await session.execute(
-                update(DeckImportRow)
-                .where(DeckImportRow.video_id == row.video_id, DeckImportRow.import_id == row.import_id,
-                       _restartable(previous))
-                .values(run_id=row.run_id, status=row.status, pages=row.pages, pages_done=0, message=row.message,
-                        script_id=None, scenes_without_narration=None, error_code=None, error_message=None,
-                        error_detail=None, created_by=row.created_by, updated_at=row.updated_at))
-            return restarted.rowcount == 1
+            restarted = await IMPORTS.take(
+                session, [IMPORTS.key_of(row)], row.run_id, lease_until,
+                # Over the run this request saw, not over a run begun meanwhile by another one.
+                where=[DeckImportRow.run_id == previous.run_id],
+                values={"status": row.status, "pages": row.pages, "pages_done": 0, "message": row.message,
+                        "script_id": None, "scenes_without_narration": None, "error_code": None, "error_message": None,
+                        "error_detail": None, "created_by": row.created_by, "updated_at": row.updated_at})
+            return bool(restarted)
 
     async def record(self, row: DeckImportRow, **values) -> None:
-        """Updates the import while `row`'s run owns it and it is converting (touching it too)."""
+        """Updates the import while `row`'s run holds it (renewing its lease)."""
+        now = utc_now()
         async with self._db.write_session() as session, session.begin():
-            await session.execute(
-                update(DeckImportRow)
-                .where(DeckImportRow.video_id == row.video_id, DeckImportRow.import_id == row.import_id,
-                       DeckImportRow.run_id == row.run_id, DeckImportRow.status == ImportStatus.CONVERTING.value)
-                .values(updated_at=utc_now(), **values))
+            await IMPORTS.renew(session, IMPORTS.key_of(row), row.run_id, now + RUN_LEASE,
+                                values={"updated_at": now, **values})
+
+    async def finish(self, row: DeckImportRow, **values) -> None:
+        """Writes how `row`'s run ended, if it still holds the import, and gives its lease up."""
+        async with self._db.write_session() as session, session.begin():
+            await IMPORTS.settle(session, IMPORTS.key_of(row), row.run_id, {"updated_at": utc_now(), **values})

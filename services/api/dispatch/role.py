@@ -63,7 +63,7 @@ class DispatcherRole:
         self._db = db
         self._new_broker = new_broker
         self._broker: RenderBroker | None = None
-        self._contender: asyncio.Task | None = None
+        self._contender: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         if self._settings.shared_job_table:
@@ -167,7 +167,9 @@ class DispatcherRole:
                     await self._give_up()
 
     async def _hold(self, connection: asyncpg.Connection) -> None:
-        while not await connection.fetchval("SELECT pg_try_advisory_lock($1)", DISPATCHER_LOCK):
+        # Polls the lock PostgreSQL holds (no Event in this process can say it is free); not the
+        # blocking pg_advisory_lock, which would hold the connection's only query for as long.
+        while not await connection.fetchval("SELECT pg_try_advisory_lock($1)", DISPATCHER_LOCK):  # noqa: ASYNC110
             await asyncio.sleep(CONTEND_EVERY_SEC)
         # Listening before dispatching starts: a wake-up sent in between is not missed.
         await connection.add_listener(WAKE_CHANNEL, self._woken)

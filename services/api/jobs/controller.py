@@ -4,15 +4,15 @@ from litestar import Controller, Response, get, post
 from litestar.openapi import ResponseSpec
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
-from libs.contracts.codes import JobStatus
+from libs.contracts.codes import JobStatus, Step
 from services.api.auth.roles import Role, requires
 from services.api.dispatch.role import DispatcherRole
+from services.api.jobs.lifecycle import JobLifecycle
 from services.api.jobs.schemas import CreatedRenderJob, CreateRenderJob, PublishedAssets, RenderJob, RenderJobPage
 from services.api.jobs.store import JobStore
 from services.api.jobs.views import asset_links, job_view
 from services.api.openapi import READ_ERRORS, WRITE_ERRORS
 from services.api.params import JobId, Limit, Offset, VideoId
-from services.api.progress.publisher import EventPublisher
 from services.api.settings import Settings
 from services.api.timestamps import iso_utc
 
@@ -26,18 +26,17 @@ class RenderJobController(Controller):
     @post("/render-jobs", operation_id="createRenderJob", status_code=HTTP_202_ACCEPTED, guards=[requires(Role.EDITOR)],
           responses={**WRITE_ERRORS, HTTP_200_OK: ResponseSpec(CreatedRenderJob, description="The video's active job")})
     async def create_render_job(
-        self, jobs: JobStore, dispatcher: DispatcherRole, publisher: EventPublisher, subject: str, video_id: VideoId,
-        data: CreateRenderJob,
+        self, lifecycle: JobLifecycle, dispatcher: DispatcherRole, subject: str, video_id: VideoId, data: CreateRenderJob,
     ) -> Response[CreatedRenderJob]:
         """Start rendering an approved script: 202 with a new job, or 200 with the video's
         PENDING/RUNNING job (one active job per video, enforced by the database)."""
-        job, created, transition = await jobs.create(video_id, data.script_id, subject)
+        job, created = await lifecycle.create(video_id, data.script_id, subject)
         if created:
-            publisher.publish(transition)
             dispatcher.request_dispatch()
         message = "New job created and started" if created else f"Existing {job.status} job returned"
         body = CreatedRenderJob(
-            job_id=job.job_id, status=job.status, progress=job.progress, step=job.step, message=message, created=created
+            job_id=job.job_id, status=job.status, progress=job.progress, step=Step(job.step) if job.step is not None else None,
+            message=message, created=created,
         )
         return Response(body, status_code=HTTP_202_ACCEPTED if created else HTTP_200_OK)
 
@@ -60,11 +59,10 @@ class RenderJobController(Controller):
     @post("/render-jobs/{job_id:str}/cancel", operation_id="cancelRenderJob", status_code=HTTP_200_OK,
           guards=[requires(Role.EDITOR)], responses=WRITE_ERRORS)
     async def cancel_render_job(
-        self, jobs: JobStore, dispatcher: DispatcherRole, publisher: EventPublisher, settings: Settings, video_id: VideoId, job_id: JobId
+        self, lifecycle: JobLifecycle, dispatcher: DispatcherRole, settings: Settings, video_id: VideoId, job_id: JobId
     ) -> RenderJob:
         """Cancel a PENDING or RUNNING job; a RUNNING render is told to stop at once."""
-        job, transition, worker_id = await jobs.cancel(video_id, job_id)
-        publisher.publish(transition)
+        job, worker_id = await lifecycle.cancel(video_id, job_id)
         if worker_id is not None:
             dispatcher.cancel(worker_id, job_id, job.attempt)
         return job_view(job, settings)
@@ -73,9 +71,10 @@ class RenderJobController(Controller):
     async def get_published_assets(self, jobs: JobStore, settings: Settings, video_id: VideoId) -> PublishedAssets:
         """The asset set of the newest successful render, or `published: false`."""
         job = await jobs.published(video_id)
-        if job is None:
+        links = asset_links(settings, video_id, job.job_id, job.assets) if job is not None else None
+        if job is None or links is None:
+            # A published job SUCCEEDED with its assets; one without them has none to name.
             return PublishedAssets(video_id=video_id, published=False)
-        links = asset_links(settings, video_id, job.job_id, job.assets)
         return PublishedAssets(
             video_id=video_id, published=True, video_url=links.video_url, subtitle_url=links.subtitle_url,
             vtt_url=links.vtt_url, thumbnail_url=links.thumbnail_url, duration_sec=links.duration_sec,

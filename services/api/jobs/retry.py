@@ -10,10 +10,10 @@ BACKOFF_BASE_SEC = 1.0
 BACKOFF_JITTER = 0.5
 
 
-def backoff_delay(failed_attempt: int, rng: random.Random = random._inst) -> float:
+def backoff_delay(failed_attempt: int) -> float:
     """1 s, 2 s, 4 s … after attempts 1, 2, 3 …, each ±50 % so retries of many jobs spread out."""
-    base = BACKOFF_BASE_SEC * 2 ** (failed_attempt - 1)
-    return base * rng.uniform(1 - BACKOFF_JITTER, 1 + BACKOFF_JITTER)
+    base = BACKOFF_BASE_SEC * 2.0 ** (failed_attempt - 1)
+    return base * random.uniform(1 - BACKOFF_JITTER, 1 + BACKOFF_JITTER)
 
 
 def attempt_timeout(settings: Settings) -> Callable[[Script], float]:

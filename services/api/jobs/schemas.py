@@ -104,4 +104,5 @@ class JobEvent(msgspec.Struct, kw_only=True, omit_defaults=True):
     assets: AssetLinks | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return msgspec.to_builtins(self)
+        builtins: dict[str, Any] = msgspec.to_builtins(self)  # a Struct becomes a dict
+        return builtins

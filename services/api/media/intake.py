@@ -83,11 +83,13 @@ def intake(data: bytes, limits: MediaLimits) -> StoredImage:
     name = _ACCEPTED_FORMATS[image_format]
     image = _open(data, image_format, name, limits)
     _check_size(*image.size, limits)
-    if image_format in _ANIMATABLE and image.n_frames > 1:
+    # n_frames: on the image plugins of the formats that can animate only.
+    frames: int = getattr(image, "n_frames", 1)
+    if image_format in _ANIMATABLE and frames > 1:
         raise MediaInvalid(
-            f"The {name} image is animated ({image.n_frames} frames); "
+            f"The {name} image is animated ({frames} frames); "
             "animated images are not supported: upload a single frame.",
-            frames=image.n_frames,
+            frames=frames,
         )
     try:
         image.load()

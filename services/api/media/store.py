@@ -7,12 +7,11 @@ writes are idempotent, so the same bytes uploaded twice, even at once, are one m
 
 import asyncio
 
-from sqlalchemy import func, select
-
 from libs.storage import MEDIA_FILE, AssetStore, StorageError, media_key
 from services.api.db.engine import Database
 from services.api.db.inserts import insert_of
 from services.api.db.models import MediaRow, utc_now
+from services.api.db.pages import page_of
 from services.api.errors import AssetStoreUnavailable, MediaNotFound
 from services.api.media.intake import StoredImage
 
@@ -50,10 +49,8 @@ class MediaStore:
 
     async def page(self, video_id: str, limit: int, offset: int) -> tuple[list[MediaRow], int]:
         async with self._db.read_session() as session:
-            total = await session.scalar(select(func.count()).select_from(MediaRow).where(MediaRow.video_id == video_id))
-            rows = await session.scalars(select(MediaRow).where(MediaRow.video_id == video_id)
-                                         .order_by(MediaRow.created_at.desc(), MediaRow.media_id).limit(limit).offset(offset))
-            return list(rows), total or 0
+            return await page_of(session, MediaRow, MediaRow.video_id == video_id,
+                                 (MediaRow.created_at.desc(), MediaRow.media_id), limit, offset)
 
     def read(self, video_id: str, row: MediaRow):
         """The stored image's bytes, in chunks."""

@@ -8,12 +8,12 @@ increment and a histogram observation.
 """
 
 import time
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from litestar.enums import ScopeType
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusMiddleware
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
-from litestar.types import Message, Receive, Scope, Send
+from litestar.types import HTTPScope, Message, Receive, Scope, Send
 
 APP_NAME = "slidereel"
 
@@ -35,7 +35,8 @@ class CachedLabelsPrometheusMiddleware(PrometheusMiddleware):
         try:
             await self.app(scope, receive, send_noting_status)
         finally:
-            count, duration, errors = self._labelled(scope["method"], scope["path_template"], status)
+            # HTTP scopes only (http_metrics: scopes={ScopeType.HTTP}).
+            count, duration, errors = self._labelled(cast(HTTPScope, scope)["method"], scope["path_template"], status)
             count.inc()
             duration.observe(time.perf_counter() - started)
             if errors is not None:
@@ -46,7 +47,7 @@ class CachedLabelsPrometheusMiddleware(PrometheusMiddleware):
         children = self._children.get(key)
         if children is None:
             # Label names and order as Litestar's middleware has them, so dashboards built for it work.
-            labels = {"method": method, "path": path, "status_code": status, "app_name": APP_NAME}
+            labels: dict[str, str | int | float] = {"method": method, "path": path, "status_code": status, "app_name": APP_NAME}
             values = list(labels.values())
             errors = self.requests_error_count(labels).labels(*values) if status >= HTTP_500_INTERNAL_SERVER_ERROR else None
             children = (self.request_count(labels).labels(*values), self.request_time(labels).labels(*values), errors)

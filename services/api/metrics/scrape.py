@@ -16,9 +16,9 @@ async def refresh_gauges(db: Database, dispatcher: DispatcherRole) -> None:
     async with db.read_session() as session:
         counts = dict((await session.execute(select(JobRow.status, func.count()).group_by(JobRow.status))).all())
     for status in JobStatus:
-        JOBS.labels(status.value).set(counts.get(status.value, 0))
-    QUEUE_DEPTH.set(counts.get(JobStatus.PENDING.value, 0))
-    RENDERS_IN_FLIGHT.set(counts.get(JobStatus.RUNNING.value, 0))
+        JOBS.labels(status.value).set(counts.get(status, 0))
+    QUEUE_DEPTH.set(counts.get(JobStatus.PENDING, 0))
+    RENDERS_IN_FLIGHT.set(counts.get(JobStatus.RUNNING, 0))
     WORKERS_ALIVE.set((await dispatcher.status()).renderers)
 
 

@@ -29,8 +29,10 @@ from services.api.settings import Settings
 log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "slidereel_events"
-EVERY_STREAM = "streams"
-"""The Litestar channel every progress stream of this instance subscribes to as well."""
+ALL_STREAMS_CHANNEL = "streams"
+"""The Litestar channel every progress stream subscribes to besides its job's or video's: a
+resync marker published there reaches them all. Instances name it to each other in their
+notifications, so its value stays what every running version expects."""
 PAYLOAD_MAX_BYTES = 7_999
 """PostgreSQL refuses a notification payload of 8000 bytes or more."""
 BATCH_MAX = 500
@@ -102,7 +104,7 @@ class ClusterFanout:
                 # What was lost in flight or dropped is in the job table: every stream of every
                 # instance reads what it lacks from there.
                 self._owe_resync = False
-                batch.insert(0, "\n".join((self._instance, EVERY_STREAM, msgspec.json.encode(Resync()).decode())))
+                batch.insert(0, "\n".join((self._instance, ALL_STREAMS_CHANNEL, msgspec.json.encode(Resync()).decode())))
             for start in range(0, len(batch), BATCH_MAX):
                 await self._notify(connection, batch[start:start + BATCH_MAX])
 
@@ -125,7 +127,7 @@ class ClusterFanout:
                 try:
                     await connection.add_listener(NOTIFY_CHANNEL, self._received)
                     if missed:
-                        self._channels.publish(msgspec.json.encode(Resync()), EVERY_STREAM)
+                        self._channels.publish(msgspec.json.encode(Resync()), ALL_STREAMS_CHANNEL)
                     await until_lost(connection, self._settings.heartbeat_interval)
                 except LINK_ERRORS as error:
                     log.warning("progress fan-out's listening connection failed: %s", error)

@@ -7,8 +7,7 @@ import logging
 import msgspec
 from litestar.channels import ChannelsPlugin
 
-from libs.contracts.codes import JobStatus
-from services.api.jobs.store import Transition
+from services.api.jobs.lifecycle import Transition
 from services.api.jobs.views import event_view
 from services.api.metrics.instruments import RENDER_DURATION
 from services.api.progress.fanout import ClusterFanout
@@ -32,10 +31,8 @@ class EventPublisher:
         self._fanout = fanout
         self._encoder = msgspec.json.Encoder()
 
-    def publish(self, transition: Transition | None) -> None:
+    def publish(self, transition: Transition) -> None:
         """Encodes the event once for every subscriber of its job and of its video."""
-        if transition is None:
-            return
         event = transition.event
         data = self._encoder.encode(event_view(event, self._settings))
         channels = [job_channel(event.job_id), video_channel(event.video_id)]
@@ -50,5 +47,5 @@ def _record_status_change(transition: Transition) -> None:
     job = transition.job
     log.info("job %s: %s", job.status, transition.event.message,
              extra={"job_id": job.job_id, "video_id": job.video_id, "attempt": job.attempt, "worker_id": job.worker_id})
-    if JobStatus(job.status).is_terminal and job.started_at is not None:
+    if job.status.is_terminal and job.started_at is not None and job.finished_at is not None:
         RENDER_DURATION.labels(job.status).observe((job.finished_at - job.started_at).total_seconds())

@@ -16,9 +16,9 @@ backlog, and so the server's memory, stays bounded and publishing never waits fo
 """
 
 import asyncio
-from typing import Annotated
 import contextlib
 from datetime import UTC, datetime
+from typing import Annotated, cast
 
 import msgspec
 from litestar import WebSocket, websocket
@@ -31,10 +31,12 @@ from litestar.status_codes import WS_1000_NORMAL_CLOSURE
 from libs.contracts.codes import TERMINAL_STATUSES, JobStatus
 from services.api.auth.roles import Role, requires
 from services.api.db.models import JobRow
+from services.api.errors import JobNotFound
+from services.api.http_errors import error_body
 from services.api.jobs.store import JobStore
 from services.api.jobs.views import event_view, snapshot_view
 from services.api.metrics.instruments import WEBSOCKET_CLIENTS
-from services.api.progress.fanout import EVERY_STREAM, RESYNC
+from services.api.progress.fanout import ALL_STREAMS_CHANNEL, RESYNC
 from services.api.progress.publisher import job_channel, video_channel
 from services.api.settings import Settings
 from services.api.timestamps import iso_utc
@@ -110,8 +112,8 @@ class ProgressStream:
             key = self._decode_key(data)
             if key.type == RESYNC:
                 ended = await self._resync(key.job_id)
-            elif key.seq <= self._sent_seq.get(key.job_id, 0):
-                continue
+            elif key.job_id is None or key.seq <= self._sent_seq.get(key.job_id, 0):
+                continue  # only a resync names no job
             elif key.seq > self._sent_seq.get(key.job_id, 0) + 1:
                 ended = await self._send_stored(key.job_id)
             else:
@@ -169,18 +171,21 @@ async def _stream(
 ) -> None:
     target = await jobs.find(job_id) if job_id else await jobs.latest_job(video_id, JobStatus.RUNNING)
     if job_id and (target is None or target.video_id != video_id):
-        await socket.send_json({"type": "error", "error_code": "JOB_NOT_FOUND", "message": f"Job {job_id!r} of video {video_id!r} does not exist."})
+        missing = JobNotFound.of(video_id, job_id)
+        await socket.send_json({"type": "error", **error_body(missing.error_code, missing.message, missing.detail)})
         await socket.close(code=JOB_NOT_FOUND_CLOSE, reason="job not found")
         return
     channel = job_channel(target.job_id) if target else video_channel(video_id)
     stream = ProgressStream(socket, jobs, settings, video_id, follow_one_job=target is not None)
-    async with channels.start_subscription([channel, EVERY_STREAM]) as subscriber:
+    async with channels.start_subscription([channel, ALL_STREAMS_CHANNEL]) as subscriber:
         await socket.send_json({
             "type": "connected", "video_id": video_id, "job_id": target.job_id if target else None,
             "message": "Connected to render progress stream", "timestamp": iso_utc(datetime.now(UTC)),
         })
         shown = target or await jobs.latest_job(video_id)
-        lagged = await _send_until_done(socket, stream.send_all(shown, last_seq, subscriber), subscriber.overflowed)
+        # The plugin's subscriber_class (app.py).
+        overflowed = cast(BoundedSubscriber, subscriber).overflowed
+        lagged = await _send_until_done(socket, stream.send_all(shown, last_seq, subscriber), overflowed)
     code, reason = (SLOW_CONSUMER_CLOSE, "slow consumer: reconnect with last_seq") if lagged else (WS_1000_NORMAL_CLOSURE, "job finished")
     # Fails harmlessly when the client has already gone.
     with contextlib.suppress(Exception):

@@ -9,11 +9,9 @@ from services.api.auth.roles import Role, requires
 from services.api.db.models import ScriptRow
 from services.api.openapi import READ_ERRORS, WRITE_ERRORS
 from services.api.params import Limit, Offset, ScriptId, VideoId
-from services.api.scripts.schemas import ScriptPage, ScriptSummary, ScriptView
+from services.api.scripts.schemas import ScriptPage, ScriptStatus, ScriptSummary, ScriptView
 from services.api.scripts.store import ScriptStore, decode_script
 from services.api.timestamps import iso_utc
-
-
 
 
 class ScriptController(Controller):
@@ -65,7 +63,7 @@ class ScriptController(Controller):
 def script_view(row: ScriptRow) -> ScriptView:
     script = decode_script(row)
     return ScriptView(
-        video_id=row.video_id, script_id=row.script_id, status=row.status, title=script.title,
+        video_id=row.video_id, script_id=row.script_id, status=ScriptStatus(row.status), title=script.title,
         language=script.language, voice=script.voice, rate=script.rate, voice_fallback=script.voice_fallback,
         lexicon=script.lexicon, scenes=script.scenes, created_by=row.created_by,
         created_at=iso_utc(row.created_at), updated_at=iso_utc(row.updated_at), approved_at=iso_utc(row.approved_at),
@@ -75,7 +73,7 @@ def script_view(row: ScriptRow) -> ScriptView:
 def script_summary(row: ScriptRow) -> ScriptSummary:
     script = decode_script(row)
     return ScriptSummary(
-        script_id=row.script_id, status=row.status, title=script.title, language=script.language,
+        script_id=row.script_id, status=ScriptStatus(row.status), title=script.title, language=script.language,
         scene_count=len(script.scenes), created_by=row.created_by, created_at=iso_utc(row.created_at),
         updated_at=iso_utc(row.updated_at), approved_at=iso_utc(row.approved_at),
     )

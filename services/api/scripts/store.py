@@ -3,13 +3,14 @@
 from uuid import uuid4
 
 import msgspec
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.contracts.script import Script
 from services.api.db.engine import Database
 from services.api.db.models import MediaRow, ScriptRow, utc_now
+from services.api.db.pages import page_of
 from services.api.errors import NarrationMissing, ScriptImmutable, ScriptNotFound, UnknownMedia
 from services.api.scripts.schemas import ScriptStatus
 
@@ -81,15 +82,8 @@ class ScriptStore:
 
     async def page(self, video_id: str, limit: int, offset: int) -> tuple[list[ScriptRow], int]:
         async with self._db.read_session() as session:
-            total = await session.scalar(select(func.count()).select_from(ScriptRow).where(ScriptRow.video_id == video_id))
-            rows = await session.scalars(
-                select(ScriptRow)
-                .where(ScriptRow.video_id == video_id)
-                .order_by(ScriptRow.created_at.desc(), ScriptRow.script_id)
-                .limit(limit)
-                .offset(offset)
-            )
-            return list(rows), total or 0
+            return await page_of(session, ScriptRow, ScriptRow.video_id == video_id,
+                                 (ScriptRow.created_at.desc(), ScriptRow.script_id), limit, offset)
 
     @staticmethod
     async def _require(session, video_id: str, script_id: str, *, lock: bool = False) -> ScriptRow:

@@ -2,6 +2,7 @@
 
 from litestar import Controller, get
 
+from libs.contracts.codes import Step
 from services.api.auth.roles import Role, requires
 from services.api.db.engine import Database
 from services.api.openapi import READ_ERRORS
@@ -30,6 +31,7 @@ def video_summary(video: VideoActivity) -> VideoSummary:
         video_id=video.video_id, script_count=video.script_count, approved_script_count=video.approved_script_count,
         updated_at=iso_utc(video.updated_at), published=video.published,
         latest_job=None if job is None else LatestJob(
-            job_id=job.job_id, status=job.status, step=job.step, progress=job.progress, created_at=iso_utc(job.created_at),
+            job_id=job.job_id, status=job.status, step=None if job.step is None else Step(job.step), progress=job.progress,
+            created_at=iso_utc(job.created_at),
         ),
     )

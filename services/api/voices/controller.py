@@ -15,8 +15,8 @@ from services.api.voices.schemas import LanguageFilter, VoiceCatalog, VoicePrevi
 PREVIEW_ERRORS = {
     code: ResponseSpec(ErrorBody, description=description) for code, description in (
         (502, "The TTS engine could not speak it (TTS_FAILED, with the engine's message)"),
-        (503, "No connected renderer offers the voice's engine, or this API instance is not the dispatcher "
-              "(VOICE_UNAVAILABLE); ask again"),
+        (503, ("No connected renderer offers the voice's engine, or this API instance is not the dispatcher "
+               "(VOICE_UNAVAILABLE); ask again")),
         (504, "No renderer spoke it in time (TIMEOUT)"),
     )
 }

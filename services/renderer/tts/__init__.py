@@ -50,7 +50,7 @@ def usable_engines(settings: RendererSettings) -> tuple[list[str], dict[str, str
     for name in engine_names():
         engine = get_engine(name, settings)
         availability = engine.available()
-        if not availability.ok:
+        if availability.reason is not None:  # not availability.ok
             reasons[name] = availability.reason
         if availability.ok or isinstance(engine, CloudEngine):
             usable.append(name)

@@ -104,26 +104,13 @@ class Availability:
         return self.reason is None
 
 
-class TtsEngine(Protocol):
-    name: str
-    model_id: str
-    """What besides voice and language shapes the sound (model file, library version): part
-    of the cache key, so a replaced model is not answered from the cache."""
-    concurrency: int
-    """Sentences it speaks at once when given several (a cloud engine's TTS_CONCURRENCY; 1 for
-    an engine that computes here)."""
+class Synthesizer(Protocol):
+    """What speaks a narration (narration.narrate): an engine, or a job's voice prepared from one."""
 
     @property
-    def languages(self) -> frozenset[str] | None:
-        """Primary language subtags it speaks; None when the model does not say."""
-        ...
-
-    def available(self) -> Availability:
-        """Whether it can run at all, checked cheaply (no model load)."""
-        ...
-
-    def check(self, sentences: list[str], language: str, voice: str | None) -> None:
-        """Raises SynthesisError before any synthesis when it cannot say `sentences`."""
+    def concurrency(self) -> int:
+        """Sentences it speaks at once when given several (a cloud engine's TTS_CONCURRENCY; 1 for
+        an engine that computes here)."""
         ...
 
     def synthesize(
@@ -147,6 +134,29 @@ class TtsEngine(Protocol):
         `voice` is engine-specific; an unknown one falls back to the language's default.
         Raises SynthesisCanceled when `cancel` is set, SynthesisError when the engine fails.
         """
+        ...
+
+
+class TtsEngine(Synthesizer, Protocol):
+    name: str
+
+    @property
+    def model_id(self) -> str:
+        """What besides voice and language shapes the sound (model file, library version): part
+        of the cache key, so a replaced model is not answered from the cache."""
+        ...
+
+    @property
+    def languages(self) -> frozenset[str] | None:
+        """Primary language subtags it speaks; None when the model does not say."""
+        ...
+
+    def available(self) -> Availability:
+        """Whether it can run at all, checked cheaply (no model load)."""
+        ...
+
+    def check(self, sentences: list[str], language: str, voice: str | None) -> None:
+        """Raises SynthesisError before any synthesis when it cannot say `sentences`."""
         ...
 
     def voices(self) -> list[VoiceInfo]:

@@ -141,11 +141,6 @@ class CacheCounts:
     hits: int = 0
     misses: int = 0
 
-    @property
-    def hit_rate(self) -> float:
-        looked_up = self.hits + self.misses
-        return self.hits / looked_up if looked_up else 0.0
-
 
 class CachingEngine:
     """`engine` with each sentence looked up in `cache` first; the misses go to the engine in one

@@ -47,6 +47,13 @@ class CoquiEngine:
         """torch's CPU threads for this process; None leaves torch's default (one per core)."""
 
     @property
+    def _folder(self) -> Path:
+        """The model folder; without one the engine is not available() and is asked for nothing else."""
+        if self.model_dir is None:
+            raise SynthesisError("COQUI_MODEL_DIR is not set (a folder with config.json and a checkpoint)", retryable=False)
+        return self.model_dir
+
+    @property
     def model_id(self) -> str:
         """The folder and its checkpoint's size and mtime: a replaced model is a new one."""
         checkpoint = self._checkpoint()
@@ -139,13 +146,13 @@ class CoquiEngine:
         config = self._config()
         sample_rate = int(config.get("audio", {}).get("output_sample_rate") or config.get("audio", {}).get("sample_rate") or 22050)
         return [
-            VoiceInfo(voice=self.name, engine=self.name, language=language, name=self.model_dir.name, kind="neural",
+            VoiceInfo(voice=self.name, engine=self.name, language=language, name=self._folder.name, kind="neural",
                       where="local", sample_rate=sample_rate)
             for language in sorted(self.languages or {config.get("phoneme_language") or ""})
         ]
 
     def _config(self) -> dict[str, Any]:
-        path = self.model_dir / CONFIG_NAME
+        path = self._folder / CONFIG_NAME
         try:
             return json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -156,8 +163,8 @@ class CoquiEngine:
     def _checkpoint(self) -> Path:
         """The checkpoint file (XTTS loads itself from the folder, but it too has a model.pth)."""
         for name in CHECKPOINT_NAMES:
-            if (self.model_dir / name).is_file():
-                return self.model_dir / name
+            if (self._folder / name).is_file():
+                return self._folder / name
         raise SynthesisError(
             f"the model folder {self.model_dir} has no checkpoint ({', '.join(CHECKPOINT_NAMES)})", retryable=False
         )
@@ -166,7 +173,7 @@ class CoquiEngine:
         key = self.model_id
         with _models_lock:
             if key not in _models:
-                _models[key] = _LoadedModel.load(self.model_dir, self._checkpoint(), self._config(), self.threads)
+                _models[key] = _LoadedModel.load(self._folder, self._checkpoint(), self._config(), self.threads)
             return _models[key]
 
 

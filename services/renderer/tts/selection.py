@@ -107,7 +107,7 @@ def _model_dir(spec: VoiceSpec, settings: RendererSettings) -> Path | None:
             retryable=False,
         )
     folder = (root or Path.cwd()) / spec.model
-    if spec.from_script and not folder.resolve().is_relative_to(root.resolve()):
+    if spec.from_script and root is not None and not folder.resolve().is_relative_to(root.resolve()):
         raise SynthesisError(f"voice {spec.text!r} names a model folder outside COQUI_MODEL_ROOT", retryable=False)
     return folder
 

@@ -141,15 +141,16 @@ class SupertonicEngine:
     def voices(self) -> list[VoiceInfo]:
         """The folder's preset voices for the catalog languages, read from file names and
         tts.json (the model is not loaded)."""
-        if not self.available().ok:
+        folder = self.model_dir
+        if folder is None or not self.available().ok:
             return []
         try:
-            config = json.loads((self.model_dir / "onnx" / "tts.json").read_text(encoding="utf-8"))
+            config = json.loads((folder / "onnx" / "tts.json").read_text(encoding="utf-8"))
             sample_rate = int(config["ae"]["sample_rate"])
         except (OSError, ValueError, KeyError, TypeError):
-            log.warning("cannot read the sample rate from %s", self.model_dir / "onnx" / "tts.json")
+            log.warning("cannot read the sample rate from %s", folder / "onnx" / "tts.json")
             return []
-        styles = sorted(path.stem for path in (self.model_dir / VOICE_STYLES_DIR).glob("*.json"))
+        styles = sorted(path.stem for path in (folder / VOICE_STYLES_DIR).glob("*.json"))
         return [
             VoiceInfo(
                 voice=f"{self.name}#{style}",
@@ -166,7 +167,7 @@ class SupertonicEngine:
         ]
 
     def _style_name(self, model, voice: str | None) -> str:
-        if voice in model.styles:
+        if voice is not None and voice in model.styles:
             return voice
         fallback = DEFAULT_VOICE if DEFAULT_VOICE in model.styles else min(model.styles)
         if voice is not None:
@@ -175,8 +176,10 @@ class SupertonicEngine:
 
     def _folder(self) -> Path:
         availability = self.available()
-        if not availability.ok:
+        if availability.reason is not None:
             raise SynthesisError(availability.reason, retryable=False)
+        if self.model_dir is None:  # available() says so first
+            raise SynthesisError(f"{MODEL_DIR_SETTING} is not set", retryable=False)
         return self.model_dir
 
     def _unavailable(self, reason: str) -> str:

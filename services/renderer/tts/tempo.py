@@ -2,6 +2,7 @@
 slower at the same pitch (FFmpeg's atempo filter through PyAV), at its own sample rate."""
 
 from fractions import Fraction
+from typing import cast
 
 import av
 import av.filter
@@ -30,7 +31,7 @@ def change_tempo(pcm: bytes, sample_rate: int, rate: float) -> bytes:
     out = bytearray()
     while True:
         try:
-            result = graph.pull()
+            result = cast(av.AudioFrame, graph.pull())  # an audio-only graph
         except (av.error.BlockingIOError, av.error.EOFError):
             break
         out += bytes(result.planes[0])[: result.samples * SAMPLE_WIDTH]

@@ -107,7 +107,7 @@ def build_app(
     async def job_store(app: Litestar) -> AsyncIterator[None]:
         # Opened here, on the app's own event loop, which the test client runs.
         db = open_database(jobs_db_url(asset_dir))
-        app.state.jobs = JobStore(db, max_attempts=1, attempt_timeout=lambda script: 60.0)
+        app.state.jobs = JobStore(db)
         try:
             yield
         finally:

@@ -12,6 +12,7 @@ from libs.contracts.bus import JobFinished, Outcome, RenderedAssets
 from libs.contracts.codes import ErrorCode
 from libs.contracts.script import LexiconEntry, Scene, Script
 from services.api.db.models import JobLexiconRow, JobRow, WebhookDeliveryRow
+from services.api.jobs.lifecycle import JobLifecycle
 from services.api.jobs.store import JobStore
 from services.api.lexicon.store import replace_lexicon, video_lexicon
 from services.api.scripts.store import ScriptStore
@@ -31,7 +32,8 @@ def script(lexicon: list[LexiconEntry] | None = None) -> Script:
 async def jobs(db, tmp_path):
     settings = Settings(db_path=tmp_path / "jobs.db", webhook_urls=("http://receiver.test/hook",),
                         public_base_url="http://api.test")
-    yield JobStore(db, max_attempts=1, attempt_timeout=lambda script: 60.0, outbox=WebhookOutbox(settings))
+    yield JobLifecycle(db, lambda transition: None, max_attempts=1, attempt_timeout=lambda script: 60.0,
+                       outbox=WebhookOutbox(settings))
 
 
 async def approved(db, video_id: str, body: Script) -> None:
@@ -52,7 +54,7 @@ async def test_a_job_speaks_by_the_lexicon_its_video_had_when_it_was_created(db,
     later = [LexiconEntry(term="API", say="아피"), LexiconEntry(term="URL", say="유알엘")]
     await replace_lexicon(db, "v", later, "tester")
 
-    _, work = await jobs.claim_next("w1", ESPEAK)
+    work = await jobs.claim("w1", ESPEAK)
 
     assert work.lexicon == [API]
     assert await video_lexicon(db, "v") == later, "the video's own lexicon is the new one"
@@ -63,7 +65,7 @@ async def test_the_scripts_entries_join_the_videos_and_win_for_the_same_term(db,
     await replace_lexicon(db, "v", [API, LexiconEntry(term="URL", say="유알엘")], "tester")
     await jobs.create("v", "s", "tester")
 
-    _, work = await jobs.claim_next("w1", ESPEAK)
+    work = await jobs.claim("w1", ESPEAK)
 
     assert [(entry.term, entry.say) for entry in work.lexicon] == [("URL", "유알엘"), ("api", "에이 피 아이"), ("SQL", "시퀄")]
 
@@ -73,14 +75,14 @@ async def test_a_job_without_any_lexicon_stores_none_and_renders_with_none(db, j
     await replace_lexicon(db, "v", [], "tester")  # cleared: stored, but empty
     await jobs.create("v", "s", "tester")
 
-    _, work = await jobs.claim_next("w1", ESPEAK)
+    work = await jobs.claim("w1", ESPEAK)
 
     assert work.lexicon == [] and await job_lexicon_rows(db) == 0
 
 
 async def test_a_jobs_lexicon_goes_with_the_job(db, jobs):
     await approved(db, "v", script([API]))
-    job, _, _ = await jobs.create("v", "s", "tester")
+    job, _ = await jobs.create("v", "s", "tester")
     assert await job_lexicon_rows(db) == 1
     async with db.write_session() as session, session.begin():
         await session.execute(delete(JobRow).where(JobRow.job_id == job.job_id))  # as the TTL sweep does
@@ -89,15 +91,15 @@ async def test_a_jobs_lexicon_goes_with_the_job(db, jobs):
 
 async def test_the_voice_that_spoke_is_kept_with_the_job_and_told_to_webhooks(db, jobs):
     await approved(db, "v", script())
-    job, _, _ = await jobs.create("v", "s", "tester")
-    await jobs.claim_next("w1", ESPEAK)
-    assert (await jobs.find(job.job_id)).voice_used is None
+    job, _ = await jobs.create("v", "s", "tester")
+    await jobs.claim("w1", ESPEAK)
+    assert (await JobStore(db).find(job.job_id)).voice_used is None
 
     spoken = RenderedAssets(duration_sec=1.0, voice_used="espeak#ko")
     finish = await jobs.finish(JobFinished(job_id=job.job_id, attempt=1, outcome=Outcome.SUCCEEDED, assets=spoken), "w1")
 
-    assert finish.transition.job.voice_used == "espeak#ko"
-    assert (await jobs.published("v")).voice_used == "espeak#ko"
+    assert finish.job.voice_used == "espeak#ko"
+    assert (await JobStore(db).published("v")).voice_used == "espeak#ko"
     async with db.read_session() as session:
         [payload] = await session.scalars(select(WebhookDeliveryRow.payload))
     assert json.loads(payload)["data"]["voice_used"] == "espeak#ko"
@@ -105,15 +107,15 @@ async def test_the_voice_that_spoke_is_kept_with_the_job_and_told_to_webhooks(db
 
 async def test_credentials_in_a_renderers_error_are_masked_before_anyone_reads_them(db, jobs):
     await approved(db, "v", script())
-    job, _, _ = await jobs.create("v", "s", "tester")
-    await jobs.claim_next("w1", ESPEAK)
+    job, _ = await jobs.create("v", "s", "tester")
+    await jobs.claim("w1", ESPEAK)
     leaked = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
     failed = JobFinished(job_id=job.job_id, attempt=1, outcome=Outcome.FAILED, error_code=ErrorCode.TTS_FAILED,
                          error_message=f"azure: 401 from https://tts.test/v1?token=s3cr3t (Authorization: Bearer {leaked})")
 
-    ended = (await jobs.finish(failed, "w1")).transition.job
+    ended = (await jobs.finish(failed, "w1")).job
 
     assert ended.status == "FAILED" and ended.error_message.startswith("azure: 401")
     assert "s3cr3t" not in ended.error_message and leaked not in ended.error_message
-    _, [attempt] = await jobs.get_with_attempts("v", job.job_id)
+    _, [attempt] = await JobStore(db).get_with_attempts("v", job.job_id)
     assert "s3cr3t" not in attempt.error_message and leaked not in attempt.error_message

@@ -1,10 +1,10 @@
-"""The broker stores every progress event while it keeps up with the bus; a backlog longer than
+"""The job-state service stores every progress event while it keeps up with the bus; a backlog longer than
 one batch (it fell behind) is merged latest-wins (DESIGN §3) so that catching up costs bounded
 work, and still ends the bar where it would have and keeps every step change."""
 
 from libs.contracts.bus import Progress
 from libs.contracts.codes import Step
-from services.api.dispatch.broker import PROGRESS_BATCH_MAX, progress_to_store
+from services.api.dispatch.job_state import PROGRESS_BATCH_MAX, progress_to_store
 
 
 def progress(job_id: str, seq: int, step: Step, value: int, attempt: int = 1) -> Progress:

@@ -9,6 +9,7 @@ import pytest
 from libs.contracts.bus import Progress
 from libs.contracts.codes import Step
 from libs.contracts.script import Scene, Script
+from services.api.jobs.lifecycle import JobLifecycle, Transition
 from services.api.jobs.store import JobStore
 from services.api.jobs.views import event_view
 from services.api.progress.fanout import Resync
@@ -42,14 +43,16 @@ class Live:
 @pytest.fixture
 async def running_job(db):
     """A job with events 1 (PENDING), 2 (RUNNING) and 3 (progress); returns (store, job, events)."""
+    announced: list[Transition] = []
     await ScriptStore(db).put("v", "s", Script(title="t", scenes=[Scene(narration="안녕하세요.")]), "tester")
     await ScriptStore(db).approve("v", "s")
-    jobs = JobStore(db, 3, lambda script: 60.0)
-    job, _, _ = await jobs.create("v", "s", "tester")
-    await jobs.claim_next("w0", {"espeak"})
-    applied, _ = await jobs.apply_progress_batch([Progress(
+    lifecycle, jobs = JobLifecycle(db, announced.append, max_attempts=3, attempt_timeout=lambda script: 60.0), JobStore(db)
+    job, _ = await lifecycle.create("v", "s", "tester")
+    await lifecycle.claim("w0", {"espeak"})
+    before = len(announced)
+    stale = await lifecycle.record_progress([Progress(
         job_id=job.job_id, video_id="v", attempt=1, seq=1, step=Step.GENERATE_TTS, progress=10, ts=time.time())])
-    assert [t.event.seq for t in applied] == [3]
+    assert stale == 0 and [t.event.seq for t in announced[before:]] == [3]
     return jobs, job, await jobs.events_after(job.job_id, 0)
 
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from services.api.db.models import AttemptRow, JobEventRow, JobRow, PublishedRow, utc_now
 from libs.storage.local import LocalFolderStore
+from services.api.db.models import AttemptRow, JobEventRow, JobRow, PublishedRow, utc_now
 from services.api.ops.retention import expire_jobs
 
 pytestmark = pytest.mark.anyio

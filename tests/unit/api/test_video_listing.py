@@ -5,7 +5,7 @@ import pytest
 
 from libs.contracts.bus import JobFinished, Outcome, RenderedAssets
 from libs.contracts.script import Scene, Script
-from services.api.jobs.store import JobStore
+from services.api.jobs.lifecycle import JobLifecycle
 from services.api.scripts.store import ScriptStore
 from services.api.videos.store import page_of_videos
 
@@ -18,16 +18,17 @@ async def test_no_scripts_means_no_videos(db):
 
 
 async def test_videos_are_summarized_newest_edit_first_with_their_newest_job(db):
-    scripts, jobs = ScriptStore(db), JobStore(db, max_attempts=3, attempt_timeout=lambda script: 60.0)
+    scripts, jobs = ScriptStore(db), JobLifecycle(db, lambda transition: None, max_attempts=3,
+                                                attempt_timeout=lambda script: 60.0)
     for script_id in ("s1", "s2"):
         await scripts.put("older", script_id, SCRIPT, "tester")
     await scripts.approve("older", "s1")
     await scripts.put("newer", "s1", SCRIPT, "tester")
     await scripts.approve("newer", "s1")
-    canceled, _, _ = await jobs.create("newer", "s1", "tester")
+    canceled, _ = await jobs.create("newer", "s1", "tester")
     await jobs.cancel("newer", canceled.job_id)
-    rendered, _, _ = await jobs.create("newer", "s1", "tester")
-    await jobs.claim_next("w1", {"espeak"})
+    rendered, _ = await jobs.create("newer", "s1", "tester")
+    await jobs.claim("w1", {"espeak"})
     await jobs.finish(JobFinished(job_id=rendered.job_id, attempt=1, outcome=Outcome.SUCCEEDED,
                                   assets=RenderedAssets(duration_sec=1.0)), "w1")
 

@@ -14,7 +14,7 @@ from libs.contracts.bus import JobFinished, Outcome, RenderedAssets
 from libs.contracts.codes import ErrorCode
 from libs.contracts.script import Scene, Script
 from services.api.db.models import WebhookDeliveryRow, utc_now
-from services.api.jobs.store import JobStore
+from services.api.jobs.lifecycle import JobLifecycle
 from services.api.scripts.store import ScriptStore
 from services.api.settings import Settings
 from services.api.webhooks.backoff import DELIVERY_WINDOW, MAX_DELAY_SEC, next_attempt_at
@@ -65,7 +65,8 @@ async def jobs(db, tmp_path):
     await scripts.put("v", "s", SCRIPT, "tester")
     await scripts.approve("v", "s")
     settings = Settings(db_path=tmp_path / "jobs.db", webhook_urls=URLS, public_base_url="http://api.test")
-    yield JobStore(db, max_attempts=1, attempt_timeout=lambda script: 60.0, outbox=WebhookOutbox(settings))
+    yield JobLifecycle(db, lambda transition: None, max_attempts=1, attempt_timeout=lambda script: 60.0,
+                       outbox=WebhookOutbox(settings))
 
 
 async def outbox_rows(db) -> list[WebhookDeliveryRow]:
@@ -75,11 +76,11 @@ async def outbox_rows(db) -> list[WebhookDeliveryRow]:
 
 @pytest.mark.anyio
 async def test_only_terminal_transitions_enqueue_one_event_per_url(db, jobs):
-    job, _, _ = await jobs.create("v", "s", "tester")
-    transition, _ = await jobs.claim_next("w1", {"espeak"})
+    job, _ = await jobs.create("v", "s", "tester")
+    assert await jobs.claim("w1", {"espeak"}) is not None
     assert await outbox_rows(db) == [], "PENDING and RUNNING are not webhook events"
     finished = JobFinished(job_id=job.job_id, attempt=1, outcome=Outcome.SUCCEEDED, assets=RenderedAssets(duration_sec=2.5))
-    assert (await jobs.finish(finished, "w1")).transition.job.status == "SUCCEEDED"
+    assert (await jobs.finish(finished, "w1")).job.status == "SUCCEEDED"
     rows = await outbox_rows(db)
     assert [row.url for row in rows] == list(URLS)
     assert len({row.webhook_id for row in rows}) == 2 and all(row.webhook_id.startswith("msg_") for row in rows)
@@ -93,10 +94,11 @@ async def test_only_terminal_transitions_enqueue_one_event_per_url(db, jobs):
 
 @pytest.mark.anyio
 async def test_failed_and_canceled_jobs_are_announced_too(db, jobs):
-    failed, _, _ = await jobs.create("v", "s", "tester")
-    await jobs.claim_next("w1", {"espeak"})
-    await jobs.fail_attempt(failed.job_id, 1, ErrorCode.INVALID_SCRIPT, "no", retryable=False)
-    canceled, _, _ = await jobs.create("v", "s", "tester")
+    failed, _ = await jobs.create("v", "s", "tester")
+    await jobs.claim("w1", {"espeak"})
+    await jobs.finish(JobFinished(job_id=failed.job_id, attempt=1, outcome=Outcome.FAILED, retryable=False,
+                                  error_code=ErrorCode.INVALID_SCRIPT, error_message="no"), "w1")
+    canceled, _ = await jobs.create("v", "s", "tester")
     await jobs.cancel("v", canceled.job_id)
     types = {(row.job_id, row.event_type) for row in await outbox_rows(db)}
     assert types == {(failed.job_id, "render_job.failed"), (canceled.job_id, "render_job.canceled")}

@@ -1,10 +1,18 @@
+"""The MP4 as the pipeline composes it (pipeline._draw_and_compose): the narration's AAC encoded
+on its own thread, each slide handed to `composition` as drawn, a zooming slide as its layers."""
+
+from collections import defaultdict
+from pathlib import Path
+
 import av
 import pytest
 from PIL import Image
 
-from services.renderer.compose import PcmAudio, VideoFormat, compose_video
 from libs.contracts.script import MOTION_FPS
+from services.renderer.aac import NarrationEncoder
+from services.renderer.compose import PcmAudio, VideoFormat, composition
 from services.renderer.motion import ZOOM_SCALE, ZoomLayers, zoomed_size
+from services.renderer.tts.base import SAMPLE_WIDTH
 
 from .conftest import stream_seconds, video_packets, write_tone
 
@@ -14,13 +22,8 @@ TOLERANCE = 0.05
 
 
 @pytest.fixture
-def slides(tmp_path):
-    paths = []
-    for number, colour in enumerate(["#aa2222", "#22aa22", "#2222aa"]):
-        path = tmp_path / f"slide-{number}.png"
-        Image.new("RGB", (320, 180), colour).save(path)
-        paths.append(path)
-    return paths
+def slides() -> list[Image.Image]:
+    return [Image.new("RGB", (320, 180), colour) for colour in ["#aa2222", "#22aa22", "#2222aa"]]
 
 
 @pytest.fixture
@@ -28,11 +31,20 @@ def audio(tmp_path):
     return PcmAudio(path=write_tone(tmp_path / "narration.pcm", AUDIO_SEC), sample_rate=22050)
 
 
-def compose(tmp_path, slides, audio, fps=None, on_progress=lambda fraction: None, zooms=None):
+def compose(tmp_path, slides, audio, *, fps=None, zooms=None, scene_starts=SCENE_STARTS,
+            on_slide=lambda index, fraction: None, on_audio=lambda fraction: None) -> Path:
+    """`zooms`: by slide index, the layers that slide is drawn from instead of its picture.
+    `on_slide(index, fraction of its frames)` and `on_audio(fraction encoded)` hear the progress."""
     path = tmp_path / "video.mp4"
-    video = VideoFormat(width=320, height=180, fps=fps, crf=30)
-    compose_video(path, slides=slides, scene_starts=SCENE_STARTS, audio=audio, video=video, on_progress=on_progress,
-                  zooms=zooms)
+    zooms = zooms or {}
+    with NarrationEncoder(audio.path) as narration:
+        narration.written(audio.samples * SAMPLE_WIDTH, audio.sample_rate)
+        narration.end()
+        with composition(path, scene_starts=scene_starts, duration=audio.duration_sec, narration=narration,
+                         video=VideoFormat(width=320, height=180, fps=fps, crf=30), moving=set(zooms)) as mp4:
+            for index, slide in enumerate(slides):
+                mp4.add_slide(zooms.get(index, slide), lambda fraction, index=index: on_slide(index, fraction))
+            mp4.finish(on_audio)
     return path
 
 
@@ -79,16 +91,10 @@ def test_slides_keep_their_scene_starts_after_the_muxer_has_written_the_header(t
     """More slides than the encoder holds back: the first packets are muxed (and the header
     written, which gives the stream a finer time base) while later slides are still added."""
     count = 40
-    slides = []
-    for number in range(count):
-        slides.append(tmp_path / f"slide-{number}.png")
-        Image.new("RGB", (320, 180), (number * 6, 0, 0)).save(slides[-1])
+    slides = [Image.new("RGB", (320, 180), (number * 6, 0, 0)) for number in range(count)]
     starts = [number * 0.5 for number in range(count)]
     audio = PcmAudio(path=write_tone(tmp_path / "narration.pcm", count * 0.5), sample_rate=22050)
-    path = tmp_path / "video.mp4"
-    compose_video(path, slides=slides, scene_starts=starts, audio=audio,
-                  video=VideoFormat(width=320, height=180, fps=None, crf=30), on_progress=lambda fraction: None)
-    packets = video_packets(path)
+    packets = video_packets(compose(tmp_path, slides, audio, scene_starts=starts))
     assert [float(packet.pts * packet.time_base) for packet in packets] == pytest.approx(starts, abs=0.001)
 
 
@@ -116,20 +122,28 @@ def test_constant_frame_rate_gives_fps_frames_a_second_with_a_keyframe_at_each_s
         assert any(abs(time - start) < 0.1 + 1e-9 for time in keyframe_times), start
 
 
-def test_progress_rises_to_one_and_an_exception_in_it_stops_encoding(tmp_path, slides, audio):
-    fractions = []
-    compose(tmp_path, slides, audio, on_progress=fractions.append)
-    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
-    assert len(fractions) >= 3
+def test_progress_rises_to_one_through_each_slide_and_then_the_audio(tmp_path, slides, audio):
+    by_slide: dict[int, list[float]] = defaultdict(list)
+    audio_fractions: list[float] = []
+    compose(tmp_path, slides, audio, on_slide=lambda index, fraction: by_slide[index].append(fraction),
+            on_audio=audio_fractions.append)
+    assert sorted(by_slide) == list(range(len(slides)))
+    for fractions in [*by_slide.values(), audio_fractions]:
+        assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("raising_in", ["on_slide", "on_audio"])
+def test_an_exception_in_a_progress_callback_stops_encoding(tmp_path, slides, audio, raising_in):
+    """How a cancel stops the encoding: the pipeline's progress callback raises RenderCanceled."""
 
     class Stop(Exception):
         pass
 
-    def stop(fraction):
+    def stop(*_):
         raise Stop
 
     with pytest.raises(Stop):
-        compose(tmp_path, slides, audio, on_progress=stop)
+        compose(tmp_path, slides, audio, **{raising_in: stop})
 
 
 @pytest.mark.parametrize("fps", [None, 10])

@@ -171,6 +171,36 @@ def test_disk_error_while_publishing_is_a_retryable_storage_failure(tmp_path, mo
     assert_no_files_left(tmp_path)
 
 
+def test_an_engine_that_crashes_while_speaking_is_a_retryable_tts_failure(tmp_path, monkeypatch):
+    """SPEC §4 retries a TTS engine crash, whatever the engine raised."""
+
+    def crash(self, sentences, language, voice, cancel, on_sentence=None, **options):
+        raise RuntimeError("the engine's library gave up")
+
+    monkeypatch.setattr(EspeakEngine, "synthesize", crash)
+    settings = RendererSettings(asset_dir=tmp_path, tts_cache_max_mb=0)  # a cached sentence would not reach the engine
+    with pytest.raises(RenderFailure) as failure:
+        render_job(make_job(make_script("안녕하세요.")), settings=settings, storage=LocalFolderStore(tmp_path),
+                   report=Recorder(), cancel=threading.Event())
+    assert (failure.value.error_code, failure.value.retryable) == (ErrorCode.TTS_FAILED, True)
+    assert "RuntimeError" in str(failure.value)
+    assert_no_files_left(tmp_path)
+
+
+def test_a_crash_no_step_expected_is_a_retryable_render_failure(tmp_path, monkeypatch):
+    """Only what no attempt can mend fails for good; the attempts limit ends a crash that repeats."""
+
+    def crash(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr("services.renderer.pipeline.build_cues", crash)
+    with pytest.raises(RenderFailure) as failure:
+        run(tmp_path, make_job(make_script("안녕하세요.")))
+    assert (failure.value.error_code, failure.value.retryable) == (ErrorCode.RENDER_FAILED, True)
+    assert str(failure.value).startswith("GENERATE_SUBTITLES failed: ZeroDivisionError")
+    assert_no_files_left(tmp_path)
+
+
 def test_unreadable_font_override_fails_for_good(tmp_path):
     not_a_font = tmp_path / "broken.ttf"
     not_a_font.write_bytes(b"not a font")

@@ -117,6 +117,6 @@ def test_without_a_fallback_the_job_fails_naming_the_voice_and_the_answer(tmp_pa
         render_job(make_job(make_script("안녕하세요.")), settings=RendererSettings(asset_dir=tmp_path, tts_cache_max_mb=0),
                    storage=LocalFolderStore(tmp_path), report=lambda *report: None, cancel=threading.Event(), tts_usage=usage)
     assert failure.value.error_code is ErrorCode.TTS_FAILED
-    assert "provider answered 503" in failure.value.message
+    assert "provider answered 503" in str(failure.value)
     assert [entry.engine for entry in usage] == ["espeak"], "a failed job still reports what it asked of the engine"
     assert not (tmp_path / "video-1").exists()

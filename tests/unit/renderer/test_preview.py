@@ -11,8 +11,7 @@ import pytest
 from libs.contracts.bus import PreviewAudio, PreviewRequest, VoiceInfo
 from libs.contracts.codes import ErrorCode
 from libs.contracts.script import LexiconEntry
-from services.renderer import preview as preview_module
-from services.renderer import voice_catalog
+from services.renderer import preview as preview_module, voice_catalog
 from services.renderer.preview import PreviewLane, speak_preview
 from services.renderer.settings import RendererSettings
 from services.renderer.tts.espeak import EspeakEngine
@@ -76,10 +75,11 @@ def test_a_full_lane_refuses_at_once_and_takes_again_when_one_ends(settings, mon
         lane.take(PreviewRequest(request_id="second", voice="espeak#ko", language="ko", text="가"))
         assert [(answer.request_id, answer.error_code) for answer in answers] == [("second", ErrorCode.RATE_LIMITED)]
         release.set()
-        while len(answers) < 2:
+        # The lane's thread appends the answers: nothing to await.
+        while len(answers) < 2:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
         lane.take(PreviewRequest(request_id="third", voice="espeak#ko", language="ko", text="가"))
-        while len(answers) < 3:
+        while len(answers) < 3:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
         lane.close()
 

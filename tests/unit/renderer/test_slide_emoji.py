@@ -96,7 +96,7 @@ def test_a_long_emoji_title_wraps_inside_the_margins_without_splitting_a_sequenc
     left, top, right, bottom = ink_box(draw_slide(slide, SIZE, fonts))
     width, height = SIZE
     assert round(width * MARGIN_X) - 1 <= left and right <= width - round(width * MARGIN_X) + 1
-    assert 0 <= top and bottom <= height
+    assert top >= 0 and bottom <= height
 
 
 def write_bitmap_font(path):

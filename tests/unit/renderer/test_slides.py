@@ -21,8 +21,8 @@ def assert_fits_inside(slide: Slide, size, fonts) -> None:
     width, height = size
     for line in layout.lines:
         left, top, right, bottom = line.bbox
-        assert 0 <= left and right <= width - round(width * MARGIN_X) + 1, line.text
-        assert 0 <= top and bottom <= height, line.text
+        assert left >= 0 and right <= width - round(width * MARGIN_X) + 1, line.text
+        assert top >= 0 and bottom <= height, line.text
 
 
 def shown_text(slide: Slide, fonts) -> str:

@@ -1,3 +1,4 @@
+import itertools
 import re
 
 import pytest
@@ -21,7 +22,7 @@ SENTENCES = [
 
 
 def assert_well_formed(cues: list[Cue], duration: float) -> None:
-    for previous, cue in zip(cues, cues[1:]):
+    for previous, cue in itertools.pairwise(cues):
         assert previous.start_ms < cue.start_ms
         assert previous.end_ms <= cue.start_ms
     assert all(cue.start_ms < cue.end_ms <= round(duration * 1000) for cue in cues)

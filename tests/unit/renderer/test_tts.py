@@ -1,5 +1,6 @@
-import logging
 import dataclasses
+import itertools
+import logging
 import threading
 
 import pytest
@@ -18,7 +19,7 @@ def assert_spans_tile_the_audio(result: SynthesisResult, count: int) -> None:
     assert len(spans) == count
     assert spans[0][0] == 0
     assert all(start < end for start, end in spans)
-    assert all(previous[1] == span[0] for previous, span in zip(spans, spans[1:]))
+    assert all(previous[1] == span[0] for previous, span in itertools.pairwise(spans))
     assert spans[-1][1] == pytest.approx(result.duration_sec, abs=1e-9)
 
 

@@ -140,7 +140,7 @@ def test_server_errors_are_retried_only_until_the_deadline(fake, name):
         speak(fake, name, deadline=time.monotonic() + 1.5)
     assert (failed.value.kind, failed.value.retryable) == ("server_error", True)
     assert "gave up after" in str(failed.value)
-    assert 2 <= len(fake.synthesis_requests()) and time.monotonic() - started < 1.5 + GENEROUS_SEC
+    assert len(fake.synthesis_requests()) >= 2 and time.monotonic() - started < 1.5 + GENEROUS_SEC
 
 
 @pytest.mark.parametrize("name", ENGINES)

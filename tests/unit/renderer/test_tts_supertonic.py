@@ -138,12 +138,12 @@ def test_a_set_cancel_event_stops_before_the_next_sentence(model_dir):
 
 def test_what_cannot_be_said_is_refused_before_synthesis(model_dir):
     voice = engine(model_dir)
-    with pytest.raises(SynthesisError, match="no voice 'X9'.*F1, M1") as unknown_voice:
+    with pytest.raises(SynthesisError, match=r"no voice 'X9'.*F1, M1") as unknown_voice:
         voice.check(["Hi."], "en", "X9")
     with pytest.raises(SynthesisError, match="does not speak 'zz'") as unknown_language:
         voice.check(["Hi."], "zz", None)
     # The stand-in's indexer has ASCII and Hangul jamo only.
-    with pytest.raises(SynthesisError, match="cannot say 3 characters.*'日本語'") as unsayable:
+    with pytest.raises(SynthesisError, match=r"cannot say 3 characters.*'日本語'") as unsayable:
         voice.check(["日本語 is not in it: 日本."], "en", None)
     assert not any(error.value.retryable for error in (unknown_voice, unknown_language, unsayable))
 
@@ -237,5 +237,5 @@ def test_a_graph_that_is_not_the_expected_one_is_named(model_copy):
 def test_a_broken_voice_style_is_named(model_copy):
     (model_copy / "voice_styles" / "F1.json").write_text(json.dumps({"style_ttl": {"dims": [1, 2], "data": [1]}}))
     rewrite_marker(model_copy)
-    with pytest.raises(SynthesisError, match="voice_styles/F1.json: not a voice style"):
+    with pytest.raises(SynthesisError, match=r"voice_styles/F1\.json: not a voice style"):
         engine(model_copy).check(["Hi."], "en", None)
