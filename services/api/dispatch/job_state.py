@@ -166,9 +166,11 @@ class JobStateService:
             await self._work.wait()
             self._work.clear()
             while self._queue:
-                await self._until_stored(self._queue[0])
-                command = self._queue.pop(0)
+                command = self._queue[0]
+                # Taken: a request made while it runs asks for a run of its own.
                 self._queued.discard(type(command))
+                await self._until_stored(command)
+                self._queue.pop(0)
 
     async def _until_stored(self, command: _Command) -> None:
         pause = RETRY_PAUSE_SEC[0]
