@@ -111,22 +111,45 @@ class SetupResult:
             rps_target = RPS_TARGETS.get(sweep.scenario) if self.instances == 1 else None
             cpu_target = CPU_MS_TARGETS.get(sweep.scenario)
             rows += [
-                Row(SECTION, f"{sweep.scenario} throughput at p99 <= {P99_MS:g} ms ({self.name})", best.rps if best else 0.0,
-                    "req/s", Target(">=", rps_target) if rps_target else None,
-                    f"connections per instance: {tried}"),
-                Row(SECTION, f"{sweep.scenario} p99 at that throughput ({self.name})", shown.p99_ms, "ms", None,
-                    f"p50 {shown.p50_ms:.1f} ms, {shown.connections} connection(s) per instance"),
-                Row(SECTION, f"{sweep.scenario} API CPU per request ({self.name})", busiest.api_cpu_ms, "ms",
+                Row(
+                    SECTION,
+                    f"{sweep.scenario} throughput at p99 <= {P99_MS:g} ms ({self.name})",
+                    best.rps if best else 0.0,
+                    "req/s",
+                    Target(">=", rps_target) if rps_target else None,
+                    f"connections per instance: {tried}",
+                ),
+                Row(
+                    SECTION,
+                    f"{sweep.scenario} p99 at that throughput ({self.name})",
+                    shown.p99_ms,
+                    "ms",
+                    None,
+                    f"p50 {shown.p50_ms:.1f} ms, {shown.connections} connection(s) per instance",
+                ),
+                Row(
+                    SECTION,
+                    f"{sweep.scenario} API CPU per request ({self.name})",
+                    busiest.api_cpu_ms,
+                    "ms",
                     Target("<=", cpu_target) if cpu_target else None,
                     f"at the busiest level: {busiest.connections} connection(s) per instance, {busiest.rps:,.0f} req/s, "
-                    f"API {busiest.api_cores:.2f} cores"),
-                Row(SECTION, f"{sweep.scenario} failed requests ({self.name})", sum(level.failures for level in sweep.levels), "",
-                    Target("<=", 0), f"of {sum(level.requests for level in sweep.levels):,}"),
+                    f"API {busiest.api_cores:.2f} cores",
+                ),
+                Row(
+                    SECTION,
+                    f"{sweep.scenario} failed requests ({self.name})",
+                    sum(level.failures for level in sweep.levels),
+                    "",
+                    Target("<=", 0),
+                    f"of {sum(level.requests for level in sweep.levels):,}",
+                ),
             ]
             if sweep.profile is not None:
                 top = "; ".join(f"{name} {share:.0f} %" for name, share in sweep.profile.by_library[:5])
-                rows.append(Row(SECTION, f"{sweep.scenario} API profile ({self.name})", f"{sweep.profile.samples} samples", "",
-                                None, top))
+                rows.append(
+                    Row(SECTION, f"{sweep.scenario} API profile ({self.name})", f"{sweep.profile.samples} samples", "", None, top)
+                )
         return rows
 
 
@@ -171,8 +194,12 @@ def _sweep_creates(stacks: list[Stack], tokens: tuple[str, ...], seeded: int, se
             first += level.requests + instances * (level.connections + 1)
         if first >= seeded:
             raise RuntimeError(f"all {seeded:,} approved videos used: raise CREATES_PER_SEC_CEILING")
-        return [wrk.Requests("POST", tokens, numbered="/api/v2/videos/bench-video-%d/render-jobs", first=first + i,
-                             step=instances, body=body) for i in range(instances)]
+        return [
+            wrk.Requests(
+                "POST", tokens, numbered="/api/v2/videos/bench-video-%d/render-jobs", first=first + i, step=instances, body=body
+            )
+            for i in range(instances)
+        ]
 
     return _sweep("create", stacks, requests, seconds, profile_dir)
 
@@ -202,10 +229,15 @@ def _level(stacks: list[Stack], pids: list[int], requests: list[wrk.Requests], c
     total = sum(result.requests for result in results)
     wall = max(result.seconds for result in results)
     return Level(
-        connections=connections, requests=total, rps=sum(result.rps for result in results),
+        connections=connections,
+        requests=total,
+        rps=sum(result.rps for result in results),
         # The slower instance's p99 bounds what a client of the pair sees.
-        p50_ms=max(result.p50_ms for result in results), p99_ms=max(result.p99_ms for result in results),
-        failures=sum(result.failures for result in results), api_cpu_ms=1000 * used / max(1, total), api_cores=used / wall,
+        p50_ms=max(result.p50_ms for result in results),
+        p99_ms=max(result.p99_ms for result in results),
+        failures=sum(result.failures for result in results),
+        api_cpu_ms=1000 * used / max(1, total),
+        api_cores=used / wall,
     )
 
 
@@ -223,8 +255,17 @@ def _instances(work: Path, count: int, database_url: str | None) -> Iterator[lis
     """`count` API instances on one job table, each with its own port and bus endpoints."""
     env = {"RATE_LIMIT_WRITES_PER_MINUTE": str(10**6), "LOG_LEVEL": "WARNING"}
     first = Stack(data_dir=work / "instance-0", workers=0, extra_env=env, database_url=database_url, capture_logs=True)
-    stacks = [first] + [Stack(data_dir=work / f"instance-{n}", workers=0, extra_env=env, database_url=database_url,
-                              secret=first.secret, capture_logs=True) for n in range(1, count)]
+    stacks = [first] + [
+        Stack(
+            data_dir=work / f"instance-{n}",
+            workers=0,
+            extra_env=env,
+            database_url=database_url,
+            secret=first.secret,
+            capture_logs=True,
+        )
+        for n in range(1, count)
+    ]
     try:
         for stack in stacks:
             stack.data_dir.mkdir()
@@ -245,8 +286,16 @@ def approve_scripts(database: Engine | str, count: int) -> list[list[str]]:
     now = utc_now()
     body = msgspec.json.encode(SCRIPT)
     rows = [
-        {"video_id": f"bench-video-{n}", "script_id": "script-1", "status": ScriptStatus.APPROVED.value, "body": body,
-         "created_by": "bench", "created_at": now, "updated_at": now, "approved_at": now}
+        {
+            "video_id": f"bench-video-{n}",
+            "script_id": "script-1",
+            "status": ScriptStatus.APPROVED.value,
+            "body": body,
+            "created_by": "bench",
+            "created_at": now,
+            "updated_at": now,
+            "approved_at": now,
+        }
         for n in range(count)
     ]
     with engine.begin() as connection:
@@ -269,8 +318,11 @@ def publish(database: Engine, jobs: list[tuple[str, str]]) -> None:
     now = utc_now()
     assets = msgspec.to_builtins(RenderedAssets(duration_sec=140.16, sizes={"video.mp4": 1_443_418}))
     with database.begin() as connection:
-        connection.execute(update(JobRow).where(JobRow.job_id.in_([job for _, job in jobs]))
-                           .values(status=JobStatus.SUCCEEDED.value, progress=100, assets=assets, finished_at=now))
+        connection.execute(
+            update(JobRow)
+            .where(JobRow.job_id.in_([job for _, job in jobs]))
+            .values(status=JobStatus.SUCCEEDED.value, progress=100, assets=assets, finished_at=now)
+        )
         connection.execute(insert(PublishedRow), [{"video_id": video, "job_id": job, "published_at": now} for video, job in jobs])
 
 

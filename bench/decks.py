@@ -105,22 +105,39 @@ def run(runs: int = 3) -> list[Row]:
                 for deck in decks:
                     imports[deck.name].append(_import(stack, deck))
                     alone[deck.name].append(_convert_alone(deck, work, settings, soffice))
-                    peer[deck.name].append(_pdftoppm(deck, work) if deck.kind == "pdf"
-                                           else _soffice_to_pdf(soffice, deck, work, warm_profile))
+                    peer[deck.name].append(
+                        _pdftoppm(deck, work) if deck.kind == "pdf" else _soffice_to_pdf(soffice, deck, work, warm_profile)
+                    )
             api_peak_mb = _status_mb(stack.api.pid, "VmHWM")
         fresh_profile = _soffice_to_pdf(soffice, decks[-2], work, work / "fresh-profile")
     load.append(os.getloadavg()[0])
     rows = [row for deck in decks for row in _deck_rows(deck, imports[deck.name], alone[deck.name], peer[deck.name])]
-    rows.append(Row(SECTION, f"{decks[-2].name}: one soffice --convert-to pdf on a new profile", fresh_profile.seconds,
-                    "s", note="as pages.py runs it (a profile per conversion); the peer's rows use a warm one"))
+    rows.append(
+        Row(
+            SECTION,
+            f"{decks[-2].name}: one soffice --convert-to pdf on a new profile",
+            fresh_profile.seconds,
+            "s",
+            note="as pages.py runs it (a profile per conversion); the peer's rows use a warm one",
+        )
+    )
     cap = settings.deck_max_pages
     for kind in ("pdf", "pptx"):
         rows += _cap_rows([deck for deck in decks if deck.kind == kind], imports, peer, cap)
     rows += [
-        Row(SECTION, "API peak RSS while importing (VmHWM)", api_peak_mb, "MB",
-            note=f"{api_at_rest_mb:.0f} MB at rest (VmRSS); the body and each page pass through its memory"),
-        Row(SECTION, "load average (1 min), start → end", f"{load[0]:.2f} → {load[1]:.2f}",
-            note=f"{os.cpu_count()} CPUs; {runs} runs of every deck, interleaved"),
+        Row(
+            SECTION,
+            "API peak RSS while importing (VmHWM)",
+            api_peak_mb,
+            "MB",
+            note=f"{api_at_rest_mb:.0f} MB at rest (VmRSS); the body and each page pass through its memory",
+        ),
+        Row(
+            SECTION,
+            "load average (1 min), start → end",
+            f"{load[0]:.2f} → {load[1]:.2f}",
+            note=f"{os.cpu_count()} CPUs; {runs} runs of every deck, interleaved",
+        ),
     ]
     return rows
 
@@ -201,11 +218,22 @@ def _convert_alone(deck: Deck, work: Path, settings: Settings, soffice: str) -> 
         path = Path(folder) / f"deck.{deck.kind}"
         path.write_bytes(deck.data)
         (Path(folder) / "pages").mkdir()
-        return _measured([sys.executable, "-m", "services.api.decks.pages", deck.kind, str(path), f"{folder}/pages",
-                          f"--max-pages={settings.deck_max_pages}",
-                          f"--max-unzipped-bytes={settings.deck_max_unzipped_bytes}",
-                          "--frame={}x{}".format(*settings.render_resolution), f"--soffice={soffice}"], work,
-                         converter=True)
+        return _measured(
+            [
+                sys.executable,
+                "-m",
+                "services.api.decks.pages",
+                deck.kind,
+                str(path),
+                f"{folder}/pages",
+                f"--max-pages={settings.deck_max_pages}",
+                f"--max-unzipped-bytes={settings.deck_max_unzipped_bytes}",
+                "--frame={}x{}".format(*settings.render_resolution),
+                f"--soffice={soffice}",
+            ],
+            work,
+            converter=True,
+        )
 
 
 def _pdftoppm(deck: Deck, work: Path) -> Process:
@@ -222,9 +250,22 @@ def _soffice_to_pdf(soffice: str, deck: Deck, work: Path, profile: Path) -> Proc
     with tempfile.TemporaryDirectory(dir=work) as folder:
         path = Path(folder) / f"deck.{deck.kind}"
         path.write_bytes(deck.data)
-        process = _measured([soffice, "--headless", "--norestore", "--nologo", "--nolockcheck",
-                             f"-env:UserInstallation={profile.as_uri()}", "--convert-to", "pdf", "--outdir", folder,
-                             str(path)], work)
+        process = _measured(
+            [
+                soffice,
+                "--headless",
+                "--norestore",
+                "--nologo",
+                "--nolockcheck",
+                f"-env:UserInstallation={profile.as_uri()}",
+                "--convert-to",
+                "pdf",
+                "--outdir",
+                folder,
+                str(path),
+            ],
+            work,
+        )
         if not (Path(folder) / "deck.pdf").exists():
             raise RuntimeError(f"soffice made no PDF of the {deck.name}")
     return process
@@ -241,8 +282,9 @@ def _measured(command: list[str], work: Path, *, converter: bool = False) -> Pro
     if converter:
         timed = ["sh", "-c", 'exec "$@" --parent-pid=$$', "sh", *timed]
     started = time.perf_counter()
-    finished = subprocess.run(timed, input=b"go\n" if converter else b"", capture_output=True, check=False,
-                              start_new_session=True)
+    finished = subprocess.run(
+        timed, input=b"go\n" if converter else b"", capture_output=True, check=False, start_new_session=True
+    )
     seconds = time.perf_counter() - started
     if finished.returncode != 0:
         raise RuntimeError(f"{command[:4]} exited with {finished.returncode}: {finished.stderr[-1000:]!r}")
@@ -260,10 +302,11 @@ def _status_mb(pid: int, field: str) -> float:
 def _pdf_deck(count: int) -> Deck:
     """`count` pages, each a coloured page with a heading, four lines of text and its own photo."""
     # Objects: 1 catalog, 2 page tree, 3 font, then per page its page, its content and its photo.
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
-               b"<< /Type /Pages /Kids [" + b" ".join(b"%d 0 R" % (4 + 3 * index) for index in range(count))
-               + b"] /Count %d >>" % count,
-               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [" + b" ".join(b"%d 0 R" % (4 + 3 * index) for index in range(count)) + b"] /Count %d >>" % count,
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
     for index in range(count):
         content = coloured_page(COLOURS[index % len(COLOURS)], f"Page {index + 1}: quarterly review") + _pdf_text(index)
         content += b" q %d 0 0 %d %d %d cm /Photo Do Q" % (PAGE_PHOTO[2], PAGE_PHOTO[3], PAGE_PHOTO[0], PAGE_PHOTO[1])
@@ -279,8 +322,12 @@ def _pdf_deck(count: int) -> Deck:
 
 
 def _pdf_text(index: int) -> bytes:
-    lines = [f"Revenue grew {index % 9 + 2}% over the quarter", "Costs held flat against plan",
-             f"{index + 3} new customers signed", "Next: hiring for the second half"]
+    lines = [
+        f"Revenue grew {index % 9 + 2}% over the quarter",
+        "Costs held flat against plan",
+        f"{index + 3} new customers signed",
+        "Next: hiring for the second half",
+    ]
     shown = b" 0 -34 Td ".join(b"(%s) Tj" % line.encode("ascii") for line in lines)
     return b" 0 0 0 rg BT /F1 24 Tf 40 360 Td " + shown + b" ET"
 
@@ -293,8 +340,17 @@ def _pptx_deck(count: int) -> Deck:
 
     script = reference_script()
     scenes = [script["scenes"][index % len(script["scenes"])] for index in range(count)]
-    deck = Presentation(io.BytesIO(pptx([(COLOURS[index % len(COLOURS)], scene["slide"]["title"], scene["narration"])
-                                          for index, scene in enumerate(scenes)], title=script["title"])))
+    deck = Presentation(
+        io.BytesIO(
+            pptx(
+                [
+                    (COLOURS[index % len(COLOURS)], scene["slide"]["title"], scene["narration"])
+                    for index, scene in enumerate(scenes)
+                ],
+                title=script["title"],
+            )
+        )
+    )
     for index, (slide, scene) in enumerate(zip(deck.slides, scenes)):
         box = slide.shapes.add_textbox(Inches(1), Inches(2.2), Inches(6), Inches(4))
         box.text_frame.word_wrap = True
@@ -324,27 +380,51 @@ def _deck_rows(deck: Deck, imports: list[Import], alone: list[Process], peer: li
     storing = _median([one.seconds - one.converting for one in imports])
     by_itself = _median([one.seconds for one in alone])
     rows = [
-        Row(SECTION, f"{deck.name}: import, POST → 202 (median)", accepted, "s",
+        Row(
+            SECTION,
+            f"{deck.name}: import, POST → 202 (median)",
+            accepted,
+            "s",
             note=f"runs: {', '.join(f'{one.accepted:.2f}' for one in imports)} s; first page drawn seen at "
-                 f"{_median([one.first_page for one in imports]):.2f} s, polls saw "
-                 f"{_span([one.progress_seen for one in imports])} of its {deck.pages} page counts"),
-        Row(SECTION, f"{deck.name}: import, POST → SUCCEEDED (median)", imported, "s",
-            note=f"{len(deck.data) / 1e6:.1f} MB; runs: {', '.join(f'{one.seconds:.2f}' for one in imports)} s"),
+            f"{_median([one.first_page for one in imports]):.2f} s, polls saw "
+            f"{_span([one.progress_seen for one in imports])} of its {deck.pages} page counts",
+        ),
+        Row(
+            SECTION,
+            f"{deck.name}: import, POST → SUCCEEDED (median)",
+            imported,
+            "s",
+            note=f"{len(deck.data) / 1e6:.1f} MB; runs: {', '.join(f'{one.seconds:.2f}' for one in imports)} s",
+        ),
         Row(SECTION, f"{deck.name}: import per page", imported / deck.pages, "s"),
-        Row(SECTION, f"{deck.name}: conversion within the import (median)", converting, "s",
+        Row(
+            SECTION,
+            f"{deck.name}: conversion within the import (median)",
+            converting,
+            "s",
             note=f"{converting / deck.pages:.3f} s per page; run alone: {by_itself:.2f} s, "
-                 f"peak RSS {max(one.peak_rss_mb for one in alone):.0f} MB"),
-        Row(SECTION, f"{deck.name}: the rest, storing pages and script (median)", storing, "s",
-            note=f"{storing / deck.pages:.3f} s per page; import − conversion, per run (the upload and the "
-                 "polls' lag too)"),
+            f"peak RSS {max(one.peak_rss_mb for one in alone):.0f} MB",
+        ),
+        Row(
+            SECTION,
+            f"{deck.name}: the rest, storing pages and script (median)",
+            storing,
+            "s",
+            note=f"{storing / deck.pages:.3f} s per page; import − conversion, per run (the upload and the polls' lag too)",
+        ),
     ]
     theirs = _median([one.seconds for one in peer])
     peak = f"peak RSS {max(one.peak_rss_mb for one in peer):.0f} MB"
     if deck.kind == "pdf":
         return [
             *rows,
-            Row(SECTION, f"{deck.name}: pdftoppm -r 150 -png (median)", theirs, "s",
-                note=f"{theirs / deck.pages:.3f} s per page; {peak}"),
+            Row(
+                SECTION,
+                f"{deck.name}: pdftoppm -r 150 -png (median)",
+                theirs,
+                "s",
+                note=f"{theirs / deck.pages:.3f} s per page; {peak}",
+            ),
             Row(SECTION, f"{deck.name}: pdftoppm ÷ our conversion (run alone)", theirs / by_itself, "x"),
             Row(SECTION, f"{deck.name}: pdftoppm ÷ our whole import", theirs / imported, "x"),
         ]
@@ -352,14 +432,18 @@ def _deck_rows(deck: Deck, imports: list[Import], alone: list[Process], peer: li
     return [
         *rows,
         Row(SECTION, f"{deck.name}: one soffice --convert-to pdf, warm profile (median)", theirs, "s", note=peak),
-        Row(SECTION, f"{deck.name}: soffice once per slide ({deck.pages} × one conversion)", per_slide, "s",
-            note="one conversion measured, multiplied; their PDF → PNG not counted"),
+        Row(
+            SECTION,
+            f"{deck.name}: soffice once per slide ({deck.pages} × one conversion)",
+            per_slide,
+            "s",
+            note="one conversion measured, multiplied; their PDF → PNG not counted",
+        ),
         Row(SECTION, f"{deck.name}: per-slide soffice ÷ our whole import", per_slide / imported, "x"),
     ]
 
 
-def _cap_rows(decks: list[Deck], imports: dict[str, list[Import]], peer: dict[str, list[Process]],
-              cap: int) -> list[Row]:
+def _cap_rows(decks: list[Deck], imports: dict[str, list[Import]], peer: dict[str, list[Process]], cap: int) -> list[Row]:
     """`cap` pages on the straight line through the medians of the two decks of a kind (a fixed
     start-up cost and a cost per page): what a client waits at the cap, for its 202 and for
     its script."""
@@ -373,12 +457,18 @@ def _cap_rows(decks: list[Deck], imports: dict[str, list[Import]], peer: dict[st
     name = f"{cap}-page PDF" if pdf else f"{cap}-slide PPTX"
     theirs = at_cap(peer, lambda one: one.seconds)
     return [
-        Row(SECTION, f"{name} (extrapolated): import, POST → 202", at_cap(imports, lambda one: one.accepted), "s",
-            note=f"line through the {small.pages}- and {large.pages}-page medians"),
+        Row(
+            SECTION,
+            f"{name} (extrapolated): import, POST → 202",
+            at_cap(imports, lambda one: one.accepted),
+            "s",
+            note=f"line through the {small.pages}- and {large.pages}-page medians",
+        ),
         Row(SECTION, f"{name} (extrapolated): import, POST → SUCCEEDED", at_cap(imports, lambda one: one.seconds), "s"),
         Row(SECTION, f"{name} (extrapolated): conversion within the import", at_cap(imports, lambda one: one.converting), "s"),
-        Row(SECTION, f"{name} (extrapolated): pdftoppm -r 150", theirs, "s") if pdf else
-        Row(SECTION, f"{name} (extrapolated): soffice once per slide", theirs * cap, "s", note=f"{cap} × {theirs:.1f} s"),
+        Row(SECTION, f"{name} (extrapolated): pdftoppm -r 150", theirs, "s")
+        if pdf
+        else Row(SECTION, f"{name} (extrapolated): soffice once per slide", theirs * cap, "s", note=f"{cap} × {theirs:.1f} s"),
     ]
 
 

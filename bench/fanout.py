@@ -131,37 +131,99 @@ class FanoutResult:
         return self.delivered / self.seconds
 
     def rows(self) -> list[Row]:
-        setup = (f"{self.jobs} RUNNING jobs (one publisher each), {self.subscribers} subscribers "
-                 f"({self.subscribers // self.jobs} per job), {self.seconds:.0f} s")
+        setup = (
+            f"{self.jobs} RUNNING jobs (one publisher each), {self.subscribers} subscribers "
+            f"({self.subscribers // self.jobs} per job), {self.seconds:.0f} s"
+        )
         cpu = f"CPU: API {self.api_cpu:.2f} cores, publisher {self.publisher_cpu:.2f}, clients {self.client_cpu:.2f}"
         rows = [
             Row(SECTION, "events published", self.published_rate, "events/s", Target(">=", 0.98 * self.rate), setup),
-            Row(SECTION, "events stored by the API", self.stored, "", None,
+            Row(
+                SECTION,
+                "events stored by the API",
+                self.stored,
+                "",
+                None,
                 f"of {self.published:,} published; {self.merged:,} left out by the broker's latest-wins merge of a backlog "
-                f"it fell behind on, {max(0, self.published - self.stored - self.merged):,} lost before it"),
-            Row(SECTION, "deliveries (events × subscribers of their job)", self.delivered_rate, "per s", None,
-                f"{self.delivered:,} of {self.expected:,} owed"),
-            Row(SECTION, "published events delivered to every subscriber", 100 * self.delivered / max(1, self.expected), "%",
-                Target(">=", 100), f"{self.closed_early} subscribers closed early"),
-            Row(SECTION, "stored events delivered to every subscriber", 100 * self.delivered / max(1, self.owed_stored), "%",
-                None, f"{self.delivered:,} of {self.owed_stored:,}: what is lost is lost before the store, not after"),
-            Row(SECTION, "publish-to-store latency p50", self.stored_p50_ms, "ms", None,
-                "until the broker numbered the event for its write; the rest of publish-to-client is commit and fan-out"),
+                f"it fell behind on, {max(0, self.published - self.stored - self.merged):,} lost before it",
+            ),
+            Row(
+                SECTION,
+                "deliveries (events × subscribers of their job)",
+                self.delivered_rate,
+                "per s",
+                None,
+                f"{self.delivered:,} of {self.expected:,} owed",
+            ),
+            Row(
+                SECTION,
+                "published events delivered to every subscriber",
+                100 * self.delivered / max(1, self.expected),
+                "%",
+                Target(">=", 100),
+                f"{self.closed_early} subscribers closed early",
+            ),
+            Row(
+                SECTION,
+                "stored events delivered to every subscriber",
+                100 * self.delivered / max(1, self.owed_stored),
+                "%",
+                None,
+                f"{self.delivered:,} of {self.owed_stored:,}: what is lost is lost before the store, not after",
+            ),
+            Row(
+                SECTION,
+                "publish-to-store latency p50",
+                self.stored_p50_ms,
+                "ms",
+                None,
+                "until the broker numbered the event for its write; the rest of publish-to-client is commit and fan-out",
+            ),
             Row(SECTION, "publish-to-store latency p99", self.stored_p99_ms, "ms"),
-            *([Row(SECTION, "progress write: API CPU per stored event", 1e6 * self.store_cpu_per_event, "µs", None,
-                   f"measured on its own: bursts of {STORE_EVENTS_PER_JOB} events of each of {self.jobs} jobs, "
-                   "one transaction each")]
-              if self.store_cpu_per_event is not None else []),
-            Row(SECTION, "API CPU per delivery", 1e6 * self.api_cpu / max(1.0, self.delivered_rate), "µs", None,
-                "the API's CPU over the run ÷ deliveries: write, fan-out and WebSocket send together"),
+            *(
+                [
+                    Row(
+                        SECTION,
+                        "progress write: API CPU per stored event",
+                        1e6 * self.store_cpu_per_event,
+                        "µs",
+                        None,
+                        f"measured on its own: bursts of {STORE_EVENTS_PER_JOB} events of each of {self.jobs} jobs, "
+                        "one transaction each",
+                    )
+                ]
+                if self.store_cpu_per_event is not None
+                else []
+            ),
+            Row(
+                SECTION,
+                "API CPU per delivery",
+                1e6 * self.api_cpu / max(1.0, self.delivered_rate),
+                "µs",
+                None,
+                "the API's CPU over the run ÷ deliveries: write, fan-out and WebSocket send together",
+            ),
             Row(SECTION, "publish-to-client latency p50", self.p50_ms, "ms"),
-            Row(SECTION, "publish-to-client latency p99", self.p99_ms, "ms", Target("<=", P99_MS), f"max {self.max_ms:.0f} ms; {cpu}"),
+            Row(
+                SECTION,
+                "publish-to-client latency p99",
+                self.p99_ms,
+                "ms",
+                Target("<=", P99_MS),
+                f"max {self.max_ms:.0f} ms; {cpu}",
+            ),
         ]
         return [dataclasses.replace(row, metric=f"{row.metric} ({self.store})") for row in rows]
 
 
-def run_fanout(rate: int = 1000, subscribers: int = 200, jobs: int = 20, seconds: float = 20, client_processes: int = 2,
-               store: str = "SQLite") -> FanoutResult:
+def run_fanout(
+    rate: int = 1000,
+    subscribers: int = 200,
+    jobs: int = 20,
+    seconds: float = 20,
+    client_processes: int = 2,
+    store: str = "SQLite",
+) -> FanoutResult:
     if subscribers % jobs:
         raise ValueError("subscribers must be a multiple of jobs (the same number watch each job)")
     spawn = multiprocessing.get_context("spawn")
@@ -174,7 +236,8 @@ def run_fanout(rate: int = 1000, subscribers: int = 200, jobs: int = 20, seconds
             _start_jobs(stack, approve_scripts(database, jobs))
             assigned, published, go, stop = spawn.Queue(), spawn.Queue(), spawn.Event(), spawn.Event()
             publisher = spawn.Process(
-                target=publish, args=(BusPorts(stack.command_port, stack.event_port), jobs, rate, seconds, assigned, published, go, stop),
+                target=publish,
+                args=(BusPorts(stack.command_port, stack.event_port), jobs, rate, seconds, assigned, published, go, stop),
             )
             publisher.start()
             running = assigned.get(timeout=60)  # [(video_id, job_id)] once every fake worker has its Render
@@ -212,17 +275,26 @@ def run_fanout(rate: int = 1000, subscribers: int = 200, jobs: int = 20, seconds
     store_latencies.sort()
     start_seq = {one.job_id: one.start_seq for one in received}
     return FanoutResult(
-        store=store, rate=rate, seconds=seconds, jobs=jobs, subscribers=subscribers,
+        store=store,
+        rate=rate,
+        seconds=seconds,
+        jobs=jobs,
+        subscribers=subscribers,
         published=sum(published_by_job.values()),
-        stored=sum(stored_by_job[job_id] - start_seq[job_id] for job_id in published_by_job), merged=merged,
+        stored=sum(stored_by_job[job_id] - start_seq[job_id] for job_id in published_by_job),
+        merged=merged,
         expected=sum(published_by_job[one.job_id] for one in received),
         owed_stored=sum(stored_by_job[one.job_id] - one.start_seq for one in received),
         delivered=sum(one.events for one in received),
-        p50_ms=1000 * _percentile(latencies, 50), p99_ms=1000 * _percentile(latencies, 99),
+        p50_ms=1000 * _percentile(latencies, 50),
+        p99_ms=1000 * _percentile(latencies, 99),
         max_ms=1000 * (latencies[-1] if latencies else float("nan")),
-        stored_p50_ms=1000 * _percentile(store_latencies, 50), stored_p99_ms=1000 * _percentile(store_latencies, 99),
-        closed_early=sum(one.close_code is not None for one in received), store_cpu_per_event=store_cpu_per_event,
-        api_cpu=api_cpu.busy_seconds / wall, publisher_cpu=publisher_cpu.busy_seconds / wall,
+        stored_p50_ms=1000 * _percentile(store_latencies, 50),
+        stored_p99_ms=1000 * _percentile(store_latencies, 99),
+        closed_early=sum(one.close_code is not None for one in received),
+        store_cpu_per_event=store_cpu_per_event,
+        api_cpu=api_cpu.busy_seconds / wall,
+        publisher_cpu=publisher_cpu.busy_seconds / wall,
         client_cpu=sum(meter.busy_seconds for meter in client_cpu) / wall,
     )
 
@@ -258,7 +330,9 @@ def _store_latencies(database: str) -> list[float]:
     broker sets when it numbers the event, for each event stored during the run."""
     engine = create_engine(database)
     with engine.connect() as connection:
-        rows = connection.execute(select(JobEventRow.created_at, JobEventRow.message).where(JobEventRow.status == "RUNNING")).all()
+        rows = connection.execute(
+            select(JobEventRow.created_at, JobEventRow.message).where(JobEventRow.status == "RUNNING")
+        ).all()
     engine.dispose()
     latencies = []
     for created_at, message in rows:
@@ -304,10 +378,20 @@ class FakeWorker:
 
     def publish(self) -> None:
         self.seq += 1
-        self._pub.send(self._progress.encode(Progress(
-            job_id=self.job.job_id, video_id=self.job.video_id, attempt=self.job.attempt, seq=self.seq,
-            step=Step.COMPOSE_VIDEO, progress=min(99, self.seq // 10), message=repr(time.time()), ts=time.time(),
-        )))
+        self._pub.send(
+            self._progress.encode(
+                Progress(
+                    job_id=self.job.job_id,
+                    video_id=self.job.video_id,
+                    attempt=self.job.attempt,
+                    seq=self.seq,
+                    step=Step.COMPOSE_VIDEO,
+                    progress=min(99, self.seq // 10),
+                    message=repr(time.time()),
+                    ts=time.time(),
+                )
+            )
+        )
 
 
 def publish(ports: BusPorts, jobs: int, rate: int, seconds: float, assigned, published, go: Event, stop: Event) -> None:

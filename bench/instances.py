@@ -64,13 +64,26 @@ def run(seconds: float = 10.0) -> list[Row]:
     for name, (delivered, per_second, p50, p99) in measured.items():
         ours = name.startswith("ours")
         rows += [
-            Row(SECTION, f"{name}: delivered across instances", per_second, "events/s",
-                Target(">=", 980) if ours else None, note=f"{delivered:,} of {int(RATE * seconds):,} offered at {RATE:,}/s"),
+            Row(
+                SECTION,
+                f"{name}: delivered across instances",
+                per_second,
+                "events/s",
+                Target(">=", 980) if ours else None,
+                note=f"{delivered:,} of {int(RATE * seconds):,} offered at {RATE:,}/s",
+            ),
             Row(SECTION, f"{name}: send-to-subscriber latency p50", p50, "ms"),
             Row(SECTION, f"{name}: send-to-subscriber latency p99", p99, "ms", Target("<=", 100) if ours else None),
         ]
-    rows.append(Row(SECTION, "ours: a burst, delivered across instances", burst[1], "events/s",
-                    note=f"{burst[0]:,} of {BURST:,} sent at once; p99 {burst[3]:,.0f} ms"))
+    rows.append(
+        Row(
+            SECTION,
+            "ours: a burst, delivered across instances",
+            burst[1],
+            "events/s",
+            note=f"{burst[0]:,} of {BURST:,} sent at once; p99 {burst[3]:,.0f} ms",
+        )
+    )
     (_, ours_rate, _, _), (_, theirs_rate, _, _) = measured.values()
     rows.append(Row(SECTION, "ours ÷ Litestar AsyncPgChannelsBackend, events/s delivered", ours_rate / theirs_rate, "x"))
     return rows
@@ -78,8 +91,9 @@ def run(seconds: float = 10.0) -> list[Row]:
 
 async def _ours(url: str, seconds: float, rate: int | None = RATE) -> tuple[int, float, float, float]:
     settings = Settings(database_url=url)
-    sending_plugin, receiving_plugin = (ChannelsPlugin(MemoryChannelsBackend(), arbitrary_channels_allowed=True)
-                                        for _ in range(2))
+    sending_plugin, receiving_plugin = (
+        ChannelsPlugin(MemoryChannelsBackend(), arbitrary_channels_allowed=True) for _ in range(2)
+    )
     sender, receiver = ClusterFanout(settings, sending_plugin), ClusterFanout(settings, receiving_plugin)
     async with AsyncExitStack() as stack:
         for plugin in (sending_plugin, receiving_plugin):
@@ -101,8 +115,9 @@ async def _litestar(url: str, seconds: float) -> tuple[int, float, float, float]
         return await _offer(lambda data: publishing.publish(data, CHANNELS), subscriber, seconds)
 
 
-async def _offer(send: Callable[[bytes], None], subscriber, seconds: float,
-                 rate: int | None = RATE) -> tuple[int, float, float, float]:
+async def _offer(
+    send: Callable[[bytes], None], subscriber, seconds: float, rate: int | None = RATE
+) -> tuple[int, float, float, float]:
     """Sends `rate` events a second for `seconds`, paced on the clock (None: BURST events at
     once), while counting what the subscriber gets. Returns (delivered, delivered per second,
     latency p50 ms, p99 ms)."""
@@ -122,19 +137,34 @@ async def _offer(send: Callable[[bytes], None], subscriber, seconds: float,
         lag = started + seq / rate - time.perf_counter() if rate else 0
         if lag > 0:
             await asyncio.sleep(lag)
-        send(encoder.encode(BenchEvent(
-            type="progress", video_id="bench-video-0123456789", job_id="job-00000000-0000-0000-0000-000000000000",
-            seq=seq, status="RUNNING", step="COMPOSE_VIDEO", progress=seq % 100,
-            message="Encoding scene 7 of 12 (1920x1080, H.264)", timestamp="2026-12-06T12:00:00.000Z",
-            sent=time.perf_counter())))
+        send(
+            encoder.encode(
+                BenchEvent(
+                    type="progress",
+                    video_id="bench-video-0123456789",
+                    job_id="job-00000000-0000-0000-0000-000000000000",
+                    seq=seq,
+                    status="RUNNING",
+                    step="COMPOSE_VIDEO",
+                    progress=seq % 100,
+                    message="Encoding scene 7 of 12 (1920x1080, H.264)",
+                    timestamp="2026-12-06T12:00:00.000Z",
+                    sent=time.perf_counter(),
+                )
+            )
+        )
     try:
         await asyncio.wait_for(asyncio.shield(receiving), DRAIN_SEC)
     except TimeoutError:
         receiving.cancel()
     elapsed = time.perf_counter() - started
     ordered = sorted(latencies) or [float("nan")]
-    return (len(latencies), len(latencies) / elapsed, 1000 * ordered[len(ordered) // 2],
-            1000 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))])
+    return (
+        len(latencies),
+        len(latencies) / elapsed,
+        1000 * ordered[len(ordered) // 2],
+        1000 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+    )
 
 
 if __name__ == "__main__":

@@ -78,8 +78,9 @@ def export_inputs(folder: Path) -> Inputs:
         draw_slide(scene.slide, (WIDTH, HEIGHT), fonts).save(path)
         pictures.append(path)
     sentences = [split_sentences(scene.narration) for scene in script.scenes]
-    narration = narrate(script, sentences, get_engine("espeak"), folder / "narration.pcm", threading.Event(),
-                        lambda done, total: None)
+    narration = narrate(
+        script, sentences, get_engine("espeak"), folder / "narration.pcm", threading.Event(), lambda done, total: None
+    )
     wav = folder / "narration.wav"
     with wave.open(str(wav), "wb") as out:
         out.setnchannels(1)
@@ -107,9 +108,14 @@ def ours(inputs: Inputs, fps: int | None) -> Callable[[Path], None]:
         with NarrationEncoder(audio.path) as narration:
             narration.written(audio.samples * SAMPLE_WIDTH, audio.sample_rate)
             narration.end()
-            with composition(output, scene_starts=inputs.narration.scene_starts, duration=audio.duration_sec,
-                             narration=narration, video=VideoFormat(width=WIDTH, height=HEIGHT, fps=fps, crf=CRF),
-                             moving=set()) as mp4:
+            with composition(
+                output,
+                scene_starts=inputs.narration.scene_starts,
+                duration=audio.duration_sec,
+                narration=narration,
+                video=VideoFormat(width=WIDTH, height=HEIGHT, fps=fps, crf=CRF),
+                moving=set(),
+            ) as mp4:
                 for path in inputs.pictures:
                     with Image.open(path) as picture:
                         mp4.add_slide(picture, lambda fraction: None)
@@ -124,12 +130,44 @@ def ffmpeg_cli(inputs: Inputs, ffmpeg: str) -> Callable[[Path], None]:
 
     def compose(output: Path) -> None:
         listing = output.with_suffix(".txt")
-        lines = [f"file '{picture}'\nduration {duration:.6f}" for picture, duration in zip(inputs.pictures, inputs.scene_durations)]
+        lines = [
+            f"file '{picture}'\nduration {duration:.6f}" for picture, duration in zip(inputs.pictures, inputs.scene_durations)
+        ]
         listing.write_text("\n".join([*lines, f"file '{inputs.pictures[-1]}'", ""]))
         subprocess.run(
-            [ffmpeg, "-y", "-loglevel", "error", "-f", "concat", "-safe", "0", "-i", str(listing), "-i", str(inputs.wav),
-             "-c:v", "libx264", "-preset", X264_PRESET, "-crf", str(CRF), "-tune", "stillimage", "-r", str(CFR_FPS),
-             "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", str(AUDIO_BIT_RATE), "-movflags", "+faststart", str(output)],
+            [
+                ffmpeg,
+                "-y",
+                "-loglevel",
+                "error",
+                "-f",
+                "concat",
+                "-safe",
+                "0",
+                "-i",
+                str(listing),
+                "-i",
+                str(inputs.wav),
+                "-c:v",
+                "libx264",
+                "-preset",
+                X264_PRESET,
+                "-crf",
+                str(CRF),
+                "-tune",
+                "stillimage",
+                "-r",
+                str(CFR_FPS),
+                "-pix_fmt",
+                "yuv420p",
+                "-c:a",
+                "aac",
+                "-b:a",
+                str(AUDIO_BIT_RATE),
+                "-movflags",
+                "+faststart",
+                str(output),
+            ],
             check=True,
         )
 
@@ -141,8 +179,9 @@ def moviepy(inputs: Inputs) -> Callable[[Path], None]:
     from moviepy import AudioFileClip, ImageClip, concatenate_videoclips
 
     def compose(output: Path) -> None:
-        clips = [ImageClip(str(picture)).with_duration(duration)
-                 for picture, duration in zip(inputs.pictures, inputs.scene_durations)]
+        clips = [
+            ImageClip(str(picture)).with_duration(duration) for picture, duration in zip(inputs.pictures, inputs.scene_durations)
+        ]
         with AudioFileClip(str(inputs.wav)) as audio:
             video = concatenate_videoclips(clips).with_audio(audio)
             video.write_videofile(str(output), fps=CFR_FPS, codec="libx264", audio_codec="aac", logger=None)
@@ -163,8 +202,7 @@ def run() -> list[Row]:
         import imageio_ffmpeg
         import moviepy as _  # noqa: F401  (only to say clearly that the peers are missing)
     except ImportError as missing:
-        return [Row(SECTION, "peers", f"not installed ({missing.name}): pip install -e '.[bench]'",
-                    target=Target(">=", 1))]
+        return [Row(SECTION, "peers", f"not installed ({missing.name}): pip install -e '.[bench]'", target=Target(">=", 1))]
     ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
@@ -175,16 +213,25 @@ def run() -> list[Row]:
         movie = _timed(moviepy(inputs), work / "moviepy.mp4")
         narration_sec = inputs.narration.audio.duration_sec
     return [
-        Row(SECTION, "inputs", f"{len(inputs.pictures)} PNG slides {WIDTH}x{HEIGHT}, "
-            f"{narration_sec:.1f} s narration",
-            note=f"CRF {CRF}, preset {X264_PRESET}, AAC {AUDIO_BIT_RATE // 1000} kb/s, 30 fps for peers"),
+        Row(
+            SECTION,
+            "inputs",
+            f"{len(inputs.pictures)} PNG slides {WIDTH}x{HEIGHT}, {narration_sec:.1f} s narration",
+            note=f"CRF {CRF}, preset {X264_PRESET}, AAC {AUDIO_BIT_RATE // 1000} kb/s, 30 fps for peers",
+        ),
         Row(SECTION, "slidereel VFR: compose time", vfr.seconds, "s", note=f"{vfr.size:,} B"),
         Row(SECTION, "slidereel VFR: video − audio duration", vfr.mismatch_ms, "ms", Target("<=", 50)),
         *_peer_rows("ffmpeg CLI", cli, vfr, MIN_SPEEDUP_OVER_FFMPEG, "slidereel VFR"),
         *_peer_rows("MoviePy 2", movie, vfr, MIN_SPEEDUP_OVER_MOVIEPY, "slidereel VFR"),
         Row(SECTION, f"slidereel RENDER_FPS={CFR_FPS}: compose time", cfr.seconds, "s", note=f"{cfr.size:,} B"),
-        Row(SECTION, f"ffmpeg CLI ÷ slidereel RENDER_FPS={CFR_FPS}", cli.seconds / cfr.seconds, "x", Target(">=", 1.0),
-            note="same CRF, preset, frame rate"),
+        Row(
+            SECTION,
+            f"ffmpeg CLI ÷ slidereel RENDER_FPS={CFR_FPS}",
+            cli.seconds / cfr.seconds,
+            "x",
+            Target(">=", 1.0),
+            note="same CRF, preset, frame rate",
+        ),
         Row(SECTION, f"slidereel RENDER_FPS={CFR_FPS}: video − audio duration", cfr.mismatch_ms, "ms"),
     ]
 

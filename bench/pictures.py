@@ -42,22 +42,37 @@ def run(runs: int = 3) -> list[Row]:
     for name, measured in (("text slides", text), ("image slides", pictured), ("zooming image slides", zooming)):
         wall, video, slides, compose = _median(measured)
         rows += [
-            Row(SECTION, f"{name}: real-time factor (median)", video / wall, "x",
-                note=f"{video:.1f} s of video in {wall:.2f} s; runs: {', '.join(f'{one[0]:.2f}' for one in measured)} s"),
+            Row(
+                SECTION,
+                f"{name}: real-time factor (median)",
+                video / wall,
+                "x",
+                note=f"{video:.1f} s of video in {wall:.2f} s; runs: {', '.join(f'{one[0]:.2f}' for one in measured)} s",
+            ),
             Row(SECTION, f"{name}: RENDER_SLIDES step (median)", slides, "s"),
             Row(SECTION, f"{name}: COMPOSE_VIDEO step (median)", compose, "s"),
         ]
-    factor = {name: video / wall for name, (wall, video, _, _) in
-              (("text", _median(text)), ("image", _median(pictured)), ("zoom", _median(zooming)))}
+    factor = {
+        name: video / wall
+        for name, (wall, video, _, _) in (("text", _median(text)), ("image", _median(pictured)), ("zoom", _median(zooming)))
+    }
     rows.append(Row(SECTION, "image slides ÷ text slides, real-time factor", factor["image"] / factor["text"], "x"))
     rows.append(Row(SECTION, "zooming ÷ still image slides, real-time factor", factor["zoom"] / factor["image"], "x"))
-    rows.append(Row(SECTION, f"upload of a {PHOTO_SIZE[0]}×{PHOTO_SIZE[1]} JPEG, POST → 201 (median)",
-                    sorted(uploads)[len(uploads) // 2], "s", note=f"{len(uploads)} uploads"))
+    rows.append(
+        Row(
+            SECTION,
+            f"upload of a {PHOTO_SIZE[0]}×{PHOTO_SIZE[1]} JPEG, POST → 201 (median)",
+            sorted(uploads)[len(uploads) // 2],
+            "s",
+            note=f"{len(uploads)} uploads",
+        )
+    )
     return rows
 
 
-def _render(stack: Stack, script: dict, video_id: str | None = None,
-            script_id: str = "script-001") -> tuple[float, float, float, float]:
+def _render(
+    stack: Stack, script: dict, video_id: str | None = None, script_id: str = "script-001"
+) -> tuple[float, float, float, float]:
     """(wall seconds, video seconds, RENDER_SLIDES seconds, COMPOSE_VIDEO seconds) of one
     render: a photo costs in both steps, decoding and scaling it, then encoding its detail."""
     wall, events, _, _ = render_and_follow(stack, script, video_id, script_id)
@@ -84,8 +99,11 @@ def _upload_photos(stack: Stack, video_id: str, text_script: dict) -> tuple[list
             response = http.post(f"/api/v2/videos/{video_id}/media", content=picture)
             seconds.append(time.perf_counter() - started)
             response.raise_for_status()
-            slide = {"image": response.json()["media_id"], "fit": ("contain", "cover")[number % 2],
-                     "title": scene.get("slide", {}).get("title", "")}
+            slide = {
+                "image": response.json()["media_id"],
+                "fit": ("contain", "cover")[number % 2],
+                "title": scene.get("slide", {}).get("title", ""),
+            }
             scenes.append({**scene, "slide": slide})
     return seconds, {**text_script, "scenes": scenes}
 

@@ -35,8 +35,18 @@ async def cpu_per_event(jobs: int, events_per_job: int) -> float:
                 burst = []
                 for _ in range(events_per_job):
                     seq += 1
-                    burst += [Progress(job_id=job.job_id, video_id=job.video_id, attempt=job.attempt, seq=seq,
-                                       step=Step.COMPOSE_VIDEO, progress=min(99, seq // 10), ts=time.time()) for job in running]
+                    burst += [
+                        Progress(
+                            job_id=job.job_id,
+                            video_id=job.video_id,
+                            attempt=job.attempt,
+                            seq=seq,
+                            step=Step.COMPOSE_VIDEO,
+                            progress=min(99, seq // 10),
+                            ts=time.time(),
+                        )
+                        for job in running
+                    ]
                 stale = await store.record_progress(burst)
                 stored += len(burst) - stale
             return (time.process_time() - started) / stored

@@ -56,7 +56,9 @@ def run(runs: int = 3) -> list[Row]:
     script = reference_script()
     rows = _measure(script, runs, "SQLite")
     if "PostgreSQL" in stores_here():
-        rows += [dataclasses.replace(row, metric=f"{row.metric} (PostgreSQL)") for row in _measure(script, runs, "PostgreSQL")[:3]]
+        rows += [
+            dataclasses.replace(row, metric=f"{row.metric} (PostgreSQL)") for row in _measure(script, runs, "PostgreSQL")[:3]
+        ]
     return rows + not_run_on_postgresql(SECTION)
 
 
@@ -72,8 +74,9 @@ def _measure(script: dict, runs: int, store: str) -> list[Row]:
         return _rows(measured, median, peak_rss_mb, script)
 
 
-def render_and_follow(stack: Stack, script: dict, video_id: str | None = None,
-                      script_id: str = "script-001") -> tuple[float, list[dict], str, str]:
+def render_and_follow(
+    stack: Stack, script: dict, video_id: str | None = None, script_id: str = "script-001"
+) -> tuple[float, list[dict], str, str]:
     """One render of `script` (of a new video, unless given one that holds its images, then as
     a script id it does not have yet): (wall seconds POST → terminal event, its events, video
     id, job id)."""
@@ -137,14 +140,16 @@ def _rows(measured: list[RenderRun], median: RenderRun, peak_rss_mb: float, scri
     rows = [
         Row(SECTION, "end-to-end wall, POST → SUCCEEDED (median)", median.wall_sec, "s", note=f"runs: {walls} s"),
         Row(SECTION, "video duration", median.video_sec, "s"),
-        Row(SECTION, "real-time factor (video s ÷ wall s)", median.real_time_factor, "x",
-            Target(">=", MIN_REAL_TIME_FACTOR)),
+        Row(SECTION, "real-time factor (video s ÷ wall s)", median.real_time_factor, "x", Target(">=", MIN_REAL_TIME_FACTOR)),
         Row(SECTION, "worker peak RSS (VmHWM)", peak_rss_mb, "MB", Target("<=", MAX_WORKER_RSS_MB)),
         Row(SECTION, "A/V duration mismatch (worst run)", mismatch_ms, "ms", Target("<=", MAX_AV_MISMATCH_MS)),
-        Row(SECTION, "picture changes on scene boundaries (±50 ms)", float(found), f"of {boundaries}",
-            Target(">=", boundaries)),
-        Row(SECTION, "encoding", f"H.264 CRF 23 preset {X264_PRESET}, AAC {AUDIO_BIT_RATE // 1000} kb/s",
-            note="1920x1080, variable frame rate"),
+        Row(SECTION, "picture changes on scene boundaries (±50 ms)", float(found), f"of {boundaries}", Target(">=", boundaries)),
+        Row(
+            SECTION,
+            "encoding",
+            f"H.264 CRF 23 preset {X264_PRESET}, AAC {AUDIO_BIT_RATE // 1000} kb/s",
+            note="1920x1080, variable frame rate",
+        ),
     ]
     rows += [Row(SECTION, f"step {step}", seconds, "s") for step, seconds in median.step_sec.items()]
     return rows

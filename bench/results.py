@@ -58,15 +58,16 @@ def markdown_table(rows: list[Row]) -> str:
 def results_document(rows: list[Row], command: str, seconds: float) -> str:
     verdicts = [row.verdict for row in rows if row.verdict]
     summary = f"{verdicts.count('PASS')} PASS, {verdicts.count('MISS')} MISS"
-    return "\n".join([
-        "# Benchmark results",
-        "",
-        f"- command: `{command}`",
-        f"- finished: {datetime.now(UTC).isoformat(timespec='seconds')}, took {seconds:.0f} s",
-        f"- machine: {platform.machine()}, {len(os.sched_getaffinity(0))} CPUs, Python {platform.python_version()}",
-        f"- targets: {summary}",
-        "",
-        markdown_table(rows),
-        "",
-    ])
-
+    return "\n".join(
+        [
+            "# Benchmark results",
+            "",
+            f"- command: `{command}`",
+            f"- finished: {datetime.now(UTC).isoformat(timespec='seconds')}, took {seconds:.0f} s",
+            f"- machine: {platform.machine()}, {len(os.sched_getaffinity(0))} CPUs, Python {platform.python_version()}",
+            f"- targets: {summary}",
+            "",
+            markdown_table(rows),
+            "",
+        ]
+    )

@@ -48,7 +48,9 @@ def _measure(script: dict, env: dict[str, str], runs: int) -> tuple[float, float
                 publishes.append(step_seconds(events)[Step.PUBLISH_ASSETS.value])
                 with stack.client(timeout=60) as http:
                     assets = http.get(f"/api/v2/videos/{video_id}/render-jobs/{job_id}").json()["assets"]
-                    size = sum(len(http.get(assets[key]).content) for key in ("video_url", "subtitle_url", "vtt_url", "thumbnail_url"))
+                    size = sum(
+                        len(http.get(assets[key]).content) for key in ("video_url", "subtitle_url", "vtt_url", "thumbnail_url")
+                    )
     return sorted(walls)[len(walls) // 2], sorted(publishes)[len(publishes) // 2], size / 1e6
 
 

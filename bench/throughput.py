@@ -29,8 +29,11 @@ BATCH_JOBS = 8
 QUEUED_JOBS = 200
 MIN_SCALING = 1.8
 MAX_API_RSS_GROWTH_MB = 25
-QUEUE_SCRIPT = {"title": "Queue", "language": "ko",
-                "scenes": [{"narration": "대기열 측정용 장면입니다.", "slide": {"title": "대기열"}}]}
+QUEUE_SCRIPT = {
+    "title": "Queue",
+    "language": "ko",
+    "scenes": [{"narration": "대기열 측정용 장면입니다.", "slide": {"title": "대기열"}}],
+}
 BENCH_ENV = {**QUIET_UNCACHED, "RATE_LIMIT_WRITES_PER_MINUTE": "1000000"}
 
 
@@ -138,12 +141,30 @@ def _queue_rows() -> list[Row]:
     # Sampling began before the jobs were created: the first samples are the API at rest.
     growth = max(rss.samples) - rss.samples[0]
     return [
-        Row(SECTION, f"{QUEUED_JOBS} queued jobs: drained (SUCCEEDED)", float(succeeded), "jobs",
-            Target(">=", QUEUED_JOBS), note=f"in {seconds:.1f} s with 2 workers"),
-        Row(SECTION, f"{QUEUED_JOBS} queued jobs: started out of creation order", float(out_of_order), "jobs",
-            Target("<=", 0), note="FIFO"),
-        Row(SECTION, "API RSS growth while draining", growth, "MB", Target("<=", MAX_API_RSS_GROWTH_MB),
-            note=f"{rss.samples[0]:.0f} MB at rest, {max(rss.samples):.0f} MB peak, {rss.samples[-1]:.0f} MB at the end"),
+        Row(
+            SECTION,
+            f"{QUEUED_JOBS} queued jobs: drained (SUCCEEDED)",
+            float(succeeded),
+            "jobs",
+            Target(">=", QUEUED_JOBS),
+            note=f"in {seconds:.1f} s with 2 workers",
+        ),
+        Row(
+            SECTION,
+            f"{QUEUED_JOBS} queued jobs: started out of creation order",
+            float(out_of_order),
+            "jobs",
+            Target("<=", 0),
+            note="FIFO",
+        ),
+        Row(
+            SECTION,
+            "API RSS growth while draining",
+            growth,
+            "MB",
+            Target("<=", MAX_API_RSS_GROWTH_MB),
+            note=f"{rss.samples[0]:.0f} MB at rest, {max(rss.samples):.0f} MB peak, {rss.samples[-1]:.0f} MB at the end",
+        ),
     ]
 
 
@@ -156,9 +177,16 @@ def _scaling_rows(store: str) -> list[Row]:
     one, two = _batch(1, store), _batch(2, store)
     label = "" if store == "SQLite" else f" ({store})"
     return [
-        *(Row(SECTION, f"{BATCH_JOBS} reference renders, {workers} worker{'s' * (workers > 1)}{label}", batch.jobs_per_minute,
-              "jobs/min", note=f"CPU per job: renderer {batch.renderer_cpu_per_job:.2f} s, API {batch.api_cpu_per_job:.2f} s")
-          for workers, batch in ((1, one), (2, two))),
+        *(
+            Row(
+                SECTION,
+                f"{BATCH_JOBS} reference renders, {workers} worker{'s' * (workers > 1)}{label}",
+                batch.jobs_per_minute,
+                "jobs/min",
+                note=f"CPU per job: renderer {batch.renderer_cpu_per_job:.2f} s, API {batch.api_cpu_per_job:.2f} s",
+            )
+            for workers, batch in ((1, one), (2, two))
+        ),
         Row(SECTION, f"2 workers ÷ 1 worker{label}", two.jobs_per_minute / one.jobs_per_minute, "x", Target(">=", MIN_SCALING)),
     ]
 

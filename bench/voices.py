@@ -73,22 +73,39 @@ def _cloud_rows() -> list[Row]:
         measured = {concurrency: _cloud_render(fake, script, concurrency) for concurrency in CONCURRENCIES}
     one, many = (measured[concurrency] for concurrency in CONCURRENCIES)
     rows = [
-        Row(SECTION, f"{CLOUD_VOICE}: GENERATE_TTS at TTS_CONCURRENCY={concurrency}", render.tts_sec, "s",
-            note=f"most requests in flight at the fake: {render.most_in_flight}")
+        Row(
+            SECTION,
+            f"{CLOUD_VOICE}: GENERATE_TTS at TTS_CONCURRENCY={concurrency}",
+            render.tts_sec,
+            "s",
+            note=f"most requests in flight at the fake: {render.most_in_flight}",
+        )
         for concurrency, render in measured.items()
     ]
     best = _best_speedup(script, CONCURRENCIES[1])
-    rows.append(Row(SECTION, f"GENERATE_TTS speed-up, TTS_CONCURRENCY={CONCURRENCIES[1]} ÷ {CONCURRENCIES[0]}",
-                    one.tts_sec / many.tts_sec, "x", Target(">=", MIN_CONCURRENCY_SPEEDUP),
-                    note=f"{REQUEST_HOLD.hold_sec * 1000:.0f} ms per request, TTS cache off; the most possible: "
-                         f"{best:.2f}x (every sentence in rounds of {CONCURRENCIES[1]})"))
+    rows.append(
+        Row(
+            SECTION,
+            f"GENERATE_TTS speed-up, TTS_CONCURRENCY={CONCURRENCIES[1]} ÷ {CONCURRENCIES[0]}",
+            one.tts_sec / many.tts_sec,
+            "x",
+            Target(">=", MIN_CONCURRENCY_SPEEDUP),
+            note=f"{REQUEST_HOLD.hold_sec * 1000:.0f} ms per request, TTS cache off; the most possible: "
+            f"{best:.2f}x (every sentence in rounds of {CONCURRENCIES[1]})",
+        )
+    )
     rows += [
         Row(SECTION, f"{CLOUD_VOICE}: render wall, POST → SUCCEEDED, TTS_CONCURRENCY={concurrency}", render.wall_sec, "s")
         for concurrency, render in measured.items()
     ]
     rows += [
-        Row(SECTION, f"requests seen by the fake, TTS_CONCURRENCY={concurrency}", render.requests, "requests",
-            note=f"the script has {render.sentences} sentences")
+        Row(
+            SECTION,
+            f"requests seen by the fake, TTS_CONCURRENCY={concurrency}",
+            render.requests,
+            "requests",
+            note=f"the script has {render.sentences} sentences",
+        )
         for concurrency, render in measured.items()
     ]
     return rows
@@ -136,13 +153,23 @@ def _preview_rows(previews: int) -> list[Row]:
         note = f"{previews} previews one after another of {len(text)} characters: {text if len(text) <= 20 else text[:20] + '…'}"
         rows += _latency_rows(f"{label}, idle workers", idle[label], note)
         if busy.busy_jobs < 2:
-            rows.append(Row(SECTION, f"preview p95, {label}, every worker rendering", "void", "",
-                            Target("<=", MAX_PREVIEW_P95_SEC * 1000),
-                            note=f"only {busy.busy_jobs} of 2 renders were still RUNNING when the last preview answered"))
+            rows.append(
+                Row(
+                    SECTION,
+                    f"preview p95, {label}, every worker rendering",
+                    "void",
+                    "",
+                    Target("<=", MAX_PREVIEW_P95_SEC * 1000),
+                    note=f"only {busy.busy_jobs} of 2 renders were still RUNNING when the last preview answered",
+                )
+            )
         else:
-            rows += _latency_rows(f"{label}, every worker rendering", busy.taken_ms[label],
-                                  f"{note}; both renders RUNNING throughout, at the end in {busy.steps}",
-                                  Target("<=", MAX_PREVIEW_P95_SEC * 1000))
+            rows += _latency_rows(
+                f"{label}, every worker rendering",
+                busy.taken_ms[label],
+                f"{note}; both renders RUNNING throughout, at the end in {busy.steps}",
+                Target("<=", MAX_PREVIEW_P95_SEC * 1000),
+            )
     return rows
 
 

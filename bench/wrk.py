@@ -42,20 +42,36 @@ class Requests:
         lines = [f"wrk.method = {_quoted(self.method)}"]
         if self.body is not None:
             lines += ['wrk.headers["Content-Type"] = "application/json"', f"wrk.body = {_quoted(self.body)}"]
-        lines += ["local tokens = {", *(f"  {_quoted('Bearer ' + token)}," for token in self.tokens), "}",
-                  "local sent = 0",
-                  "local headers = {}"]
+        lines += [
+            "local tokens = {",
+            *(f"  {_quoted('Bearer ' + token)}," for token in self.tokens),
+            "}",
+            "local sent = 0",
+            "local headers = {}",
+        ]
         if self.numbered is not None:
-            lines += ["local function path()", f"  return string.format({_quoted(self.numbered)}, {self.first} + sent * {self.step})", "end"]
+            lines += [
+                "local function path()",
+                f"  return string.format({_quoted(self.numbered)}, {self.first} + sent * {self.step})",
+                "end",
+            ]
         else:
-            lines += ["local paths = {", *(f"  {_quoted(path)}," for path in self.paths), "}",
-                      "local function path()", "  return paths[sent % #paths + 1]", "end"]
-        lines += ["request = function()",
-                  "  headers[\"Authorization\"] = tokens[sent % #tokens + 1]",
-                  "  local this = wrk.format(nil, path(), headers)",
-                  "  sent = sent + 1",
-                  "  return this",
-                  "end"]
+            lines += [
+                "local paths = {",
+                *(f"  {_quoted(path)}," for path in self.paths),
+                "}",
+                "local function path()",
+                "  return paths[sent % #paths + 1]",
+                "end",
+            ]
+        lines += [
+            "request = function()",
+            '  headers["Authorization"] = tokens[sent % #tokens + 1]',
+            "  local this = wrk.format(nil, path(), headers)",
+            "  sent = sent + 1",
+            "  return this",
+            "end",
+        ]
         return "\n".join(lines) + _DONE
 
 
@@ -96,17 +112,33 @@ class Run:
         if line is None:
             raise RuntimeError(f"wrk printed no result:\n{output}")
         found = json.loads(line)
-        return WrkResult(requests=found["requests"], seconds=found["duration_us"] / 1e6,
-                         failures=found["status_errors"] + found["socket_errors"],
-                         p50_ms=found["p50_us"] / 1000, p99_ms=found["p99_us"] / 1000)
+        return WrkResult(
+            requests=found["requests"],
+            seconds=found["duration_us"] / 1e6,
+            failures=found["status_errors"] + found["socket_errors"],
+            p50_ms=found["p50_us"] / 1000,
+            p99_ms=found["p99_us"] / 1000,
+        )
 
 
 def start(base_url: str, requests: Requests, connections: int, seconds: float) -> Run:
     """Starts one wrk run against `base_url`; several may run at once (one per API instance)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(requests.lua())
-    command = [wrk(), "--threads", "1", "--connections", str(connections), "--duration", f"{seconds:g}s",
-               "--timeout", "10s", "--script", script.name, base_url]
+    command = [
+        wrk(),
+        "--threads",
+        "1",
+        "--connections",
+        str(connections),
+        "--duration",
+        f"{seconds:g}s",
+        "--timeout",
+        "10s",
+        "--script",
+        script.name,
+        base_url,
+    ]
     return Run(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True), Path(script.name))
 
 

@@ -33,7 +33,9 @@ class Role(IntEnum):
 
 
 def load_or_create_secret(
-    configured: str | None, data_dir: Path, file_name: str = SECRET_FILE,
+    configured: str | None,
+    data_dir: Path,
+    file_name: str = SECRET_FILE,
     generate: Callable[[], str] = lambda: secrets.token_urlsafe(48),
 ) -> str:
     """JWT_SECRET when set; otherwise a random secret kept in the data dir, made once with

@@ -62,7 +62,9 @@ def wait_terminal(http: httpx.Client, video_id: str, job_id: str, timeout: float
 
 def wait_running(http: httpx.Client, video_id: str, job_id: str, attempt: int = 1, step: str | None = None) -> dict:
     return wait_for(
-        http, video_id, job_id,
+        http,
+        video_id,
+        job_id,
         lambda j: j["status"] == "RUNNING" and j["attempt"] == attempt and (step is None or j["step"] == step),
         what=f"attempt {attempt} RUNNING{' in ' + step if step else ''}",
     )

@@ -269,7 +269,10 @@ class FakeCloudTts:
     def _check_google_key(self, record: Recorded) -> None:
         presented = record.headers.get("X-Goog-Api-Key")
         if not presented:
-            raise _Refused(403, '{"error": {"code": 403, "status": "PERMISSION_DENIED", "message": "The request is missing a valid API key."}}')
+            raise _Refused(
+                403,
+                '{"error": {"code": 403, "status": "PERMISSION_DENIED", "message": "The request is missing a valid API key."}}',
+            )
         if presented != self.key:
             raise _Refused(400, json.dumps({"error": {"code": 400, "status": "INVALID_ARGUMENT",
                                                       "message": f"API key not valid: {presented}",
@@ -283,15 +286,21 @@ class FakeCloudTts:
     def _azure(self, record: Recorded) -> tuple[int, dict[str, str], bytes]:
         self._check_azure_key(record)
         headers = record.headers
-        self._refuse_unless(headers.get("Content-Type", "").split(";")[0] == "application/ssml+xml", "Content-Type is not application/ssml+xml")
+        self._refuse_unless(
+            headers.get("Content-Type", "").split(";")[0] == "application/ssml+xml", "Content-Type is not application/ssml+xml"
+        )
         sample_rate = AZURE_FORMATS.get(headers.get("X-Microsoft-OutputFormat", ""))
-        self._refuse_unless(sample_rate is not None, f"unsupported X-Microsoft-OutputFormat {headers.get('X-Microsoft-OutputFormat')!r}")
+        self._refuse_unless(
+            sample_rate is not None, f"unsupported X-Microsoft-OutputFormat {headers.get('X-Microsoft-OutputFormat')!r}"
+        )
         self._refuse_unless(bool(headers.get("User-Agent")), "no User-Agent")
         try:
             speak = ElementTree.fromstring(record.body)
         except ElementTree.ParseError as error:
             self._refuse_unless(False, f"SSML is not well-formed XML: {error}")
-        self._refuse_unless(speak.tag == f"{SSML_NAMESPACE}speak" and speak.get("version") == "1.0", "root is not <speak version=1.0>")
+        self._refuse_unless(
+            speak.tag == f"{SSML_NAMESPACE}speak" and speak.get("version") == "1.0", "root is not <speak version=1.0>"
+        )
         self._refuse_unless(bool(speak.get(XML_LANG)), "<speak> has no xml:lang")
         voice = speak.find(f"{SSML_NAMESPACE}voice")
         self._refuse_unless(voice is not None and bool(voice.get("name")), "no <voice name=…>")

@@ -31,16 +31,21 @@ def s3_server() -> Iterator[S3Server]:
 @pytest.fixture(scope="session")
 def s3_stack(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A real API and renderer pool that keep assets only in the S3 store (ASSET_STORE=s3://…)."""
-    stack = Stack(data_dir=tmp_path_factory.mktemp("s3-stack"), workers=1,
-                  extra_env=s3_server.env("s3://slidereel-assets/renders"))
+    stack = Stack(
+        data_dir=tmp_path_factory.mktemp("s3-stack"), workers=1, extra_env=s3_server.env("s3://slidereel-assets/renders")
+    )
     with stack.running() as running:
         yield running
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--job-store", choices=job_store.KINDS, default=job_store.SQLITE,
-                     help="the database every test stack's API keeps its job table in (PostgreSQL: "
-                          "a server this session starts, tests/postgres_server.py)")
+    parser.addoption(
+        "--job-store",
+        choices=job_store.KINDS,
+        default=job_store.SQLITE,
+        help="the database every test stack's API keeps its job table in (PostgreSQL: "
+        "a server this session starts, tests/postgres_server.py)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -13,13 +13,16 @@ def pdf(contents: list[bytes], size: tuple[int, int] = PAGE_SIZE) -> bytes:
     """A PDF with one page per content stream, Helvetica available as /F1."""
     count = len(contents)
     # Objects: 1 catalog, 2 page tree, 3 font, then per page its page object and its content stream.
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
-               b"<< /Type /Pages /Kids [" + b" ".join(b"%d 0 R" % (4 + 2 * index) for index in range(count))
-               + b"] /Count %d >>" % count,
-               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [" + b" ".join(b"%d 0 R" % (4 + 2 * index) for index in range(count)) + b"] /Count %d >>" % count,
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
     for index, content in enumerate(contents):
-        objects.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %d %d] /Resources << /Font << /F1 3 0 R >> >> "
-                       b"/Contents %d 0 R >>" % (*size, 5 + 2 * index))
+        objects.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %d %d] /Resources << /Font << /F1 3 0 R >> >> "
+            b"/Contents %d 0 R >>" % (*size, 5 + 2 * index)
+        )
         objects.append(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
     return _pdf_file(objects)
 
@@ -42,17 +45,26 @@ def coloured_page(rgb: tuple[int, int, int], text: str, size: tuple[int, int] = 
     """A page filled with `rgb`, a white square in its middle, and `text` (ASCII) at the top left."""
     red, green, blue = (channel / 255 for channel in rgb)
     width, height = size
-    return (b"%.3f %.3f %.3f rg 0 0 %d %d re f 1 1 1 rg %d %d 100 100 re f "
-            b"0 0 0 rg BT /F1 36 Tf 40 %d Td (%s) Tj ET"
-            % (red, green, blue, width, height, width // 2 - 50, height // 2 - 50, height - 70, text.encode("ascii")))
+    return b"%.3f %.3f %.3f rg 0 0 %d %d re f 1 1 1 rg %d %d 100 100 re f 0 0 0 rg BT /F1 36 Tf 40 %d Td (%s) Tj ET" % (
+        red,
+        green,
+        blue,
+        width,
+        height,
+        width // 2 - 50,
+        height // 2 - 50,
+        height - 70,
+        text.encode("ascii"),
+    )
 
 
 def pdf_of_pages(count: int) -> bytes:
     """`count` blank pages sharing one content stream: small however many pages it has."""
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
-               b"<< /Type /Pages /Kids [" + b" ".join(b"%d 0 R" % (4 + index) for index in range(count))
-               + b"] /Count %d >>" % count,
-               b"<< /Length 0 >>\nstream\n\nendstream"]
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [" + b" ".join(b"%d 0 R" % (4 + index) for index in range(count)) + b"] /Count %d >>" % count,
+        b"<< /Length 0 >>\nstream\n\nendstream",
+    ]
     objects += [b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 960 540] /Contents 3 0 R >>"] * count
     return _pdf_file(objects)
 

@@ -18,8 +18,12 @@ from pathlib import Path
 
 from tests.stack import ROOT
 
-NEEDED = [Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), ROOT.resolve(),
-          Path(os.path.realpath(sys.executable)).parent]
+NEEDED = [
+    Path(sys.base_prefix).resolve(),
+    Path(sys.prefix).resolve(),
+    ROOT.resolve(),
+    Path(os.path.realpath(sys.executable)).parent,
+]
 """What a host's Python processes read: the interpreter with its standard library, the
 virtual environment, the checkout (installed editable into it)."""
 
@@ -64,15 +68,17 @@ def hosts_root() -> Path:
 
 def launcher(user: pwd.struct_passwd, home: Path) -> list[str]:
     """The command prefix that runs a process as `user`, at home in `home`, able to reach NEEDED."""
-    script = ["set -e", 'stash=$(mktemp -d)']
+    script = ["set -e", "stash=$(mktemp -d)"]
     for index, (blocked, children) in enumerate(_blocked_ancestors().items()):
         script.append(f'mkdir "$stash/{index}" && mount --bind {shlex.quote(str(blocked))} "$stash/{index}"')
         script.append(f"mount -t tmpfs -o mode=0755 tmpfs {shlex.quote(str(blocked))}")
         for child in sorted(children):
             inside = shlex.quote(str(blocked / child))
             script.append(f'mkdir -p {inside} && mount --bind "$stash/{index}/{child}" {inside}')
-    script.append(f'exec env HOME={shlex.quote(str(home))} TMPDIR={shlex.quote(str(home / "tmp"))} '
-                  f'setpriv --reuid={user.pw_uid} --regid={user.pw_gid} --clear-groups -- "$@"')
+    script.append(
+        f"exec env HOME={shlex.quote(str(home))} TMPDIR={shlex.quote(str(home / 'tmp'))} "
+        f'setpriv --reuid={user.pw_uid} --regid={user.pw_gid} --clear-groups -- "$@"'
+    )
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c", "\n".join(script), "host"]
 
 

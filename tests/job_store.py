@@ -84,7 +84,10 @@ def blank_the_narration(connection: Connection, video_id: str, script_id: str) -
     """Blanks every scene's narration of a script, as a script approved before approval checked
     narration may be: what the renderer's own INVALID_SCRIPT check is still there for."""
     row = ScriptRow.__table__
-    body = json.loads(connection.execute(select(row.c.body).where(row.c.video_id == video_id, row.c.script_id == script_id)).scalar_one())
+    body = json.loads(
+        connection.execute(select(row.c.body).where(row.c.video_id == video_id, row.c.script_id == script_id)).scalar_one()
+    )
     body["scenes"] = [{**scene, "narration": " \n\t "} for scene in body["scenes"]]
-    connection.execute(update(row).where(row.c.video_id == video_id, row.c.script_id == script_id)
-                       .values(body=json.dumps(body).encode()))
+    connection.execute(
+        update(row).where(row.c.video_id == video_id, row.c.script_id == script_id).values(body=json.dumps(body).encode())
+    )

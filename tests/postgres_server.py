@@ -29,8 +29,10 @@ MAX_CONNECTIONS = 400
 
 def server_binaries() -> Path | None:
     """The newest installed PostgreSQL's bin folder, or None."""
-    versions = sorted((path for path in PG_ROOT.glob("*/bin") if (path / "postgres").exists()),
-                      key=lambda path: int(path.parent.name) if path.parent.name.isdigit() else 0)
+    versions = sorted(
+        (path for path in PG_ROOT.glob("*/bin") if (path / "postgres").exists()),
+        key=lambda path: int(path.parent.name) if path.parent.name.isdigit() else 0,
+    )
     return versions[-1] if versions else None
 
 
@@ -57,12 +59,43 @@ class PostgresServer:
         bin_dir = server_binaries()
         data = self.folder / "data"
         as_owner = self._as_owner()
-        self._run([*as_owner, str(bin_dir / "initdb"), "-D", str(data), "-U", SUPERUSER, "-A", "trust", "--no-sync",
-                   "-E", "UTF8", "--locale", "C"])
-        options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   f"-c synchronous_commit=off -c full_page_writes=off -c max_connections={MAX_CONNECTIONS}")
-        self._run([*as_owner, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(self.folder / "server.log"),
-                   "-w", "-t", "120", "-o", options, "start"])
+        self._run(
+            [
+                *as_owner,
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                SUPERUSER,
+                "-A",
+                "trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale",
+                "C",
+            ]
+        )
+        options = (
+            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
+            f"-c synchronous_commit=off -c full_page_writes=off -c max_connections={MAX_CONNECTIONS}"
+        )
+        self._run(
+            [
+                *as_owner,
+                str(bin_dir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(self.folder / "server.log"),
+                "-w",
+                "-t",
+                "120",
+                "-o",
+                options,
+                "start",
+            ]
+        )
         self.pid = int((data / "postmaster.pid").read_text().split()[0])
 
     def stop(self) -> None:

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 
 from tests.stack import free_port
 
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "slidereel-test", "AWS_SECRET_ACCESS_KEY": "slidereel-test-secret",
-               "AWS_REGION": "us-east-1"}
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "slidereel-test", "AWS_SECRET_ACCESS_KEY": "slidereel-test-secret", "AWS_REGION": "us-east-1"}
 
 
 @dataclass
@@ -34,10 +33,12 @@ class S3Server:
 
     def start(self) -> None:
         """Starts it (again, empty: moto keeps everything in memory) and waits until it answers."""
-        self.process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                        env={**os.environ, **CREDENTIALS,
-                                             **({"INITIAL_NO_AUTH_ACTION_COUNT": "0"} if self.refuse_credentials else {})})
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, **CREDENTIALS, **({"INITIAL_NO_AUTH_ACTION_COUNT": "0"} if self.refuse_credentials else {})},
+        )
         give_up_at = time.monotonic() + 60
         while True:
             assert self.process.poll() is None, "the S3 server exited at start-up"
@@ -64,7 +65,9 @@ class S3Server:
 
 
 @contextmanager
-def running_s3_server(host: str = "127.0.0.1", port: int | None = None, *, refuse_credentials: bool = False) -> Iterator[S3Server]:
+def running_s3_server(
+    host: str = "127.0.0.1", port: int | None = None, *, refuse_credentials: bool = False
+) -> Iterator[S3Server]:
     server = S3Server(host=host, port=port or free_port(), refuse_credentials=refuse_credentials)
     try:
         server.start()

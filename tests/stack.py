@@ -132,10 +132,22 @@ class Stack:
             return subprocess.Popen(command, cwd=self.data_dir, env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
     def start_api(self) -> None:
-        self.api = self._spawn("api", [
-            sys.executable, "-m", "uvicorn", "services.api.app:create_app", "--factory",
-            "--host", self.address, "--port", str(self.port), "--log-level", self.api_log_level,
-        ])
+        self.api = self._spawn(
+            "api",
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "services.api.app:create_app",
+                "--factory",
+                "--host",
+                self.address,
+                "--port",
+                str(self.port),
+                "--log-level",
+                self.api_log_level,
+            ],
+        )
 
     def kill_api(self) -> None:
         """SIGKILL: no shutdown hooks, no goodbyes; sockets and transactions just vanish."""

@@ -24,10 +24,14 @@ MAX_LEXICON_TERM_CHARS = 100
 MAX_LEXICON_SAY_CHARS = 200
 MIN_RATE, MAX_RATE = 0.5, 2.0
 
-MediaId = Annotated[str, msgspec.Meta(
-    pattern=r"^med-[0-9a-f]{32}$", description="An image uploaded to the video's media (POST …/media).",
-    examples=["med-0f3c2a9d8e7b6a5f4e3d2c1b0a998877"],
-)]
+MediaId = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^med-[0-9a-f]{32}$",
+        description="An image uploaded to the video's media (POST …/media).",
+        examples=["med-0f3c2a9d8e7b6a5f4e3d2c1b0a998877"],
+    ),
+]
 Fit = Literal["contain", "cover"]
 """contain: the whole picture, letterboxed in the slide background; cover: fills the frame, cropped."""
 Motion = Literal["none", "zoom-in"]
@@ -47,12 +51,22 @@ LanguageTag = Annotated[
 ]
 
 
-Rate = Annotated[float, msgspec.Meta(
-    ge=MIN_RATE, le=MAX_RATE, description="Speaking rate: 1.0 is the voice's own pace, 2.0 twice as fast.",
-)]
-VoiceSpecText = Annotated[str, msgspec.Meta(
-    min_length=1, max_length=100, description="ENGINE[:MODEL][#VOICE], e.g. azure#ko-KR-SunHiNeural (GET /api/v2/voices).",
-)]
+Rate = Annotated[
+    float,
+    msgspec.Meta(
+        ge=MIN_RATE,
+        le=MAX_RATE,
+        description="Speaking rate: 1.0 is the voice's own pace, 2.0 twice as fast.",
+    ),
+]
+VoiceSpecText = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=100,
+        description="ENGINE[:MODEL][#VOICE], e.g. azure#ko-KR-SunHiNeural (GET /api/v2/voices).",
+    ),
+]
 
 
 class LexiconEntry(msgspec.Struct, kw_only=True, frozen=True):
@@ -117,14 +131,28 @@ def is_blank(text: str) -> bool:
 
 
 class Scene(msgspec.Struct, kw_only=True):
-    narration: Annotated[str, msgspec.Meta(max_length=MAX_NARRATION_CHARS, description=(
-        "What the scene says. A DRAFT may leave it blank (an imported deck page without speaker "
-        "notes); approval refuses a script with a blank scene (NARRATION_MISSING)."))]
+    narration: Annotated[
+        str,
+        msgspec.Meta(
+            max_length=MAX_NARRATION_CHARS,
+            description=(
+                "What the scene says. A DRAFT may leave it blank (an imported deck page without speaker "
+                "notes); approval refuses a script with a blank scene (NARRATION_MISSING)."
+            ),
+        ),
+    ]
     slide: Slide = msgspec.field(default_factory=Slide)
     pause_sec: Annotated[float, msgspec.Meta(ge=0, le=10)] = DEFAULT_PAUSE_SEC
-    hint: Annotated[str, msgspec.Meta(max_length=MAX_HINT_CHARS, description=(
-        "Not spoken or shown: a note for whoever writes the narration, such as the text of the "
-        "deck page this scene was imported from."))] = ""
+    hint: Annotated[
+        str,
+        msgspec.Meta(
+            max_length=MAX_HINT_CHARS,
+            description=(
+                "Not spoken or shown: a note for whoever writes the narration, such as the text of the "
+                "deck page this scene was imported from."
+            ),
+        ),
+    ] = ""
     rate: Rate = 1.0
     """Multiplies the script's rate for this scene (the product is kept within 0.5-2.0)."""
 
@@ -135,9 +163,17 @@ class Script(msgspec.Struct, kw_only=True):
     voice: Annotated[str, msgspec.Meta(max_length=100)] | None = None
     scenes: Annotated[list[Scene], msgspec.Meta(min_length=1, max_length=MAX_SCENES)]
     rate: Rate = 1.0
-    voice_fallback: Annotated[str, msgspec.Meta(min_length=1, max_length=100, description=(
-        '"fail": a job whose voice cannot be used fails TTS_FAILED; or a voice spec that then voices '
-        "the whole video (never two voices in one video)."))] = "fail"
+    voice_fallback: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1,
+            max_length=100,
+            description=(
+                '"fail": a job whose voice cannot be used fails TTS_FAILED; or a voice spec that then voices '
+                "the whole video (never two voices in one video)."
+            ),
+        ),
+    ] = "fail"
     lexicon: Lexicon | None = None
     """This script's pronunciations; None: the video's lexicon (PUT …/lexicon). Its entries win over the video's."""
 
@@ -145,9 +181,7 @@ class Script(msgspec.Struct, kw_only=True):
         # A cross-field limit msgspec.Meta cannot express; msgspec reports it as a ValidationError.
         total = sum(len(scene.narration) for scene in self.scenes)
         if total > MAX_TOTAL_NARRATION_CHARS:
-            raise ValueError(
-                f"total narration is {total} characters, more than {MAX_TOTAL_NARRATION_CHARS} - at `$.scenes`"
-            )
+            raise ValueError(f"total narration is {total} characters, more than {MAX_TOTAL_NARRATION_CHARS} - at `$.scenes`")
         problem = lexicon_problem(self.lexicon or [], "$.lexicon")
         if problem is not None:
             raise ValueError(problem)

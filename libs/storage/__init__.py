@@ -10,13 +10,27 @@ from libs.environment import env, optional_env
 from libs.storage.base import MEDIA_FILE, AssetStore, StorageError, StoredFile, StoredFileMissing, job_key, media_key
 
 __all__ = [
-    "MEDIA_FILE", "AssetStore", "StorageError", "StoreSettings", "StoredFile", "StoredFileMissing", "job_key", "media_key",
-    "open_asset_store", "store_of",
+    "MEDIA_FILE",
+    "AssetStore",
+    "StorageError",
+    "StoreSettings",
+    "StoredFile",
+    "StoredFileMissing",
+    "job_key",
+    "media_key",
+    "open_asset_store",
+    "store_of",
 ]
 
 
-def open_asset_store(store_url: str, asset_dir: Path, *, endpoint_url: str | None = None, timeout_sec: float = 30,
-                     observe: Callable[[str, str], None] | None = None) -> AssetStore:
+def open_asset_store(
+    store_url: str,
+    asset_dir: Path,
+    *,
+    endpoint_url: str | None = None,
+    timeout_sec: float = 30,
+    observe: Callable[[str, str], None] | None = None,
+) -> AssetStore:
     """The store `store_url` names ("" for the local folder `asset_dir`). With S3, `asset_dir`
     holds only the renderer's staging folders. Raises ValueError for a URL it cannot use."""
     # Each backend is imported only when used: the settings below are read by the CLI too.
@@ -29,8 +43,14 @@ def open_asset_store(store_url: str, asset_dir: Path, *, endpoint_url: str | Non
         raise ValueError(f"ASSET_STORE must be empty (the local folder) or s3://bucket/prefix, not {store_url!r}")
     from libs.storage.s3 import S3AssetStore
 
-    return S3AssetStore(url.netloc, url.path.strip("/"), endpoint_url=endpoint_url, scratch_dir=asset_dir,
-                        timeout_sec=timeout_sec, observe=observe)
+    return S3AssetStore(
+        url.netloc,
+        url.path.strip("/"),
+        endpoint_url=endpoint_url,
+        scratch_dir=asset_dir,
+        timeout_sec=timeout_sec,
+        observe=observe,
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,5 +69,10 @@ class StoreSettings:
 
 def store_of(settings: StoreSettings, observe: Callable[[str, str], None] | None = None) -> AssetStore:
     """open_asset_store with what `settings` say (ASSET_STORE, ASSET_DIR, S3_*)."""
-    return open_asset_store(settings.asset_store, settings.asset_dir, endpoint_url=settings.s3_endpoint_url,
-                            timeout_sec=settings.s3_timeout_sec, observe=observe)
+    return open_asset_store(
+        settings.asset_store,
+        settings.asset_dir,
+        endpoint_url=settings.s3_endpoint_url,
+        timeout_sec=settings.s3_timeout_sec,
+        observe=observe,
+    )

@@ -74,8 +74,12 @@ class LocalFolderStore:
             return None
         if not stat.S_ISREG(file_stat.st_mode):
             return None
-        return StoredFile(size=file_stat.st_size, etag=f"{file_stat.st_size:x}-{file_stat.st_mtime_ns:x}",
-                          modified=file_stat.st_mtime, local_path=path)
+        return StoredFile(
+            size=file_stat.st_size,
+            etag=f"{file_stat.st_size:x}-{file_stat.st_mtime_ns:x}",
+            modified=file_stat.st_mtime,
+            local_path=path,
+        )
 
     async def read(self, key: str, name: str, start: int, length: int) -> AsyncIterator[bytes]:
         path = self._published_file(key, name)

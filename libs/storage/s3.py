@@ -66,8 +66,16 @@ _MANIFEST_CODEC = (msgspec.json.Encoder(), msgspec.json.Decoder(Manifest))
 
 
 class S3AssetStore:
-    def __init__(self, bucket: str, prefix: str, *, endpoint_url: str | None, scratch_dir: Path, timeout_sec: float,
-                 observe: Observer | None = None) -> None:
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str,
+        *,
+        endpoint_url: str | None,
+        scratch_dir: Path,
+        timeout_sec: float,
+        observe: Observer | None = None,
+    ) -> None:
         self._prefix = PurePosixPath(*key_parts(prefix)).as_posix() if prefix else ""
         self._scratch_dir = scratch_dir
         """Where the renderer stages a job's files before uploading them."""
@@ -81,9 +89,13 @@ class S3AssetStore:
         # render then fails STORAGE_FAILED and is retried with backoff, a request gets 503.
         timeout = timedelta(seconds=timeout_sec)
         self._store = S3Store(
-            bucket, config=config,
-            client_options={"allow_http": bool(endpoint_url and endpoint_url.startswith("http://")), "timeout": timeout,
-                            "connect_timeout": timedelta(seconds=min(CONNECT_TIMEOUT_SEC, timeout_sec))},
+            bucket,
+            config=config,
+            client_options={
+                "allow_http": bool(endpoint_url and endpoint_url.startswith("http://")),
+                "timeout": timeout,
+                "connect_timeout": timedelta(seconds=min(CONNECT_TIMEOUT_SEC, timeout_sec)),
+            },
             retry_config={"max_retries": RETRIES, "retry_timeout": timeout},
         )
         self.location = f"s3://{bucket}/{self._prefix}"
@@ -158,8 +170,9 @@ class S3AssetStore:
         if manifest is None or name not in manifest.files or length <= 0:
             return
         with self._operation("read"):
-            result = await obstore.get_async(self._store, f"{self._job_root(key)}/{manifest.upload}/{name}",
-                                             options={"range": (start, start + length)})
+            result = await obstore.get_async(
+                self._store, f"{self._job_root(key)}/{manifest.upload}/{name}", options={"range": (start, start + length)}
+            )
             async for chunk in result.stream(min_chunk_size=READ_CHUNK_SIZE):
                 yield bytes(chunk)
 
@@ -168,8 +181,9 @@ class S3AssetStore:
             with self._manifests_lock:
                 self._manifests.pop(key, None)
             with self._operation("delete"):
-                locations = [meta["path"] async for batch in obstore.list(self._store, f"{self._job_root(key)}/")
-                             for meta in batch]
+                locations = [
+                    meta["path"] async for batch in obstore.list(self._store, f"{self._job_root(key)}/") for meta in batch
+                ]
                 if locations:
                     await obstore.delete_async(self._store, locations)
 

@@ -27,17 +27,17 @@ from services.api.console.router import console_router
 from services.api.console.webfont import WebFont, console_webfont
 from services.api.db.engine import Database, open_database
 from services.api.db.migrate import upgrade_to_head
+from services.api.decks.controller import DeckController
+from services.api.decks.importer import DeckImporter
+from services.api.decks.records import DeckImports
 from services.api.dispatch.broker import RenderBroker
 from services.api.dispatch.job_state import JobStateService
 from services.api.dispatch.role import DispatcherRole
 from services.api.http_errors import EXCEPTION_HANDLERS
 from services.api.jobs.controller import RenderJobController
-from services.api.jobs.retry import attempt_timeout
 from services.api.jobs.lifecycle import JobLifecycle
+from services.api.jobs.retry import attempt_timeout
 from services.api.jobs.store import JobStore
-from services.api.decks.controller import DeckController
-from services.api.decks.importer import DeckImporter
-from services.api.decks.records import DeckImports
 from services.api.lexicon.controller import LexiconController
 from services.api.media.controller import MediaController
 from services.api.media.store import MediaStore
@@ -59,11 +59,11 @@ from services.api.security.origins import AssetOrigins
 from services.api.security.rate_limit import write_rate_limit
 from services.api.settings import Settings
 from services.api.uploads import BODY_LIMIT, MULTIPART_OVERHEAD_BYTES, BodyLimit
+from services.api.videos.controller import VideoController
+from services.api.voices.controller import VoiceController
 from services.api.webhooks.delivery import WebhookSender
 from services.api.webhooks.outbox import WebhookOutbox
 from services.api.webhooks.signing import load_or_create_webhook_secret
-from services.api.videos.controller import VideoController
-from services.api.voices.controller import VoiceController
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -122,18 +122,34 @@ def create_app(settings: Settings | None = None) -> Litestar:
         if fanout is not None:
             await fanout.start()
         publisher = EventPublisher(channels, settings, fanout)
-        lifecycle = JobLifecycle(db, publisher.publish, max_attempts=settings.max_attempts,
-                                 attempt_timeout=attempt_timeout(settings), outbox=WebhookOutbox(settings),
-                                 voice_aliases=parse_aliases(settings.tts_voice_aliases))
-        dispatcher = DispatcherRole(settings, db, lambda: RenderBroker(
-            settings, lambda broker: JobStateService(lifecycle, jobs, store, broker)))
+        lifecycle = JobLifecycle(
+            db,
+            publisher.publish,
+            max_attempts=settings.max_attempts,
+            attempt_timeout=attempt_timeout(settings),
+            outbox=WebhookOutbox(settings),
+            voice_aliases=parse_aliases(settings.tts_voice_aliases),
+        )
+        dispatcher = DispatcherRole(
+            settings, db, lambda: RenderBroker(settings, lambda broker: JobStateService(lifecycle, jobs, store, broker))
+        )
         await dispatcher.start()
         sweeper = asyncio.create_task(sweep_periodically(db, settings, store), name="ttl-sweep")
         webhooks = asyncio.create_task(WebhookSender(db, webhook_key, settings.webhook_retry_base_sec).run(), name="webhooks")
         scripts, media, imports = ScriptStore(db), MediaStore(db, store), DeckImports(db)
         decks = DeckImporter(settings, scripts, media, imports)
-        app.state.runtime = Runtime(db=db, scripts=scripts, jobs=jobs, lifecycle=lifecycle, publisher=publisher,
-                                    dispatcher=dispatcher, store=store, media=media, decks=decks, imports=imports)
+        app.state.runtime = Runtime(
+            db=db,
+            scripts=scripts,
+            jobs=jobs,
+            lifecycle=lifecycle,
+            publisher=publisher,
+            dispatcher=dispatcher,
+            store=store,
+            media=media,
+            decks=decks,
+            imports=imports,
+        )
         try:
             yield
         finally:
@@ -150,19 +166,45 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
         return Provide(provide, sync_to_thread=False)
 
-    api = Router(path="/api/v2", route_handlers=[ScriptController, RenderJobController, OperationsController, VideoController,
-                                                       WebSocketTicketController, LexiconController, VoiceController])
+    api = Router(
+        path="/api/v2",
+        route_handlers=[
+            ScriptController,
+            RenderJobController,
+            OperationsController,
+            VideoController,
+            WebSocketTicketController,
+            LexiconController,
+            VoiceController,
+        ],
+    )
     # Uploads are the bodies larger than MAX_BODY_BYTES; the handlers hold them to their own limits.
-    uploads = [Router(path="/api/v2", route_handlers=[controller], request_max_body_size=max_bytes + MULTIPART_OVERHEAD_BYTES,
-                      opt={BODY_LIMIT: BodyLimit(max_bytes, setting)})
-               for controller, max_bytes, setting in ((MediaController, settings.media_max_bytes, "MEDIA_MAX_BYTES"),
-                                                      (DeckController, settings.deck_max_bytes, "DECK_MAX_BYTES"))]
+    uploads = [
+        Router(
+            path="/api/v2",
+            route_handlers=[controller],
+            request_max_body_size=max_bytes + MULTIPART_OVERHEAD_BYTES,
+            opt={BODY_LIMIT: BodyLimit(max_bytes, setting)},
+        )
+        for controller, max_bytes, setting in (
+            (MediaController, settings.media_max_bytes, "MEDIA_MAX_BYTES"),
+            (DeckController, settings.deck_max_bytes, "DECK_MAX_BYTES"),
+        )
+    ]
     jwt_secret = load_or_create_secret(settings.jwt_secret, settings.data_dir)
     auth = jwt_auth(jwt_secret, public_schema=settings.public_schema)
     return Litestar(
         on_app_init=[auth.on_app_init],
-        route_handlers=[api, *uploads, AssetFilesController, HealthController, MetricsController, render_progress, console_webfont,
-                        console_router()],
+        route_handlers=[
+            api,
+            *uploads,
+            AssetFilesController,
+            HealthController,
+            MetricsController,
+            render_progress,
+            console_webfont,
+            console_router(),
+        ],
         lifespan=[runtime],
         plugins=[channels],
         dependencies={
@@ -170,11 +212,28 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "subject": Provide(subject_of, sync_to_thread=False),
             "webfont": Provide(lambda: webfont, sync_to_thread=False),
             "jwt_secret": Provide(lambda: jwt_secret, sync_to_thread=False),
-            **{name: from_runtime(name) for name in ("db", "scripts", "jobs", "lifecycle", "publisher", "dispatcher", "store", "media", "decks", "imports")},
+            **{
+                name: from_runtime(name)
+                for name in (
+                    "db",
+                    "scripts",
+                    "jobs",
+                    "lifecycle",
+                    "publisher",
+                    "dispatcher",
+                    "store",
+                    "media",
+                    "decks",
+                    "imports",
+                )
+            },
         },
         # After authentication (JWTAuth puts its middleware first), so both can key by subject.
-        middleware=[metrics.middleware, write_rate_limit(settings.rate_limit_writes_per_minute),
-                    WebSocketCapPerSubject(settings.ws_max_connections_per_subject)],
+        middleware=[
+            metrics.middleware,
+            write_rate_limit(settings.rate_limit_writes_per_minute),
+            WebSocketCapPerSubject(settings.ws_max_connections_per_subject),
+        ],
         cors_config=cors_config(settings.cors_allowed_origins),
         before_send=[security_headers(AssetOrigins(settings.public_base_url, settings.cors_allowed_origins))],
         # http_errors.EXCEPTION_HANDLERS is an unannotated literal (status codes and exception types

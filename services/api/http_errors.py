@@ -40,8 +40,13 @@ def error_body(error_code: ErrorCode | str, message: str, detail: dict[str, Any]
     return {"error_code": code, "message": message, "detail": detail or {}}
 
 
-def error_response(status_code: int, error_code: ErrorCode | str, message: str, detail: dict[str, Any] | None = None,
-                   headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    status_code: int,
+    error_code: ErrorCode | str,
+    message: str,
+    detail: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     body = error_body(error_code, message, detail)
     return Response(body, status_code=status_code, media_type=MediaType.JSON, headers=headers)
 

@@ -21,7 +21,7 @@ DESCRIPTIONS = {
     415: "The upload's bytes are not an allowed format, whatever its name says (UNSUPPORTED_MEDIA_TYPE)",
     416: "Range not satisfiable",
     422: "A parameter or body field is invalid (VALIDATION_ERROR, naming the field); an image too large "
-         "in pixels (MEDIA_TOO_LARGE) or not decodable whole (MEDIA_INVALID)",
+    "in pixels (MEDIA_TOO_LARGE) or not decodable whole (MEDIA_INVALID)",
     429: "Too many writes by this subject (RATE_LIMITED, see Retry-After)",
     503: "The asset store did not answer (STORAGE_FAILED); try again later",
 }

@@ -20,10 +20,10 @@ class Settings(StoreSettings):
     event_endpoint: str = field(default_factory=lambda: env("RENDER_EVENT_ENDPOINT", "tcp://127.0.0.1:5556"))
     max_attempts: int = field(default_factory=lambda: int(env("RENDER_MAX_ATTEMPTS", "3")))
     job_ttl_days: int = field(default_factory=lambda: int(env("RENDER_JOB_TTL_DAYS", "30")))
-    render_resolution: tuple[int, int] = field(
-        default_factory=lambda: _parse_resolution(env("RENDER_RESOLUTION", "1920x1080"))
+    render_resolution: tuple[int, int] = field(default_factory=lambda: _parse_resolution(env("RENDER_RESOLUTION", "1920x1080")))
+    render_fps: int | None = field(
+        default_factory=lambda: int(os.environ["RENDER_FPS"]) if os.environ.get("RENDER_FPS") else None
     )
-    render_fps: int | None = field(default_factory=lambda: int(os.environ["RENDER_FPS"]) if os.environ.get("RENDER_FPS") else None)
     render_timeout_base_sec: float = field(default_factory=lambda: float(env("RENDER_TIMEOUT_BASE_SEC", "60")))
     render_timeout_per_char_sec: float = field(default_factory=lambda: float(env("RENDER_TIMEOUT_PER_CHAR_SEC", "0.1")))
     tts_voice_aliases: str = field(default_factory=lambda: env("TTS_VOICE_ALIASES", ""))
@@ -44,8 +44,7 @@ class Settings(StoreSettings):
     """The largest deck upload (PDF or PPTX body); 413 beyond."""
     deck_max_pages: int = field(default_factory=lambda: min(int(env("DECK_MAX_PAGES", str(MAX_SCENES))), MAX_SCENES))
     """Pages (one scene each) a deck may have; never more than a script's scenes."""
-    deck_max_unzipped_bytes: int = field(
-        default_factory=lambda: int(env("DECK_MAX_UNZIPPED_BYTES", str(512 * 1024 * 1024))))
+    deck_max_unzipped_bytes: int = field(default_factory=lambda: int(env("DECK_MAX_UNZIPPED_BYTES", str(512 * 1024 * 1024))))
     """What a PPTX may expand to: declared sizes checked at once, real ones while converting."""
     deck_timeout_sec: float = field(default_factory=lambda: float(env("DECK_TIMEOUT_SEC", "300")))
     """A conversion still running after this is killed and the deck refused (422)."""
@@ -103,11 +102,14 @@ class Settings(StoreSettings):
         """With a shared job table, every instance must sign and verify with the same secrets: a
         secret generated into one host's data dir would make the others refuse its tokens and
         sign webhooks with another key. Raises ValueError naming what is missing."""
-        missing = [name for name, value in (("JWT_SECRET", self.jwt_secret), ("WEBHOOK_SECRET", self.webhook_secret))
-                   if not value]
+        missing = [
+            name for name, value in (("JWT_SECRET", self.jwt_secret), ("WEBHOOK_SECRET", self.webhook_secret)) if not value
+        ]
         if self.shared_job_table and missing:
-            raise ValueError(f"DATABASE_URL names a shared database, so {' and '.join(missing)} must be set, "
-                             "the same on every API instance (deploy/.env.example)")
+            raise ValueError(
+                f"DATABASE_URL names a shared database, so {' and '.join(missing)} must be set, "
+                "the same on every API instance (deploy/.env.example)"
+            )
 
 
 def _parse_resolution(text: str) -> tuple[int, int]:

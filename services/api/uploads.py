@@ -22,8 +22,11 @@ class BodyLimit(NamedTuple):
 
 def too_large(size: int | None, limit: BodyLimit) -> PayloadTooLarge:
     announced = f"{size:,} bytes" if size is not None else "larger than that"
-    return PayloadTooLarge(f"The upload is {announced}; at most {limit.max_bytes:,} are accepted ({limit.setting}).",
-                           bytes=size, max_bytes=limit.max_bytes)
+    return PayloadTooLarge(
+        f"The upload is {announced}; at most {limit.max_bytes:,} are accepted ({limit.setting}).",
+        bytes=size,
+        max_bytes=limit.max_bytes,
+    )
 
 
 async def uploaded_bytes(request: Request) -> bytes:

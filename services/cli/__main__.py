@@ -12,8 +12,11 @@ from services.cli.output import Output
 def build_parser() -> argparse.ArgumentParser:
     common = common_options()
     parser = argparse.ArgumentParser(
-        prog="slidereel", description="Narrated slide videos from approved scripts: a client of the slidereel API.",
-        parents=[common], epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="slidereel",
+        description="Narrated slide videos from approved scripts: a client of the slidereel API.",
+        parents=[common],
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
     submit.add_parser(commands, common)

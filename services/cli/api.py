@@ -61,5 +61,9 @@ def api_error(response: httpx.Response) -> CliError:
         body = response.json()
         error_code, message, detail = body["error_code"], body["message"], body.get("detail") or {}
     except (ValueError, KeyError, TypeError):
-        error_code, message, detail = f"HTTP_{response.status_code}", f"{response.request.method} {response.request.url} answered {response.status_code} {response.reason_phrase}", {}
+        error_code, message, detail = (
+            f"HTTP_{response.status_code}",
+            f"{response.request.method} {response.request.url} answered {response.status_code} {response.reason_phrase}",
+            {},
+        )
     return CliError(exit_code_for_status(response.status_code), error_code, message, detail)

@@ -23,8 +23,10 @@ def run(args: argparse.Namespace) -> int:
         # Exit 4 lets a script tell "nothing published yet" from success without parsing.
         out.error(CliError(ExitCode.NOT_FOUND, "NOT_PUBLISHED", f"video {args.video} has no published assets yet"))
         return ExitCode.NOT_FOUND
-    out.note(f"video {published['video_id']}: job {published['job_id']} of script {published['script_id']}, "
-             f"published {published['published_at']}")
+    out.note(
+        f"video {published['video_id']}: job {published['job_id']} of script {published['script_id']}, "
+        f"published {published['published_at']}"
+    )
     for line in asset_lines(published):
         out.note(line)
     return ExitCode.OK

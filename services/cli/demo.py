@@ -44,5 +44,7 @@ def wait_until_ready(api: Api, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not api.is_ready():
         if time.monotonic() > deadline:
-            raise CliError(ExitCode.UNAVAILABLE, "SERVICE_UNAVAILABLE", f"the stack at {api.base_url} was not ready within {timeout:.0f} s")
+            raise CliError(
+                ExitCode.UNAVAILABLE, "SERVICE_UNAVAILABLE", f"the stack at {api.base_url} was not ready within {timeout:.0f} s"
+            )
         time.sleep(0.5)

@@ -21,8 +21,9 @@ GIVE_UP_AFTER_SEC = 60.0
 JOB_NOT_FOUND_CLOSE = 4404
 
 
-def job_events(api: Api, video_id: str, job_id: str, *, from_start: bool = False,
-               on_reconnect: Callable[[str], None] = lambda reason: None) -> Iterator[dict]:
+def job_events(
+    api: Api, video_id: str, job_id: str, *, from_start: bool = False, on_reconnect: Callable[[str], None] = lambda reason: None
+) -> Iterator[dict]:
     """The job's current state (a snapshot), then its progress events, ending with the terminal one.
 
     The first connection asks for no history: the snapshot is where the job is and live events
@@ -62,13 +63,19 @@ def job_events(api: Api, video_id: str, job_id: str, *, from_start: bool = False
         except InvalidStatus as error:
             status = error.response.status_code
             if status < 500:
-                raise CliError(exit_code_for_status(status), f"HTTP_{status}", f"the progress stream refused the connection: {status}") from error
+                raise CliError(
+                    exit_code_for_status(status), f"HTTP_{status}", f"the progress stream refused the connection: {status}"
+                ) from error
             reason = f"progress stream answered {status}"
         except (ConnectionClosedError, WebSocketException, OSError) as error:
             reason = f"connection lost ({error})"
         failing_since = failing_since or time.monotonic()
         if time.monotonic() - failing_since > GIVE_UP_AFTER_SEC:
-            raise CliError(ExitCode.UNAVAILABLE, "SERVICE_UNREACHABLE", f"progress stream of {job_id} unreachable for {GIVE_UP_AFTER_SEC:.0f} s: {reason}")
+            raise CliError(
+                ExitCode.UNAVAILABLE,
+                "SERVICE_UNREACHABLE",
+                f"progress stream of {job_id} unreachable for {GIVE_UP_AFTER_SEC:.0f} s: {reason}",
+            )
         on_reconnect(reason)
         time.sleep(RECONNECT_DELAYS_SEC[min(failures, len(RECONNECT_DELAYS_SEC) - 1)])
         failures += 1

@@ -21,8 +21,10 @@ def add_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentPa
     listing.add_argument("--offset", type=int, default=0, help="skip this many of the newest")
     listing.set_defaults(run=list_jobs)
 
-    for name, summary, run in (("show", "one render job: state, failure, attempts, files", show_job),
-                               ("cancel", "cancel a PENDING or RUNNING render job", cancel_job)):
+    for name, summary, run in (
+        ("show", "one render job: state, failure, attempts, files", show_job),
+        ("cancel", "cancel a PENDING or RUNNING render job", cancel_job),
+    ):
         action = add_command(actions, name, summary, common)
         action.add_argument("--video", required=True, metavar="ID")
         action.add_argument("job_id", metavar="JOB_ID")
@@ -36,8 +38,10 @@ def list_jobs(args: argparse.Namespace) -> int:
     out.document(page)
     out.note(f"{page['total']} job(s) of video {page['video_id']}" + (f" in {args.status}" if args.status else ""))
     for job in page["jobs"]:
-        out.note(f"  {job['job_id']}  {job['status']:<9} {job['progress']:3d}%  {job['step'] or '-':<19} "
-                 f"{job['created_at']}  {job['error_code'] or ''}".rstrip())
+        out.note(
+            f"  {job['job_id']}  {job['status']:<9} {job['progress']:3d}%  {job['step'] or '-':<19} "
+            f"{job['created_at']}  {job['error_code'] or ''}".rstrip()
+        )
     return ExitCode.OK
 
 

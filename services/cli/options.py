@@ -19,18 +19,31 @@ def common_options() -> argparse.ArgumentParser:
     """A parent parser for the top level and every command. Its defaults are SUPPRESS so that a
     command's copy of an option, left out, does not overwrite the value given before the command."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--base-url", default=argparse.SUPPRESS,
-                        help=f"the API's address (env SLIDEREEL_URL, default {DEFAULT_BASE_URL})")
-    common.add_argument("--token", default=argparse.SUPPRESS,
-                        help="bearer token (env SLIDEREEL_TOKEN; default: minted from this host's signing key, if any)")
-    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                        help="print one JSON document on stdout instead of text")
+    common.add_argument(
+        "--base-url", default=argparse.SUPPRESS, help=f"the API's address (env SLIDEREEL_URL, default {DEFAULT_BASE_URL})"
+    )
+    common.add_argument(
+        "--token",
+        default=argparse.SUPPRESS,
+        help="bearer token (env SLIDEREEL_TOKEN; default: minted from this host's signing key, if any)",
+    )
+    common.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="print one JSON document on stdout instead of text"
+    )
     return common
 
 
-def add_command(commands: argparse._SubParsersAction, name: str, summary: str, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    return commands.add_parser(name, help=summary, description=summary[:1].upper() + summary[1:] + ".", parents=[common],
-                               epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_command(
+    commands: argparse._SubParsersAction, name: str, summary: str, common: argparse.ArgumentParser
+) -> argparse.ArgumentParser:
+    return commands.add_parser(
+        name,
+        help=summary,
+        description=summary[:1].upper() + summary[1:] + ".",
+        parents=[common],
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def base_url(args: argparse.Namespace) -> str:
@@ -53,6 +66,9 @@ def bearer_token(args: argparse.Namespace) -> str:
         return token
     token = existing_local_token(f"cli:{getpass.getuser()}", Role.APPROVER, LOCAL_TOKEN_TTL)
     if token is None:
-        raise CliError(ExitCode.AUTH, "UNAUTHORIZED", "no token: pass --token or set SLIDEREEL_TOKEN "
-                       "(`slidereel token` on the API host mints one)")
+        raise CliError(
+            ExitCode.AUTH,
+            "UNAUTHORIZED",
+            "no token: pass --token or set SLIDEREEL_TOKEN (`slidereel token` on the API host mints one)",
+        )
     return token

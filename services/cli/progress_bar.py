@@ -15,8 +15,11 @@ def follow_with_bar(api: Api, video_id: str, job_id: str, console: Console, *, f
     rich draws no live bar) still shows how the render went.
     """
     columns = (
-        TextColumn("{task.fields[status]:<9}"), BarColumn(), TaskProgressColumn(),
-        TextColumn("{task.fields[step]}"), TimeElapsedColumn(),
+        TextColumn("{task.fields[status]:<9}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[step]}"),
+        TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=not console.is_terminal) as bar:
         task = bar.add_task(job_id, total=100, status="PENDING", step="waiting for a renderer")

@@ -66,7 +66,9 @@ def report(out: Output, job: dict, *, followed: bool) -> int:
             out.note(line)
         return ExitCode.OK
     if not followed:
-        out.note(f"{job['job_id']} is {job['status']}; watch it with: slidereel jobs show --video {job['video_id']} {job['job_id']}")
+        out.note(
+            f"{job['job_id']} is {job['status']}; watch it with: slidereel jobs show --video {job['video_id']} {job['job_id']}"
+        )
         return ExitCode.OK
     out.error(CliError(ExitCode.JOB_NOT_SUCCEEDED, job["error_code"] or job["status"], job["error_message"] or job["message"]))
     return ExitCode.JOB_NOT_SUCCEEDED

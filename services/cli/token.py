@@ -15,7 +15,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("token", help="mint a bearer token for the API")
     parser.add_argument("--sub", required=True, help="the subject, recorded as created_by")
     parser.add_argument("--role", required=True, choices=[role.name.lower() for role in Role])
-    parser.add_argument("--ttl", type=parse_ttl, default=timedelta(hours=24), help="lifetime, e.g. 3600, 90m, 12h, 30d (default 24h)")
+    parser.add_argument(
+        "--ttl", type=parse_ttl, default=timedelta(hours=24), help="lifetime, e.g. 3600, 90m, 12h, 30d (default 24h)"
+    )
     parser.set_defaults(run=run)
 
 

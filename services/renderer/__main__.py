@@ -73,8 +73,11 @@ class Supervisor:
                     child.kill()
                     child.wait()
                 if child.returncode == EXIT_INCOMPATIBLE:
-                    log.error("worker %s speaks another bus protocol than the broker; stopping every worker "
-                              "(exit code %d)", worker_id, EXIT_INCOMPATIBLE)
+                    log.error(
+                        "worker %s speaks another bus protocol than the broker; stopping every worker (exit code %d)",
+                        worker_id,
+                        EXIT_INCOMPATIBLE,
+                    )
                     self._exit_code = EXIT_INCOMPATIBLE
                     self._stopping = True
                 elif child.returncode is not None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import av
 from av.video.frame import PictureType
-from av.video.reformatter import ColorPrimaries, ColorRange, ColorTrc, Colorspace
+from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTrc
 from PIL import Image
 
 from libs.contracts.script import MOTION_FPS
@@ -73,7 +73,12 @@ SlidePicture = Image.Image | ZoomLayers
 
 @contextmanager
 def composition(
-    path: Path, *, scene_starts: list[float], duration: float, narration: NarrationEncoder, video: VideoFormat,
+    path: Path,
+    *,
+    scene_starts: list[float],
+    duration: float,
+    narration: NarrationEncoder,
+    video: VideoFormat,
     moving: set[int],
 ) -> Iterator["Composition"]:
     """The MP4 at `path`, `duration` seconds long: add each slide in order, then finish(), which
@@ -87,15 +92,24 @@ def composition(
         frames_by_slide: list[list[_Frame]] = [[] for _ in scene_starts]
         for frame in _frame_schedule(scene_starts, duration, video.fps, time_base, moving):
             frames_by_slide[frame.slide].append(frame)
-        yield Composition(container, video_stream, time_base, audio_stream, narration, frames_by_slide,
-                          (video.width, video.height))
+        yield Composition(
+            container, video_stream, time_base, audio_stream, narration, frames_by_slide, (video.width, video.height)
+        )
 
 
 class Composition:
     """Encodes each slide's frames as it is added; the narration encodes meanwhile on its own thread."""
 
-    def __init__(self, container, stream, time_base: Fraction, audio_stream, narration: NarrationEncoder,
-                 frames_by_slide: list[list[_Frame]], size: tuple[int, int]) -> None:
+    def __init__(
+        self,
+        container,
+        stream,
+        time_base: Fraction,
+        audio_stream,
+        narration: NarrationEncoder,
+        frames_by_slide: list[list[_Frame]],
+        size: tuple[int, int],
+    ) -> None:
         # The frames' own time base, not the stream's: the MP4 muxer gives the stream a finer one
         # once it writes the header, and a frame in that one would be rescaled by the encoder.
         self._container, self._stream, self._time_base = container, stream, time_base
@@ -139,7 +153,8 @@ class Composition:
     def _mux_video(self, packets: list[av.Packet]) -> None:
         # The encoder leaves durations unset; the muxer needs them to end the video exactly.
         for packet in packets:
-            packet.duration = self._durations.pop(packet.pts)
+            if packet.pts is not None:  # an encoder's packets carry the pts of the frame they came from
+                packet.duration = self._durations.pop(packet.pts)
         _mux(self._container, packets)
 
 
@@ -178,8 +193,13 @@ def _frame_per_slide(scenes: list[tuple[int, int]], motion_ticks: int, moving: s
     for slide, (start, next_start) in enumerate(scenes):
         step = motion_ticks if slide in moving else next_start - start
         for pts in range(start, next_start, max(1, step)):
-            yield _Frame(pts=pts, duration=min(step, next_start - pts), slide=slide, keyframe=pts == start,
-                         progress=(pts - start) / (next_start - start))
+            yield _Frame(
+                pts=pts,
+                duration=min(step, next_start - pts),
+                slide=slide,
+                keyframe=pts == start,
+                progress=(pts - start) / (next_start - start),
+            )
 
 
 def _constant_rate_frames(scenes: list[tuple[int, int]], ticks: int) -> Iterator[_Frame]:
@@ -189,8 +209,13 @@ def _constant_rate_frames(scenes: list[tuple[int, int]], ticks: int) -> Iterator
     for pts in range(0, end, ticks):
         slide = bisect.bisect_right(starts, pts) - 1
         start, next_start = scenes[slide]
-        yield _Frame(pts=pts, duration=min(ticks, end - pts), slide=slide, keyframe=slide != previous_slide,
-                     progress=(pts - start) / (next_start - start))
+        yield _Frame(
+            pts=pts,
+            duration=min(ticks, end - pts),
+            slide=slide,
+            keyframe=slide != previous_slide,
+            progress=(pts - start) / (next_start - start),
+        )
         previous_slide = slide
 
 

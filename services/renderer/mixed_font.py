@@ -107,6 +107,4 @@ class MixedFont:
         return self._emoji_lengths[piece]
 
     def _wants_emoji(self, grapheme: str) -> bool:
-        return ord(grapheme[0]) in self._coverage.emoji and not self._coverage.prefers_emoji.isdisjoint(
-            map(ord, grapheme)
-        )
+        return ord(grapheme[0]) in self._coverage.emoji and not self._coverage.prefers_emoji.isdisjoint(map(ord, grapheme))

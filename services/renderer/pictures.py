@@ -78,5 +78,7 @@ def fitted_picture(path: Path, size: tuple[int, int], fit: Fit, background: str)
 def _whole_size(picture: tuple[int, int], placement: Placement) -> tuple[int, int]:
     """The size the whole picture is scaled to by `placement`: what a JPEG draft must still cover."""
     left, top, right, bottom = placement.box
-    return (math.ceil(picture[0] * placement.size[0] / (right - left)),
-            math.ceil(picture[1] * placement.size[1] / (bottom - top)))
+    return (
+        math.ceil(picture[0] * placement.size[0] / (right - left)),
+        math.ceil(picture[1] * placement.size[1] / (bottom - top)),
+    )

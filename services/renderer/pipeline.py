@@ -79,7 +79,12 @@ class RenderFailure(Exception):
 
 
 def render_job(
-    job: Render, *, settings: RendererSettings, storage: AssetStore, report: ProgressReport, cancel: threading.Event,
+    job: Render,
+    *,
+    settings: RendererSettings,
+    storage: AssetStore,
+    report: ProgressReport,
+    cancel: threading.Event,
     tts_usage: list[EngineUsage] | None = None,
 ) -> RenderedAssets:
     """Renders and publishes `job`; raises RenderCanceled or RenderFailure, leaving no files.
@@ -159,8 +164,14 @@ def _render(
 
 
 def _draw_and_compose(
-    job: Render, narration: Narration, narration_encoder: NarrationEncoder, fonts: FontBook, pictures: Pictures,
-    path: Path, work: Path, progress: "_ProgressCheckpoint",
+    job: Render,
+    narration: Narration,
+    narration_encoder: NarrationEncoder,
+    fonts: FontBook,
+    pictures: Pictures,
+    path: Path,
+    work: Path,
+    progress: "_ProgressCheckpoint",
 ) -> None:
     """Draws each slide and encodes it at once (RENDER_SLIDES), then waits for the narration's AAC
     and finishes the MP4 at `path` (COMPOSE_VIDEO); a zooming slide's layers go into `work`."""
@@ -169,15 +180,27 @@ def _draw_and_compose(
     slides = [scene.slide for scene in job.script.scenes]
     progress(Step.RENDER_SLIDES, 0, f"Drawing {len(slides)} slides")
     with composition(
-        path, scene_starts=narration.scene_starts, duration=narration.audio.duration_sec, narration=narration_encoder,
+        path,
+        scene_starts=narration.scene_starts,
+        duration=narration.audio.duration_sec,
+        narration=narration_encoder,
         video=VideoFormat(width=output.width, height=output.height, fps=output.fps, crf=output.crf),
         moving={index for index, slide in enumerate(slides) if zooms_in(slide)},
     ) as mp4:
         for number, slide in enumerate(slides, start=1):
-            picture = (draw_zoom_layers(slide, pictures[slide.image], size, fonts, work, number) if zooms_in(slide)
-                       else draw_slide(slide, size, fonts, pictures))
-            mp4.add_slide(picture, lambda fraction, number=number: progress(
-                Step.RENDER_SLIDES, (number - 1 + fraction) / len(slides), f"Drew slide {number}"))
+            picture = (
+                draw_zoom_layers(slide, pictures[slide.image], size, fonts, work, number)
+                if slide.image is not None and zooms_in(slide)
+                else draw_slide(slide, size, fonts, pictures)
+            )
+
+            def drew(fraction: float, number: int = number) -> None:
+                progress(Step.RENDER_SLIDES, (number - 1 + fraction) / len(slides), f"Drew slide {number}")
+
+            mp4.add_slide(
+                picture,
+                drew,
+            )
         progress(Step.COMPOSE_VIDEO, 0, "Encoding the video")
         mp4.finish(lambda fraction: progress(Step.COMPOSE_VIDEO, fraction, "Encoding the video"))
 
@@ -219,9 +242,7 @@ def _validate(script: Script, output: OutputSpec) -> list[list[str]]:
         problems.append(f"output crf {output.crf} must be between 0 and 51")
     scene_sentences = [split_sentences(scene.narration) for scene in script.scenes]
     problems += [
-        f"scene {number} has no narration to speak"
-        for number, sentences in enumerate(scene_sentences, start=1)
-        if not sentences
+        f"scene {number} has no narration to speak" for number, sentences in enumerate(scene_sentences, start=1) if not sentences
     ]
     if problems:
         raise RenderFailure(ErrorCode.INVALID_SCRIPT, "; ".join(problems), retryable=False)
@@ -240,8 +261,12 @@ def _load_fonts(font_path: Path | None) -> FontBook:
 
 
 def _narrate_with_fallback(
-    job: Render, scene_sentences: list[list[str]], settings: RendererSettings, encoder: NarrationEncoder,
-    progress: "_ProgressCheckpoint", tts_ends: float | None,
+    job: Render,
+    scene_sentences: list[list[str]],
+    settings: RendererSettings,
+    encoder: NarrationEncoder,
+    progress: "_ProgressCheckpoint",
+    tts_ends: float | None,
 ) -> tuple[Narration, str]:
     """Narrates with the script's voice (or TTS_ENGINE), else with its fallback voice (the
     script's `voice_fallback`, or the language's TTS_FALLBACK voices in turn) into the file
@@ -276,7 +301,9 @@ def _narrate_with_fallback(
             progress.note(
                 Step.GENERATE_TTS,
                 # Kept as a job event: masked like the job's error, in case a provider echoed a credential.
-                redact(f"{spec.text} cannot narrate this script ({error}); voicing the whole video with {chain[position + 1].text}"),
+                redact(
+                    f"{spec.text} cannot narrate this script ({error}); voicing the whole video with {chain[position + 1].text}"
+                ),
             )
             continue
         finally:
@@ -289,6 +316,7 @@ def _narrate_with_fallback(
             f"(TTS cache: {counts.hits} hits, {counts.misses} misses){fallback}",
         )
         return narration, spec.canonical
+    raise SynthesisError("no voice to narrate this script with", retryable=False)  # an empty chain: none configured
 
 
 def _share_of_what_is_left(ends: float, voices_left: int) -> float:

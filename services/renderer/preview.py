@@ -49,8 +49,13 @@ def speak_preview(request: PreviewRequest, settings: RendererSettings, cancel: t
         return _refusal(request, ErrorCode.TTS_FAILED, "the renderer worker is shutting down")
     except SynthesisError as error:
         return _refusal(request, ErrorCode.TTS_FAILED, str(error), usage.as_contract(spec.engine))
-    return PreviewAudio(request_id=request.request_id, audio=wav_bytes(result), content_type="audio/wav",
-                        voice_used=spec.canonical, tts_usage=[usage.as_contract(spec.engine)])
+    return PreviewAudio(
+        request_id=request.request_id,
+        audio=wav_bytes(result),
+        content_type="audio/wav",
+        voice_used=spec.canonical,
+        tts_usage=[usage.as_contract(spec.engine)],
+    )
 
 
 def wav_bytes(result: SynthesisResult) -> bytes:
@@ -64,16 +69,18 @@ def wav_bytes(result: SynthesisResult) -> bytes:
 
 
 def _refusal(request: PreviewRequest, code: ErrorCode, message: str, usage: EngineUsage | None = None) -> PreviewAudio:
-    return PreviewAudio(request_id=request.request_id, error_code=code, error_message=message,
-                        tts_usage=[] if usage is None else [usage])
+    return PreviewAudio(
+        request_id=request.request_id, error_code=code, error_message=message, tts_usage=[] if usage is None else [usage]
+    )
 
 
 class PreviewLane:
     """Speaks previews on threads of their own; `answer` gets each result on the event loop's
     thread, since the worker's sockets live there. Use from that thread only."""
 
-    def __init__(self, worker_id: str, settings: RendererSettings, answer: Callable[[PreviewAudio], None],
-                 threads: int = PREVIEW_THREADS) -> None:
+    def __init__(
+        self, worker_id: str, settings: RendererSettings, answer: Callable[[PreviewAudio], None], threads: int = PREVIEW_THREADS
+    ) -> None:
         self._worker_id = worker_id
         self._settings = settings
         self._answer = answer
@@ -85,8 +92,13 @@ class PreviewLane:
     def take(self, request: PreviewRequest) -> None:
         if self._running >= self._threads:
             log.warning("refused preview %s: all %d preview threads are speaking", request.request_id, self._threads)
-            self._answer(_refusal(request, ErrorCode.RATE_LIMITED,
-                                  f"renderer worker {self._worker_id} is already speaking {self._threads} previews"))
+            self._answer(
+                _refusal(
+                    request,
+                    ErrorCode.RATE_LIMITED,
+                    f"renderer worker {self._worker_id} is already speaking {self._threads} previews",
+                )
+            )
             return
         self._running += 1
         loop = asyncio.get_running_loop()

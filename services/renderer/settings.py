@@ -48,7 +48,9 @@ def _secret_setting(name: str) -> Secret | None:
 
 @dataclass(frozen=True, kw_only=True)
 class RendererSettings(StoreSettings):
-    command_endpoints: tuple[str, ...] = field(default_factory=lambda: _endpoints("RENDER_COMMAND_ENDPOINT", "tcp://127.0.0.1:5555"))
+    command_endpoints: tuple[str, ...] = field(
+        default_factory=lambda: _endpoints("RENDER_COMMAND_ENDPOINT", "tcp://127.0.0.1:5555")
+    )
     event_endpoints: tuple[str, ...] = field(default_factory=lambda: _endpoints("RENDER_EVENT_ENDPOINT", "tcp://127.0.0.1:5556"))
     """Every API instance's endpoints, comma-separated: only the dispatcher's are bound (DESIGN §8)."""
     workers: int = field(default_factory=lambda: int(env("RENDER_WORKERS", "2")))

@@ -108,9 +108,7 @@ def layout_band(text: str, weight: int, text_size: float, size: tuple[int, int],
     return _largest_fitting(arrange, round(height * text_size), round(height * BAND_MAX_TEXT))
 
 
-def _draw_picture_slide(
-    slide: Slide, picture: Path, size: tuple[int, int], fonts: FontBook, background: str
-) -> Image.Image:
+def _draw_picture_slide(slide: Slide, picture: Path, size: tuple[int, int], fonts: FontBook, background: str) -> Image.Image:
     image = _fitted(slide, picture, size, background)
     _draw_bands(image, slide, fonts)
     return image
@@ -132,8 +130,9 @@ def _draw_bands(image: Image.Image, slide: Slide, fonts: FontBook) -> bool:
     return bool(title or caption)
 
 
-def draw_zoom_layers(slide: Slide, picture: Path, size: tuple[int, int], fonts: FontBook, folder: Path,
-                     number: int) -> ZoomLayers:
+def draw_zoom_layers(
+    slide: Slide, picture: Path, size: tuple[int, int], fonts: FontBook, folder: Path, number: int
+) -> ZoomLayers:
     """The layers a zooming picture slide is drawn from, frame by frame (motion.py): the picture
     fitted larger, and the bands alone on transparency, so they hold still while it moves."""
     overlay = folder / f"slide-{number:04d}-bands.png"
@@ -201,9 +200,7 @@ def _arrange(title: str, bullets: list[str], size: tuple[int, int], body_px: int
     return SlideLayout(lines=lines, bottom=y)
 
 
-def _place_paragraph(
-    text: str, font: MixedFont, left: int, right: int, y: int, lines: list[PlacedLine]
-) -> int:
+def _place_paragraph(text: str, font: MixedFont, left: int, right: int, y: int, lines: list[PlacedLine]) -> int:
     """Appends the wrapped lines of `text` starting at `y`; returns the y below them."""
     for line in wrap(text, lambda candidate: font.length(candidate) <= right - left):
         lines.append(PlacedLine(line, font, (left, y)))

@@ -12,9 +12,7 @@ MAX_SENTENCE_CHARS = 100
 # A sentence ends after terminal punctuation (and one closing quote/bracket) followed by a space,
 # so "3.14" stays whole; full-width marks end one even without a space, as CJK text has none.
 _CLOSER = "\"'”’)\\]」』"
-_SENTENCE_END = re.compile(
-    rf"(?<=[.?!…])\s+|(?<=[.?!…][{_CLOSER}])\s+|(?<=[。！？])(?![{_CLOSER}])\s*"
-)
+_SENTENCE_END = re.compile(rf"(?<=[.?!…])\s+|(?<=[.?!…][{_CLOSER}])\s+|(?<=[。！？])(?![{_CLOSER}])\s*")
 _CLAUSE_BREAKS = (", ", "、", "，", "; ", ": ")
 _ZWJ = "\u200d"
 _SKIN_TONES = ("\U0001f3fb", "\U0001f3ff")
@@ -93,12 +91,7 @@ def _continues(cluster: str, char: str) -> bool:
         return not char.isspace()
     if _within(char, _REGIONAL_INDICATORS):
         return len(cluster) == 1 and _within(cluster, _REGIONAL_INDICATORS)
-    return (
-        char == _ZWJ
-        or unicodedata.category(char) in ("Mn", "Mc", "Me")
-        or _within(char, _SKIN_TONES)
-        or _within(char, _TAGS)
-    )
+    return char == _ZWJ or unicodedata.category(char) in ("Mn", "Mc", "Me") or _within(char, _SKIN_TONES) or _within(char, _TAGS)
 
 
 def _within(char: str, bounds: tuple[str, str]) -> bool:

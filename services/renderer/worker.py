@@ -29,8 +29,25 @@ import zmq
 import zmq.asyncio
 
 from libs.contracts.bus import (
-    PROTOCOL_VERSION, Ack, Cancel, Disconnect, EngineUsage, Heartbeat, Incompatible, JobFinished, Message, Outcome,
-    PreviewRequest, Progress, ProtocolMismatch, Ready, Render, RenderRefused, RunningJob, VoiceInfo, progress_codec,
+    PROTOCOL_VERSION,
+    Ack,
+    Cancel,
+    Disconnect,
+    EngineUsage,
+    Heartbeat,
+    Incompatible,
+    JobFinished,
+    Message,
+    Outcome,
+    PreviewRequest,
+    Progress,
+    ProtocolMismatch,
+    Ready,
+    Render,
+    RenderRefused,
+    RunningJob,
+    VoiceInfo,
+    progress_codec,
     renderer_codec,
 )
 from libs.contracts.codes import Step
@@ -56,6 +73,8 @@ EARLY_CANCELS_KEPT = 64
 class CurrentRender:
     job: Render
     cancel: threading.Event = field(default_factory=threading.Event)
+    task: "asyncio.Task[None] | None" = None
+    """The task that renders it (held here so the loop's weak reference is not the only one)."""
     cancel_requested_at: float | None = None
     seq: int = 0
     step: Step | None = None
@@ -126,8 +145,11 @@ class Worker:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._stopping.set)
         self._say_ready()
-        tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._heartbeat()),
-                 asyncio.create_task(self._offer_voices())]
+        tasks = [
+            asyncio.create_task(self._listen()),
+            asyncio.create_task(self._heartbeat()),
+            asyncio.create_task(self._offer_voices()),
+        ]
         await self._stopping.wait()
         if self._current is not None:
             self._current.cancel.set()
@@ -149,8 +171,16 @@ class Worker:
         for outcome in self._outbox.restart(time.monotonic()):
             self._send(outcome)
         self._arm_resend_timer()
-        self._send(Ready(worker_id=self._id, engines=self._engines, running_job=self._running_job,
-                         renders_received=self._renders_received, incarnation=self._incarnation, voices=self._voices))
+        self._send(
+            Ready(
+                worker_id=self._id,
+                engines=self._engines,
+                running_job=self._running_job,
+                renders_received=self._renders_received,
+                incarnation=self._incarnation,
+                voices=self._voices,
+            )
+        )
 
     async def _offer_voices(self) -> None:
         """Registered at once, able to render; its voices follow in a second Ready when listed."""
@@ -192,8 +222,14 @@ class Worker:
             if self._dropped:
                 self._say_ready()
             else:
-                self._send(Heartbeat(running_job=self._running_job, renders_received=self._renders_received,
-                                     engines=self._engines, incarnation=self._incarnation))
+                self._send(
+                    Heartbeat(
+                        running_job=self._running_job,
+                        renders_received=self._renders_received,
+                        engines=self._engines,
+                        incarnation=self._incarnation,
+                    )
+                )
 
     def _watch_cancel(self) -> None:
         current = self._current
@@ -219,8 +255,9 @@ class Worker:
             try:
                 message = self._codec.decode(payload)
             except ProtocolMismatch as mismatch:
-                self._stop_incompatible(f"the broker speaks bus protocol {mismatch.version}, "
-                                        f"this worker speaks {PROTOCOL_VERSION}")
+                self._stop_incompatible(
+                    f"the broker speaks bus protocol {mismatch.version}, this worker speaks {PROTOCOL_VERSION}"
+                )
                 continue
             except msgspec.DecodeError as error:
                 log.warning("dropped an undecodable command: %s", error)
@@ -238,8 +275,10 @@ class Worker:
             log.debug("broker still silent; re-creating the command socket again")
         elif self._broker_seen is None:
             # Normal while the API is still starting: honcho and systemd start both at once.
-            log.info("broker silent: no answer from %s yet; re-creating the command socket",
-                     ", ".join(self._settings.command_endpoints))
+            log.info(
+                "broker silent: no answer from %s yet; re-creating the command socket",
+                ", ".join(self._settings.command_endpoints),
+            )
         else:
             log.warning("broker silent for %.0f s; re-creating the command socket", now - self._broker_seen)
         if self._silent_since is None:
@@ -293,8 +332,8 @@ class Worker:
         if self._resend_timer is not None:
             self._resend_timer.cancel()
         due = self._outbox.next_due()
-        self._resend_timer = None if due is None else asyncio.get_running_loop().call_later(
-            max(0.0, due - time.monotonic()), self._resend_due
+        self._resend_timer = (
+            None if due is None else asyncio.get_running_loop().call_later(max(0.0, due - time.monotonic()), self._resend_due)
         )
 
     def _resend_due(self) -> None:
@@ -311,15 +350,22 @@ class Worker:
             self._finish(JobFinished(job_id=job.job_id, attempt=job.attempt, outcome=Outcome.CANCELED))
         elif current is None:
             self._current = CurrentRender(job=job)
-            asyncio.create_task(self._render(self._current))
+            self._current.task = asyncio.create_task(self._render(self._current))
         elif current.running == RunningJob(job_id=job.job_id, attempt=job.attempt):
             # Refusing it would put the attempt back in the queue while it renders here.
             log.warning("got a second Render of %s attempt %d, which it is rendering; ignored", job.job_id, job.attempt)
         else:
-            log.warning("refused %s attempt %d: busy with %s attempt %d",
-                        job.job_id, job.attempt, current.job.job_id, current.job.attempt)
-            self._send(RenderRefused(job_id=job.job_id, attempt=job.attempt, running_job=current.running,
-                                     reason=f"busy with {current.job.job_id} attempt {current.job.attempt}"))
+            log.warning(
+                "refused %s attempt %d: busy with %s attempt %d", job.job_id, job.attempt, current.job.job_id, current.job.attempt
+            )
+            self._send(
+                RenderRefused(
+                    job_id=job.job_id,
+                    attempt=job.attempt,
+                    running_job=current.running,
+                    reason=f"busy with {current.job.job_id} attempt {current.job.attempt}",
+                )
+            )
 
     async def _render(self, current: CurrentRender) -> None:
         job = current.job
@@ -338,7 +384,12 @@ class Worker:
         tts_usage: list[EngineUsage] = []
         try:
             assets = await asyncio.to_thread(
-                render_job, job, settings=self._settings, storage=self._storage, report=report, cancel=current.cancel,
+                render_job,
+                job,
+                settings=self._settings,
+                storage=self._storage,
+                report=report,
+                cancel=current.cancel,
                 tts_usage=tts_usage,
             )
             current.enter_step(None, time.monotonic())
@@ -347,13 +398,18 @@ class Worker:
             outcome = JobFinished(job_id=job.job_id, attempt=job.attempt, outcome=Outcome.CANCELED)
         except RenderFailure as failure:
             outcome = JobFinished(
-                job_id=job.job_id, attempt=job.attempt, outcome=Outcome.FAILED, error_code=failure.error_code,
-                error_message=str(failure), retryable=failure.retryable,
+                job_id=job.job_id,
+                attempt=job.attempt,
+                outcome=Outcome.FAILED,
+                error_code=failure.error_code,
+                error_message=str(failure),
+                retryable=failure.retryable,
             )
         log.info("%s attempt %d ended %s", job.job_id, job.attempt, outcome.outcome.value)
         # Progress callbacks queued by the render thread ran before this await returned.
-        outcome = msgspec.structs.replace(outcome, step_seconds=current.step_seconds,
-                                          final_progress=current.final_progress, tts_usage=tts_usage)
+        outcome = msgspec.structs.replace(
+            outcome, step_seconds=current.step_seconds, final_progress=current.final_progress, tts_usage=tts_usage
+        )
         self._current = None
         self._finish(outcome)
 
@@ -361,8 +417,14 @@ class Worker:
         current.enter_step(step, at)
         current.seq += 1
         event = Progress(
-            job_id=current.job.job_id, video_id=current.job.video_id, attempt=current.job.attempt,
-            seq=current.seq, step=step, progress=progress, message=message, ts=time.time(),
+            job_id=current.job.job_id,
+            video_id=current.job.video_id,
+            attempt=current.job.attempt,
+            seq=current.seq,
+            step=step,
+            progress=progress,
+            message=message,
+            ts=time.time(),
         )
         current.latest_progress[step] = event
         _send_now(self._pub, self._progress_encoder.encode(event))

@@ -41,9 +41,14 @@ def browser() -> Iterator[Browser]:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM),
             headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--autoplay-policy=no-user-gesture-required",
-                  # Every name a test uses reaches this machine's loopback address and nothing else.
-                  f"--host-resolver-rules={', '.join(f'MAP {name} 127.0.0.1' for name in TEST_HOST_NAMES)}"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--autoplay-policy=no-user-gesture-required",
+                # Every name a test uses reaches this machine's loopback address and nothing else.
+                f"--host-resolver-rules={', '.join(f'MAP {name} 127.0.0.1' for name in TEST_HOST_NAMES)}",
+            ],
         )
         try:
             yield chromium

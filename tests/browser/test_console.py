@@ -19,12 +19,18 @@ SCRIPT = {
     "title": "콘솔에서 만든 영상",
     "language": "ko",
     "scenes": [
-        {"narration": "안녕하세요. 웹 콘솔에서 만든 첫 번째 장면입니다.",
-         "slide": {"title": "첫 장면", "bullets": ["토큰 붙여넣기", "대본 작성"]}},
-        {"narration": "두 번째 장면에서는 승인과 렌더링을 봅니다. 진행률이 실시간으로 표시됩니다.",
-         "slide": {"title": "승인과 렌더링", "bullets": ["승인", "렌더링", "재생"], "background": "#1e2a4a"}},
-        {"narration": "마지막 장면입니다. 자막과 썸네일도 함께 만들어집니다.",
-         "slide": {"title": "마무리", "bullets": ["자막", "썸네일"]}},
+        {
+            "narration": "안녕하세요. 웹 콘솔에서 만든 첫 번째 장면입니다.",
+            "slide": {"title": "첫 장면", "bullets": ["토큰 붙여넣기", "대본 작성"]},
+        },
+        {
+            "narration": "두 번째 장면에서는 승인과 렌더링을 봅니다. 진행률이 실시간으로 표시됩니다.",
+            "slide": {"title": "승인과 렌더링", "bullets": ["승인", "렌더링", "재생"], "background": "#1e2a4a"},
+        },
+        {
+            "narration": "마지막 장면입니다. 자막과 썸네일도 함께 만들어집니다.",
+            "slide": {"title": "마무리", "bullets": ["자막", "썸네일"]},
+        },
     ],
 }
 HOSTILE = "<script>alert(1)</script>"
@@ -37,6 +43,8 @@ WATCH_RENDER_PANEL = """() => {
             .observe(node, {childList: true, characterData: true, subtree: true});
     }
 }"""
+
+
 def test_a_new_script_goes_from_draft_to_a_playing_video(console: Console, stack):
     page = console.page
     expect(page.locator("#welcome")).to_be_visible()
@@ -123,8 +131,12 @@ def test_script_text_is_shown_as_text_never_run(console: Console):
     page = console.page
     hostile = {
         "title": HOSTILE,
-        "scenes": [{"narration": f"{HOSTILE} 안녕하세요.",
-                    "slide": {"title": "<img src=x onerror=alert(2)>", "bullets": [HOSTILE, "<b>굵게</b>"]}}],
+        "scenes": [
+            {
+                "narration": f"{HOSTILE} 안녕하세요.",
+                "slide": {"title": "<img src=x onerror=alert(2)>", "bullets": [HOSTILE, "<b>굵게</b>"]},
+            }
+        ],
     }
     console.use_token(Role.EDITOR)
     video_id = new_video_id("console-xss")
@@ -162,8 +174,9 @@ def test_a_failed_render_and_a_bad_token_show_code_and_message(console: Console)
     console.use_token(Role.APPROVER)
     video_id = new_video_id("console-fail")
     console.open_video(video_id)
-    console.fill_script({"title": "말이 없어질 장면",
-                         "scenes": [{"narration": "곧 지워질 말입니다.", "slide": {"title": "빈 장면"}}]})
+    console.fill_script(
+        {"title": "말이 없어질 장면", "scenes": [{"narration": "곧 지워질 말입니다.", "slide": {"title": "빈 장면"}}]}
+    )
     console.save()
     expect(page.locator("#editor-status")).to_have_text("DRAFT")
     console.approve()

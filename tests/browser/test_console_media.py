@@ -61,8 +61,13 @@ class HeldImport:
             route.fulfill(response=response)
             return
         body = response.json()
-        converting = {"status": "CONVERTING", "pages_done": 2, "message": "Rendered page 2 of 3",
-                      "script_id": None, "scenes_without_narration": []}
+        converting = {
+            "status": "CONVERTING",
+            "pages_done": 2,
+            "message": "Rendered page 2 of 3",
+            "script_id": None,
+            "scenes_without_narration": [],
+        }
         if "imports" in body:
             body["imports"] = [view | converting for view in body["imports"]]
         else:
@@ -74,8 +79,11 @@ class HeldImport:
 def failing_libreoffice_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The API alone with `false` as LibreOffice: a PPTX passes the first checks (202), then its
     conversion fails."""
-    stack = Stack(data_dir=tmp_path_factory.mktemp("failing-libreoffice"), workers=0,
-                  extra_env={"DECK_SOFFICE": shutil.which("false") or "/bin/false"})
+    stack = Stack(
+        data_dir=tmp_path_factory.mktemp("failing-libreoffice"),
+        workers=0,
+        extra_env={"DECK_SOFFICE": shutil.which("false") or "/bin/false"},
+    )
     with stack.running_api() as running:
         yield running
 
@@ -95,11 +103,24 @@ def test_an_uploaded_image_is_shown_on_a_scenes_slide(console: Console, stack):
         [media] = http.get(f"/api/v2/videos/{video_id}/media").json()["media"]
     assert (media["width"], media["height"]) == (64, 36), media
 
-    console.fill_script({"title": "사진 한 장", "scenes": [
-        {"narration": "사진을 보여 주는 장면입니다.",
-         "slide": {"title": "사진", "image": media["media_id"], "fit": "cover", "caption": "빨간 사진", "motion": "zoom-in"}},
-        {"narration": "글자만 있는 장면입니다.", "slide": {"title": "글", "bullets": ["하나"]}},
-    ]})
+    console.fill_script(
+        {
+            "title": "사진 한 장",
+            "scenes": [
+                {
+                    "narration": "사진을 보여 주는 장면입니다.",
+                    "slide": {
+                        "title": "사진",
+                        "image": media["media_id"],
+                        "fit": "cover",
+                        "caption": "빨간 사진",
+                        "motion": "zoom-in",
+                    },
+                },
+                {"narration": "글자만 있는 장면입니다.", "slide": {"title": "글", "bullets": ["하나"]}},
+            ],
+        }
+    )
     image_scene, text_scene = page.locator("#scenes .scene").all()
     expect(image_scene.locator("[name=bullets]")).to_be_hidden()
     expect(text_scene.locator("[name=caption]")).to_be_hidden()
@@ -119,19 +140,23 @@ def test_an_uploaded_image_is_shown_on_a_scenes_slide(console: Console, stack):
     image_slide = {"image": media["media_id"], "fit": "cover", "caption": "빨간 사진", "bullets": [], "motion": "zoom-in"}
     text_slide = {"image": None, "fit": "contain", "caption": "", "bullets": ["하나"], "motion": "none"}
     assert [scene["slide"] for scene in saved["scenes"]] == [
-        {"title": "사진", "background": None, **image_slide}, {"title": "글", "background": None, **text_slide},
+        {"title": "사진", "background": None, **image_slide},
+        {"title": "글", "background": None, **text_slide},
     ], saved["scenes"]
 
 
 def test_approval_waits_until_every_scene_has_narration(console: Console, stack):
     page = console.page
     video_id = new_video_id("console-narration")
-    draft = {"title": "쓰다 만 대본", "scenes": [
-        {"narration": "첫 장면은 다 썼습니다.", "slide": {"title": "하나"}},
-        {"narration": "", "slide": {"title": "둘"}, "hint": "2쪽의 글: 매출이 두 배로"},
-        # Invisible characters only: as blank to the API as nothing at all.
-        {"narration": "\u200b \u3000", "slide": {"title": "셋"}},
-    ]}
+    draft = {
+        "title": "쓰다 만 대본",
+        "scenes": [
+            {"narration": "첫 장면은 다 썼습니다.", "slide": {"title": "하나"}},
+            {"narration": "", "slide": {"title": "둘"}, "hint": "2쪽의 글: 매출이 두 배로"},
+            # Invisible characters only: as blank to the API as nothing at all.
+            {"narration": "\u200b \u3000", "slide": {"title": "셋"}},
+        ],
+    }
     with stack.client(timeout=30) as http:
         response = http.put(f"/api/v2/videos/{video_id}/scripts/draft-1", json=draft)
         assert response.status_code == 201, response.text
@@ -264,8 +289,7 @@ def test_a_deck_import_is_followed_again_after_a_reload(console: Console):
     console.pictures("#media-list .picture", 3)
 
 
-def test_a_deck_failing_after_acceptance_shows_its_error(browser: Browser, failing_libreoffice_stack: Stack,
-                                                          artifacts: Path):
+def test_a_deck_failing_after_acceptance_shows_its_error(browser: Browser, failing_libreoffice_stack: Stack, artifacts: Path):
     stack = failing_libreoffice_stack
     deck = decks.pptx([((0, 0, 0), "하나", None), ((255, 255, 255), "둘", None)])
     with open_console(browser, stack, console_url(stack), artifacts / "deck-failing") as console:

@@ -28,10 +28,12 @@ def cdn_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A stack whose asset URLs point at `assets.test` (a CDN in front of the same API, mapped to
     127.0.0.1 in the browser), with the console's origin allowed to read them."""
     stack = Stack(data_dir=tmp_path_factory.mktemp("cdn-stack"), workers=1)
-    stack.extra_env.update({
-        "PUBLIC_BASE_URL": f"http://assets.test:{stack.port}",
-        "CORS_ALLOWED_ORIGINS": stack.base_url,
-    })
+    stack.extra_env.update(
+        {
+            "PUBLIC_BASE_URL": f"http://assets.test:{stack.port}",
+            "CORS_ALLOWED_ORIGINS": stack.base_url,
+        }
+    )
     with stack.running() as running:
         yield running
 
@@ -82,17 +84,33 @@ def test_hangul_is_drawn_with_the_consoles_web_font(console: Console, stack: Sta
     console.shot("korean-title")
 
 
-REASONS_SHOWN_IN = {"#save-script": "#action-reasons", "#approve-script": "#action-reasons", "#new-script": None,
-                    "#upload-media": "#media-reasons", "#import-deck": None}
+REASONS_SHOWN_IN = {
+    "#save-script": "#action-reasons",
+    "#approve-script": "#action-reasons",
+    "#new-script": None,
+    "#upload-media": "#media-reasons",
+    "#import-deck": None,
+}
 """Where a button's refusal is written beside its tooltip (None: the tooltip only)."""
 
 
-@pytest.mark.parametrize(("role", "refused"), [
-    (Role.VIEWER, {"#save-script": "editor", "#approve-script": "approver", "#new-script": "editor",
-                   "#upload-media": "editor", "#import-deck": "editor"}),
-    (Role.EDITOR, {"#approve-script": "approver"}),
-    (Role.APPROVER, {}),
-])
+@pytest.mark.parametrize(
+    ("role", "refused"),
+    [
+        (
+            Role.VIEWER,
+            {
+                "#save-script": "editor",
+                "#approve-script": "approver",
+                "#new-script": "editor",
+                "#upload-media": "editor",
+                "#import-deck": "editor",
+            },
+        ),
+        (Role.EDITOR, {"#approve-script": "approver"}),
+        (Role.APPROVER, {}),
+    ],
+)
 def test_actions_the_role_cannot_do_are_disabled_with_the_reason(console: Console, stack: Stack, role: Role, refused: dict):
     video_id = new_video_id("console-roles")
     with stack.client(timeout=30) as http:

@@ -159,8 +159,10 @@ def test_a_scripts_own_lexicon_and_rates_survive_an_edit_in_the_console(console:
     video_id = new_video_id("console-script-lexicon")
     own = [{"term": "API", "say": "에이피아이", "case_sensitive": True}]
     with stack.client(timeout=30) as http:
-        response = http.put(f"/api/v2/videos/{video_id}/scripts/script-001",
-                            json=SCRIPT | {"lexicon": own, "rate": 0.7, "voice_fallback": "espeak#ko"})
+        response = http.put(
+            f"/api/v2/videos/{video_id}/scripts/script-001",
+            json=SCRIPT | {"lexicon": own, "rate": 0.7, "voice_fallback": "espeak#ko"},
+        )
     assert response.status_code == 201, response.text
     console.use_token(Role.EDITOR)
     console.open_video(video_id)

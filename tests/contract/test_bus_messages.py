@@ -39,8 +39,12 @@ TO_API = [
     Ready(worker_id="host-1-w1"),
     Heartbeat(running_job=RUNNING, renders_received=3),
     Heartbeat(),
-    JobFinished(job_id="job-1", attempt=1, outcome=Outcome.SUCCEEDED, assets=RenderedAssets(duration_sec=12.5, sizes={"video.mp4": 10})),
-    JobFinished(job_id="job-1", attempt=3, outcome=Outcome.FAILED, error_code=ErrorCode.TTS_FAILED, error_message="boom", retryable=True),
+    JobFinished(
+        job_id="job-1", attempt=1, outcome=Outcome.SUCCEEDED, assets=RenderedAssets(duration_sec=12.5, sizes={"video.mp4": 10})
+    ),
+    JobFinished(
+        job_id="job-1", attempt=3, outcome=Outcome.FAILED, error_code=ErrorCode.TTS_FAILED, error_message="boom", retryable=True
+    ),
     JobFinished(job_id="job-1", attempt=1, outcome=Outcome.CANCELED),
     JobFinished(job_id="job-1", attempt=2, outcome=Outcome.SUCCEEDED, final_progress=[EVENT]),
     RenderRefused(job_id="job-2", attempt=1, reason="busy with job-1 attempt 2", running_job=RUNNING),
@@ -80,10 +84,15 @@ def test_a_command_meant_for_the_renderer_is_rejected_by_the_api_decoder():
         api_command_codec().decode(renderer_codec().encode(Cancel(job_id="job-1")))
 
 
-@pytest.mark.parametrize("frame", [
-    b"", b"\xff\x00garbage", msgspec.msgpack.encode({"type": "nope", "protocol_version": PROTOCOL_VERSION}),
-    msgspec.msgpack.encode(["heartbeat", PROTOCOL_VERSION]),
-])
+@pytest.mark.parametrize(
+    "frame",
+    [
+        b"",
+        b"\xff\x00garbage",
+        msgspec.msgpack.encode({"type": "nope", "protocol_version": PROTOCOL_VERSION}),
+        msgspec.msgpack.encode(["heartbeat", PROTOCOL_VERSION]),
+    ],
+)
 def test_garbage_frames_raise_decode_errors(frame):
     with pytest.raises(msgspec.DecodeError):
         api_command_codec().decode(frame)
@@ -95,11 +104,15 @@ def test_unknown_fields_from_a_newer_peer_are_skipped():
 
 
 @pytest.mark.parametrize("codec", [api_command_codec, renderer_codec, progress_codec], ids=lambda c: c.__name__)
-@pytest.mark.parametrize("frame", [
-    renderer_codec().encode(Heartbeat(protocol_version=99)),
-    msgspec.msgpack.encode({"type": "a_message_of_the_future", "protocol_version": 99, "field": [1, 2]}),
-    msgspec.msgpack.encode({"type": "heartbeat"}),  # no version at all reads as protocol 1
-], ids=["known_type", "unknown_type", "no_version"])
+@pytest.mark.parametrize(
+    "frame",
+    [
+        renderer_codec().encode(Heartbeat(protocol_version=99)),
+        msgspec.msgpack.encode({"type": "a_message_of_the_future", "protocol_version": 99, "field": [1, 2]}),
+        msgspec.msgpack.encode({"type": "heartbeat"}),  # no version at all reads as protocol 1
+    ],
+    ids=["known_type", "unknown_type", "no_version"],
+)
 def test_a_message_of_another_version_is_a_protocol_mismatch_not_garbage(codec, frame):
     with pytest.raises(ProtocolMismatch) as mismatch:
         codec().decode(frame)

@@ -73,8 +73,9 @@ class Bus:
     def send(self, identity: bytes, message: Message) -> None:
         self.router.send_multipart([identity, TO_WORKER.encode(message)])
 
-    def receive(self, want: type, where: Callable[[Message], bool] = lambda _: True,
-                timeout: float = 10.0) -> tuple[bytes, Message]:
+    def receive(
+        self, want: type, where: Callable[[Message], bool] = lambda _: True, timeout: float = 10.0
+    ) -> tuple[bytes, Message]:
         """The next command from a worker that is a `want` and passes `where`; others are skipped."""
         deadline = time.monotonic() + timeout
         while self._wait(deadline, lambda: bool(self.commands)):
@@ -136,7 +137,9 @@ def bus() -> Iterator[Bus]:
 
 def bus_env(bus: Bus, tmp_path: Path) -> dict[str, str]:
     return {
-        **os.environ, "PYTHONPATH": str(ROOT), "ASSET_DIR": str(tmp_path / "assets"),
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "ASSET_DIR": str(tmp_path / "assets"),
         "RENDER_COMMAND_ENDPOINT": f"tcp://127.0.0.1:{bus.command_port}",
         "RENDER_EVENT_ENDPOINT": f"tcp://127.0.0.1:{bus.event_port}",
     }
@@ -147,8 +150,11 @@ def real_worker(bus: Bus, tmp_path: Path) -> Iterator[tuple[subprocess.Popen, Pa
     """A worker process on the test's bus, its log in the returned file; stopped on the way out."""
     log = tmp_path / f"{WORKER_ID}.log"
     with log.open("wb") as output:
-        worker = subprocess.Popen([sys.executable, "-m", "services.renderer.worker", "--worker-id", WORKER_ID],
-                                  env=bus_env(bus, tmp_path), stderr=output)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "services.renderer.worker", "--worker-id", WORKER_ID],
+            env=bus_env(bus, tmp_path),
+            stderr=output,
+        )
     try:
         yield worker, log
     finally:
@@ -161,8 +167,13 @@ def log_lines(path: Path) -> list[dict]:
 
 
 def render(job_id: str, attempt: int = 1) -> Render:
-    return Render(job_id=job_id, video_id="vid", attempt=attempt, script=TINY,
-                  output=OutputSpec(width=640, height=360, storage_key=f"vid/{job_id}"))
+    return Render(
+        job_id=job_id,
+        video_id="vid",
+        attempt=attempt,
+        script=TINY,
+        output=OutputSpec(width=640, height=360, storage_key=f"vid/{job_id}"),
+    )
 
 
 def finished(job_id: str, attempt: int = 1) -> Callable[[Message], bool]:
@@ -257,9 +268,14 @@ def test_a_cancel_that_overtakes_its_render_is_answered_canceled_and_a_later_att
         assert {(event.job_id, event.attempt) for event in bus.events} == {("job-c", 2)}, "a canceled attempt rendered"
 
 
-@pytest.mark.parametrize("answer", [
-    Heartbeat(protocol_version=99), Incompatible(reason="this broker speaks protocol 99", protocol_version=99),
-], ids=["heartbeat", "incompatible"])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        Heartbeat(protocol_version=99),
+        Incompatible(reason="this broker speaks protocol 99", protocol_version=99),
+    ],
+    ids=["heartbeat", "incompatible"],
+)
 def test_a_broker_of_another_protocol_version_makes_the_worker_exit_with_exit_incompatible(bus, tmp_path, answer):
     with real_worker(bus, tmp_path) as (worker, log):
         identity, _ = bus.receive(Ready)
@@ -267,13 +283,20 @@ def test_a_broker_of_another_protocol_version_makes_the_worker_exit_with_exit_in
             bus.send(identity, answer)
         assert worker.wait(timeout=15) == EXIT_INCOMPATIBLE
     errors = [line["message"] for line in log_lines(log) if line["level"] == "ERROR"]
-    assert errors == [(f"the broker speaks bus protocol 99, this worker speaks {PROTOCOL_VERSION}; "
-                       "run the same slidereel version on both")]
+    assert errors == [
+        (f"the broker speaks bus protocol 99, this worker speaks {PROTOCOL_VERSION}; run the same slidereel version on both")
+    ]
 
 
 def test_the_pool_keeps_worker_ids_across_restarts_and_stops_on_an_incompatible_broker(bus, tmp_path):
-    pool = Stack(data_dir=tmp_path, command_port=bus.command_port, event_port=bus.event_port, workers=2,
-                 extra_env={"RENDER_WORKER_PREFIX": "pool-a"}, capture_logs=True)
+    pool = Stack(
+        data_dir=tmp_path,
+        command_port=bus.command_port,
+        event_port=bus.event_port,
+        workers=2,
+        extra_env={"RENDER_WORKER_PREFIX": "pool-a"},
+        capture_logs=True,
+    )
     pool.start_renderer()
     try:
         ready = set()
@@ -328,8 +351,19 @@ def test_real_api_dispatches_to_a_protocol_peer_and_applies_its_outcome(tmp_path
 
             time.sleep(0.3)  # PUB/SUB slow joiner: the first events after connect may be dropped
             for seq, value in ((1, 10), (2, 40)):
-                pub.send(progress_codec().encode(Progress(
-                    job_id=job_id, video_id=video_id, attempt=1, seq=seq, step=Step.GENERATE_TTS, progress=value, ts=time.time())))
+                pub.send(
+                    progress_codec().encode(
+                        Progress(
+                            job_id=job_id,
+                            video_id=video_id,
+                            attempt=1,
+                            seq=seq,
+                            step=Step.GENERATE_TTS,
+                            progress=value,
+                            ts=time.time(),
+                        )
+                    )
+                )
             deadline = time.monotonic() + 5
             while http.get(f"/api/v2/videos/{video_id}/render-jobs/{job_id}").json()["progress"] != 40:
                 assert time.monotonic() < deadline, "progress was not applied"

@@ -36,8 +36,9 @@ def fault_stack(tmp_path, request) -> Iterator[FaultStack]:
     env = dict(options.get("env", {}))
     if options.get("s3"):
         env.update(request.getfixturevalue("fault_s3_server").env(f"s3://{FAULT_BUCKET}/renders"))
-    stack = FaultStack(data_dir=tmp_path, workers=options.get("workers", 2), extra_env=env,
-                       capture_logs=options.get("capture_logs", False))
+    stack = FaultStack(
+        data_dir=tmp_path, workers=options.get("workers", 2), extra_env=env, capture_logs=options.get("capture_logs", False)
+    )
     stack.accepted = set()
     stack.start_api()
     # `{"renderer": False}`: the test plays the renderer itself, so only the API is up to wait for.
@@ -61,7 +62,6 @@ def tally_and_check(test: str, stack: Stack, accepted: set[str]) -> None:
     assert not problems, "invariants broken:\n" + "\n".join(problems)
 
 
-
 def pytest_terminal_summary(terminalreporter) -> None:
     """Jobs each fault test ran and what became of them: the numbers behind 'none lost,
     none duplicated, none stuck'."""
@@ -73,5 +73,7 @@ def pytest_terminal_summary(terminalreporter) -> None:
     for name, counts in TALLIES:
         terminalreporter.write_line(f"{name[:77]:<78}" + "".join(f"{counts.get(c, 0):>15}" for c in columns))
     for name, took_role, reattached in TAKEOVERS:
-        terminalreporter.write_line(f"takeover in {name[:60]}: the other instance dispatched {took_role:.2f} s after "
-                                    f"the kill, every worker re-registered {reattached:.2f} s after it")
+        terminalreporter.write_line(
+            f"takeover in {name[:60]}: the other instance dispatched {took_role:.2f} s after "
+            f"the kill, every worker re-registered {reattached:.2f} s after it"
+        )

@@ -103,8 +103,14 @@ class FakeRenderer(threading.Thread):
                             job, next_event, latest = render, time.monotonic(), {}
                             pending = [step for step in Step for _ in range(self._events_per_step)]
                         else:
-                            self._send(RenderRefused(job_id=render.job_id, attempt=render.attempt, reason="busy",
-                                                     running_job=RunningJob(job_id=job.job_id, attempt=job.attempt)))
+                            self._send(
+                                RenderRefused(
+                                    job_id=render.job_id,
+                                    attempt=render.attempt,
+                                    reason="busy",
+                                    running_job=RunningJob(job_id=job.job_id, attempt=job.attempt),
+                                )
+                            )
                     case Ack(job_id=job_id, attempt=attempt):
                         unacked.ack(job_id, attempt)
             now = time.monotonic()
@@ -117,8 +123,13 @@ class FakeRenderer(threading.Thread):
                 latest[step] = self._publish(job, step, seq=len(Step) * self._events_per_step - len(pending))
                 next_event += self._event_interval
                 if not pending:
-                    outcome = JobFinished(job_id=job.job_id, attempt=job.attempt, outcome=Outcome.SUCCEEDED,
-                                          assets=RenderedAssets(duration_sec=1.0), final_progress=list(latest.values()))
+                    outcome = JobFinished(
+                        job_id=job.job_id,
+                        attempt=job.attempt,
+                        outcome=Outcome.SUCCEEDED,
+                        assets=RenderedAssets(duration_sec=1.0),
+                        final_progress=list(latest.values()),
+                    )
                     unacked.put(outcome, now)
                     self._send(outcome)
                     job = None
@@ -131,8 +142,14 @@ class FakeRenderer(threading.Thread):
         self.progress_sent += 1
         self.sent_steps[job.job_id].add(step)
         event = Progress(
-            job_id=job.job_id, video_id=job.video_id, attempt=job.attempt, seq=seq, step=step,
-            progress=seq * 100 // (len(Step) * self._events_per_step + 1), message=step.value, ts=time.time(),
+            job_id=job.job_id,
+            video_id=job.video_id,
+            attempt=job.attempt,
+            seq=seq,
+            step=step,
+            progress=seq * 100 // (len(Step) * self._events_per_step + 1),
+            message=step.value,
+            ts=time.time(),
         )
         self._pub.send(self._progress.encode(event))
         return event

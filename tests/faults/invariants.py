@@ -11,10 +11,14 @@ from tests.stack import Stack
 ACTIVE = ("PENDING", "RUNNING")
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED")
 LEGAL_STEPS = {
-    ("PENDING", "RUNNING"), ("PENDING", "CANCELED"),
+    ("PENDING", "RUNNING"),
+    ("PENDING", "CANCELED"),
     ("PENDING", "PENDING"),  # a queued job's message changes: it waits for a renderer offering its engine
-    ("RUNNING", "RUNNING"), ("RUNNING", "PENDING"),
-    ("RUNNING", "SUCCEEDED"), ("RUNNING", "FAILED"), ("RUNNING", "CANCELED"),
+    ("RUNNING", "RUNNING"),
+    ("RUNNING", "PENDING"),
+    ("RUNNING", "SUCCEEDED"),
+    ("RUNNING", "FAILED"),
+    ("RUNNING", "CANCELED"),
 }
 
 
@@ -26,10 +30,12 @@ def check_invariants(stack: Stack, accepted_job_ids: set[str]) -> list[str]:
             integrity = db.execute(text("PRAGMA integrity_check")).scalar()
             if integrity != "ok":
                 problems.append(f"integrity_check: {integrity}")
-        for video_id, count in db.execute(text(
-            "SELECT video_id, count(*) FROM render_jobs WHERE status IN ('PENDING', 'RUNNING') "
-            "GROUP BY video_id HAVING count(*) > 1"
-        )):
+        for video_id, count in db.execute(
+            text(
+                "SELECT video_id, count(*) FROM render_jobs WHERE status IN ('PENDING', 'RUNNING') "
+                "GROUP BY video_id HAVING count(*) > 1"
+            )
+        ):
             problems.append(f"video {video_id} has {count} active jobs")
         rows = db.execute(text("SELECT job_id, status, last_seq, attempt, max_attempts FROM render_jobs"))
         jobs = {row[0]: row[1:] for row in rows}
@@ -60,14 +66,18 @@ def tally(stack: Stack, accepted_job_ids: set[str]) -> dict[str, int]:
     with stack.job_table() as db:
         counts = dict(db.execute(text("SELECT status, count(*) FROM render_jobs GROUP BY status")).all())
         job_ids = {row[0] for row in db.execute(text("SELECT job_id FROM render_jobs"))}
-        doubled = db.execute(text(
-            "SELECT count(*) FROM (SELECT video_id FROM render_jobs WHERE status IN ('PENDING', 'RUNNING') "
-            "GROUP BY video_id HAVING count(*) > 1) AS doubled_videos"
-        )).scalar()
-        doubled += db.execute(text(
-            "SELECT count(*) FROM (SELECT job_id FROM job_events WHERE status IN ('SUCCEEDED', 'FAILED', 'CANCELED') "
-            "GROUP BY job_id HAVING count(*) > 1) AS doubled_ends"
-        )).scalar()
+        doubled = db.execute(
+            text(
+                "SELECT count(*) FROM (SELECT video_id FROM render_jobs WHERE status IN ('PENDING', 'RUNNING') "
+                "GROUP BY video_id HAVING count(*) > 1) AS doubled_videos"
+            )
+        ).scalar()
+        doubled += db.execute(
+            text(
+                "SELECT count(*) FROM (SELECT job_id FROM job_events WHERE status IN ('SUCCEEDED', 'FAILED', 'CANCELED') "
+                "GROUP BY job_id HAVING count(*) > 1) AS doubled_ends"
+            )
+        ).scalar()
     return {
         **counts,
         "jobs": len(job_ids),

@@ -28,8 +28,7 @@ def approved(stack: Stack, http: httpx.Client, video_id: str, script: dict, *, b
     return script_id
 
 
-def submit(stack: Stack, http: httpx.Client, script: dict, prefix: str = "fault", *, blank: bool = False
-           ) -> tuple[str, str]:
+def submit(stack: Stack, http: httpx.Client, script: dict, prefix: str = "fault", *, blank: bool = False) -> tuple[str, str]:
     """Creates, approves and renders a script on a fresh video; records the accepted job."""
     video_id = new_video_id(prefix)
     job_id = start_render(http, video_id, approved(stack, http, video_id, script, blank=blank))["job_id"]

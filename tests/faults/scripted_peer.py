@@ -48,8 +48,11 @@ def peer_with_a_render(context, stack, http, peer: str, incarnation: str) -> tup
 
 def finished(render: Render) -> bytes:
     """The encoded JobFinished(SUCCEEDED) of `render`'s attempt."""
-    return COMMANDS.encode(JobFinished(job_id=render.job_id, attempt=render.attempt, outcome=Outcome.SUCCEEDED,
-                                       assets=RenderedAssets(duration_sec=1.0)))
+    return COMMANDS.encode(
+        JobFinished(
+            job_id=render.job_id, attempt=render.attempt, outcome=Outcome.SUCCEEDED, assets=RenderedAssets(duration_sec=1.0)
+        )
+    )
 
 
 def play_until_settled(dealer, http: httpx.Client, video_id: str, render: Render) -> dict:

@@ -106,19 +106,34 @@ def test_garbage_and_stray_bus_messages_are_counted_and_ignored_while_jobs_rende
         dealer.send(msgspec.msgpack.encode({"type": "self_destruct", "protocol_version": PROTOCOL_VERSION, "job_id": first[1]}))
         dealer.send(COMMANDS.encode(Ready(worker_id="hostile-peer", engines=["espeak"], protocol_version=99)))
         dealer.send_multipart([b"\x00", os.urandom(16), COMMANDS.encode(Ready(worker_id="hostile-peer"))])
-        finish_unacknowledged(dealer, JobFinished(job_id=UNKNOWN_JOB, attempt=1, outcome=Outcome.SUCCEEDED,
-                                                  assets=RenderedAssets(duration_sec=1.0)))
+        finish_unacknowledged(
+            dealer, JobFinished(job_id=UNKNOWN_JOB, attempt=1, outcome=Outcome.SUCCEEDED, assets=RenderedAssets(duration_sec=1.0))
+        )
         # The running job is on attempt 1: an outcome of any other attempt must not end it.
-        finish_unacknowledged(dealer, JobFinished(job_id=first[1], attempt=0, outcome=Outcome.FAILED,
-                                                  error_code=ErrorCode.RENDER_FAILED, error_message="forged"))
+        finish_unacknowledged(
+            dealer,
+            JobFinished(
+                job_id=first[1], attempt=0, outcome=Outcome.FAILED, error_code=ErrorCode.RENDER_FAILED, error_message="forged"
+            ),
+        )
         during = submit(http, fault_stack)
         time.sleep(SLOW_JOINER_SEC)
         pub.send(os.urandom(48))
         pub.send_multipart([b"two", b"frames"])  # read frame by frame: two undecodable events
         for index in range(3):
-            pub.send(progress_codec().encode(Progress(
-                job_id=f"job-unknown-{index}", video_id="nowhere", attempt=1, seq=1, step=Step.GENERATE_TTS,
-                progress=50, ts=time.time())))
+            pub.send(
+                progress_codec().encode(
+                    Progress(
+                        job_id=f"job-unknown-{index}",
+                        video_id="nowhere",
+                        attempt=1,
+                        seq=1,
+                        step=Step.GENERATE_TTS,
+                        progress=50,
+                        ts=time.time(),
+                    )
+                )
+            )
 
         # Real workers send nothing undecodable, so these counts are exact; they may add stale ones.
         exact = Counter(undecodable_command=2, protocol_version=1, frame_count=1, undecodable_progress=3)
@@ -146,8 +161,12 @@ def test_a_second_worker_under_an_existing_id_is_shut_out_and_the_first_keeps_wo
     with fault_stack.client(timeout=30) as http, open(impostor_log, "w") as log:
         # Whichever connection of a routing id reaches the ROUTER first keeps it.
         wait_all_workers_registered(http, fault_stack)
-        impostor = subprocess.Popen([sys.executable, "-m", "services.renderer.worker", "--worker-id", victim],
-                                    cwd=fault_stack.data_dir, env=fault_stack.env, stderr=log)
+        impostor = subprocess.Popen(
+            [sys.executable, "-m", "services.renderer.worker", "--worker-id", victim],
+            cwd=fault_stack.data_dir,
+            env=fault_stack.env,
+            stderr=log,
+        )
         try:
             jobs = [submit(http, fault_stack) for _ in range(fault_stack.workers)]
             ended = [wait_terminal(http, *job) for job in jobs]

@@ -25,8 +25,9 @@ def test_cancel_stops_the_worker_within_5_s_and_removes_its_files(fault_stack, h
     assert canceled.status_code == 200 and canceled.json()["status"] == "CANCELED"
     canceled_at = parse(canceled.json()["updated_at"])
 
-    stopped = wait_for(http, video_id, job_id, lambda j: j["attempts"][0]["finished_at"], timeout=15,
-                       what="the worker to confirm it stopped")
+    stopped = wait_for(
+        http, video_id, job_id, lambda j: j["attempts"][0]["finished_at"], timeout=15, what="the worker to confirm it stopped"
+    )
     attempt = stopped["attempts"][0]
     assert attempt["outcome"] == "CANCELED"
     assert (parse(attempt["finished_at"]) - canceled_at).total_seconds() <= 5.0

@@ -99,7 +99,10 @@ class Stored:
 def stored(stack: FaultStack) -> Stored:
     found = Stored()
     with stack.job_table() as db:
-        found.jobs = {job_id: (status, attempt) for job_id, status, attempt in db.execute(text("SELECT job_id, status, attempt FROM render_jobs"))}
+        found.jobs = {
+            job_id: (status, attempt)
+            for job_id, status, attempt in db.execute(text("SELECT job_id, status, attempt FROM render_jobs"))
+        }
         for job_id, status, step in db.execute(text("SELECT job_id, status, step FROM job_events ORDER BY job_id, seq")):
             found.last_status[job_id] = status
             if step is not None:
@@ -110,16 +113,23 @@ def stored(stack: FaultStack) -> Stored:
 
 @pytest.mark.parametrize("fault_stack", [{"renderer": False, "env": {"RATE_LIMIT_WRITES_PER_MINUTE": "100000"}}], indirect=True)
 def test_progress_and_requests_under_load_lose_no_state_change_and_never_lock(fault_stack, capfd):
-    renderers = [FakeRenderer(fault_stack, f"load-w{index}", events_per_step=EVENTS_PER_STEP, events_per_sec=EVENTS_PER_SEC)
-                 for index in range(RENDERERS)]
+    renderers = [
+        FakeRenderer(fault_stack, f"load-w{index}", events_per_step=EVENTS_PER_STEP, events_per_sec=EVENTS_PER_SEC)
+        for index in range(RENDERERS)
+    ]
     for renderer in renderers:
         renderer.start()
 
     started = time.monotonic()
     share = int(REQUESTS_PER_SEC * LOAD_SECONDS / CLIENTS)
     with ThreadPoolExecutor(CLIENTS) as pool:
-        results = [future.result() for future in
-                   [pool.submit(client_load, fault_stack.base_url, fault_stack.token(), share, started + 2 * LOAD_SECONDS) for _ in range(CLIENTS)]]
+        results = [
+            future.result()
+            for future in [
+                pool.submit(client_load, fault_stack.base_url, fault_stack.token(), share, started + 2 * LOAD_SECONDS)
+                for _ in range(CLIENTS)
+            ]
+        ]
     load_sec = time.monotonic() - started
     accepted = {job_id for jobs, _ in results for job_id in jobs}
     fault_stack.accepted |= accepted
@@ -146,12 +156,15 @@ def test_progress_and_requests_under_load_lose_no_state_change_and_never_lock(fa
     assert "database is locked" not in api_output.lower()
     assert database.jobs.keys() == accepted
     assert {job_id: status for job_id, (status, _) in database.jobs.items() if status != "SUCCEEDED"} == {}
-    assert {job_id: attempt for job_id, (_, attempt) in database.jobs.items() if attempt != 1} == {}, "an attempt was lost under load"
+    assert {job_id: attempt for job_id, (_, attempt) in database.jobs.items() if attempt != 1} == {}, (
+        "an attempt was lost under load"
+    )
     assert {job_id: status for job_id, status in database.last_status.items() if status != "SUCCEEDED"} == {}
     sent_steps: dict[str, set[str]] = {}
     for renderer in renderers:
         sent_steps |= {job_id: {step.value for step in steps} for job_id, steps in renderer.sent_steps.items()}
     assert sent_steps.keys() == accepted and all(steps == {step.value for step in Step} for steps in sent_steps.values())
-    lost = {job_id: sorted(steps - database.steps[job_id]) for job_id, steps in sent_steps.items() if steps != database.steps[job_id]}
+    lost = {
+        job_id: sorted(steps - database.steps[job_id]) for job_id, steps in sent_steps.items() if steps != database.steps[job_id]
+    }
     assert not lost, f"step changes lost in {len(lost)} of {len(accepted)} jobs: {lost}"
-

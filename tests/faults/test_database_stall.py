@@ -4,6 +4,7 @@ waits for the database, so no worker is declared lost, no render runs twice, the
 heartbeats keep their pace, /healthz keeps answering at once, and every job ends SUCCEEDED
 once the lock is gone (its outcome stored then, and acknowledged only then)."""
 
+import itertools
 import sqlite3
 import threading
 import time
@@ -62,7 +63,7 @@ class HeartbeatProbe(threading.Thread):
     def longest_gap(self, start: float, end: float) -> float:
         """The longest time without a broker heartbeat between `start` and `end`."""
         marks = [start, *(moment for moment in self.heard if start < moment < end), end]
-        return max(later - earlier for earlier, later in zip(marks, marks[1:]))
+        return max(later - earlier for earlier, later in itertools.pairwise(marks))
 
 
 class HealthzWatch(threading.Thread):
@@ -135,12 +136,16 @@ def test_a_stalled_job_table_loses_no_worker_and_repeats_no_render(fault_stack):
         probe.join()
         ready = http.get("/readyz").json()
 
-    assert [(job["status"], job["attempt"], len(job["attempts"])) for job in ended] == [("SUCCEEDED", 1, 1)] * RENDERS, \
+    assert [(job["status"], job["attempt"], len(job["attempts"])) for job in ended] == [("SUCCEEDED", 1, 1)] * RENDERS, (
         "a render ran twice or a worker was declared lost"
+    )
     assert all(parse(job["finished_at"]) > locked_at for job in ended), "a render ended before the stall began"
     assert gap <= HEARTBEAT_GAP_MAX_SEC, f"the broker's heartbeats paused {gap:.2f} s while the job table was locked"
-    assert healthz.asked > STALL_SEC / 0.5 and healthz.slowest <= HEALTHZ_MAX_SEC, \
+    assert healthz.asked > STALL_SEC / 0.5 and healthz.slowest <= HEALTHZ_MAX_SEC, (
         f"/healthz took {healthz.slowest * 1000:.0f} ms at worst ({healthz.asked} asked)"
+    )
     assert ready["renderers"] == RENDERS + 1 and fault_stack.worker_pids() == workers, "a worker was lost or replaced"
-    print(f"\ndatabase stall of {STALL_SEC:.0f} s: longest heartbeat gap {gap:.2f} s, slowest /healthz "
-          f"{healthz.slowest * 1000:.0f} ms of {healthz.asked}, every job SUCCEEDED at attempt 1")
+    print(
+        f"\ndatabase stall of {STALL_SEC:.0f} s: longest heartbeat gap {gap:.2f} s, slowest /healthz "
+        f"{healthz.slowest * 1000:.0f} ms of {healthz.asked}, every job SUCCEEDED at attempt 1"
+    )

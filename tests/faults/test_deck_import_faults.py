@@ -24,8 +24,7 @@ def stack(tmp_path) -> Stack:
     soffice = tmp_path / "soffice-that-hangs"
     soffice.write_text("#!/bin/sh\nexec sleep 3600\n")
     soffice.chmod(0o755)
-    with Stack(data_dir=tmp_path, workers=0, extra_env={"DECK_SOFFICE": str(soffice)},
-               capture_logs=True).running_api() as stack:
+    with Stack(data_dir=tmp_path, workers=0, extra_env={"DECK_SOFFICE": str(soffice)}, capture_logs=True).running_api() as stack:
         yield stack
 
 
@@ -48,8 +47,9 @@ def conversion_processes(api_pid: int) -> list[int]:
     while pending:
         pid = pending.pop()
         try:
-            children = [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
-                        for child in (task / "children").read_text().split()]
+            children = [
+                int(child) for task in Path(f"/proc/{pid}/task").iterdir() for child in (task / "children").read_text().split()
+            ]
         except FileNotFoundError:
             continue
         found += children
@@ -110,8 +110,9 @@ def test_a_killed_api_takes_its_converters_along_and_its_import_goes_stale(stack
     dead = stored_import(stack, video_id)
     assert dead.status == "CONVERTING"  # nobody was left to say otherwise
     with stack.job_table() as db:  # as far past its lease as a dead instance's row would be
-        db.execute(update(DeckImportRow).where(DeckImportRow.video_id == video_id)
-                   .values(lease_until=dead.lease_until - RUN_LEASE * 2))
+        db.execute(
+            update(DeckImportRow).where(DeckImportRow.video_id == video_id).values(lease_until=dead.lease_until - RUN_LEASE * 2)
+        )
     stack.start_api()
     stack.wait_alive()
     with stack.client(timeout=60) as http:

@@ -41,6 +41,7 @@ def test_a_black_holed_command_link_is_replaced_and_the_running_job_still_succee
         assert relay.black_hole() == fault_stack.workers
         pids = fault_stack.worker_pids()
         workers = set(pids)
+
         # Either form: a worker that had not yet heard the broker's first heartbeat when the
         # link went dark (a starved machine, right after start-up) says "no answer yet".
         def silent() -> set[str]:

@@ -27,8 +27,10 @@ from tests.faults.jobs import script_of
 from tests.integration.test_webhooks import SECRET as WEBHOOK_SECRET, Receiver
 from tests.stack import Stack
 
-pytestmark = pytest.mark.skipif(job_store.kind() != job_store.POSTGRESQL,
-                                reason="several API instances share a PostgreSQL job table: run with --job-store=postgresql")
+pytestmark = pytest.mark.skipif(
+    job_store.kind() != job_store.POSTGRESQL,
+    reason="several API instances share a PostgreSQL job table: run with --job-store=postgresql",
+)
 
 TAKEOVER_LIMIT_SEC = 10.0
 """Issue 14's bound on a takeover; it takes about one lock poll (1 s) on an idle machine."""
@@ -61,8 +63,9 @@ class Cluster:
 
     def dispatcher(self) -> Stack:
         """The instance that dispatches now; waits for one to."""
-        return self._wait(lambda: next((i for i in self.live() if self.readiness(i)["dispatcher"]), None),
-                          "an instance to dispatch")
+        return self._wait(
+            lambda: next((i for i in self.live() if self.readiness(i)["dispatcher"]), None), "an instance to dispatch"
+        )
 
     def other(self, instance: Stack) -> Stack:
         return next(candidate for candidate in self.instances if candidate is not instance)
@@ -72,8 +75,10 @@ class Cluster:
 
     def wait_workers(self, instance: Stack) -> None:
         """Every renderer worker is registered with the dispatcher, as `instance` reports it."""
-        self._wait(lambda: self.readiness(instance)["renderers"] == self.workers,
-                   f"{self.workers} workers registered, as {instance.base_url} sees it")
+        self._wait(
+            lambda: self.readiness(instance)["renderers"] == self.workers,
+            f"{self.workers} workers registered, as {instance.base_url} sees it",
+        )
 
     @staticmethod
     def _wait(found, what: str, timeout: float = 60.0):
@@ -86,8 +91,9 @@ class Cluster:
     def submit(self, instance: Stack, script: dict, prefix: str) -> tuple[str, str]:
         video_id = new_video_id(prefix)
         with instance.client(timeout=30) as http:
-            response = http.post(f"/api/v2/videos/{video_id}/render-jobs",
-                                 json={"script_id": approved_script(http, video_id, script)})
+            response = http.post(
+                f"/api/v2/videos/{video_id}/render-jobs", json={"script_id": approved_script(http, video_id, script)}
+            )
         assert response.status_code == 202, response.text
         self.accepted.add(response.json()["job_id"])
         return video_id, response.json()["job_id"]
@@ -123,14 +129,24 @@ def cluster(tmp_path, request, webhooks) -> Iterator[Cluster]:
     workers = options.get("workers_per_renderer", 1)
     database_url, secret = job_store.new_database_url(), secrets.token_urlsafe(32)
     shared = {**CLUSTER_ENV, "ASSET_DIR": str(folder(tmp_path / "assets")), "WEBHOOK_URLS": webhooks.url}
-    instances = [Stack(data_dir=folder(tmp_path / f"api-{name}"), database_url=database_url, secret=secret, extra_env=shared)
-                 for name in "ab"]
+    instances = [
+        Stack(data_dir=folder(tmp_path / f"api-{name}"), database_url=database_url, secret=secret, extra_env=shared)
+        for name in "ab"
+    ]
     endpoints = {
         "RENDER_COMMAND_ENDPOINT": ",".join(f"tcp://127.0.0.1:{i.command_port}" for i in instances),
         "RENDER_EVENT_ENDPOINT": ",".join(f"tcp://127.0.0.1:{i.event_port}" for i in instances),
     }
-    renderers = [Stack(data_dir=folder(tmp_path / f"renderer-{n}"), database_url=database_url, secret=secret, workers=workers,
-                       extra_env={**shared, **endpoints, "RENDER_WORKER_PREFIX": f"host{n}"}) for n in (1, 2)]
+    renderers = [
+        Stack(
+            data_dir=folder(tmp_path / f"renderer-{n}"),
+            database_url=database_url,
+            secret=secret,
+            workers=workers,
+            extra_env={**shared, **endpoints, "RENDER_WORKER_PREFIX": f"host{n}"},
+        )
+        for n in (1, 2)
+    ]
     made = Cluster(instances, renderers)
     try:
         first, second = instances
@@ -197,6 +213,7 @@ def wait_all_ended(instance: Stack, jobs: list[tuple[str, str]]) -> dict[str, st
 
 def assert_each_webhook_once(stack: Stack, webhooks: Receiver, job_ids: set[str]) -> None:
     """One delivery per ended job, once the outbox has nothing left to send."""
+
     def outbox_settled() -> bool:
         with stack.job_table() as db:
             return not db.execute(text("SELECT 1 FROM webhook_outbox WHERE status = 'PENDING'")).first()
@@ -215,8 +232,9 @@ def test_concurrent_creates_spread_over_both_instances_give_one_job_per_video(cl
 
     def create(attempt: int) -> tuple[str, int, str]:
         video_id = videos[attempt % len(videos)]
-        response = clients[attempt // len(videos) % 2].post(f"/api/v2/videos/{video_id}/render-jobs",
-                                                             json={"script_id": scripts[video_id]})
+        response = clients[attempt // len(videos) % 2].post(
+            f"/api/v2/videos/{video_id}/render-jobs", json={"script_id": scripts[video_id]}
+        )
         return video_id, response.status_code, response.json()["job_id"]
 
     try:
@@ -291,8 +309,12 @@ def test_progress_reaches_the_other_instance_across_broken_fan_out_links(cluster
     with b.client() as http:
         wait_running(http, video_id, job_id)
         with a.job_table() as db:
-            cut = db.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                                  "WHERE application_name LIKE 'slidereel-fanout-%' AND datname = current_database()")).scalar()
+            cut = db.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name LIKE 'slidereel-fanout-%' AND datname = current_database()"
+                )
+            ).scalar()
         assert cut == 4, "two fan-out connections per instance"
         assert wait_terminal(http, video_id, job_id)["status"] == "SUCCEEDED"
     followed.assert_gap_free_to(last_seq(a, job_id), "SUCCEEDED")

@@ -110,8 +110,9 @@ class Violations:
 class ScriptedPeer(threading.Thread):
     """A renderer worker that plays one order per Render it gets, heartbeating honestly."""
 
-    def __init__(self, stack, identity: str, work: queue.Queue, records: list, violations: Violations,
-                 http_pool: ThreadPoolExecutor) -> None:
+    def __init__(
+        self, stack, identity: str, work: queue.Queue, records: list, violations: Violations, http_pool: ThreadPoolExecutor
+    ) -> None:
         super().__init__(name=identity, daemon=True)
         self._stack = stack
         self.identity = identity
@@ -173,8 +174,13 @@ class ScriptedPeer(threading.Thread):
         key = (render.job_id, render.attempt)
         first, last = self._progress_of(render, 1, Step.GENERATE_TTS), self._progress_of(render, 2, Step.PUBLISH_ASSETS)
         self._pub.send(self._progress.encode(first))
-        outcome = JobFinished(job_id=render.job_id, attempt=render.attempt, outcome=Outcome.SUCCEEDED,
-                              assets=RenderedAssets(duration_sec=1.0), final_progress=[first, last])
+        outcome = JobFinished(
+            job_id=render.job_id,
+            attempt=render.attempt,
+            outcome=Outcome.SUCCEEDED,
+            assets=RenderedAssets(duration_sec=1.0),
+            final_progress=[first, last],
+        )
         sent = timed_out = False
         for event in order:
             if event in (Event.FINISH, Event.RESEND):
@@ -224,6 +230,7 @@ class ScriptedPeer(threading.Thread):
             if asked[0] is None and time.monotonic() - started >= every:
                 asked[:] = [self._http_pool.submit(check), time.monotonic()]
             return False
+
         return ready
 
     @staticmethod
@@ -233,8 +240,16 @@ class ScriptedPeer(threading.Thread):
 
     @staticmethod
     def _progress_of(render: Render, seq: int, step: Step) -> Progress:
-        return Progress(job_id=render.job_id, video_id=render.video_id, attempt=render.attempt, seq=seq, step=step,
-                        progress=50 * seq, message=step.value, ts=time.time())
+        return Progress(
+            job_id=render.job_id,
+            video_id=render.video_id,
+            attempt=render.attempt,
+            seq=seq,
+            step=step,
+            progress=50 * seq,
+            message=step.value,
+            ts=time.time(),
+        )
 
     # --- the socket ----------------------------------------------------------------------
 
@@ -283,8 +298,11 @@ def outcome_counts(http: httpx.Client) -> Counter[str]:
     return counts
 
 
-RACE_ENV = {"RENDER_TIMEOUT_BASE_SEC": str(DEADLINE_SEC), "RENDER_TIMEOUT_PER_CHAR_SEC": "0",
-            "RATE_LIMIT_WRITES_PER_MINUTE": "1000000"}
+RACE_ENV = {
+    "RENDER_TIMEOUT_BASE_SEC": str(DEADLINE_SEC),
+    "RENDER_TIMEOUT_PER_CHAR_SEC": "0",
+    "RATE_LIMIT_WRITES_PER_MINUTE": "1000000",
+}
 
 
 # Over a thousand attempts, each waiting for its events: 3-4 min on a busy 2-core machine, more
@@ -320,10 +338,24 @@ def test_every_order_of_the_end_of_an_attempt_counts_each_outcome_exactly_once(f
         verdicts = outcome_counts(http)
 
     with fault_stack.job_table() as db:
-        attempts = {(job_id, attempt): rest for job_id, attempt, *rest in db.execute(select(
-            AttemptRow.job_id, AttemptRow.attempt, AttemptRow.outcome, AttemptRow.error_code, AttemptRow.finished_at,
-            AttemptRow.error_message, AttemptRow.started_at))}
-        jobs = {job_id: (status, attempt) for job_id, status, attempt in db.execute(select(JobRow.job_id, JobRow.status, JobRow.attempt))}
+        attempts = {
+            (job_id, attempt): rest
+            for job_id, attempt, *rest in db.execute(
+                select(
+                    AttemptRow.job_id,
+                    AttemptRow.attempt,
+                    AttemptRow.outcome,
+                    AttemptRow.error_code,
+                    AttemptRow.finished_at,
+                    AttemptRow.error_message,
+                    AttemptRow.started_at,
+                )
+            )
+        }
+        jobs = {
+            job_id: (status, attempt)
+            for job_id, status, attempt in db.execute(select(JobRow.job_id, JobRow.status, JobRow.attempt))
+        }
 
     table: dict[str, Counter[str]] = {}
     wrong: list[str] = []
@@ -356,14 +388,28 @@ def test_every_order_of_the_end_of_an_attempt_counts_each_outcome_exactly_once(f
                 wrong.append(f"{record}: cancel not decisive ({outcome}, job {status}, HTTP {record.cancel_status})")
         elif (outcome, error_code) != ("FAILED", "TIMEOUT"):
             wrong.append(f"{record}: deadline not decisive ({outcome}, {error_code})")
-    applied_expected = sum(1 for record in records if decider(record.order) != "deadline"
-                           and attempts[(record.job_id, record.attempt)][1] != "TIMEOUT"
-                           and attempts[(record.job_id, record.attempt)][3] != EXPIRED)
-    duplicated = sum(1 for job_id, (status, _) in jobs.items() if status == "SUCCEEDED" and
-                     sum(1 for (attempt_job, _), (outcome, *_) in attempts.items() if attempt_job == job_id and outcome == "SUCCEEDED") > 1)
-    summary = {"orders": len(planned), "attempts": len(records), "by_decider": {k: dict(v) for k, v in table.items()},
-               "verdicts": dict(verdicts), "busy_renders": len(violations.busy_renders), "succeeded_twice": duplicated,
-               "wrong": len(wrong)}
+    applied_expected = sum(
+        1
+        for record in records
+        if decider(record.order) != "deadline"
+        and attempts[(record.job_id, record.attempt)][1] != "TIMEOUT"
+        and attempts[(record.job_id, record.attempt)][3] != EXPIRED
+    )
+    duplicated = sum(
+        1
+        for job_id, (status, _) in jobs.items()
+        if status == "SUCCEEDED"
+        and sum(1 for (attempt_job, _), (outcome, *_) in attempts.items() if attempt_job == job_id and outcome == "SUCCEEDED") > 1
+    )
+    summary = {
+        "orders": len(planned),
+        "attempts": len(records),
+        "by_decider": {k: dict(v) for k, v in table.items()},
+        "verdicts": dict(verdicts),
+        "busy_renders": len(violations.busy_renders),
+        "succeeded_twice": duplicated,
+        "wrong": len(wrong),
+    }
     artifacts = ROOT / "tests" / "artifacts"
     artifacts.mkdir(exist_ok=True)
     (artifacts / "outcome_races.json").write_text(json.dumps(summary, indent=2))
@@ -378,4 +424,5 @@ def test_every_order_of_the_end_of_an_attempt_counts_each_outcome_exactly_once(f
     # Exactly one each, except that an attempt whose worker expired after a cancel had its record
     # closed by the broker, so that worker's report is a resend.
     assert applied_expected - expired <= verdicts["applied"] <= applied_expected, (
-        f"outcomes applied {verdicts['applied']} times for {applied_expected} attempts ({expired} peers expired)")
+        f"outcomes applied {verdicts['applied']} times for {applied_expected} attempts ({expired} peers expired)"
+    )

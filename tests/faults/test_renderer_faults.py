@@ -73,8 +73,14 @@ def test_hung_worker_is_treated_as_lost_and_replaced(fault_stack, http):
         final = wait_terminal(http, video_id, job_id)
         assert final["status"] == "SUCCEEDED" and final["attempt"] == 2
         assert final["attempts"][0]["error_code"] == "WORKER_LOST"
-        wait_for(http, video_id, job_id, lambda _: hung not in fault_stack.worker_pids().values(),
-                 timeout=20, what="the supervisor to replace the hung worker")
+        wait_for(
+            http,
+            video_id,
+            job_id,
+            lambda _: hung not in fault_stack.worker_pids().values(),
+            timeout=20,
+            what="the supervisor to replace the hung worker",
+        )
     finally:
         if os.path.exists(f"/proc/{hung}"):
             os.kill(hung, signal.SIGCONT)
@@ -83,8 +89,8 @@ def test_hung_worker_is_treated_as_lost_and_replaced(fault_stack, http):
 # No TTS cache: with one, the attempts after the first reused the first one's speech and, on an
 # idle machine, could finish between two of the broker's deadline checks (1 s apart).
 @pytest.mark.parametrize(
-    "fault_stack", [{"env": {**SMALL_FRAMES, "RENDER_TIMEOUT_BASE_SEC": "0.5", "RENDER_TIMEOUT_PER_CHAR_SEC": "0",
-                             "TTS_CACHE_MAX_MB": "0"}}],
+    "fault_stack",
+    [{"env": {**SMALL_FRAMES, "RENDER_TIMEOUT_BASE_SEC": "0.5", "RENDER_TIMEOUT_PER_CHAR_SEC": "0", "TTS_CACHE_MAX_MB": "0"}}],
     indirect=True,
 )
 def test_render_past_its_deadline_times_out_and_retries_with_backoff(fault_stack, http):

@@ -43,8 +43,13 @@ def test_a_restarted_worker_has_lost_the_attempt_its_old_process_ran(fault_stack
         dealer = restarted(context, fault_stack, old)
         retry = next_render(dealer)  # the retry goes to the new process, which fails it for good
         assert (retry.job_id, retry.attempt) == (render.job_id, 2)
-        dealer.send(COMMANDS.encode(JobFinished(job_id=retry.job_id, attempt=retry.attempt, outcome=Outcome.FAILED,
-                                                retryable=False, error_message="gave up")))
+        dealer.send(
+            COMMANDS.encode(
+                JobFinished(
+                    job_id=retry.job_id, attempt=retry.attempt, outcome=Outcome.FAILED, retryable=False, error_message="gave up"
+                )
+            )
+        )
         ended = wait_terminal(http, video_id, render.job_id)
     assert ended["attempts"][0]["error_code"] == "WORKER_LOST" and ended["attempt"] == 2, ended
 
@@ -56,6 +61,11 @@ def test_a_cancel_the_render_ignored_is_confirmed_when_its_worker_restarts(fault
         assert http.post(f"/api/v2/videos/{video_id}/render-jobs/{render.job_id}/cancel").json()["status"] == "CANCELED"
         assert job(http, video_id, render.job_id)["attempts"][0]["finished_at"] is None, "open until its worker stops"
         restarted(context, fault_stack, old)  # the render ignored its Cancel; its worker was killed
-        confirmed = wait_for(http, video_id, render.job_id, lambda j: j["attempts"][0]["finished_at"] is not None,
-                             what="the canceled attempt to be confirmed")
+        confirmed = wait_for(
+            http,
+            video_id,
+            render.job_id,
+            lambda j: j["attempts"][0]["finished_at"] is not None,
+            what="the canceled attempt to be confirmed",
+        )
     assert (confirmed["status"], confirmed["attempt"], confirmed["attempts"][0]["outcome"]) == ("CANCELED", 1, "CANCELED")

@@ -15,9 +15,11 @@ from tests.faults.conftest import FAULT_BUCKET
 from tests.integration.test_render_jobs_api import SHORT_SCRIPT
 
 STORE_TIMEOUT_SEC = 3
-ENV = {"S3_TIMEOUT_SEC": str(STORE_TIMEOUT_SEC),
-       # The store may still be coming back when the first retry publishes: room for one more.
-       "RENDER_MAX_ATTEMPTS": "5"}
+ENV = {
+    "S3_TIMEOUT_SEC": str(STORE_TIMEOUT_SEC),
+    # The store may still be coming back when the first retry publishes: room for one more.
+    "RENDER_MAX_ATTEMPTS": "5",
+}
 
 
 @pytest.mark.parametrize("fault_stack", [{"s3": True, "env": ENV}], indirect=True)
@@ -35,8 +37,14 @@ def test_a_render_whose_store_fails_mid_upload_is_retried_and_published_once(fau
         try:
             job_id = start_render(http, video_id, script_id)["job_id"]
             fault_stack.accepted.add(job_id)
-            failed = wait_for(http, video_id, job_id, lambda job: job["attempts"] and job["attempts"][0]["outcome"],
-                              timeout=240, what="the first attempt's end")
+            failed = wait_for(
+                http,
+                video_id,
+                job_id,
+                lambda job: job["attempts"] and job["attempts"][0]["outcome"],
+                timeout=240,
+                what="the first attempt's end",
+            )
             ready = http.get("/readyz")
             assert ready.status_code == 503 and ready.json()["store"] is False, ready.text
         finally:

@@ -24,8 +24,11 @@ def age(db: Connection, job_ids: list[str]) -> None:
     """Moves the jobs' creation and end `AGE` into the past (the API writes neither column again)."""
     found = db.execute(select(JobRow.job_id, JobRow.created_at, JobRow.finished_at).where(JobRow.job_id.in_(job_ids)))
     for job_id, created_at, finished_at in found.all():
-        db.execute(update(JobRow).where(JobRow.job_id == job_id).values(
-            created_at=created_at - AGE, finished_at=finished_at - AGE if finished_at else None))
+        db.execute(
+            update(JobRow)
+            .where(JobRow.job_id == job_id)
+            .values(created_at=created_at - AGE, finished_at=finished_at - AGE if finished_at else None)
+        )
 
 
 def job_url(video_id: str, job_id: str) -> str:
@@ -69,8 +72,12 @@ def test_expired_failed_and_canceled_jobs_are_swept_with_their_files(fault_stack
         # A canceled render's attempt closes when its worker confirms; age it only after that.
         def attempt_closed() -> bool:
             with fault_stack.job_table() as db:
-                return db.execute(text("SELECT 1 FROM job_attempts WHERE job_id = :job_id AND finished_at IS NULL"),
-                                  {"job_id": canceled[1]}).first() is None
+                return (
+                    db.execute(
+                        text("SELECT 1 FROM job_attempts WHERE job_id = :job_id AND finished_at IS NULL"), {"job_id": canceled[1]}
+                    ).first()
+                    is None
+                )
 
         wait_until(attempt_closed)
         leftover = assets / old_failure[0] / old_failure[1]
@@ -96,8 +103,10 @@ def test_expired_failed_and_canceled_jobs_are_swept_with_their_files(fault_stack
             assert http.get(job_url(*job)).json()["error_code"] == "JOB_NOT_FOUND"
         with fault_stack.job_table() as db:
             for table in ("job_events", "job_attempts"):
-                count = db.execute(text(f"SELECT count(*) FROM {table} WHERE job_id IN (:first, :second)"),
-                                   dict(zip(("first", "second"), expiring))).scalar()
+                count = db.execute(
+                    text(f"SELECT count(*) FROM {table} WHERE job_id IN (:first, :second)"),
+                    dict(zip(("first", "second"), expiring)),
+                ).scalar()
                 assert count == 0, f"{table} kept rows of swept jobs"
         assert live.is_dir(), "a young staging folder may belong to a live render"
 

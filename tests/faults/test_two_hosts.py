@@ -66,8 +66,7 @@ def hosts() -> Iterator[Hosts]:
     env = {**store.env(f"s3://{BUCKET}/{PREFIX}"), "S3_TIMEOUT_SEC": str(S3_TIMEOUT_SEC)}
     api_user = ensure_user("slidereel-t-api")
     api_home = private_folder(root, "api", api_user)
-    api = Stack(data_dir=api_home, address=API_ADDRESS, extra_env=env, launcher=launcher(api_user, api_home),
-                capture_logs=True)
+    api = Stack(data_dir=api_home, address=API_ADDRESS, extra_env=env, launcher=launcher(api_user, api_home), capture_logs=True)
     users = {"api": api_user.pw_uid}
     renderers = {}
     for name, address in RENDER_HOSTS.items():
@@ -75,12 +74,22 @@ def hosts() -> Iterator[Hosts]:
         home = private_folder(root, name, user)
         users[name] = user.pw_uid
         renderers[name] = Stack(
-            data_dir=home, address=API_ADDRESS, port=api.port, command_port=api.command_port, event_port=api.event_port,
-            workers=1, capture_logs=True, launcher=launcher(user, home),
-            extra_env={**env, "RENDER_WORKER_PREFIX": name,
-                       # libzmq's "source;destination": the bus connections leave from the host's own address.
-                       "RENDER_COMMAND_ENDPOINT": f"tcp://{address}:0;{API_ADDRESS}:{api.command_port}",
-                       "RENDER_EVENT_ENDPOINT": f"tcp://{address}:0;{API_ADDRESS}:{api.event_port}"})
+            data_dir=home,
+            address=API_ADDRESS,
+            port=api.port,
+            command_port=api.command_port,
+            event_port=api.event_port,
+            workers=1,
+            capture_logs=True,
+            launcher=launcher(user, home),
+            extra_env={
+                **env,
+                "RENDER_WORKER_PREFIX": name,
+                # libzmq's "source;destination": the bus connections leave from the host's own address.
+                "RENDER_COMMAND_ENDPOINT": f"tcp://{address}:0;{API_ADDRESS}:{api.command_port}",
+                "RENDER_EVENT_ENDPOINT": f"tcp://{address}:0;{API_ADDRESS}:{api.event_port}",
+            },
+        )
     running = Hosts(api=api, renderers=renderers, store=store, users=users)
     try:
         api.start_api()
@@ -122,11 +131,19 @@ def served_set(hosts: Hosts, job: dict) -> dict[str, bytes]:
 
 def partial_files(hosts: Hosts, job: dict, folder: Path) -> list[str]:
     """Served files that are not the whole file the job's manifest names (or that PyAV cannot decode)."""
-    raw = S3Store(BUCKET, config={"endpoint": hosts.store.endpoint_url, "access_key_id": CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                                  "secret_access_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"], "region": CREDENTIALS["AWS_REGION"]},
-                  client_options={"allow_http": True})
-    manifest = msgspec.json.decode(bytes(obstore.get(raw, f"{PREFIX}/{job['video_id']}/{job['job_id']}/{MANIFEST}").bytes()),
-                                   type=Manifest)
+    raw = S3Store(
+        BUCKET,
+        config={
+            "endpoint": hosts.store.endpoint_url,
+            "access_key_id": CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            "secret_access_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            "region": CREDENTIALS["AWS_REGION"],
+        },
+        client_options={"allow_http": True},
+    )
+    manifest = msgspec.json.decode(
+        bytes(obstore.get(raw, f"{PREFIX}/{job['video_id']}/{job['job_id']}/{MANIFEST}").bytes()), type=Manifest
+    )
     served = served_set(hosts, job)
     partial = []
     for name, content in served.items():
@@ -147,8 +164,12 @@ def partial_files(hosts: Hosts, job: dict, folder: Path) -> list[str]:
 
 def row(job: dict, partial: list[str]) -> dict[str, int]:
     outcomes = [attempt["outcome"] for attempt in job["attempts"]]
-    return {"jobs": 1, "lost": int(job["status"] != "SUCCEEDED"), "duplicated": int(outcomes.count("SUCCEEDED") > 1),
-            "partial": len(partial)}
+    return {
+        "jobs": 1,
+        "lost": int(job["status"] != "SUCCEEDED"),
+        "duplicated": int(outcomes.count("SUCCEEDED") > 1),
+        "partial": len(partial),
+    }
 
 
 def new_job(hosts: Hosts, http: httpx.Client, name: str) -> tuple[str, str]:
@@ -171,8 +192,11 @@ def test_renderer_hosts_without_a_shared_disk_publish_only_through_the_store(hos
         assert job["status"] == "SUCCEEDED", job
         table["none"] = row(job, partial_files(hosts, job, tmp_path))
         assert not [path for path in (hosts.home("api") / "assets").rglob("*") if path.is_file()], "assets on the API host"
-        peek = subprocess.run([*hosts.renderers["render-b"].launcher, sys.executable, "-c",
-                               f"import os; os.listdir({str(hosts.home('api'))!r})"], capture_output=True, text=True)
+        peek = subprocess.run(
+            [*hosts.renderers["render-b"].launcher, sys.executable, "-c", f"import os; os.listdir({str(hosts.home('api'))!r})"],
+            capture_output=True,
+            text=True,
+        )
         assert peek.returncode != 0 and "PermissionError" in peek.stderr, "a renderer host could read the API's folder"
 
         # 2. The store stops answering while a render publishes: STORAGE_FAILED, then the retry succeeds.
@@ -180,8 +204,9 @@ def test_renderer_hosts_without_a_shared_disk_publish_only_through_the_store(hos
         try:
             video_id, job_id = new_job(hosts, http, "hosts-store")
             wait_for(http, video_id, job_id, lambda j: j["step"] == "PUBLISH_ASSETS", timeout=300, what="the upload")
-            failed = wait_for(http, video_id, job_id, lambda j: j["attempts"][0]["outcome"], timeout=300,
-                              what="the first attempt's end")
+            failed = wait_for(
+                http, video_id, job_id, lambda j: j["attempts"][0]["outcome"], timeout=300, what="the first attempt's end"
+            )
         finally:
             os.kill(hosts.store.process.pid, signal.SIGCONT)
         assert failed["attempts"][0]["error_code"] == "STORAGE_FAILED", failed["attempts"]
@@ -192,8 +217,7 @@ def test_renderer_hosts_without_a_shared_disk_publish_only_through_the_store(hos
         os.kill(hosts.store.process.pid, signal.SIGSTOP)
         try:
             video_id, job_id = new_job(hosts, http, "hosts-kill")
-            uploading = wait_for(http, video_id, job_id, lambda j: j["step"] == "PUBLISH_ASSETS", timeout=300,
-                                 what="the upload")
+            uploading = wait_for(http, video_id, job_id, lambda j: j["step"] == "PUBLISH_ASSETS", timeout=300, what="the upload")
             victim = host_of(uploading["attempts"][-1]["worker_id"])
             kill_host(hosts, victim)
         finally:
@@ -202,7 +226,8 @@ def test_renderer_hosts_without_a_shared_disk_publish_only_through_the_store(hos
         assert job["attempts"][0]["error_code"] == "WORKER_LOST", job["attempts"]
         assert host_of(job["attempts"][-1]["worker_id"]) != victim, job["attempts"]
         table[f"renderer host SIGKILLed mid-upload ({victim})"] = row(
-            job, partial_files(hosts, job, tmp_path) if job["status"] == "SUCCEEDED" else [])
+            job, partial_files(hosts, job, tmp_path) if job["status"] == "SUCCEEDED" else []
+        )
 
     artifacts = ROOT / "tests" / "artifacts"
     artifacts.mkdir(exist_ok=True)

@@ -97,13 +97,31 @@ def test_a_hundred_reconnects_mid_render_see_every_event_once(fault_stack):
         while not received or received[-1][1] not in TERMINAL:
             if cycles_while_running < CYCLES:
                 # Renderer seqs the PUB/SUB slow joiner drops leave no gap: the API numbers what it stores.
-                pub.send(progress.encode(Progress(
-                    job_id=render.job_id, video_id=render.video_id, attempt=render.attempt, seq=cycles_while_running + 1,
-                    step=Step.RENDER_SLIDES, progress=cycles_while_running * 90 // CYCLES, ts=time.time())))
+                pub.send(
+                    progress.encode(
+                        Progress(
+                            job_id=render.job_id,
+                            video_id=render.video_id,
+                            attempt=render.attempt,
+                            seq=cycles_while_running + 1,
+                            step=Step.RENDER_SLIDES,
+                            progress=cycles_while_running * 90 // CYCLES,
+                            ts=time.time(),
+                        )
+                    )
+                )
                 dealer.send(commands.encode(Heartbeat(running_job=RunningJob(job_id=render.job_id, attempt=render.attempt))))
             elif not finished:
-                dealer.send(commands.encode(JobFinished(job_id=render.job_id, attempt=render.attempt, outcome=Outcome.SUCCEEDED,
-                                                        assets=RenderedAssets(duration_sec=1.0))))
+                dealer.send(
+                    commands.encode(
+                        JobFinished(
+                            job_id=render.job_id,
+                            attempt=render.attempt,
+                            outcome=Outcome.SUCCEEDED,
+                            assets=RenderedAssets(duration_sec=1.0),
+                        )
+                    )
+                )
                 finished = True
             with connect(progress_url(fault_stack, video_id, job_id, received[-1][0] if received else 0), open_timeout=10) as ws:
                 try:
@@ -150,9 +168,20 @@ def flood(stack: FaultStack, dealer: zmq.Socket, pub: zmq.Socket, render: Render
     steps = list(Step)
     time.sleep(0.3)  # PUB/SUB slow joiner: the first events after connect may be dropped
     for seq in range(1, count + 1):
-        pub.send(progress.encode(Progress(
-            job_id=render.job_id, video_id=render.video_id, attempt=render.attempt, seq=seq,
-            step=steps[seq % len(steps)], progress=seq * 100 // count, message=PADDING, ts=time.time())))
+        pub.send(
+            progress.encode(
+                Progress(
+                    job_id=render.job_id,
+                    video_id=render.video_id,
+                    attempt=render.attempt,
+                    seq=seq,
+                    step=steps[seq % len(steps)],
+                    progress=seq * 100 // count,
+                    message=PADDING,
+                    ts=time.time(),
+                )
+            )
+        )
         if seq % len(steps) == 0 or seq == count:
             dealer.send(commands.encode(running))
             # The broker keeps one event per step of each burst it reads: sending one round of
@@ -161,8 +190,13 @@ def flood(stack: FaultStack, dealer: zmq.Socket, pub: zmq.Socket, render: Render
             deadline = time.monotonic() + 2
             while renderer_seq(stack, render.job_id) < seq and time.monotonic() < deadline:
                 time.sleep(0.002)
-    dealer.send(commands.encode(JobFinished(
-        job_id=render.job_id, attempt=render.attempt, outcome=Outcome.SUCCEEDED, assets=RenderedAssets(duration_sec=1.0))))
+    dealer.send(
+        commands.encode(
+            JobFinished(
+                job_id=render.job_id, attempt=render.attempt, outcome=Outcome.SUCCEEDED, assets=RenderedAssets(duration_sec=1.0)
+            )
+        )
+    )
     dealer.send(commands.encode(Disconnect()))
 
 
@@ -238,12 +272,17 @@ def test_a_client_that_stops_reading_is_closed_while_another_keeps_up(fault_stac
         context.destroy(linger=0)
 
     stored = [seq for seq, _ in stored_events(fault_stack, job_id)]
-    delays = sorted(arrival - datetime.fromisoformat(message["timestamp"]).timestamp()
-                    for message, arrival in live_messages if message["type"] == "progress")
+    delays = sorted(
+        arrival - datetime.fromisoformat(message["timestamp"]).timestamp()
+        for message, arrival in live_messages
+        if message["type"] == "progress"
+    )
     p99 = delays[int(len(delays) * 0.99)]
-    print(f"{len(stored)} events, bound {LAG_BOUND}; slow got {len(seqs(slow_messages))}, close {slow_code}; "
-          f"stuck got {len(seqs(stuck_messages))}, close {stuck_code}; live p99 {p99 * 1000:.0f} ms; "
-          f"API RSS {rss_before:.0f} MB, peak {rss_peak:.0f} MB")
+    print(
+        f"{len(stored)} events, bound {LAG_BOUND}; slow got {len(seqs(slow_messages))}, close {slow_code}; "
+        f"stuck got {len(seqs(stuck_messages))}, close {stuck_code}; live p99 {p99 * 1000:.0f} ms; "
+        f"API RSS {rss_before:.0f} MB, peak {rss_peak:.0f} MB"
+    )
     assert len(stored) > 2 * LAG_BOUND, "the flood must far outgrow what a client's buffers hold"
     assert live_code == 1000 and seqs(live_messages) == stored, "the reading client gets every event"
     assert (slow_code, stuck_code) == (SLOW_CONSUMER_CLOSE, 1006), "1006: the server gave up on a close it could not deliver"

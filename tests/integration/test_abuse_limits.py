@@ -25,11 +25,14 @@ ALLOWED_ORIGIN = "https://app.example"
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The API alone (no renderer is needed to accept writes) with small limits."""
-    running = Stack(data_dir=tmp_path_factory.mktemp("limited"), extra_env={
-        "RATE_LIMIT_WRITES_PER_MINUTE": str(WRITES_PER_MINUTE),
-        "WS_MAX_CONNECTIONS_PER_SUBJECT": str(SOCKETS_PER_SUBJECT),
-        "CORS_ALLOWED_ORIGINS": f"{ALLOWED_ORIGIN}, https://admin.example",
-    })
+    running = Stack(
+        data_dir=tmp_path_factory.mktemp("limited"),
+        extra_env={
+            "RATE_LIMIT_WRITES_PER_MINUTE": str(WRITES_PER_MINUTE),
+            "WS_MAX_CONNECTIONS_PER_SUBJECT": str(SOCKETS_PER_SUBJECT),
+            "CORS_ALLOWED_ORIGINS": f"{ALLOWED_ORIGIN}, https://admin.example",
+        },
+    )
     running.start_api()
     try:
         running.wait_alive()
@@ -117,10 +120,14 @@ def test_a_subject_gets_a_limited_number_of_progress_sockets_and_closing_one_fre
 
 
 def preflight(stack: Stack, origin: str) -> httpx.Response:
-    return httpx.options(f"{stack.base_url}/api/v2/videos/v1/scripts/s1", headers={
-        "Origin": origin, "Access-Control-Request-Method": "PUT",
-        "Access-Control-Request-Headers": "authorization, content-type",
-    })
+    return httpx.options(
+        f"{stack.base_url}/api/v2/videos/v1/scripts/s1",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "PUT",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
 
 
 def test_cors_answers_configured_origins_only(limited):
@@ -151,14 +158,17 @@ API_HEADERS = {
 }
 
 
-@pytest.mark.parametrize(("path", "authenticated", "status", "resource_policy"), [
-    ("/api/v2/videos/v1/scripts", True, 200, "same-origin"),
-    ("/api/v2/videos/v1/scripts", False, 401, "same-origin"),
-    ("/api/v2/videos/v1/scripts/missing", True, 404, "same-origin"),
-    ("/healthz", False, 200, "same-origin"),
-    ("/no/such/route", False, 404, "same-origin"),
-    ("/assets/v1/job-x/video.mp4", False, 404, "cross-origin"),
-])
+@pytest.mark.parametrize(
+    ("path", "authenticated", "status", "resource_policy"),
+    [
+        ("/api/v2/videos/v1/scripts", True, 200, "same-origin"),
+        ("/api/v2/videos/v1/scripts", False, 401, "same-origin"),
+        ("/api/v2/videos/v1/scripts/missing", True, 404, "same-origin"),
+        ("/healthz", False, 200, "same-origin"),
+        ("/no/such/route", False, 404, "same-origin"),
+        ("/assets/v1/job-x/video.mp4", False, 404, "cross-origin"),
+    ],
+)
 def test_every_response_carries_the_security_headers(limited, path, authenticated, status, resource_policy):
     headers = {"Authorization": f"Bearer {limited.token(Role.VIEWER, 'frank')}"} if authenticated else {}
     response = httpx.get(f"{limited.base_url}{path}", headers=headers)

@@ -18,6 +18,7 @@ from tests.integration.test_render_jobs_api import SHORT_SCRIPT
 
 def unsigned(payload: dict) -> str:
     """A token with `alg: none`: a header and a payload, no signature."""
+
     def part(data: dict) -> str:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
@@ -81,8 +82,10 @@ def test_roles_are_ordered(stack, role, read, write, render, approve):
 def test_websocket_takes_the_token_from_the_query_and_refuses_without(stack):
     with connect(stack.progress_url("nobody", "?job_id=job-x"), open_timeout=10) as socket:
         assert json.loads(socket.recv(timeout=10))["error_code"] == "JOB_NOT_FOUND"
-    for url in (f"{stack.ws_url}/ws/videos/nobody/render-progress",
-                f"{stack.ws_url}/ws/videos/nobody/render-progress?token={bad_tokens(stack.secret)['alg none']}"):
+    for url in (
+        f"{stack.ws_url}/ws/videos/nobody/render-progress",
+        f"{stack.ws_url}/ws/videos/nobody/render-progress?token={bad_tokens(stack.secret)['alg none']}",
+    ):
         # Refused before the upgrade; uvicorn answers a handshake closed before accept with 403.
         with pytest.raises(InvalidStatus) as refused:
             connect(url, open_timeout=10)
@@ -103,10 +106,12 @@ def test_a_websocket_ticket_opens_progress_streams_only_and_only_briefly(stack):
         assert json.loads(socket.recv(timeout=10))["error_code"] == "JOB_NOT_FOUND"
     # Not a bearer token, neither in the header nor as `?token=`...
     assert httpx.get(f"{stack.base_url}/api/v2/videos", headers={"Authorization": f"Bearer {ticket}"}).status_code == 401
-    refused = [f"{progress}&token={ticket}",
-               # ...a bearer token is not a ticket, and an expired ticket opens nothing.
-               f"{progress}&ticket={stack.token(Role.VIEWER)}",
-               f"{progress}&ticket={mint(stack.secret, 'tests', Role.VIEWER, timedelta(seconds=-1), purpose='websocket')}"]
+    refused = [
+        f"{progress}&token={ticket}",
+        # ...a bearer token is not a ticket, and an expired ticket opens nothing.
+        f"{progress}&ticket={stack.token(Role.VIEWER)}",
+        f"{progress}&ticket={mint(stack.secret, 'tests', Role.VIEWER, timedelta(seconds=-1), purpose='websocket')}",
+    ]
     for url in refused:
         with pytest.raises(InvalidStatus) as refusal:
             connect(url, open_timeout=10)
@@ -120,4 +125,8 @@ def test_only_an_admin_runs_operations(stack):
     with stack.client(role=Role.ADMIN, timeout=30) as http:
         report = http.post("/api/v2/ops/ttl-sweep")
         assert report.status_code == 200 and set(report.json()) == {
-            "removed_jobs", "removed_media", "removed_staging", "removed_deck_imports"}
+            "removed_jobs",
+            "removed_media",
+            "removed_staging",
+            "removed_deck_imports",
+        }

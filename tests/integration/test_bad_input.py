@@ -20,10 +20,22 @@ SCHEMA_VIOLATIONS = [
     ("201 scenes", {**VALID, "scenes": scenes(201)}, "scenes"),
     ("narration of 5,001 characters", {**VALID, "scenes": scenes(1, "가" * 5001)}, "scenes[0].narration"),
     ("100,001 narration characters in all", {**VALID, "scenes": scenes(21, "가" * 4762)}, "scenes"),
-    ("slide title of 201 characters", {**VALID, "scenes": [{"narration": "a", "slide": {"title": "x" * 201}}]}, "scenes[0].slide.title"),
+    (
+        "slide title of 201 characters",
+        {**VALID, "scenes": [{"narration": "a", "slide": {"title": "x" * 201}}]},
+        "scenes[0].slide.title",
+    ),
     ("13 bullets", {**VALID, "scenes": [{"narration": "a", "slide": {"bullets": ["b"] * 13}}]}, "scenes[0].slide.bullets"),
-    ("bullet of 301 characters", {**VALID, "scenes": [{"narration": "a", "slide": {"bullets": ["b" * 301]}}]}, "scenes[0].slide.bullets[0]"),
-    ("colour that is not #rrggbb", {**VALID, "scenes": [{"narration": "a", "slide": {"background": "red"}}]}, "scenes[0].slide.background"),
+    (
+        "bullet of 301 characters",
+        {**VALID, "scenes": [{"narration": "a", "slide": {"bullets": ["b" * 301]}}]},
+        "scenes[0].slide.bullets[0]",
+    ),
+    (
+        "colour that is not #rrggbb",
+        {**VALID, "scenes": [{"narration": "a", "slide": {"background": "red"}}]},
+        "scenes[0].slide.background",
+    ),
     ("language that is not BCP-47", {**VALID, "language": "korean!"}, "language"),
     ("narration that is a number", {**VALID, "scenes": [{"narration": 5}]}, "scenes[0].narration"),
     ("negative pause", {**VALID, "scenes": [{"narration": "a", "pause_sec": -1}]}, "scenes[0].pause_sec"),
@@ -50,7 +62,11 @@ def test_schema_violation_is_422_naming_the_field_and_stores_nothing(http, case,
 
 @pytest.mark.parametrize(
     ("case", "raw", "content_type"),
-    [("not JSON", b"{'title':", "application/json"), ("NUL byte", b"\x00", "application/json"), ("JSON array", b"[]", "application/json")],
+    [
+        ("not JSON", b"{'title':", "application/json"),
+        ("NUL byte", b"\x00", "application/json"),
+        ("JSON array", b"[]", "application/json"),
+    ],
 )
 def test_malformed_body_is_422(http, case, raw, content_type):
     response = http.put(f"/api/v2/videos/{new_video_id('raw')}/scripts/s1", content=raw, headers={"content-type": content_type})
@@ -59,16 +75,24 @@ def test_malformed_body_is_422(http, case, raw, content_type):
 
 def test_oversize_body_is_413_without_reading_it_whole(stack, http):
     # The Content-Length alone decides: 8 MiB announced, a few bytes sent, answer comes at once.
-    response = http.put(f"/api/v2/videos/{new_video_id('big')}/scripts/s1", content=b"{" * (2 * 1024 * 1024),
-                        headers={"content-type": "application/json"})
+    response = http.put(
+        f"/api/v2/videos/{new_video_id('big')}/scripts/s1",
+        content=b"{" * (2 * 1024 * 1024),
+        headers={"content-type": "application/json"},
+    )
     assert response.status_code == 413 and response.json()["error_code"] == "PAYLOAD_TOO_LARGE"
     assert httpx.get(f"{stack.base_url}/healthz").status_code == 200
 
 
 @pytest.mark.parametrize(
     "path",
-    ["/api/v2/videos/has space/scripts", "/api/v2/videos/.hidden/scripts", f"/api/v2/videos/{'v' * 129}/scripts",
-     "/api/v2/videos/v1/scripts/-dash-first", "/api/v2/videos/v1/render-jobs/not-a-job-id"],
+    [
+        "/api/v2/videos/has space/scripts",
+        "/api/v2/videos/.hidden/scripts",
+        f"/api/v2/videos/{'v' * 129}/scripts",
+        "/api/v2/videos/v1/scripts/-dash-first",
+        "/api/v2/videos/v1/render-jobs/not-a-job-id",
+    ],
 )
 def test_ids_outside_the_safe_set_are_422(http, path):
     response = http.get(path)
@@ -109,8 +133,11 @@ EDGE_TEXTS = {
 @pytest.mark.parametrize("case", list(EDGE_TEXTS))
 def test_strange_text_never_crashes_a_renderer(stack, http, case):
     text = EDGE_TEXTS[case]
-    script = {"title": text[:200], "language": "ko",
-              "scenes": [{"narration": text, "slide": {"title": text[:200], "bullets": [text[:300]]}}]}
+    script = {
+        "title": text[:200],
+        "language": "ko",
+        "scenes": [{"narration": text, "slide": {"title": text[:200], "bullets": [text[:300]]}}],
+    }
     video_id = new_video_id("edge")
     job_id = start_render(http, video_id, approved_script(http, video_id, script))["job_id"]
     job = wait_terminal(http, video_id, job_id)

@@ -24,9 +24,17 @@ from tests.integration.test_render_jobs_api import SHORT_SCRIPT
 from tests.stack import ROOT, Stack, free_port
 
 
-def slidereel(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT, timeout: float = 240) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "services.cli", *args], capture_output=True, text=True,
-                          env=env or client_env(), cwd=cwd, timeout=timeout)
+def slidereel(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT, timeout: float = 240
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env or client_env(),
+        cwd=cwd,
+        timeout=timeout,
+    )
 
 
 def client_env(**variables: str) -> dict[str, str]:
@@ -74,8 +82,18 @@ def test_submit_approve_follow_draws_progress_and_prints_the_asset_urls(stack: S
 
 def test_submit_json_prints_the_finished_job_with_its_assets(stack: Stack, script_file: Path) -> None:
     video_id = new_video_id("cli")
-    result = slidereel("--json", "submit", str(script_file), "--video", video_id, "--script-id", "s1", "--approve", "--follow",
-                       env=as_user(stack))
+    result = slidereel(
+        "--json",
+        "submit",
+        str(script_file),
+        "--video",
+        video_id,
+        "--script-id",
+        "s1",
+        "--approve",
+        "--follow",
+        env=as_user(stack),
+    )
 
     assert result.returncode == ExitCode.OK, result.stderr
     job = json.loads(result.stdout)
@@ -100,7 +118,9 @@ def test_a_draft_script_is_not_rendered_without_approve(stack: Stack, script_fil
 
 def test_a_script_the_api_refuses_is_reported_naming_the_field(stack: Stack, tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({**SHORT_SCRIPT, "scenes": [{**SHORT_SCRIPT["scenes"][0], "narration": "가" * 5001}]}), encoding="utf-8")
+    bad.write_text(
+        json.dumps({**SHORT_SCRIPT, "scenes": [{**SHORT_SCRIPT["scenes"][0], "narration": "가" * 5001}]}), encoding="utf-8"
+    )
 
     result = slidereel("--json", "submit", str(bad), "--video", new_video_id("cli"), env=as_user(stack))
 
@@ -124,8 +144,22 @@ def test_jobs_list_show_and_cancel_while_a_follower_sees_the_cancel(stack: Stack
     video_id = new_video_id("cli")
     env = as_user(stack)
     follower = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "submit", str(uncached_sample(tmp_path, video_id)), "--video", video_id, "--approve", "--follow"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "services.cli",
+            "submit",
+            str(uncached_sample(tmp_path, video_id)),
+            "--video",
+            video_id,
+            "--approve",
+            "--follow",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
     )
     try:
         with stack.client(timeout=30) as http:
@@ -158,7 +192,9 @@ def test_jobs_list_show_and_cancel_while_a_follower_sees_the_cancel(stack: Stack
 def test_finished_jobs_cannot_be_canceled_and_unknown_ones_are_not_found(stack: Stack, script_file: Path) -> None:
     video_id = new_video_id("cli")
     env = as_user(stack)
-    job = json.loads(slidereel("--json", "submit", str(script_file), "--video", video_id, "--approve", "--follow", env=env).stdout)
+    job = json.loads(
+        slidereel("--json", "submit", str(script_file), "--video", video_id, "--approve", "--follow", env=env).stdout
+    )
 
     refused = slidereel("jobs", "cancel", "--video", video_id, job["job_id"], env=env)
     assert refused.returncode == ExitCode.BAD_INPUT and "error: JOB_NOT_CANCELABLE:" in refused.stderr
@@ -186,8 +222,15 @@ def test_without_a_token_the_host_signing_key_is_used_and_never_created(stack: S
     assert with_key.returncode == ExitCode.OK, with_key.stderr
 
     data_dir = tmp_path / "data"
-    keyless = slidereel("jobs", "list", "--video", "v", "--base-url", stack.base_url,
-                        env=client_env(RENDER_JOB_DB_PATH=str(data_dir / "render_jobs.db")))
+    keyless = slidereel(
+        "jobs",
+        "list",
+        "--video",
+        "v",
+        "--base-url",
+        stack.base_url,
+        env=client_env(RENDER_JOB_DB_PATH=str(data_dir / "render_jobs.db")),
+    )
     assert keyless.returncode == ExitCode.AUTH and "no token" in keyless.stderr
     assert not (data_dir / SECRET_FILE).exists()
 
@@ -197,9 +240,22 @@ def test_follow_resumes_after_the_connection_drops_without_losing_or_repeating_e
     with SeveringProxy(stack.port) as proxy, stack.client(timeout=30) as http:
         env = client_env(SLIDEREEL_URL=f"http://127.0.0.1:{proxy.port}", SLIDEREEL_TOKEN=stack.token(Role.APPROVER))
         follower = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "submit", str(uncached_sample(tmp_path, video_id)), "--video", video_id,
-             "--approve", "--follow"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+            [
+                sys.executable,
+                "-m",
+                "services.cli",
+                "submit",
+                str(uncached_sample(tmp_path, video_id)),
+                "--video",
+                video_id,
+                "--approve",
+                "--follow",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=ROOT,
         )
         try:
             first_line = follower.stderr.readline()  # the follower is on the stream
@@ -225,7 +281,7 @@ def test_follow_resumes_after_the_connection_drops_without_losing_or_repeating_e
     shown = re.findall(r"\] RUNNING +([A-Z_]+) ", stderr)
     # Each step's line once and in order from where the follower joined: a resume from the start
     # would repeat steps, a resume from a fresh snapshot would skip RENDER_SLIDES.
-    assert shown and shown == steps[steps.index(shown[0]):], stderr
+    assert shown and shown == steps[steps.index(shown[0]) :], stderr
 
 
 def wait_for_job_id(http: httpx.Client, video_id: str, timeout: float = 60) -> str:

@@ -70,8 +70,7 @@ def script_of(language: str, *narrations: str, voice: str | None = None) -> dict
 @pytest.mark.parametrize(
     "script",
     [
-        script_of("ko", "안녕하세요. 개인정보 보호 교육입니다.", "두 번째 장면입니다! 짧게 말합니다.",
-                  "마지막 장면입니다."),
+        script_of("ko", "안녕하세요. 개인정보 보호 교육입니다.", "두 번째 장면입니다! 짧게 말합니다.", "마지막 장면입니다."),
         script_of("en", "Hello there. This is the privacy course.", "Second scene! It is short.", "The last scene."),
     ],
     ids=["korean", "english"],

@@ -20,16 +20,29 @@ from tests.client import new_video_id, start_render, wait_terminal
 from tests.media import cues, distinct_pictures, near, picture_change_times, scene_starts
 from tests.stack import Stack
 
-PAGE_COLOURS = [(200, 30, 30), (250, 250, 150), (30, 40, 200), (220, 200, 20), (120, 20, 120),
-                (150, 250, 250), (20, 90, 20), (250, 180, 200), (40, 40, 40), (250, 250, 250)]
+PAGE_COLOURS = [
+    (200, 30, 30),
+    (250, 250, 150),
+    (30, 40, 200),
+    (220, 200, 20),
+    (120, 20, 120),
+    (150, 250, 250),
+    (20, 90, 20),
+    (250, 180, 200),
+    (40, 40, 40),
+    (250, 250, 250),
+]
 """Dark and light in turn: neighbouring pages differ in brightness, which is what tells scenes apart."""
 NEEDS_LIBREOFFICE = pytest.mark.skipif(
     shutil.which("soffice") is None,
-    reason="LibreOffice (soffice) is not installed: PPTX decks need it (.ci/run installs libreoffice-impress as root)")
+    reason="LibreOffice (soffice) is not installed: PPTX decks need it (.ci/run installs libreoffice-impress as root)",
+)
 
 
 def has_korean_font() -> bool:
-    listed = subprocess.run(["fc-list", ":lang=ko"], capture_output=True, text=True, check=False) if shutil.which("fc-list") else None
+    listed = (
+        subprocess.run(["fc-list", ":lang=ko"], capture_output=True, text=True, check=False) if shutil.which("fc-list") else None
+    )
     return bool(listed and listed.stdout.strip())
 
 
@@ -102,9 +115,10 @@ def test_a_pdf_deck_becomes_a_draft_and_a_video_whose_scenes_show_its_pages(stac
         assert refused.status_code == 422 and refused.json()["detail"]["scenes"] == list(range(10))
 
         # One to three sentences a page: each scene must last as long as its own narration.
-        narrations = {index: " ".join(f"{index + 1}번 페이지의 {sentence}번째 문장입니다."
-                                      for sentence in range(1, 2 + index % 3))
-                      for index in range(10)}
+        narrations = {
+            index: " ".join(f"{index + 1}번 페이지의 {sentence}번째 문장입니다." for sentence in range(1, 2 + index % 3))
+            for index in range(10)
+        }
         narrated(http, video_id, script, narrations)
         video, subtitles = rendered_video(http, video_id, done["script_id"], tmp_path)
 
@@ -121,17 +135,25 @@ def test_a_pdf_deck_becomes_a_draft_and_a_video_whose_scenes_show_its_pages(stac
 @NEEDS_LIBREOFFICE
 def test_a_pptx_deck_takes_its_narration_from_the_speaker_notes(stack: Stack, tmp_path):
     video_id = new_video_id("pptx-deck")
-    deck = decks.pptx([((200, 30, 30), "Security basics", "첫 번째 슬라이드의 설명입니다."),
-                       ((30, 40, 200), "Hidden slide", "숨긴 슬라이드는 가져오지 않습니다."),
-                       ((30, 160, 40), "Passwords", "두 번째 슬라이드입니다. 비밀번호를 관리합니다."),
-                       ((220, 200, 20), "No notes", None)],
-                      title="보안 교육", hidden=(1,))
+    deck = decks.pptx(
+        [
+            ((200, 30, 30), "Security basics", "첫 번째 슬라이드의 설명입니다."),
+            ((30, 40, 200), "Hidden slide", "숨긴 슬라이드는 가져오지 않습니다."),
+            ((30, 160, 40), "Passwords", "두 번째 슬라이드입니다. 비밀번호를 관리합니다."),
+            ((220, 200, 20), "No notes", None),
+        ],
+        title="보안 교육",
+        hidden=(1,),
+    )
     with stack.client(timeout=180) as http:
         done = imported(http, import_deck(http, video_id, deck))
         script = done["script"]
         assert (done["source"], done["pages"], script["title"]) == ("pptx", 3, "보안 교육")
         assert [scene["narration"] for scene in script["scenes"]] == [
-            "첫 번째 슬라이드의 설명입니다.", "두 번째 슬라이드입니다. 비밀번호를 관리합니다.", ""]
+            "첫 번째 슬라이드의 설명입니다.",
+            "두 번째 슬라이드입니다. 비밀번호를 관리합니다.",
+            "",
+        ]
         assert [scene["hint"] for scene in script["scenes"]] == ["Security basics", "Passwords", "No notes"]
         assert done["scenes_without_narration"] == [2]
         narrated(http, video_id, script, {2: "마지막 장면입니다."})
@@ -144,8 +166,10 @@ def test_a_pptx_deck_takes_its_narration_from_the_speaker_notes(stack: Stack, tm
 
 
 @NEEDS_LIBREOFFICE
-@pytest.mark.skipif(not has_korean_font(), reason="no Korean font for LibreOffice (fc-list :lang=ko is empty; "
-                                                 ".ci/run installs fonts-nanum as root)")
+@pytest.mark.skipif(
+    not has_korean_font(),
+    reason="no Korean font for LibreOffice (fc-list :lang=ko is empty; .ci/run installs fonts-nanum as root)",
+)
 def test_korean_slides_convert_with_their_own_glyphs(tmp_path):
     """The failure this guards against drew Hangul blank (the text layer intact) or as identical
     boxes: each syllable must leave ink, and different syllables different ink."""
@@ -154,8 +178,17 @@ def test_korean_slides_convert_with_their_own_glyphs(tmp_path):
     deck.write_bytes(decks.pptx([((255, 255, 255), title, "설명")]))
     out = tmp_path / "out"
     out.mkdir()
-    manifest = convert("pptx", deck, out, max_pages=10, max_unzipped_bytes=10**8, frame=(1920, 1080), soffice="soffice",
-                       report=lambda event: None, wait_for_go=lambda: None)
+    manifest = convert(
+        "pptx",
+        deck,
+        out,
+        max_pages=10,
+        max_unzipped_bytes=10**8,
+        frame=(1920, 1080),
+        soffice="soffice",
+        report=lambda event: None,
+        wait_for_go=lambda: None,
+    )
     assert manifest.pages[0].text == title
     page = Image.open(out / manifest.pages[0].file).convert("L")
     with pdfium.PdfDocument(out / "deck.pdf") as pdf:
@@ -165,7 +198,12 @@ def test_korean_slides_convert_with_their_own_glyphs(tmp_path):
         inks = []
         for index in range(len(title)):
             left, bottom, right, top = text_page.get_charbox(index)
-            box = (round(left * scale), round(page.height - top * scale), round(right * scale), round(page.height - bottom * scale))
+            box = (
+                round(left * scale),
+                round(page.height - top * scale),
+                round(right * scale),
+                round(page.height - bottom * scale),
+            )
             inks.append(sum(page.crop(box).point(lambda value: 255 if value < 128 else 0).histogram()[255:]))
     assert all(ink > 50 for ink in inks), f"syllables drawn without ink: {dict(zip(title, inks))}"
     assert len(set(inks)) >= len(title) - 1, f"syllables drawn alike (missing-glyph boxes): {dict(zip(title, inks))}"
@@ -204,8 +242,11 @@ SMALL_DECK_LIMIT = 1024 * 1024
 
 @pytest.fixture(scope="module")
 def stack_without_libreoffice(tmp_path_factory) -> Stack:
-    stack = Stack(data_dir=tmp_path_factory.mktemp("no-libreoffice"), workers=1,
-                  extra_env={"DECK_SOFFICE": "slidereel-test-no-such-soffice", "DECK_MAX_BYTES": str(SMALL_DECK_LIMIT)})
+    stack = Stack(
+        data_dir=tmp_path_factory.mktemp("no-libreoffice"),
+        workers=1,
+        extra_env={"DECK_SOFFICE": "slidereel-test-no-such-soffice", "DECK_MAX_BYTES": str(SMALL_DECK_LIMIT)},
+    )
     with stack.running() as running:
         yield running
 
@@ -225,8 +266,11 @@ def test_a_pptx_without_libreoffice_is_refused_naming_it(stack_without_libreoffi
 @pytest.fixture(scope="module")
 def stack_with_a_failing_libreoffice(tmp_path_factory) -> Stack:
     """`false` as LibreOffice: every PPTX passes the first checks, then its conversion fails."""
-    stack = Stack(data_dir=tmp_path_factory.mktemp("failing-libreoffice"), workers=1,
-                  extra_env={"DECK_SOFFICE": shutil.which("false") or "/bin/false"})
+    stack = Stack(
+        data_dir=tmp_path_factory.mktemp("failing-libreoffice"),
+        workers=1,
+        extra_env={"DECK_SOFFICE": shutil.which("false") or "/bin/false"},
+    )
     with stack.running() as running:
         yield running
 

@@ -78,22 +78,25 @@ def entries(count: int, term_chars: int = 10, say_chars: int = 3) -> list[dict]:
     return [{"term": f"term{index}".ljust(term_chars, "x"), "say": "말" * say_chars} for index in range(count)]
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({}, "entries"),
-    ({"entries": "API"}, "entries"),
-    ({"entries": [API], "extra": True}, "extra"),
-    ({"entries": [{"say": "에이피아이"}]}, "entries[0]"),  # the message names `term`
-    ({"entries": [{"term": "API"}]}, "entries[0]"),
-    ({"entries": [URL, {"term": "", "say": "에이피아이"}]}, "entries[1].term"),
-    ({"entries": [{"term": "API", "say": ""}]}, "entries[0].say"),
-    ({"entries": [{"term": " \t", "say": "공백"}]}, "entries[0].term"),
-    ({"entries": [{"term": "API", "say": "\u200b "}]}, "entries[0].say"),
-    ({"entries": [{"term": "A" * (MAX_LEXICON_TERM_CHARS + 1), "say": "에이"}]}, "entries[0].term"),
-    ({"entries": [{"term": "API", "say": "에" * (MAX_LEXICON_SAY_CHARS + 1)}]}, "entries[0].say"),
-    ({"entries": [{"term": "API", "say": "에이피아이", "case_sensitive": "yes"}]}, "entries[0].case_sensitive"),
-    ({"entries": [API, URL, {"term": "api", "say": "아피"}]}, "entries[2].term"),
-    ({"entries": entries(MAX_LEXICON_ENTRIES + 1)}, "entries"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "entries"),
+        ({"entries": "API"}, "entries"),
+        ({"entries": [API], "extra": True}, "extra"),
+        ({"entries": [{"say": "에이피아이"}]}, "entries[0]"),  # the message names `term`
+        ({"entries": [{"term": "API"}]}, "entries[0]"),
+        ({"entries": [URL, {"term": "", "say": "에이피아이"}]}, "entries[1].term"),
+        ({"entries": [{"term": "API", "say": ""}]}, "entries[0].say"),
+        ({"entries": [{"term": " \t", "say": "공백"}]}, "entries[0].term"),
+        ({"entries": [{"term": "API", "say": "\u200b "}]}, "entries[0].say"),
+        ({"entries": [{"term": "A" * (MAX_LEXICON_TERM_CHARS + 1), "say": "에이"}]}, "entries[0].term"),
+        ({"entries": [{"term": "API", "say": "에" * (MAX_LEXICON_SAY_CHARS + 1)}]}, "entries[0].say"),
+        ({"entries": [{"term": "API", "say": "에이피아이", "case_sensitive": "yes"}]}, "entries[0].case_sensitive"),
+        ({"entries": [API, URL, {"term": "api", "say": "아피"}]}, "entries[2].term"),
+        ({"entries": entries(MAX_LEXICON_ENTRIES + 1)}, "entries"),
+    ],
+)
 def test_bad_input_is_refused_naming_the_field_and_nothing_is_stored(http, body, field):
     video_id = new_video_id("lexicon-bad")
     before = http.put(lexicon_path(video_id), json={"entries": [URL]}).json()
@@ -134,10 +137,12 @@ def test_a_real_render_reports_the_voice_that_spoke_and_its_tts_usage(stack, htt
     assert done["voice_used"] and done["voice_used"].startswith("espeak"), done
     assert http.get(f"/api/v2/videos/{video_id}/assets/published").json()["voice_used"] == done["voice_used"]
     after = scrape(stack)
-    spoken = (value(after, "slidereel_tts_characters_total", engine="espeak")
-              + value(after, "slidereel_tts_cache_hits_total", engine="espeak")
-              - value(before, "slidereel_tts_characters_total", engine="espeak")
-              - value(before, "slidereel_tts_cache_hits_total", engine="espeak"))
+    spoken = (
+        value(after, "slidereel_tts_characters_total", engine="espeak")
+        + value(after, "slidereel_tts_cache_hits_total", engine="espeak")
+        - value(before, "slidereel_tts_characters_total", engine="espeak")
+        - value(before, "slidereel_tts_cache_hits_total", engine="espeak")
+    )
     assert spoken > 0, "the render's TTS usage was not counted"
 
 
@@ -155,9 +160,15 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture(scope="module")
 def bus_stack(tmp_path_factory, receiver) -> Iterator[Stack]:
     """An API with no renderer: the test's scripted peer is the only worker there is."""
-    stack = Stack(data_dir=tmp_path_factory.mktemp("lexicon-bus"), workers=0, extra_env={
-        "WEBHOOK_URLS": receiver.url, "WEBHOOK_SECRET": SECRET, "WEBHOOK_RETRY_BASE_SEC": "0.2",
-    })
+    stack = Stack(
+        data_dir=tmp_path_factory.mktemp("lexicon-bus"),
+        workers=0,
+        extra_env={
+            "WEBHOOK_URLS": receiver.url,
+            "WEBHOOK_SECRET": SECRET,
+            "WEBHOOK_RETRY_BASE_SEC": "0.2",
+        },
+    )
     with stack.running_api() as running:
         yield running
 
@@ -202,21 +213,34 @@ def test_a_job_speaks_by_the_lexicon_it_was_created_with_and_says_which_voice_sp
             narration = sum(len(scene["narration"]) for scene in script["scenes"])
             assert 50 < render.deadline_sec <= 60 + 0.1 * narration
             usage = [EngineUsage(engine="espeak", characters=12, requests=2, cache_hits=1)]
-            finished = COMMANDS.encode(JobFinished(
-                job_id=job_id, attempt=render.attempt, outcome=Outcome.SUCCEEDED, tts_usage=usage,
-                assets=RenderedAssets(duration_sec=1.5, voice_used="espeak#ko")))
+            finished = COMMANDS.encode(
+                JobFinished(
+                    job_id=job_id,
+                    attempt=render.attempt,
+                    outcome=Outcome.SUCCEEDED,
+                    tts_usage=usage,
+                    assets=RenderedAssets(duration_sec=1.5, voice_used="espeak#ko"),
+                )
+            )
             for _ in range(3):  # the outcome, then two resends (as a worker does until it is acked)
                 dealer.send(finished)
-            wait_for_sample(bus_stack, "slidereel_outcomes_total",
-                            value(before, "slidereel_outcomes_total", verdict="duplicate") + 2, verdict="duplicate")
+            wait_for_sample(
+                bus_stack,
+                "slidereel_outcomes_total",
+                value(before, "slidereel_outcomes_total", verdict="duplicate") + 2,
+                verdict="duplicate",
+            )
 
         done = wait_terminal(http, video_id, job_id)
         published = http.get(f"/api/v2/videos/{video_id}/assets/published").json()
     assert done["status"] == "SUCCEEDED" and done["voice_used"] == "espeak#ko", done
     assert published["job_id"] == job_id and published["voice_used"] == "espeak#ko", published
     after = scrape(bus_stack)
-    for name, expected in (("slidereel_tts_characters_total", 12), ("slidereel_tts_requests_total", 2),
-                           ("slidereel_tts_cache_hits_total", 1)):
+    for name, expected in (
+        ("slidereel_tts_characters_total", 12),
+        ("slidereel_tts_requests_total", 2),
+        ("slidereel_tts_cache_hits_total", 1),
+    ):
         assert value(after, name, engine="espeak") - value(before, name, engine="espeak") == expected, name
     deadline = time.monotonic() + 30
     while not (events := [json.loads(d.body) for d in receiver.deliveries if job_id in d.body.decode()]):
@@ -233,17 +257,32 @@ def test_a_failed_job_counts_its_tts_errors_and_shows_no_credential(bus_stack):
         job_id = start_render(http, video_id, approved_script(http, video_id, script))["job_id"]
         with scripted_worker(bus_stack, "peer-failed", ["espeak", "azure"]) as dealer:
             render = next_render(dealer)
-            dealer.send(COMMANDS.encode(JobFinished(
-                job_id=job_id, attempt=render.attempt, outcome=Outcome.FAILED, error_code=ErrorCode.TTS_FAILED,
-                error_message="azure answered 401 to https://tts.test/cognitiveservices/v1?token=s3cr3t-key",
-                tts_usage=[EngineUsage(engine="azure", characters=0, requests=1, errors={"auth": 1})])))
+            dealer.send(
+                COMMANDS.encode(
+                    JobFinished(
+                        job_id=job_id,
+                        attempt=render.attempt,
+                        outcome=Outcome.FAILED,
+                        error_code=ErrorCode.TTS_FAILED,
+                        error_message="azure answered 401 to https://tts.test/cognitiveservices/v1?token=s3cr3t-key",
+                        tts_usage=[EngineUsage(engine="azure", characters=0, requests=1, errors={"auth": 1})],
+                    )
+                )
+            )
             done = wait_terminal(http, video_id, job_id)
     assert done["status"] == "FAILED" and done["error_code"] == "TTS_FAILED" and done["voice_used"] is None, done
     assert "s3cr3t-key" not in json.dumps(done)
     after = scrape(bus_stack)
-    assert value(after, "slidereel_tts_errors_total", engine="azure", kind="auth") - \
-        value(before, "slidereel_tts_errors_total", engine="azure", kind="auth") == 1
-    assert value(after, "slidereel_tts_requests_total", engine="azure") - value(before, "slidereel_tts_requests_total", engine="azure") == 1
+    assert (
+        value(after, "slidereel_tts_errors_total", engine="azure", kind="auth")
+        - value(before, "slidereel_tts_errors_total", engine="azure", kind="auth")
+        == 1
+    )
+    assert (
+        value(after, "slidereel_tts_requests_total", engine="azure")
+        - value(before, "slidereel_tts_requests_total", engine="azure")
+        == 1
+    )
 
 
 def test_a_provider_refusing_the_key_fails_the_job_and_nothing_the_api_shows_has_the_key(tmp_path, receiver):
@@ -252,16 +291,28 @@ def test_a_provider_refusing_the_key_fails_the_job_and_nothing_the_api_shows_has
     repeats the key."""
     key = "wrong-key-" + secrets.token_hex(8)
     with FakeCloudTts() as provider:
-        stack = Stack(data_dir=tmp_path, workers=1, extra_env={
-            "AZURE_SPEECH_KEY": key, "AZURE_SPEECH_ENDPOINT": provider.url,
-            "WEBHOOK_URLS": receiver.url, "WEBHOOK_SECRET": SECRET, "WEBHOOK_RETRY_BASE_SEC": "0.2",
-        })
+        stack = Stack(
+            data_dir=tmp_path,
+            workers=1,
+            extra_env={
+                "AZURE_SPEECH_KEY": key,
+                "AZURE_SPEECH_ENDPOINT": provider.url,
+                "WEBHOOK_URLS": receiver.url,
+                "WEBHOOK_SECRET": SECRET,
+                "WEBHOOK_RETRY_BASE_SEC": "0.2",
+            },
+        )
         with stack.running(), stack.client(timeout=30) as http:
             video_id = new_video_id("lexicon-401")
             script = {**SCRIPT, "voice": "azure#ko-KR-SunHiNeural"}
             job_id = start_render(http, video_id, approved_script(http, video_id, script))["job_id"]
-            done = wait_for(http, video_id, job_id, lambda job: job["status"] in TERMINAL
-                            or job["message"].startswith("Waiting for a renderer"), what="the end, or a wait for azure")
+            done = wait_for(
+                http,
+                video_id,
+                job_id,
+                lambda job: job["status"] in TERMINAL or job["message"].startswith("Waiting for a renderer"),
+                what="the end, or a wait for azure",
+            )
             assert done["status"] == "FAILED" and done["error_code"] == "TTS_FAILED", done
             assert any(request.status == 401 for request in provider.requests), "the provider never refused the key"
             deadline = time.monotonic() + 30

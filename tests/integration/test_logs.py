@@ -43,7 +43,9 @@ def test_a_render_followed_over_the_websocket_logs_no_token_and_no_warning(tmp_p
     with stack.running(), stack.client(timeout=30) as http:
         video_id = new_video_id("secret")
         job_id = start_render(http, video_id, approved_script(http, video_id, SCRIPT))["job_id"]
-        with connect(f"{stack.ws_url}/ws/videos/{video_id}/render-progress?job_id={job_id}&token={token}", open_timeout=10) as socket:
+        with connect(
+            f"{stack.ws_url}/ws/videos/{video_id}/render-progress?job_id={job_id}&token={token}", open_timeout=10
+        ) as socket:
             events = [json.loads(message) for message in socket]
         bearer = http.headers["authorization"].removeprefix("Bearer ")
     assert events[-1]["status"] == "SUCCEEDED"
@@ -56,6 +58,10 @@ def test_a_render_followed_over_the_websocket_logs_no_token_and_no_warning(tmp_p
     assert len(handshakes) == 1, handshakes
     assert handshakes[0].endswith(f'"WebSocket /ws/videos/{video_id}/render-progress?job_id={job_id}&token=***" [accepted]')
     # The render's own lines: on a starved test machine the bus itself may warn (late heartbeats).
-    warnings = [line for text in logs.values() for line in json_lines(text)
-                if line["level"] not in ("DEBUG", "INFO") and line.get("job_id") == job_id]
+    warnings = [
+        line
+        for text in logs.values()
+        for line in json_lines(text)
+        if line["level"] not in ("DEBUG", "INFO") and line.get("job_id") == job_id
+    ]
     assert warnings == []

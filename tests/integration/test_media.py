@@ -95,15 +95,18 @@ def test_an_upload_is_stored_once_and_served_back(stack):
         assert other_video.status_code == 404 and other_video.json()["error_code"] == "MEDIA_NOT_FOUND"
 
 
-@pytest.mark.parametrize(("name", "data", "status", "error_code"), [
-    ("bomb.png", bomb_png(), 422, "MEDIA_TOO_LARGE"),
-    ("cut.jpg", truncated_jpeg(), 422, "MEDIA_INVALID"),
-    ("drawing.svg", b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>', 415, "UNSUPPORTED_MEDIA_TYPE"),
-    ("print.eps", b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n", 415, "UNSUPPORTED_MEDIA_TYPE"),
-    ("page.png", b"<!doctype html><html><body>not an image</body></html>", 415, "UNSUPPORTED_MEDIA_TYPE"),
-    ("empty.png", b"", 415, "UNSUPPORTED_MEDIA_TYPE"),
-    ("huge.png", b"\0" * (25 * 1024 * 1024 + 1), 413, "PAYLOAD_TOO_LARGE"),
-])
+@pytest.mark.parametrize(
+    ("name", "data", "status", "error_code"),
+    [
+        ("bomb.png", bomb_png(), 422, "MEDIA_TOO_LARGE"),
+        ("cut.jpg", truncated_jpeg(), 422, "MEDIA_INVALID"),
+        ("drawing.svg", b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>', 415, "UNSUPPORTED_MEDIA_TYPE"),
+        ("print.eps", b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n", 415, "UNSUPPORTED_MEDIA_TYPE"),
+        ("page.png", b"<!doctype html><html><body>not an image</body></html>", 415, "UNSUPPORTED_MEDIA_TYPE"),
+        ("empty.png", b"", 415, "UNSUPPORTED_MEDIA_TYPE"),
+        ("huge.png", b"\0" * (25 * 1024 * 1024 + 1), 413, "PAYLOAD_TOO_LARGE"),
+    ],
+)
 def test_bad_uploads_are_refused_with_their_code_and_nothing_is_stored(stack, name, data, status, error_code):
     video_id = new_video_id("refused")
     with stack.client(timeout=60) as http:
@@ -118,10 +121,13 @@ def test_bad_uploads_are_refused_with_their_code_and_nothing_is_stored(stack, na
 
 def test_a_script_naming_an_image_the_video_lacks_is_refused_at_save(stack):
     video_id = new_video_id("unknown-media")
-    script = {"title": "t", "scenes": [
-        {"narration": "하나", "slide": {"title": "text"}},
-        {"narration": "둘", "slide": {"image": "med-" + "0" * 32}},
-    ]}
+    script = {
+        "title": "t",
+        "scenes": [
+            {"narration": "하나", "slide": {"title": "text"}},
+            {"narration": "둘", "slide": {"image": "med-" + "0" * 32}},
+        ],
+    }
     with stack.client() as http:
         response = http.put(f"/api/v2/videos/{video_id}/scripts/s1", json=script)
     assert response.status_code == 422, response.text
@@ -138,12 +144,16 @@ def test_uploaded_images_render_into_the_right_place_of_the_right_scene(stack, t
             response = upload(http, video_id, data)
             assert response.status_code == 201, response.text
             ids.append(response.json()["media_id"])
-        script = {"title": "내 사진", "language": "ko", "scenes": [
-            {"narration": "첫 번째 사진입니다.", "slide": {"image": ids[0], "fit": "contain"}},
-            {"narration": "두 번째 사진입니다.", "slide": {"image": ids[1], "fit": "cover"}},
-            {"narration": "세 번째 사진입니다.", "slide": {"image": ids[2], "title": "초록", "caption": "CMYK에서 온 색"}},
-            {"narration": "네 번째 사진입니다.", "slide": {"image": ids[3]}},
-        ]}
+        script = {
+            "title": "내 사진",
+            "language": "ko",
+            "scenes": [
+                {"narration": "첫 번째 사진입니다.", "slide": {"image": ids[0], "fit": "contain"}},
+                {"narration": "두 번째 사진입니다.", "slide": {"image": ids[1], "fit": "cover"}},
+                {"narration": "세 번째 사진입니다.", "slide": {"image": ids[2], "title": "초록", "caption": "CMYK에서 온 색"}},
+                {"narration": "네 번째 사진입니다.", "slide": {"image": ids[3]}},
+            ],
+        }
         created = start_render(http, video_id, approved_script(http, video_id, script))
         job = wait_terminal(http, video_id, created["job_id"])
         assert job["status"] == "SUCCEEDED", job
@@ -171,13 +181,21 @@ def test_a_zoom_in_image_slide_grows_through_its_scene_under_a_still_title(stack
     with stack.client(timeout=60) as http:
         red = Image.new("RGB", (64, 64), (255, 0, 0))
         ids = [upload(http, video_id, encoded(image, "PNG")).json()["media_id"] for image in (square, red)]
-        script = {"title": "줌", "language": "ko", "scenes": [
-            {"narration": "가만히 있는 사진입니다.", "slide": {"image": ids[1]}},
-            {"narration": "천천히 다가가는 사진입니다. 제목은 움직이지 않습니다.",
-             "slide": {"image": ids[0], "fit": "cover", "title": "다가가기", "motion": "zoom-in"}},
-        ]}
-        refused = http.put(f"/api/v2/videos/{video_id}/scripts/text", json={
-            "title": "t", "scenes": [{"narration": "글", "slide": {"title": "글", "motion": "zoom-in"}}]})
+        script = {
+            "title": "줌",
+            "language": "ko",
+            "scenes": [
+                {"narration": "가만히 있는 사진입니다.", "slide": {"image": ids[1]}},
+                {
+                    "narration": "천천히 다가가는 사진입니다. 제목은 움직이지 않습니다.",
+                    "slide": {"image": ids[0], "fit": "cover", "title": "다가가기", "motion": "zoom-in"},
+                },
+            ],
+        }
+        refused = http.put(
+            f"/api/v2/videos/{video_id}/scripts/text",
+            json={"title": "t", "scenes": [{"narration": "글", "slide": {"title": "글", "motion": "zoom-in"}}]},
+        )
         assert refused.status_code == 422 and "motion belongs to an image slide" in refused.text
         job = wait_terminal(http, video_id, start_render(http, video_id, approved_script(http, video_id, script))["job_id"])
         assert job["status"] == "SUCCEEDED", job

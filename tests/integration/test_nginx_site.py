@@ -37,8 +37,26 @@ class Nginx:
         self.http_port, self.https_port = free_port(), free_port()
         self.down_port = free_port()
         certificate, key = folder / "cert.pem", folder / "key.pem"
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-                        "-keyout", str(key), "-out", str(certificate)], check=True, capture_output=True)
+        subprocess.run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=localhost",
+                "-keyout",
+                str(key),
+                "-out",
+                str(certificate),
+            ],
+            check=True,
+            capture_output=True,
+        )
         site = SITE.read_text(encoding="utf-8")
         for deployed, here in {
             "server 127.0.0.1:8000 ": f"server 127.0.0.1:{stack.port} ",
@@ -56,7 +74,9 @@ class Nginx:
             assert deployed in site, f"the site no longer contains {deployed!r}; update this test"
             site = site.replace(deployed, here)
         (folder / "site.conf").write_text(site, encoding="utf-8")
-        temp_paths = "\n".join(f"    {kind}_temp_path {folder / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        temp_paths = "\n".join(
+            f"    {kind}_temp_path {folder / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
         # `user` matters only when nginx starts as root: its workers must read the test's private folders.
         (folder / "nginx.conf").write_text(
             f"user {getpass.getuser()};\nworker_processes 1;\npid {folder / 'nginx.pid'};\nerror_log {folder / 'error.log'};\n"
@@ -95,8 +115,11 @@ class Nginx:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, Nginx]]:
     """A stack that hands asset files to nginx (small frames, one worker), behind the deploy site."""
-    stack = Stack(data_dir=tmp_path_factory.mktemp("nginx-stack"), workers=1,
-                  extra_env={"ASSET_ACCEL_REDIRECT_PREFIX": ACCEL_PREFIX, "RENDER_RESOLUTION": "320x180"})
+    stack = Stack(
+        data_dir=tmp_path_factory.mktemp("nginx-stack"),
+        workers=1,
+        extra_env={"ASSET_ACCEL_REDIRECT_PREFIX": ACCEL_PREFIX, "RENDER_RESOLUTION": "320x180"},
+    )
     folder = tmp_path_factory.mktemp("nginx")
     os.chmod(folder, 0o755)
     nginx = Nginx(folder, stack)
@@ -161,7 +184,9 @@ def test_the_access_log_holds_the_progress_websocket_without_its_token(site: tup
     assert "token=" not in log and "eyJ" not in log  # no query, no JWT anywhere
 
 
-def test_nginx_streams_the_published_file_with_ranges_and_long_caching(site: tuple[Stack, Nginx], rendered: dict, browser: httpx.Client) -> None:
+def test_nginx_streams_the_published_file_with_ranges_and_long_caching(
+    site: tuple[Stack, Nginx], rendered: dict, browser: httpx.Client
+) -> None:
     stack, _ = site
     job = rendered["job"]
     on_disk = (stack.asset_dir / job["video_id"] / job["job_id"] / "video.mp4").read_bytes()
@@ -208,9 +233,13 @@ def test_files_of_jobs_that_did_not_succeed_stay_hidden_though_on_disk(site: tup
     assert internal.status_code == 404 and b"not yours" not in internal.content
 
 
-def test_metrics_are_not_published_and_big_bodies_are_refused_in_the_api_shape(site: tuple[Stack, Nginx], browser: httpx.Client) -> None:
+def test_metrics_are_not_published_and_big_bodies_are_refused_in_the_api_shape(
+    site: tuple[Stack, Nginx], browser: httpx.Client
+) -> None:
     assert browser.get("/metrics").status_code == 403
-    too_big = browser.put("/api/v2/videos/v/scripts/s", content=b"x" * (1024 * 1024 + 1), headers={"content-type": "application/json"})
+    too_big = browser.put(
+        "/api/v2/videos/v/scripts/s", content=b"x" * (1024 * 1024 + 1), headers={"content-type": "application/json"}
+    )
     assert too_big.status_code == 413 and too_big.json()["error_code"] == "PAYLOAD_TOO_LARGE"
 
 

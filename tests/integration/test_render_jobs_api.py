@@ -105,8 +105,13 @@ def test_cancel_running_job_stops_it_and_publishes_nothing(stack, http, referenc
     assert again.status_code == 200 and again.json()["status"] == "CANCELED"
     # The worker's own word on the attempt closes its record: whatever it reported (stopped, or
     # a success that came too late) has been applied by now, and must not have overwritten CANCELED.
-    stopped = wait_for(http, video_id, job_id, lambda j: j["attempts"][-1]["finished_at"] is not None,
-                       what="the worker to report how the canceled attempt ended")
+    stopped = wait_for(
+        http,
+        video_id,
+        job_id,
+        lambda j: j["attempts"][-1]["finished_at"] is not None,
+        what="the worker to report how the canceled attempt ended",
+    )
     assert stopped["status"] == "CANCELED" and stopped["attempts"][-1]["outcome"] == "CANCELED"
     assert http.get(f"/api/v2/videos/{video_id}/assets/published").json() == {"video_id": video_id, "published": False}
     assert not (stack.asset_dir / video_id / job_id).exists()
@@ -143,5 +148,9 @@ def test_stream_without_job_id_follows_the_running_job(stack, http, reference_sc
 def test_unknown_job_on_websocket_is_reported_and_closed(stack):
     with connect(stack.progress_url("nobody", "?job_id=job-x"), open_timeout=10) as socket:
         message = json.loads(socket.recv(timeout=10))
-    assert message == {"type": "error", "error_code": "JOB_NOT_FOUND", "message": "Job 'job-x' of video 'nobody' does not exist.",
-                       "detail": {"video_id": "nobody", "job_id": "job-x"}}
+    assert message == {
+        "type": "error",
+        "error_code": "JOB_NOT_FOUND",
+        "message": "Job 'job-x' of video 'nobody' does not exist.",
+        "detail": {"video_id": "nobody", "job_id": "job-x"},
+    }

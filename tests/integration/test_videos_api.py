@@ -14,10 +14,16 @@ def test_a_video_is_listed_from_its_first_script_to_its_published_render(stack):
         assert http.put(f"/api/v2/videos/{video_id}/scripts/draft", json=SCRIPT).status_code == 201
         newest = viewer.get("/api/v2/videos", params={"limit": 1}).json()
         assert newest["limit"] == 1 and newest["offset"] == 0 and newest["total"] >= 1
-        assert newest["videos"] == [{
-            "video_id": video_id, "script_count": 1, "approved_script_count": 0,
-            "updated_at": newest["videos"][0]["updated_at"], "latest_job": None, "published": False,
-        }]
+        assert newest["videos"] == [
+            {
+                "video_id": video_id,
+                "script_count": 1,
+                "approved_script_count": 0,
+                "updated_at": newest["videos"][0]["updated_at"],
+                "latest_job": None,
+                "published": False,
+            }
+        ]
 
         script_id = approved_script(http, video_id, SCRIPT)
         job_id = start_render(http, video_id, script_id)["job_id"]

@@ -61,11 +61,21 @@ def test_catalog_lists_the_espeak_voices_of_every_worker_once(http):
     specs = [voice["voice"] for voice in listed["voices"]]
     assert len(specs) == len(set(specs)), "two workers offer espeak; each voice is listed once"
     korean = next(voice for voice in listed["voices"] if voice["voice"] == "espeak#ko")
-    assert korean == {"voice": "espeak#ko", "engine": "espeak", "language": "ko", "name": "Korean", "gender": "male",
-                      "kind": "formant", "where": "local", "sample_rate": 22050}
+    assert korean == {
+        "voice": "espeak#ko",
+        "engine": "espeak",
+        "language": "ko",
+        "name": "Korean",
+        "gender": "male",
+        "kind": "formant",
+        "where": "local",
+        "sample_rate": 22050,
+    }
 
 
-@pytest.mark.parametrize(("language", "expected"), [("ko-KR", "espeak#ko"), ("en", "espeak#en-US"), ("EN-us", "espeak#en-GB-x-rp")])
+@pytest.mark.parametrize(
+    ("language", "expected"), [("ko-KR", "espeak#ko"), ("en", "espeak#en-US"), ("EN-us", "espeak#en-GB-x-rp")]
+)
 def test_catalog_filters_by_the_primary_language_subtag(http, language, expected):
     listed = catalog(http, language=language)
     primary = language.split("-")[0].lower()
@@ -105,11 +115,14 @@ def test_preview_speaks_the_video_lexicon_when_given_its_id(http):
 def long_script(video_id: str) -> dict:
     """60 scenes of sentences no earlier run spoke (the TTS cache keeps those): a render that
     speaks with espeak-ng for seconds, then draws and encodes for longer."""
-    scenes = [{
-        "narration": f"{video_id}의 {index}번 장면은 미리 듣기가 렌더링 뒤에 줄 서지 않는지 확인하려고 길게 씁니다. "
-                     "두 번째 문장도 있습니다. 그리고 세 번째 문장으로 조금 더 길게 만듭니다.",
-        "slide": {"title": f"긴 렌더링 {index}", "bullets": ["하나", "둘", "셋"]},
-    } for index in range(60)]
+    scenes = [
+        {
+            "narration": f"{video_id}의 {index}번 장면은 미리 듣기가 렌더링 뒤에 줄 서지 않는지 확인하려고 길게 씁니다. "
+            "두 번째 문장도 있습니다. 그리고 세 번째 문장으로 조금 더 길게 만듭니다.",
+            "slide": {"title": f"긴 렌더링 {index}", "bullets": ["하나", "둘", "셋"]},
+        }
+        for index in range(60)
+    ]
     return {"title": "긴 렌더링", "language": "ko", "scenes": scenes}
 
 
@@ -136,9 +149,11 @@ def test_preview_answers_while_every_worker_renders(stack, http):
         after = [http.get(f"/api/v2/videos/{video_id}/render-jobs/{job_id}").json() for video_id, job_id in jobs]
         assert [job["status"] for job in after] == ["RUNNING"] * stack.workers, after
         latencies.sort()
-        print(f"\npreview latency while {stack.workers} workers render ({PREVIEWS_WHILE_BUSY} previews, renders then at "
-              f"{', '.join(job['step'] for job in after)}): median {latencies[len(latencies) // 2] * 1000:.0f} ms, "
-              f"max {latencies[-1] * 1000:.0f} ms")
+        print(
+            f"\npreview latency while {stack.workers} workers render ({PREVIEWS_WHILE_BUSY} previews, renders then at "
+            f"{', '.join(job['step'] for job in after)}): median {latencies[len(latencies) // 2] * 1000:.0f} ms, "
+            f"max {latencies[-1] * 1000:.0f} ms"
+        )
     finally:
         for video_id, job_id in jobs:
             http.post(f"/api/v2/videos/{video_id}/render-jobs/{job_id}/cancel")

@@ -45,8 +45,9 @@ class Receiver:
                 body = self.rfile.read(int(self.headers["content-length"]))
                 with receiver._lock:
                     status = receiver._planned.pop(0) if receiver._planned else 200
-                    receiver.deliveries.append(Delivery(
-                        {k.lower(): v for k, v in self.headers.items()}, body, status, time.time()))
+                    receiver.deliveries.append(
+                        Delivery({k.lower(): v for k, v in self.headers.items()}, body, status, time.time())
+                    )
                 self.send_response(status)
                 self.send_header("content-length", "0")
                 self.end_headers()
@@ -88,9 +89,15 @@ def verify_signature(delivery: Delivery) -> None:
 
 
 def webhook_stack(tmp_path, *urls: str) -> Stack:
-    return Stack(data_dir=tmp_path, workers=1, extra_env={
-        "WEBHOOK_URLS": ",".join(urls), "WEBHOOK_SECRET": SECRET, "WEBHOOK_RETRY_BASE_SEC": "0.2",
-    })
+    return Stack(
+        data_dir=tmp_path,
+        workers=1,
+        extra_env={
+            "WEBHOOK_URLS": ",".join(urls),
+            "WEBHOOK_SECRET": SECRET,
+            "WEBHOOK_RETRY_BASE_SEC": "0.2",
+        },
+    )
 
 
 @pytest.fixture
@@ -167,8 +174,9 @@ def test_an_event_pending_when_the_api_dies_is_delivered_after_it_restarts(tmp_p
 def outbox_row(stack: Stack, job_id: str) -> tuple[str, int, str] | None:
     """(webhook_id, attempts, status) of the job's outbox row, read from the job table."""
     with stack.job_table() as db:
-        found = db.execute(text("SELECT webhook_id, attempts, status FROM webhook_outbox WHERE job_id = :job_id"),
-                           {"job_id": job_id}).first()
+        found = db.execute(
+            text("SELECT webhook_id, attempts, status FROM webhook_outbox WHERE job_id = :job_id"), {"job_id": job_id}
+        ).first()
         return tuple(found) if found else None
 
 
@@ -177,8 +185,9 @@ def wait_until_delivered(stack: Stack, job_id: str, timeout: float = 20.0) -> di
     deadline = time.monotonic() + timeout
     while True:
         with stack.job_table() as db:
-            rows = db.execute(text("SELECT url, attempts, status FROM webhook_outbox WHERE job_id = :job_id"),
-                              {"job_id": job_id}).all()
+            rows = db.execute(
+                text("SELECT url, attempts, status FROM webhook_outbox WHERE job_id = :job_id"), {"job_id": job_id}
+            ).all()
         if rows and all(status == "DELIVERED" for _, _, status in rows):
             return {url: attempts for url, attempts, _ in rows}
         assert time.monotonic() < deadline, f"outbox rows {rows}"

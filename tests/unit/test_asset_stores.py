@@ -164,8 +164,10 @@ def test_fetch_gives_a_local_path_with_the_published_bytes(store, tmp_path):
         assert path == into / "video.mp4"
 
 
-@pytest.mark.parametrize(("key", "name"), [(KEY, "missing.txt"), ("video-1/job-2", "video.mp4"), (KEY, "../x"),
-                                           (KEY, ".staging"), (f"../{KEY}", "video.mp4")])
+@pytest.mark.parametrize(
+    ("key", "name"),
+    [(KEY, "missing.txt"), ("video-1/job-2", "video.mp4"), (KEY, "../x"), (KEY, ".staging"), (f"../{KEY}", "video.mp4")],
+)
 def test_fetching_what_was_never_published_is_a_missing_file(store, tmp_path, key, name):
     store.publish(stage(store, b"x"), KEY)
     with pytest.raises(StoredFileMissing):

@@ -31,7 +31,10 @@ def test_context_fields_reach_lines_logged_on_a_worker_thread():
 
 def test_extra_fields_are_kept_and_uvicorn_access_lines_become_fields():
     assert formatted(record("api", "done", job_id="job-2", attempt=3))["attempt"] == 3
-    access = formatted(record("uvicorn.access", '%s - "%s %s HTTP/%s" %d', ("1.2.3.4:5", "GET", "/healthz", "1.1", 200),
-                              color_message="\x1b[1m…"))
+    access = formatted(
+        record(
+            "uvicorn.access", '%s - "%s %s HTTP/%s" %d', ("1.2.3.4:5", "GET", "/healthz", "1.1", 200), color_message="\x1b[1m…"
+        )
+    )
     assert (access["client"], access["method"], access["path"], access["status"]) == ("1.2.3.4:5", "GET", "/healthz", 200)
     assert "color_message" not in access

@@ -25,11 +25,14 @@ def test_a_text_line_has_time_level_short_logger_message_and_job_id():
 
 def test_a_text_line_names_the_job_once_and_only_when_there_is_one():
     assert line_of("services.renderer.worker", "rendering %s attempt %d", ("job-2", 1), job_id="job-2").endswith(
-        "renderer.worker rendering job-2 attempt 1")
+        "renderer.worker rendering job-2 attempt 1"
+    )
     assert line_of("services.api.dispatch.broker", "worker %s missed %d heartbeats", ("w1", 3), level=logging.WARNING).endswith(
-        " WARNING api.broker      worker w1 missed 3 heartbeats")
+        " WARNING api.broker      worker w1 missed 3 heartbeats"
+    )
     assert line_of("uvicorn.access", '%s - "%s %s HTTP/%s" %d', ("127.0.0.1:5000", "GET", "/healthz", "1.1", 200)).endswith(
-        ' INFO  uvicorn         127.0.0.1:5000 - "GET /healthz HTTP/1.1" 200')
+        ' INFO  uvicorn         127.0.0.1:5000 - "GET /healthz HTTP/1.1" 200'
+    )
 
 
 class Stream(io.StringIO):

@@ -92,7 +92,9 @@ class Reports:
 
 def render(config: RendererSettings, script) -> Reports:
     reports = Reports()
-    render_job(make_job(script), settings=config, storage=LocalFolderStore(config.asset_dir), report=reports, cancel=threading.Event())
+    render_job(
+        make_job(script), settings=config, storage=LocalFolderStore(config.asset_dir), report=reports, cancel=threading.Event()
+    )
     return reports
 
 
@@ -100,7 +102,10 @@ def test_unavailable_coqui_falls_back_to_espeak_and_says_so(tmp_path):
     config = settings(tmp_path, tts_engine="coqui", tts_fallback="ko:coqui>espeak")
     reports = render(config, make_script("안녕하세요. 반갑습니다.", "두 번째 장면입니다."))
     tts_messages = [message for step, message in reports.messages if step is Step.GENERATE_TTS]
-    assert any("coqui cannot narrate this script" in message and "voicing the whole video with espeak" in message for message in tts_messages)
+    assert any(
+        "coqui cannot narrate this script" in message and "voicing the whole video with espeak" in message
+        for message in tts_messages
+    )
     summary = tts_messages[-1]
     assert summary.startswith("Narrated 3 sentences with espeak (TTS cache: 0 hits, 3 misses)"), summary
     assert f"fell back from coqui: coqui is unavailable: {unavailable_because('COQUI_MODEL_DIR is not set')}" in summary

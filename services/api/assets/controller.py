@@ -92,11 +92,13 @@ def _accel_redirect(prefix: str, media_type: str, video_id: str, job_id: str, fi
     own Range, ETag, Last-Modified and conditional requests. Content-Type and Cache-Control
     ride along, since nginx keeps those upstream headers across the redirect."""
     target = prefix + "/".join(quote(segment, safe="") for segment in (video_id, job_id, file_name))
-    return ASGIResponse(headers={
-        "x-accel-redirect": target,
-        "content-type": media_type,
-        "cache-control": _IMMUTABLE_FILE_CACHING,
-    })
+    return ASGIResponse(
+        headers={
+            "x-accel-redirect": target,
+            "content-type": media_type,
+            "cache-control": _IMMUTABLE_FILE_CACHING,
+        }
+    )
 
 
 class AssetFilesController(Controller):
@@ -107,11 +109,17 @@ class AssetFilesController(Controller):
     tags = ["assets"]
     exception_handlers = {RangeNotSatisfiable: _render_unsatisfiable_range}
 
-    @route("/{video_id:str}/{job_id:str}/{file_name:str}", http_method=[HttpMethod.GET, HttpMethod.HEAD], responses={
-        **ASSET_ERRORS,
-        206: ResponseSpec(data_container=bytes, description="The requested byte range", media_type="application/octet-stream"),
-        304: ResponseSpec(data_container=None, description="Not modified (If-None-Match)"),
-    })
+    @route(
+        "/{video_id:str}/{job_id:str}/{file_name:str}",
+        http_method=[HttpMethod.GET, HttpMethod.HEAD],
+        responses={
+            **ASSET_ERRORS,
+            206: ResponseSpec(
+                data_container=bytes, description="The requested byte range", media_type="application/octet-stream"
+            ),
+            304: ResponseSpec(data_container=None, description="Not modified (If-None-Match)"),
+        },
+    )
     async def serve_asset_file(
         self,
         request: Request[Any, Any, Any],
@@ -151,8 +159,13 @@ class AssetFilesController(Controller):
         last_modified = formatdate(stored.modified, usegmt=True)
         # Content-Type goes in as a header rather than a media type because Litestar drops the
         # media type from HEAD answers, which must carry the same headers as GET.
-        headers = {**cache_headers, "content-type": media_type, "last-modified": last_modified, "accept-ranges": "bytes",
-                   "content-disposition": _inline_disposition(file_name)}
+        headers = {
+            **cache_headers,
+            "content-type": media_type,
+            "last-modified": last_modified,
+            "accept-ranges": "bytes",
+            "content-disposition": _inline_disposition(file_name),
+        }
         is_head = request.method == HttpMethod.HEAD
         byte_range = _requested_range(request, stored.size, etag, last_modified)
         if byte_range is None and stored.local_path is not None:

@@ -43,7 +43,9 @@ class HeaderOrQueryTokenMiddleware(JWTAuthenticationMiddleware):
         super().__init__(*args, **kwargs)
         self._verified: dict[str, AuthenticationResult] = {}
 
-    async def authenticate_token(self, encoded_token: str, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+    async def authenticate_token(
+        self, encoded_token: str, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
         known = self._verified.get(encoded_token)
         if known is not None and known.auth.exp > datetime.now(UTC):
             return known

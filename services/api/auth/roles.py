@@ -21,9 +21,7 @@ def requires(role: Role) -> Guard:
                 return
             raise NotAuthorizedException("a bearer token is required")
         if caller.role < role:
-            raise PermissionDeniedException(
-                f"this needs the {role.name.lower()} role; the token has {caller.role.name.lower()}"
-            )
+            raise PermissionDeniedException(f"this needs the {role.name.lower()} role; the token has {caller.role.name.lower()}")
 
     guard.__name__ = f"requires_{role.name.lower()}"
     return guard

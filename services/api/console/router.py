@@ -35,6 +35,9 @@ async def index_head() -> ASGIFileResponse:
     """What `GET /` answers, without the body. Litestar's static files answer HEAD for each file
     but not for `/` (405), and leave Content-Type out of every HEAD answer, so both are set here."""
     return ASGIFileResponse(
-        file_path=STATIC_DIR / "index.html", filename="index.html", content_disposition_type="inline", is_head_response=True,
+        file_path=STATIC_DIR / "index.html",
+        filename="index.html",
+        content_disposition_type="inline",
+        is_head_response=True,
         headers={"Content-Type": "text/html; charset=utf-8", CACHE_CONTROL.HEADER_NAME: CACHE_CONTROL.to_header()},
     )

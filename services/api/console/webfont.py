@@ -100,12 +100,14 @@ class WebFont:
 
 def _report_failure(built: asyncio.Task[Path]) -> None:
     if not built.cancelled() and built.exception() is not None:
-        log.error("the console's web font could not be built into %s; Korean shows only where the browser "
-                  "has a CJK font", cache_folder(), exc_info=built.exception())
+        log.error(
+            "the console's web font could not be built into %s; Korean shows only where the browser has a CJK font",
+            cache_folder(),
+            exc_info=built.exception(),
+        )
 
 
-@get(FONT_PATH, exclude_from_auth=True, include_in_schema=False,
-     cache_control=CacheControlHeader(public=True, max_age=7 * 86400))
+@get(FONT_PATH, exclude_from_auth=True, include_in_schema=False, cache_control=CacheControlHeader(public=True, max_age=7 * 86400))
 async def console_webfont(webfont: WebFont) -> File:
     return File(await webfont.path(), media_type="font/woff2", content_disposition_type="inline")
 

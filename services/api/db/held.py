@@ -21,8 +21,7 @@ async def open_held(sqlalchemy_url: str, purpose: str) -> asyncpg.Connection:
     """`postgresql+asyncpg://…` (DATABASE_URL) opened with asyncpg itself, named in
     pg_stat_activity as `slidereel-{purpose}`."""
     dsn = make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    return await asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT_SEC,
-                                 server_settings={"application_name": f"slidereel-{purpose}"})
+    return await asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT_SEC, server_settings={"application_name": f"slidereel-{purpose}"})
 
 
 async def held_connections(sqlalchemy_url: str, purpose: str, pause_sec: float) -> AsyncGenerator[asyncpg.Connection, None]:

@@ -13,7 +13,8 @@ from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from services.api.db.models import Base
 
 _DIALECT_INSERT: dict[str, Callable[[Table], PostgresInsert | SqliteInsert]] = {
-    "sqlite": sqlite.insert, "postgresql": postgresql.insert,
+    "sqlite": sqlite.insert,
+    "postgresql": postgresql.insert,
 }
 
 

@@ -81,43 +81,65 @@ class LeasedQueue(Generic[Entity]):
 
     # --- claiming ------------------------------------------------------------------------
 
-    async def has_claimable(self, session: AsyncSession, *, where: Iterable[Condition] = (),
-                            now: datetime | None = None) -> bool:
+    async def has_claimable(self, session: AsyncSession, *, where: Iterable[Condition] = (), now: datetime | None = None) -> bool:
         """Whether any row is claimable: a cheap read a poller makes first, since most of its
         rounds find nothing and so need no write transaction (on SQLite, the one write lock every
         writer waits for)."""
         now = now or utc_now()
         return await session.scalar(select(self.key[0]).where(self.claimable(now), *where).limit(1)) is not None
 
-    async def claim(self, session: AsyncSession, owner: str, lease_until: datetime, *, limit: int = 1,
-                    where: Iterable[Condition] = (), values: Mapping[str, Any] | None = None,
-                    now: datetime | None = None) -> list[Entity]:
+    async def claim(
+        self,
+        session: AsyncSession,
+        owner: str,
+        lease_until: datetime,
+        *,
+        limit: int = 1,
+        where: Iterable[Condition] = (),
+        values: Mapping[str, Any] | None = None,
+        now: datetime | None = None,
+    ) -> list[Entity]:
         """Leases up to `limit` claimable rows (first in `order`, also matching `where`) to `owner`
         until `lease_until`, writing `values` with it; returns them as they are now. Run it in the
         caller's write transaction: the claim is committed with whatever else the caller writes."""
         now = now or utc_now()
         where = tuple(where)
         candidates = await self.lock_claimable(session, limit=limit, where=where, now=now)
-        return await self.take(session, [self.key_of(row) for row in candidates], owner, lease_until,
-                               where=where, values=values, now=now)
+        return await self.take(
+            session, [self.key_of(row) for row in candidates], owner, lease_until, where=where, values=values, now=now
+        )
 
-    async def lock_claimable(self, session: AsyncSession, *, limit: int = 1, where: Iterable[Condition] = (),
-                             now: datetime | None = None) -> list[Entity]:
+    async def lock_claimable(
+        self, session: AsyncSession, *, limit: int = 1, where: Iterable[Condition] = (), now: datetime | None = None
+    ) -> list[Entity]:
         """The first half of `claim`, for a caller that must read a row before it knows the
         lease to give it (a render job's deadline depends on its script): the claimable rows,
         locked until the transaction ends. Rows another transaction has locked are passed over,
         not waited for."""
         now = now or utc_now()
-        return list(await session.scalars(
-            select(self.entity).where(self.claimable(now), *where).order_by(*self.order, *self.key).limit(limit)
-            # NO KEY UPDATE: the lock the claim's UPDATE takes anyway; rows of other tables that
-            # refer to this one (a job's events and attempts) can still be inserted meanwhile.
-            .with_for_update(skip_locked=True, key_share=True)
-        ))
+        return list(
+            await session.scalars(
+                select(self.entity)
+                .where(self.claimable(now), *where)
+                .order_by(*self.order, *self.key)
+                .limit(limit)
+                # NO KEY UPDATE: the lock the claim's UPDATE takes anyway; rows of other tables that
+                # refer to this one (a job's events and attempts) can still be inserted meanwhile.
+                .with_for_update(skip_locked=True, key_share=True)
+            )
+        )
 
-    async def take(self, session: AsyncSession, keys: Sequence[Key], owner: str, lease_until: datetime, *,
-                   where: Iterable[Condition] = (), values: Mapping[str, Any] | None = None,
-                   now: datetime | None = None) -> list[Entity]:
+    async def take(
+        self,
+        session: AsyncSession,
+        keys: Sequence[Key],
+        owner: str,
+        lease_until: datetime,
+        *,
+        where: Iterable[Condition] = (),
+        values: Mapping[str, Any] | None = None,
+        now: datetime | None = None,
+    ) -> list[Entity]:
         """Leases the rows of `keys` that are still claimable (and match `where`) to `owner`, with
         `values`; returns those it took, in the order of `keys`. The guard is in the UPDATE, so of
         two takers of one row only one gets it: the second finds its lease held."""
@@ -136,23 +158,45 @@ class LeasedQueue(Generic[Entity]):
 
     # --- the owner's writes ----------------------------------------------------------------
 
-    async def renew(self, executor: AsyncSession | AsyncConnection, key: Key, owner: str, lease_until: datetime, *,
-                    where: Iterable[Condition] = (), values: Mapping[str, Any] | None = None) -> bool:
+    async def renew(
+        self,
+        executor: AsyncSession | AsyncConnection,
+        key: Key,
+        owner: str,
+        lease_until: datetime,
+        *,
+        where: Iterable[Condition] = (),
+        values: Mapping[str, Any] | None = None,
+    ) -> bool:
         """Moves the lease's end to `lease_until` (writing `values` with it) if the row is still
         `owner`'s. False: it was settled or taken over, and `owner` should stop."""
-        return await self._write(executor, key, owner, where,
-                                 {**(values or {}), self.lease_until.key: lease_until})
+        return await self._write(executor, key, owner, where, {**(values or {}), self.lease_until.key: lease_until})
 
-    async def settle(self, executor: AsyncSession | AsyncConnection, key: Key, owner: str, values: Mapping[str, Any], *,
-                     where: Iterable[Condition] = ()) -> bool:
+    async def settle(
+        self,
+        executor: AsyncSession | AsyncConnection,
+        key: Key,
+        owner: str,
+        values: Mapping[str, Any],
+        *,
+        where: Iterable[Condition] = (),
+    ) -> bool:
         """Writes the outcome `values` and gives the lease up, if the row is still `owner`'s.
         False: someone took it over after `owner`'s lease ran out, and that outcome counts."""
         return await self._write(executor, key, owner, where, {**values, self.lease_until.key: None})
 
-    async def _write(self, executor: AsyncSession | AsyncConnection, key: Key, owner: str,
-                     where: Iterable[Condition], values: Mapping[str, Any]) -> bool:
+    async def _write(
+        self,
+        executor: AsyncSession | AsyncConnection,
+        key: Key,
+        owner: str,
+        where: Iterable[Condition],
+        values: Mapping[str, Any],
+    ) -> bool:
         written = await executor.execute(
-            update(self.entity).where(self._is(key), self.owned_by(owner), *where).values(values)
+            update(self.entity)
+            .where(self._is(key), self.owned_by(owner), *where)
+            .values(values)
             .returning(self.key[0])
             .execution_options(synchronize_session=False)
         )

@@ -32,8 +32,14 @@ class Base(DeclarativeBase):
     pass
 
 
-JOB_STATUS = Enum(JobStatus, native_enum=False, length=16, create_constraint=False, validate_strings=True,
-                  values_callable=lambda statuses: [status.value for status in statuses])
+JOB_STATUS = Enum(
+    JobStatus,
+    native_enum=False,
+    length=16,
+    create_constraint=False,
+    validate_strings=True,
+    values_callable=lambda statuses: [status.value for status in statuses],
+)
 """A job's status as the JobStatus it is, stored as the VARCHAR(16) it always was (no migration):
 rows read back typed, and a status that does not exist is refused before it is written."""
 

@@ -11,7 +11,12 @@ Row = TypeVar("Row", bound=Base)
 
 
 async def page_of(
-    session: AsyncSession, model: type[Row], where: ColumnElement[bool], order_by: tuple[Any, ...], limit: int, offset: int,
+    session: AsyncSession,
+    model: type[Row],
+    where: ColumnElement[bool],
+    order_by: tuple[Any, ...],
+    limit: int,
+    offset: int,
 ) -> tuple[list[Row], int]:
     """The rows of `model` that match `where`, sorted by `order_by` (which should end in a unique
     column, so consecutive pages neither repeat nor skip a row), and how many match in all."""

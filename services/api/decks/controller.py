@@ -20,10 +20,16 @@ from services.api.params import Limit, Offset, VideoId
 from services.api.timestamps import iso_utc
 from services.api.uploads import uploaded_bytes
 
-Title = Annotated[str | None, Parameter(max_length=MAX_TITLE_CHARS, description=(
-    "The script's title; by default the deck's own (PDF Title, PPTX title), else 'Imported PDF deck'."))]
-Language = Annotated[str, Parameter(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$", max_length=35,
-                                    description="The script's BCP-47 language.")]
+Title = Annotated[
+    str | None,
+    Parameter(
+        max_length=MAX_TITLE_CHARS,
+        description=("The script's title; by default the deck's own (PDF Title, PPTX title), else 'Imported PDF deck'."),
+    ),
+]
+Language = Annotated[
+    str, Parameter(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$", max_length=35, description="The script's BCP-47 language.")
+]
 ImportId = Annotated[str, Parameter(pattern=r"^deck-[0-9a-f]{24}$", description="`deck-` + 24 hex digits of the deck's SHA-256.")]
 
 
@@ -32,12 +38,25 @@ class DeckController(Controller):
     tags = ["decks"]
     guards = [requires(Role.VIEWER)]
 
-    @post("/", operation_id="importDeck", status_code=HTTP_202_ACCEPTED, guards=[requires(Role.EDITOR)], responses={
-        **error_responses(401, 403, 413, 415, 422, 429, 503),
-        HTTP_200_OK: ResponseSpec(DeckImportView, description="The video has an import of these bytes, converting or done"),
-    })
-    async def import_deck(self, request: Request, decks: DeckImporter, subject: str,
-                          video_id: VideoId, title: Title = None, language: Language = "ko") -> Response[DeckImportView]:
+    @post(
+        "/",
+        operation_id="importDeck",
+        status_code=HTTP_202_ACCEPTED,
+        guards=[requires(Role.EDITOR)],
+        responses={
+            **error_responses(401, 403, 413, 415, 422, 429, 503),
+            HTTP_200_OK: ResponseSpec(DeckImportView, description="The video has an import of these bytes, converting or done"),
+        },
+    )
+    async def import_deck(
+        self,
+        request: Request,
+        decks: DeckImporter,
+        subject: str,
+        video_id: VideoId,
+        title: Title = None,
+        language: Language = "ko",
+    ) -> Response[DeckImportView]:
         """Imports a deck into a DRAFT script with one image scene per page: the body itself, or
         a multipart/form-data field `file`. A PDF, or a PPTX when the server has LibreOffice
         (else 422 DECK_CONVERTER_MISSING); told by its bytes. Narration comes from the PPTX
@@ -51,16 +70,21 @@ class DeckController(Controller):
         has one of these bytes already, converting or done; a FAILED one is begun again (202)."""
         data = await uploaded_bytes(request)
         row, started = await decks.start(video_id, data, subject, title=title, language=language)
-        return Response(deck_import_view(row), status_code=HTTP_202_ACCEPTED if started else HTTP_200_OK,
-                        headers={"location": f"/api/v2/videos/{video_id}/decks/{row.import_id}"})
+        return Response(
+            deck_import_view(row),
+            status_code=HTTP_202_ACCEPTED if started else HTTP_200_OK,
+            headers={"location": f"/api/v2/videos/{video_id}/decks/{row.import_id}"},
+        )
 
     @get("/", operation_id="listDeckImports", responses=READ_ERRORS)
-    async def list_imports(self, imports: DeckImports, video_id: VideoId, limit: Limit = 20,
-                           offset: Offset = 0) -> DeckImportPage:
+    async def list_imports(
+        self, imports: DeckImports, video_id: VideoId, limit: Limit = 20, offset: Offset = 0
+    ) -> DeckImportPage:
         """The video's deck imports, newest first."""
         rows, total = await imports.page(video_id, limit, offset)
-        return DeckImportPage(video_id=video_id, imports=[deck_import_view(row) for row in rows], total=total,
-                              limit=limit, offset=offset)
+        return DeckImportPage(
+            video_id=video_id, imports=[deck_import_view(row) for row in rows], total=total, limit=limit, offset=offset
+        )
 
     @get("/{import_id:str}", operation_id="getDeckImport", responses=READ_ERRORS)
     async def get_import(self, imports: DeckImports, video_id: VideoId, import_id: ImportId) -> DeckImportView:
@@ -70,17 +94,26 @@ class DeckController(Controller):
 
 def deck_import_view(row: DeckImportRow) -> DeckImportView:
     view = DeckImportView(
-        video_id=row.video_id, import_id=row.import_id, source=DeckKind(row.source), status=ImportStatus(row.status),
+        video_id=row.video_id,
+        import_id=row.import_id,
+        source=DeckKind(row.source),
+        status=ImportStatus(row.status),
         pages=row.pages,
-        pages_done=row.pages_done, message=row.message, script_id=row.script_id,
-        scenes_without_narration=row.scenes_without_narration or [], error_code=row.error_code,
-        error_message=row.error_message, error_detail=row.error_detail, created_by=row.created_by,
-        created_at=iso_utc(row.created_at), updated_at=iso_utc(row.updated_at))
+        pages_done=row.pages_done,
+        message=row.message,
+        script_id=row.script_id,
+        scenes_without_narration=row.scenes_without_narration or [],
+        error_code=row.error_code,
+        error_message=row.error_message,
+        error_detail=row.error_detail,
+        created_by=row.created_by,
+        created_at=iso_utc(row.created_at),
+        updated_at=iso_utc(row.updated_at),
+    )
     if is_stale(row, utc_now()):
         # Its instance stopped without saying so (killed, its host lost): nobody converts it.
         view.status, view.message = ImportStatus.FAILED, "Failed"
         view.error_code = ErrorCode.WORKER_LOST.value
-        view.error_message = (f"The API instance converting the deck went silent for over {RUN_LEASE.seconds} s; "
-                              "upload it again.")
+        view.error_message = f"The API instance converting the deck went silent for over {RUN_LEASE.seconds} s; upload it again."
         view.error_detail = {}
     return view

@@ -28,16 +28,27 @@ class Conversion:
         self._out = out
 
     @classmethod
-    async def start(cls, kind: str, deck: Path, out: Path, *, max_pages: int, max_unzipped_bytes: int,
-                    frame: tuple[int, int], soffice: str) -> "Conversion":
-        command = [sys.executable, "-m", "services.api.decks.pages", kind, str(deck), str(out),
-                   f"--max-pages={max_pages}", f"--max-unzipped-bytes={max_unzipped_bytes}",
-                   "--frame={}x{}".format(*frame), f"--soffice={soffice}", f"--parent-pid={os.getpid()}"]
+    async def start(
+        cls, kind: str, deck: Path, out: Path, *, max_pages: int, max_unzipped_bytes: int, frame: tuple[int, int], soffice: str
+    ) -> "Conversion":
+        command = [
+            sys.executable,
+            "-m",
+            "services.api.decks.pages",
+            kind,
+            str(deck),
+            str(out),
+            f"--max-pages={max_pages}",
+            f"--max-unzipped-bytes={max_unzipped_bytes}",
+            "--frame={}x{}".format(*frame),
+            f"--soffice={soffice}",
+            f"--parent-pid={os.getpid()}",
+        ]
         with (out / _STDERR).open("wb") as stderr:
             # Its own session, so LibreOffice's processes go with it when it is killed.
-            process = await asyncio.create_subprocess_exec(*command, stdin=asyncio.subprocess.PIPE,
-                                                           stdout=asyncio.subprocess.PIPE, stderr=stderr,
-                                                           start_new_session=True)
+            process = await asyncio.create_subprocess_exec(
+                *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=stderr, start_new_session=True
+            )
         return cls(process, out)
 
     async def accepted(self) -> pages.Event:
@@ -76,5 +87,6 @@ class Conversion:
             return _REFUSALS[refusal.error_code](refusal.message, **refusal.detail)
         errors = (self._out / _STDERR).read_bytes().decode(errors="replace")[-2000:]
         log.error("deck conversion exited with %s: %s", status, errors)
-        return MediaInvalid("The deck could not be converted: the converter stopped on it. It may be corrupt.",
-                            reason="converter_failed")
+        return MediaInvalid(
+            "The deck could not be converted: the converter stopped on it. It may be corrupt.", reason="converter_failed"
+        )

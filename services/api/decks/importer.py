@@ -53,13 +53,17 @@ class DeckImporter:
         self._scripts = scripts
         self._media = media
         self._imports = imports
-        self._limits = DeckLimits(max_bytes=settings.deck_max_bytes, max_pages=settings.deck_max_pages,
-                                  max_unzipped_bytes=settings.deck_max_unzipped_bytes)
+        self._limits = DeckLimits(
+            max_bytes=settings.deck_max_bytes,
+            max_pages=settings.deck_max_pages,
+            max_unzipped_bytes=settings.deck_max_unzipped_bytes,
+        )
         self._slots = asyncio.Semaphore(settings.deck_max_concurrent)
         self._running: set[asyncio.Task] = set()
 
-    async def start(self, video_id: str, data: bytes, created_by: str, *, title: str | None,
-                    language: str) -> tuple[DeckImportRow, bool]:
+    async def start(
+        self, video_id: str, data: bytes, created_by: str, *, title: str | None, language: str
+    ) -> tuple[DeckImportRow, bool]:
         """(the import, whether this request began its conversion) — False: the video has an
         import of these bytes already, converting or done."""
         # Reading a large PPTX's ZIP directory takes milliseconds: not on the event loop.
@@ -72,21 +76,39 @@ class DeckImporter:
         if soffice is None:
             raise DeckConverterMissing(
                 "A PPTX deck needs LibreOffice, which this server does not have (install libreoffice-impress, "
-                "or set DECK_SOFFICE); upload the deck as a PDF instead.", missing="LibreOffice", setting="DECK_SOFFICE")
+                "or set DECK_SOFFICE); upload the deck as a PDF instead.",
+                missing="LibreOffice",
+                setting="DECK_SOFFICE",
+            )
         folder = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="slidereel-deck-"))
         conversion = None
         try:
             deck = await asyncio.to_thread(_written, folder, kind, data)
-            conversion = await Conversion.start(kind.value, deck, folder, max_pages=self._limits.max_pages,
-                                                max_unzipped_bytes=self._limits.max_unzipped_bytes,
-                                                frame=self._settings.render_resolution, soffice=soffice)
+            conversion = await Conversion.start(
+                kind.value,
+                deck,
+                folder,
+                max_pages=self._limits.max_pages,
+                max_unzipped_bytes=self._limits.max_unzipped_bytes,
+                frame=self._settings.render_resolution,
+                soffice=soffice,
+            )
             async with _within(self._settings.deck_timeout_sec):
                 accepted = await conversion.accepted()
             now = utc_now()
-            row = DeckImportRow(video_id=video_id, import_id=import_id, run_id=uuid4().hex, source=kind.value,
-                                status=ImportStatus.CONVERTING.value, pages=accepted.pages, pages_done=0,
-                                message="Waiting for a free converter", created_by=created_by, created_at=now,
-                                updated_at=now)
+            row = DeckImportRow(
+                video_id=video_id,
+                import_id=import_id,
+                run_id=uuid4().hex,
+                source=kind.value,
+                status=ImportStatus.CONVERTING.value,
+                pages=accepted.pages,
+                pages_done=0,
+                message="Waiting for a free converter",
+                created_by=created_by,
+                created_at=now,
+                updated_at=now,
+            )
             if not await self._imports.begin(row, previous):  # another request began it first
                 await _discard(conversion, folder)
                 return await self._imports.get(video_id, import_id), False
@@ -94,8 +116,9 @@ class DeckImporter:
             await _discard(conversion, folder)
             raise
         script_title = title or accepted.title or f"Imported {kind.value.upper()} deck"
-        task = asyncio.create_task(self._convert(row, conversion, folder, script_title, language),
-                                   name=f"deck-import {video_id}/{import_id}")
+        task = asyncio.create_task(
+            self._convert(row, conversion, folder, script_title, language), name=f"deck-import {video_id}/{import_id}"
+        )
         self._running.add(task)
         task.add_done_callback(self._running.discard)
         return row, True
@@ -115,13 +138,20 @@ class DeckImporter:
                         await self._imports.record(row, **_progress(event, row.pages))
                     manifest = await conversion.manifest()
             await self._imports.record(row, message="Storing pages")
-            scenes = [await self._scene(row, folder / page.file, page, number)
-                      for number, page in enumerate(manifest.pages, start=1)]
-            script, _ = await self._scripts.put(row.video_id, row.import_id, _script(scenes, title, language),
-                                                row.created_by, replace=False)
-            await self._imports.finish(row, status=ImportStatus.SUCCEEDED.value, pages_done=len(scenes),
-                                       message="Imported", script_id=script.script_id,
-                                       scenes_without_narration=decode_script(script).scenes_without_narration())
+            scenes = [
+                await self._scene(row, folder / page.file, page, number) for number, page in enumerate(manifest.pages, start=1)
+            ]
+            script, _ = await self._scripts.put(
+                row.video_id, row.import_id, _script(scenes, title, language), row.created_by, replace=False
+            )
+            await self._imports.finish(
+                row,
+                status=ImportStatus.SUCCEEDED.value,
+                pages_done=len(scenes),
+                message="Imported",
+                script_id=script.script_id,
+                scenes_without_narration=decode_script(script).scenes_without_narration(),
+            )
         except ApplicationError as error:
             await self._failed(row, error.error_code, error.message, error.detail)
         except asyncio.CancelledError:
@@ -135,8 +165,14 @@ class DeckImporter:
             await _discard(conversion, folder)
 
     async def _failed(self, row: DeckImportRow, code: ErrorCode, message: str, detail: dict | None = None) -> None:
-        await self._imports.finish(row, status=ImportStatus.FAILED.value, message="Failed", error_code=code.value,
-                                   error_message=message, error_detail=detail or {})
+        await self._imports.finish(
+            row,
+            status=ImportStatus.FAILED.value,
+            message="Failed",
+            error_code=code.value,
+            error_message=message,
+            error_detail=detail or {},
+        )
 
     async def _renew_periodically(self, row: DeckImportRow) -> None:
         while True:
@@ -148,13 +184,23 @@ class DeckImporter:
 
     async def _scene(self, row: DeckImportRow, file: Path, page: pages.Page, number: int) -> dict:
         if len(page.notes) > MAX_NARRATION_CHARS:
-            raise MediaInvalid(f"The speaker notes of page {number} are {len(page.notes):,} characters; a scene's "
-                               f"narration may be at most {MAX_NARRATION_CHARS:,}. Shorten them and upload the deck "
-                               "again.", page=number, reason="notes_too_long")
+            raise MediaInvalid(
+                f"The speaker notes of page {number} are {len(page.notes):,} characters; a scene's "
+                f"narration may be at most {MAX_NARRATION_CHARS:,}. Shorten them and upload the deck "
+                "again.",
+                page=number,
+                reason="notes_too_long",
+            )
         data = await asyncio.to_thread(file.read_bytes)
         digest = hashlib.sha256(data).hexdigest()
-        image = StoredImage(data=data, content_type="image/jpeg", width=page.width, height=page.height,
-                            sha256=digest, media_id=f"med-{digest[:32]}")
+        image = StoredImage(
+            data=data,
+            content_type="image/jpeg",
+            width=page.width,
+            height=page.height,
+            sha256=digest,
+            media_id=f"med-{digest[:32]}",
+        )
         stored, _ = await self._media.add(row.video_id, image, row.created_by)
         return {"narration": page.notes, "slide": {"image": stored.media_id, "fit": "contain"}, "hint": _hint(page.text)}
 
@@ -184,18 +230,18 @@ async def _within(seconds: float) -> AsyncIterator[None]:
         async with asyncio.timeout(seconds):
             yield
     except TimeoutError:
-        raise MediaInvalid(f"Converting the deck took longer than {seconds:g} s (DECK_TIMEOUT_SEC); it was stopped.",
-                           reason="timeout") from None
+        raise MediaInvalid(
+            f"Converting the deck took longer than {seconds:g} s (DECK_TIMEOUT_SEC); it was stopped.", reason="timeout"
+        ) from None
 
 
 def _hint(text: str) -> str:
     """The page's text for whoever writes the narration; a hint, so a very long one is cut (marked …)."""
-    return text if len(text) <= MAX_HINT_CHARS else text[:MAX_HINT_CHARS - 1] + "…"
+    return text if len(text) <= MAX_HINT_CHARS else text[: MAX_HINT_CHARS - 1] + "…"
 
 
 def _script(scenes: list[dict], title: str, language: str) -> Script:
     try:
-        return msgspec.convert({"title": title.strip()[:MAX_TITLE_CHARS], "language": language, "scenes": scenes},
-                               type=Script)
+        return msgspec.convert({"title": title.strip()[:MAX_TITLE_CHARS], "language": language, "scenes": scenes}, type=Script)
     except msgspec.ValidationError as error:  # e.g. more than 100,000 characters of notes in all
         raise MediaInvalid(f"The deck cannot become a script: {error}", reason="script_limits") from error

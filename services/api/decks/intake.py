@@ -64,8 +64,9 @@ def deck_kind(data: bytes, limits: DeckLimits) -> DeckKind:
     head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     detected = next((what for prefix, what in _COMMON_MISTAKES if head.startswith(prefix)), None)
     if detected is None:
-        raise UnsupportedMediaType("The upload is not a PDF or PPTX deck (judged by its bytes, not its name "
-                                   "or Content-Type).", detected="unknown")
+        raise UnsupportedMediaType(
+            "The upload is not a PDF or PPTX deck (judged by its bytes, not its name or Content-Type).", detected="unknown"
+        )
     raise UnsupportedMediaType(f"The upload is {detected}, not a PDF or PPTX deck.", detected=detected)
 
 
@@ -74,18 +75,27 @@ def _check_pptx(data: bytes, limits: DeckLimits) -> None:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = archive.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as error:
-        raise MediaInvalid("The upload begins like a ZIP archive (PPTX) but its directory cannot be read: it is "
-                           "corrupt or truncated.", reason="corrupt", decoder=str(error)) from error
+        raise MediaInvalid(
+            "The upload begins like a ZIP archive (PPTX) but its directory cannot be read: it is corrupt or truncated.",
+            reason="corrupt",
+            decoder=str(error),
+        ) from error
     names = {member.filename for member in members}
     if not all(part in names for part in _PPTX_PARTS):
         detected = next((what for part, what in _OTHER_OOXML if part in names), "a ZIP archive")
         raise UnsupportedMediaType(f"The upload is {detected}, not a PPTX deck.", detected=detected)
     if len(members) > MAX_ZIP_MEMBERS:
-        raise MediaTooLarge(f"The PPTX has {len(members):,} parts; at most {MAX_ZIP_MEMBERS:,} are accepted.",
-                            members=len(members), reason="zip_bomb")
+        raise MediaTooLarge(
+            f"The PPTX has {len(members):,} parts; at most {MAX_ZIP_MEMBERS:,} are accepted.",
+            members=len(members),
+            reason="zip_bomb",
+        )
     expanded = sum(member.file_size for member in members)
     if expanded > limits.max_unzipped_bytes or (expanded > BOMB_RATIO_FLOOR and expanded > BOMB_RATIO * len(data)):
         raise MediaTooLarge(
             f"The PPTX declares {expanded:,} bytes once unzipped from {len(data):,}; at most "
             f"{limits.max_unzipped_bytes:,} (DECK_MAX_UNZIPPED_BYTES) and {BOMB_RATIO}:1 are accepted.",
-            unzipped_bytes=expanded, max_unzipped_bytes=limits.max_unzipped_bytes, reason="zip_bomb")
+            unzipped_bytes=expanded,
+            max_unzipped_bytes=limits.max_unzipped_bytes,
+            reason="zip_bomb",
+        )

@@ -73,8 +73,18 @@ class Refused(Exception):
 Report = Callable[[Event], None]
 
 
-def convert(kind: str, deck: Path, out: Path, *, max_pages: int, max_unzipped_bytes: int, frame: tuple[int, int],
-            soffice: str, report: Report, wait_for_go: Callable[[], None]) -> Manifest:
+def convert(
+    kind: str,
+    deck: Path,
+    out: Path,
+    *,
+    max_pages: int,
+    max_unzipped_bytes: int,
+    frame: tuple[int, int],
+    soffice: str,
+    report: Report,
+    wait_for_go: Callable[[], None],
+) -> Manifest:
     """The deck's pages drawn into `out`, reporting as it goes (see the module's text)."""
     if kind == "pdf":
         pdf = _open_pdf(deck)
@@ -91,8 +101,12 @@ def convert(kind: str, deck: Path, out: Path, *, max_pages: int, max_unzipped_by
     report(Event(kind="converting"))
     pdf = _open_pdf(_libreoffice_pdf(deck, out, soffice))
     if len(pdf) != len(notes):
-        raise Refused("MEDIA_INVALID", f"LibreOffice made {len(pdf)} pages of the deck's {len(notes)} shown "
-                      "slides, so the speaker notes cannot be matched to pages.", reason="page_count")
+        raise Refused(
+            "MEDIA_INVALID",
+            f"LibreOffice made {len(pdf)} pages of the deck's {len(notes)} shown "
+            "slides, so the speaker notes cannot be matched to pages.",
+            reason="page_count",
+        )
     return Manifest(title=title, pages=_draw(pdf, out, frame, notes, report))
 
 
@@ -101,16 +115,24 @@ def _open_pdf(path: Path) -> pdfium.PdfDocument:
         return pdfium.PdfDocument(path)
     except pdfium.PdfiumError as error:
         if "password" in str(error).lower():
-            raise Refused("MEDIA_INVALID", "The PDF is encrypted (password-protected); remove the password and "
-                          "upload it again.", reason="encrypted") from error
-        raise Refused("MEDIA_INVALID", "The PDF is corrupt and cannot be opened.", reason="corrupt",
-                      decoder=str(error)) from error
+            raise Refused(
+                "MEDIA_INVALID",
+                "The PDF is encrypted (password-protected); remove the password and upload it again.",
+                reason="encrypted",
+            ) from error
+        raise Refused(
+            "MEDIA_INVALID", "The PDF is corrupt and cannot be opened.", reason="corrupt", decoder=str(error)
+        ) from error
 
 
 def _check_page_count(count: int, max_pages: int) -> None:
     if count > max_pages:
-        raise Refused("MEDIA_TOO_LARGE", f"The deck has {count:,} pages; at most {max_pages:,} are accepted "
-                      "(DECK_MAX_PAGES: one scene per page).", pages=count, max_pages=max_pages)
+        raise Refused(
+            "MEDIA_TOO_LARGE",
+            f"The deck has {count:,} pages; at most {max_pages:,} are accepted (DECK_MAX_PAGES: one scene per page).",
+            pages=count,
+            max_pages=max_pages,
+        )
     if count == 0:
         raise Refused("MEDIA_INVALID", "The deck has no pages (or only hidden slides).", reason="empty")
 
@@ -136,8 +158,9 @@ def _draw_page(page: pdfium.PdfPage, index: int, out: Path, frame: tuple[int, in
     image = page.render(scale=scale, fill_color=(255, 255, 255, 255)).to_pil().convert("RGB")
     name = f"page-{index + 1:03d}.jpg"
     image.save(out / name, "JPEG", quality=JPEG_QUALITY, subsampling=0)
-    return Page(file=name, width=image.width, height=image.height, text=page.get_textpage().get_text_bounded().strip(),
-                notes=notes)
+    return Page(
+        file=name, width=image.width, height=image.height, text=page.get_textpage().get_text_bounded().strip(), notes=notes
+    )
 
 
 def _libreoffice_pdf(pptx_path: Path, out: Path, soffice: str) -> Path:
@@ -145,16 +168,36 @@ def _libreoffice_pdf(pptx_path: Path, out: Path, soffice: str) -> Path:
     profile exits silently without a PDF)."""
     profile = out / "libreoffice-profile"
     converted = subprocess.run(
-        [soffice, "--headless", "--norestore", "--nologo", "--nolockcheck",
-         f"-env:UserInstallation={profile.as_uri()}", "--convert-to", "pdf", "--outdir", str(out), str(pptx_path)],
+        [
+            soffice,
+            "--headless",
+            "--norestore",
+            "--nologo",
+            "--nolockcheck",
+            f"-env:UserInstallation={profile.as_uri()}",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(out),
+            str(pptx_path),
+        ],
         # HOME too: the systemd unit hides the service user's home (ProtectHome), and LibreOffice
         # and fontconfig write caches there.
-        env={**os.environ, "HOME": str(out)}, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False,
-        preexec_fn=die_with_parent)
+        env={**os.environ, "HOME": str(out)},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=die_with_parent,
+    )
     pdf_path = out / f"{pptx_path.stem}.pdf"
     if not pdf_path.exists():
-        raise Refused("MEDIA_INVALID", "LibreOffice could not convert the PPTX to pages; it may be corrupt.",
-                      reason="conversion", converter=(converted.stderr or converted.stdout)[-500:])
+        raise Refused(
+            "MEDIA_INVALID",
+            "LibreOffice could not convert the PPTX to pages; it may be corrupt.",
+            reason="conversion",
+            converter=(converted.stderr or converted.stdout)[-500:],
+        )
     return pdf_path
 
 
@@ -170,12 +213,14 @@ def _expand_within(pptx_path: Path, max_unzipped_bytes: int) -> None:
                     while chunk := stream.read(_READ_CHUNK):
                         total += len(chunk)
                         if total > max_unzipped_bytes:
-                            raise Refused("MEDIA_TOO_LARGE", "The PPTX expands to more than "
-                                          f"{max_unzipped_bytes:,} bytes (DECK_MAX_UNZIPPED_BYTES).",
-                                          max_unzipped_bytes=max_unzipped_bytes, reason="zip_bomb")
+                            raise Refused(
+                                "MEDIA_TOO_LARGE",
+                                f"The PPTX expands to more than {max_unzipped_bytes:,} bytes (DECK_MAX_UNZIPPED_BYTES).",
+                                max_unzipped_bytes=max_unzipped_bytes,
+                                reason="zip_bomb",
+                            )
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, EOFError) as error:
-        raise Refused("MEDIA_INVALID", "The PPTX is a corrupt ZIP archive.", reason="corrupt",
-                      decoder=str(error)) from error
+        raise Refused("MEDIA_INVALID", "The PPTX is a corrupt ZIP archive.", reason="corrupt", decoder=str(error)) from error
 
 
 def _read_notes(pptx_path: Path) -> tuple[str, list[str]]:
@@ -186,15 +231,20 @@ def _read_notes(pptx_path: Path) -> tuple[str, list[str]]:
         presentation = Presentation(str(pptx_path))
         notes = [
             # has_notes_slide first: reading notes_slide creates an empty one.
-            slide.notes_slide.notes_text_frame.text.strip() if slide.has_notes_slide
-            and slide.notes_slide.notes_text_frame is not None else ""
+            slide.notes_slide.notes_text_frame.text.strip()
+            if slide.has_notes_slide and slide.notes_slide.notes_text_frame is not None
+            else ""
             for slide in presentation.slides
             if slide._element.get("show") not in ("0", "false")  # hidden: LibreOffice does not export it
         ]
         return (presentation.core_properties.title or "").strip(), notes
     except Exception as error:  # python-pptx raises whatever its XML and package readers meet
-        raise Refused("MEDIA_INVALID", "The PPTX cannot be read; it may be corrupt.", reason="corrupt",
-                      decoder=f"{type(error).__name__}: {error}") from error
+        raise Refused(
+            "MEDIA_INVALID",
+            "The PPTX cannot be read; it may be corrupt.",
+            reason="corrupt",
+            decoder=f"{type(error).__name__}: {error}",
+        ) from error
 
 
 _PR_SET_PDEATHSIG = 1
@@ -232,9 +282,17 @@ def main(argv: list[str]) -> int:
     if os.getppid() != args.parent_pid:  # the API died before the line above took effect
         return 1
     try:
-        manifest = convert(args.kind, args.deck, args.out, max_pages=args.max_pages, frame=args.frame,
-                           max_unzipped_bytes=args.max_unzipped_bytes, soffice=args.soffice,
-                           report=_report_on_stdout, wait_for_go=_wait_for_go)
+        manifest = convert(
+            args.kind,
+            args.deck,
+            args.out,
+            max_pages=args.max_pages,
+            frame=args.frame,
+            max_unzipped_bytes=args.max_unzipped_bytes,
+            soffice=args.soffice,
+            report=_report_on_stdout,
+            wait_for_go=_wait_for_go,
+        )
     except Refused as refused:
         (args.out / REFUSAL).write_bytes(msgspec.json.encode(refused.refusal))
         return REFUSED_EXIT_STATUS

@@ -50,14 +50,21 @@ class DeckImports:
     async def get(self, video_id: str, import_id: str) -> DeckImportRow:
         row = await self.find(video_id, import_id)
         if row is None:
-            raise DeckImportNotFound(f"Deck import {import_id!r} of video {video_id!r} does not exist.",
-                                     video_id=video_id, import_id=import_id)
+            raise DeckImportNotFound(
+                f"Deck import {import_id!r} of video {video_id!r} does not exist.", video_id=video_id, import_id=import_id
+            )
         return row
 
     async def page(self, video_id: str, limit: int, offset: int) -> tuple[list[DeckImportRow], int]:
         async with self._db.read_session() as session:
-            return await page_of(session, DeckImportRow, DeckImportRow.video_id == video_id,
-                                 (DeckImportRow.created_at.desc(), DeckImportRow.import_id), limit, offset)
+            return await page_of(
+                session,
+                DeckImportRow,
+                DeckImportRow.video_id == video_id,
+                (DeckImportRow.created_at.desc(), DeckImportRow.import_id),
+                limit,
+                offset,
+            )
 
     async def begin(self, row: DeckImportRow, previous: DeckImportRow | None) -> bool:
         """Writes `row` as the import's new run, leased to it: inserted, or over `previous` if that
@@ -66,24 +73,41 @@ class DeckImports:
         lease_until = utc_now() + RUN_LEASE
         async with self._db.write_session() as session, session.begin():
             if previous is None:
-                statement = insert_of(self._db.dialect, row).values(lease_until=lease_until).on_conflict_do_nothing(
-                    index_elements=["video_id", "import_id"]).returning(DeckImportRow.import_id)
+                statement = (
+                    insert_of(self._db.dialect, row)
+                    .values(lease_until=lease_until)
+                    .on_conflict_do_nothing(index_elements=["video_id", "import_id"])
+                    .returning(DeckImportRow.import_id)
+                )
                 return await session.scalar(statement) is not None
             restarted = await IMPORTS.take(
-                session, [IMPORTS.key_of(row)], row.run_id, lease_until,
+                session,
+                [IMPORTS.key_of(row)],
+                row.run_id,
+                lease_until,
                 # Over the run this request saw, not over a run begun meanwhile by another one.
                 where=[DeckImportRow.run_id == previous.run_id],
-                values={"status": row.status, "pages": row.pages, "pages_done": 0, "message": row.message,
-                        "script_id": None, "scenes_without_narration": None, "error_code": None, "error_message": None,
-                        "error_detail": None, "created_by": row.created_by, "updated_at": row.updated_at})
+                values={
+                    "status": row.status,
+                    "pages": row.pages,
+                    "pages_done": 0,
+                    "message": row.message,
+                    "script_id": None,
+                    "scenes_without_narration": None,
+                    "error_code": None,
+                    "error_message": None,
+                    "error_detail": None,
+                    "created_by": row.created_by,
+                    "updated_at": row.updated_at,
+                },
+            )
             return bool(restarted)
 
     async def record(self, row: DeckImportRow, **values) -> None:
         """Updates the import while `row`'s run holds it (renewing its lease)."""
         now = utc_now()
         async with self._db.write_session() as session, session.begin():
-            await IMPORTS.renew(session, IMPORTS.key_of(row), row.run_id, now + RUN_LEASE,
-                                values={"updated_at": now, **values})
+            await IMPORTS.renew(session, IMPORTS.key_of(row), row.run_id, now + RUN_LEASE, values={"updated_at": now, **values})
 
     async def finish(self, row: DeckImportRow, **values) -> None:
         """Writes how `row`'s run ended, if it still holds the import, and gives its lease up."""

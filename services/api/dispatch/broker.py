@@ -29,9 +29,26 @@ import msgspec
 import zmq
 
 from libs.contracts.bus import (
-    PROTOCOL_VERSION, Ack, Cancel, Disconnect, Heartbeat, Incompatible, JobFinished, Message, OutputSpec, PreviewAudio,
-    PreviewRequest, ProtocolMismatch, Ready, Render, RenderRefused, RunningJob, VoiceInfo, api_command_codec,
-    progress_codec, worker_of,
+    PROTOCOL_VERSION,
+    Ack,
+    Cancel,
+    Disconnect,
+    Heartbeat,
+    Incompatible,
+    JobFinished,
+    Message,
+    OutputSpec,
+    PreviewAudio,
+    PreviewRequest,
+    ProtocolMismatch,
+    Ready,
+    Render,
+    RenderRefused,
+    RunningJob,
+    VoiceInfo,
+    api_command_codec,
+    progress_codec,
+    worker_of,
 )
 from libs.storage import job_key
 from libs.tasks import cancel_and_wait
@@ -99,8 +116,10 @@ class RenderBroker:
         loop = asyncio.get_running_loop()
         loop.add_reader(self._router, self._read_commands)
         loop.add_reader(self._sub, self._read_progress)
-        self._tasks = [asyncio.create_task(self._clock(), name="broker-clock"),
-                       asyncio.create_task(self._job_state.run(), name="job-state")]
+        self._tasks = [
+            asyncio.create_task(self._clock(), name="broker-clock"),
+            asyncio.create_task(self._job_state.run(), name="job-state"),
+        ]
         # A new dispatcher (a restart, a takeover) first looks at what the table already asks of it.
         self.wake()
 
@@ -136,8 +155,11 @@ class RenderBroker:
         if worker is None:
             offered = sorted(self._registry.offered_engines())
             wanted = f"the TTS engine {engine}" if engine else "any TTS engine"
-            raise VoiceUnavailable(f"no connected renderer worker offers {wanted} (offered now: {', '.join(offered) or 'none'})",
-                                   engine=engine, offered=offered)
+            raise VoiceUnavailable(
+                f"no connected renderer worker offers {wanted} (offered now: {', '.join(offered) or 'none'})",
+                engine=engine,
+                offered=offered,
+            )
         answer = asyncio.get_running_loop().create_future()
         self._previews[request.request_id] = answer
         try:
@@ -158,7 +180,11 @@ class RenderBroker:
             return False
         job = claimed.job
         render = Render(
-            job_id=job.job_id, video_id=job.video_id, attempt=job.attempt, script=claimed.script, lexicon=claimed.lexicon,
+            job_id=job.job_id,
+            video_id=job.video_id,
+            attempt=job.attempt,
+            script=claimed.script,
+            lexicon=claimed.lexicon,
             output=self._output_for(job.video_id, job.job_id),
             deadline_sec=(job.deadline_at - utc_now()).total_seconds() if job.deadline_at else None,
         )
@@ -245,8 +271,13 @@ class RenderBroker:
     def _on_message(self, identity: bytes, message: Message) -> None:
         worker_id, now = worker_of(identity), time.monotonic()
         if self._registry.retired(identity) and not isinstance(message, JobFinished):
-            self._reject("replaced_connection", "ignored %s from a connection %s replaced", type(message).__name__,
-                         worker_id, level=logging.DEBUG)
+            self._reject(
+                "replaced_connection",
+                "ignored %s from a connection %s replaced",
+                type(message).__name__,
+                worker_id,
+                level=logging.DEBUG,
+            )
             return
         worker = self._registry.get(worker_id)
         current = worker if worker is not None and worker.identity == identity else None
@@ -263,9 +294,18 @@ class RenderBroker:
             case Heartbeat():
                 # A worker this broker does not know (it restarted or took the role over) or
                 # one held apart: heard as if it said Ready, which it will once it hears us.
-                self._on_ready(identity, Ready(worker_id=worker_id, engines=message.engines, running_job=message.running_job,
-                                               renders_received=message.renders_received, incarnation=message.incarnation),
-                               None, now)
+                self._on_ready(
+                    identity,
+                    Ready(
+                        worker_id=worker_id,
+                        engines=message.engines,
+                        running_job=message.running_job,
+                        renders_received=message.renders_received,
+                        incarnation=message.incarnation,
+                    ),
+                    None,
+                    now,
+                )
             case JobFinished():
                 self._job_state.outcome(identity, message)
             case RenderRefused(job_id=job_id, attempt=attempt, running_job=running_job):
@@ -289,14 +329,24 @@ class RenderBroker:
             self._account(current, ready.running_job, ready.renders_received)
             return
         known = self._registry.get(ready.worker_id)
-        newcomer = Worker(worker_id=ready.worker_id, identity=identity, incarnation=ready.incarnation,
-                          expires_at=now + self._liveness_sec, job=ready.running_job, engines=frozenset(ready.engines),
-                          voices=tuple(ready.voices), renders_sent=ready.renders_received)
+        newcomer = Worker(
+            worker_id=ready.worker_id,
+            identity=identity,
+            incarnation=ready.incarnation,
+            expires_at=now + self._liveness_sec,
+            job=ready.running_job,
+            engines=frozenset(ready.engines),
+            voices=tuple(ready.voices),
+            renders_sent=ready.renders_received,
+        )
         if known is not None and known.incarnation != ready.incarnation and self._send(known.identity, self._heartbeat):
             # Another process under a live worker's id: it waits, unanswered, until that one is gone.
             if self._registry.held(ready.worker_id) is None:
-                self._reject("identity_conflict", "a second process says it is worker %s; held apart while the first lives",
-                             ready.worker_id)
+                self._reject(
+                    "identity_conflict",
+                    "a second process says it is worker %s; held apart while the first lives",
+                    ready.worker_id,
+                )
             self._registry.hold(newcomer)
             return
         self._admit(newcomer, replaced=known)
@@ -304,8 +354,13 @@ class RenderBroker:
     def _admit(self, worker: Worker, replaced: Worker | None) -> None:
         """`worker` is now the one under its id; what the one it replaced ran, it has lost."""
         self._registry.register(worker)
-        log.info("renderer worker %s ready (engines %s, %d voices, running %s)", worker.worker_id, ",".join(worker.engines),
-                 len(worker.voices), worker.job)
+        log.info(
+            "renderer worker %s ready (engines %s, %d voices, running %s)",
+            worker.worker_id,
+            ",".join(worker.engines),
+            len(worker.voices),
+            worker.job,
+        )
         # Answered at once, not at the next tick, so it knows this broker hears it.
         self._send(worker.identity, self._heartbeat)
         if replaced is not None and replaced.job is not None and replaced.job != worker.job:
@@ -319,7 +374,9 @@ class RenderBroker:
         if believed is False:
             return
         if isinstance(believed, RunningJob):
-            self._job_state.lost(believed.job_id, believed.attempt, f"renderer worker {worker.worker_id} no longer runs this attempt")
+            self._job_state.lost(
+                believed.job_id, believed.attempt, f"renderer worker {worker.worker_id} no longer runs this attempt"
+            )
         if running is not None:
             self._job_state.verify(running.job_id, running.attempt, worker.worker_id)
         self.request_dispatch()

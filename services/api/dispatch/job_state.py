@@ -46,13 +46,17 @@ class Broker(Protocol):
     def idle_workers(self) -> list[tuple[str, frozenset[str]]]: ...
     def start_render(self, worker_id: str, claimed: Claimed) -> bool:
         """Sends the claimed job's Render; False when the worker is gone (the job goes back)."""
+
     def settled(self, identity: bytes, outcome: JobFinished) -> None:
         """The outcome is stored (or was already): acknowledge it and free the worker."""
+
     def stop_render(self, job_id: str, attempt: int) -> None:
         """Tells the worker running this attempt, if any, to stop."""
+
     def owned_attempts(self) -> dict[str, int]: ...
     def offered_engines(self) -> set[str] | None:
         """None without any connected worker."""
+
     def wake_at(self, when: datetime) -> None: ...
     def reject(self, reason: str, count: int = 1) -> None:
         """Counts bus messages that changed nothing, by why."""
@@ -220,8 +224,13 @@ class JobStateService:
                 STEP_DURATION.labels(Step(step).value).observe(seconds)
             record_tts_usage(outcome.tts_usage)  # once per attempt: a resend is DUPLICATE
         elif finish.verdict is Verdict.STALE:
-            log.warning("ignored %s of %s attempt %d from %s: that attempt is not its to end",
-                        outcome.outcome.value, outcome.job_id, outcome.attempt, worker_id)
+            log.warning(
+                "ignored %s of %s attempt %d from %s: that attempt is not its to end",
+                outcome.outcome.value,
+                outcome.job_id,
+                outcome.attempt,
+                worker_id,
+            )
             self._broker.reject("stale_outcome")
         if finish.discard is not None:
             await self._discard(*finish.discard)
@@ -242,7 +251,7 @@ class JobStateService:
         if len(kept) < len(backlog):
             self._broker.reject("merged_progress", len(backlog) - len(kept))
         for start in range(0, len(kept), PROGRESS_BATCH_MAX):
-            stale = await self._lifecycle.record_progress(kept[start:start + PROGRESS_BATCH_MAX])
+            stale = await self._lifecycle.record_progress(kept[start : start + PROGRESS_BATCH_MAX])
             if stale:
                 # Normal after an outcome: its final progress was stored with it; PUB/SUB comes later.
                 self._broker.reject("stale_progress", stale)
@@ -252,8 +261,14 @@ class JobStateService:
         it offers (a worker offering as much or less then finds none either)."""
         found_nothing: list[frozenset[str]] = []
         while True:
-            worker = next(((worker_id, engines) for worker_id, engines in self._broker.idle_workers()
-                           if not any(engines <= empty for empty in found_nothing)), None)
+            worker = next(
+                (
+                    (worker_id, engines)
+                    for worker_id, engines in self._broker.idle_workers()
+                    if not any(engines <= empty for empty in found_nothing)
+                ),
+                None,
+            )
             if worker is None:
                 return
             worker_id, engines = worker
@@ -269,8 +284,12 @@ class JobStateService:
         owned = self._broker.owned_attempts()
         for job in await self._jobs.running():
             if RENDER_JOBS.has_expired(job, as_of):
-                if await self._lifecycle.fail_attempt(job.job_id, job.attempt, ErrorCode.TIMEOUT,
-                                                      "the render took longer than its deadline") is not None:
+                if (
+                    await self._lifecycle.fail_attempt(
+                        job.job_id, job.attempt, ErrorCode.TIMEOUT, "the render took longer than its deadline"
+                    )
+                    is not None
+                ):
                     # Its worker stays busy until it reports how it stopped.
                     self._broker.stop_render(job.job_id, job.attempt)
                     self._broker_wakes()

@@ -88,7 +88,7 @@ class WorkerRegistry:
         return True
 
     @staticmethod
-    def account(worker: Worker, running: RunningJob | None, renders_received: int) -> RunningJob | None | bool:
+    def account(worker: Worker, running: RunningJob | None, renders_received: int) -> RunningJob | bool | None:
         """The worker's own account of what it runs, from a message it sent after it received
         every Render it was sent, replaces the registry's; returns the attempt the registry
         believed in (None if none) when they differ, False when nothing changes. An account sent

@@ -15,8 +15,8 @@ so only the holder speaks one; another instance answers 503 naming why (see `pre
 
 import asyncio
 import logging
-from contextlib import aclosing
 from collections.abc import Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -89,9 +89,12 @@ class DispatcherRole:
 
     async def status(self) -> PoolStatus:
         if self._broker is not None:
-            return PoolStatus(dispatcher=True, renderers=self._broker.connected_workers,
-                              waiting_for_engine=dict(self._broker.waiting_for_engine),
-                              bus_rejected=dict(self._broker.rejected))
+            return PoolStatus(
+                dispatcher=True,
+                renderers=self._broker.connected_workers,
+                waiting_for_engine=dict(self._broker.waiting_for_engine),
+                bus_rejected=dict(self._broker.rejected),
+            )
         reported = await self._reported()
         if reported is None:
             return PoolStatus(dispatcher=False, renderers=0)  # no instance dispatches now
@@ -110,8 +113,11 @@ class DispatcherRole:
         and a round of polling for a few seconds of audio; a 503 that says why is the simpler
         honest answer, and a client (the console) asks again, usually reaching the dispatcher."""
         if self._broker is None:
-            raise VoiceUnavailable("this API instance is not the dispatcher, which alone talks to the renderers; "
-                                   "ask again (another instance may answer)", dispatcher=False)
+            raise VoiceUnavailable(
+                "this API instance is not the dispatcher, which alone talks to the renderers; "
+                "ask again (another instance may answer)",
+                dispatcher=False,
+            )
         return await self._broker.preview(request, engine, timeout)
 
     async def _reported(self) -> DispatcherStatusRow | None:
@@ -159,8 +165,12 @@ class DispatcherRole:
                 except zmq.ZMQError as error:
                     # Most likely its endpoints are taken; the lock goes with the connection, so
                     # another instance can dispatch meanwhile.
-                    log.error("cannot bind the bus at %s and %s: %s", self._settings.command_endpoint,
-                              self._settings.event_endpoint, error)
+                    log.error(
+                        "cannot bind the bus at %s and %s: %s",
+                        self._settings.command_endpoint,
+                        self._settings.event_endpoint,
+                        error,
+                    )
                 finally:
                     if self._broker is not None:
                         log.error("lost the dispatcher lock's connection; stopped dispatching so another instance can")
@@ -189,8 +199,13 @@ class DispatcherRole:
         reported_voices: list[VoiceInfo] | None = None
         while True:
             status = await self.status()
-            row = {"role": ROLE, "instance": self._settings.command_endpoint, "renderers": status.renderers,
-                   "waiting_for_engine": status.waiting_for_engine, "reported_at": utc_now()}
+            row = {
+                "role": ROLE,
+                "instance": self._settings.command_endpoint,
+                "renderers": status.renderers,
+                "waiting_for_engine": status.waiting_for_engine,
+                "reported_at": utc_now(),
+            }
             # The catalog (some kilobytes) only when it changed, not every second.
             voices = await self.voices()
             if voices != reported_voices:

@@ -17,16 +17,25 @@ from services.api.settings import Settings
 from services.api.timestamps import iso_utc
 
 
-
 class RenderJobController(Controller):
     path = "/videos/{video_id:str}"
     tags = ["render-jobs"]
     guards = [requires(Role.VIEWER)]
 
-    @post("/render-jobs", operation_id="createRenderJob", status_code=HTTP_202_ACCEPTED, guards=[requires(Role.EDITOR)],
-          responses={**WRITE_ERRORS, HTTP_200_OK: ResponseSpec(CreatedRenderJob, description="The video's active job")})
+    @post(
+        "/render-jobs",
+        operation_id="createRenderJob",
+        status_code=HTTP_202_ACCEPTED,
+        guards=[requires(Role.EDITOR)],
+        responses={**WRITE_ERRORS, HTTP_200_OK: ResponseSpec(CreatedRenderJob, description="The video's active job")},
+    )
     async def create_render_job(
-        self, lifecycle: JobLifecycle, dispatcher: DispatcherRole, subject: str, video_id: VideoId, data: CreateRenderJob,
+        self,
+        lifecycle: JobLifecycle,
+        dispatcher: DispatcherRole,
+        subject: str,
+        video_id: VideoId,
+        data: CreateRenderJob,
     ) -> Response[CreatedRenderJob]:
         """Start rendering an approved script: 202 with a new job, or 200 with the video's
         PENDING/RUNNING job (one active job per video, enforced by the database)."""
@@ -35,15 +44,24 @@ class RenderJobController(Controller):
             dispatcher.request_dispatch()
         message = "New job created and started" if created else f"Existing {job.status} job returned"
         body = CreatedRenderJob(
-            job_id=job.job_id, status=job.status, progress=job.progress, step=Step(job.step) if job.step is not None else None,
-            message=message, created=created,
+            job_id=job.job_id,
+            status=job.status,
+            progress=job.progress,
+            step=Step(job.step) if job.step is not None else None,
+            message=message,
+            created=created,
         )
         return Response(body, status_code=HTTP_202_ACCEPTED if created else HTTP_200_OK)
 
     @get("/render-jobs", operation_id="listRenderJobs", responses=READ_ERRORS)
     async def list_render_jobs(
-        self, jobs: JobStore, settings: Settings, video_id: VideoId, status: JobStatus | None = None,
-        limit: Limit = 20, offset: Offset = 0,
+        self,
+        jobs: JobStore,
+        settings: Settings,
+        video_id: VideoId,
+        status: JobStatus | None = None,
+        limit: Limit = 20,
+        offset: Offset = 0,
     ) -> RenderJobPage:
         """The video's jobs, newest first, optionally of one status."""
         rows, total, attempts = await jobs.page(video_id, status, limit, offset)
@@ -56,8 +74,13 @@ class RenderJobController(Controller):
         job, attempts = await jobs.get_with_attempts(video_id, job_id)
         return job_view(job, settings, attempts)
 
-    @post("/render-jobs/{job_id:str}/cancel", operation_id="cancelRenderJob", status_code=HTTP_200_OK,
-          guards=[requires(Role.EDITOR)], responses=WRITE_ERRORS)
+    @post(
+        "/render-jobs/{job_id:str}/cancel",
+        operation_id="cancelRenderJob",
+        status_code=HTTP_200_OK,
+        guards=[requires(Role.EDITOR)],
+        responses=WRITE_ERRORS,
+    )
     async def cancel_render_job(
         self, lifecycle: JobLifecycle, dispatcher: DispatcherRole, settings: Settings, video_id: VideoId, job_id: JobId
     ) -> RenderJob:
@@ -76,7 +99,15 @@ class RenderJobController(Controller):
             # A published job SUCCEEDED with its assets; one without them has none to name.
             return PublishedAssets(video_id=video_id, published=False)
         return PublishedAssets(
-            video_id=video_id, published=True, video_url=links.video_url, subtitle_url=links.subtitle_url,
-            vtt_url=links.vtt_url, thumbnail_url=links.thumbnail_url, duration_sec=links.duration_sec,
-            published_at=iso_utc(job.published_at), script_id=job.script_id, job_id=job.job_id, voice_used=job.voice_used,
+            video_id=video_id,
+            published=True,
+            video_url=links.video_url,
+            subtitle_url=links.subtitle_url,
+            vtt_url=links.vtt_url,
+            thumbnail_url=links.thumbnail_url,
+            duration_sec=links.duration_sec,
+            published_at=iso_utc(job.published_at),
+            script_id=job.script_id,
+            job_id=job.job_id,
+            voice_used=job.voice_used,
         )

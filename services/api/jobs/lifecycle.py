@@ -48,7 +48,10 @@ from services.api.webhooks.outbox import WebhookOutbox
 
 PENDING, RUNNING, SUCCEEDED, FAILED, CANCELED = JobStatus
 RENDER_JOBS = LeasedQueue(
-    JobRow, (JobRow.job_id,), owner=JobRow.worker_id, lease_until=JobRow.deadline_at,
+    JobRow,
+    (JobRow.job_id,),
+    owner=JobRow.worker_id,
+    lease_until=JobRow.deadline_at,
     due=lambda now: and_(JobRow.status == PENDING, or_(JobRow.not_before.is_(None), JobRow.not_before <= now)),
     order=(JobRow.created_at,),
 )
@@ -114,8 +117,14 @@ class _Changes:
 
 class JobLifecycle:
     def __init__(
-        self, db: Database, announce: Announce, *, max_attempts: int, attempt_timeout: AttemptTimeout,
-        outbox: WebhookOutbox | None = None, voice_aliases: dict[str, str] | None = None,
+        self,
+        db: Database,
+        announce: Announce,
+        *,
+        max_attempts: int,
+        attempt_timeout: AttemptTimeout,
+        outbox: WebhookOutbox | None = None,
+        voice_aliases: dict[str, str] | None = None,
     ) -> None:
         self._db = db
         self._announce = announce
@@ -135,15 +144,27 @@ class JobLifecycle:
         async with self._db.writer.begin() as connection:
             script = (await connection.execute(sql.SCRIPT_TO_RENDER, {"video_id": video_id, "script_id": script_id})).first()
             if script is None:
-                raise ScriptNotFound(f"Script {script_id!r} of video {video_id!r} does not exist.", video_id=video_id,
-                                     script_id=script_id)
+                raise ScriptNotFound(
+                    f"Script {script_id!r} of video {video_id!r} does not exist.", video_id=video_id, script_id=script_id
+                )
             if script.status != ScriptStatus.APPROVED.value:
                 raise ScriptNotApproved("Only an APPROVED script can be rendered.", video_id=video_id, script_id=script_id)
             fields = msgspec.json.decode(script.body, type=_JobFields)
             job = JobRow(
-                job_id=f"job-{uuid4()}", video_id=video_id, script_id=script_id, status=PENDING, step=None,
-                progress=0, message="Queued", attempt=0, max_attempts=self._max_attempts, last_seq=1,
-                renderer_seq=0, created_by=created_by, created_at=now, updated_at=now,
+                job_id=f"job-{uuid4()}",
+                video_id=video_id,
+                script_id=script_id,
+                status=PENDING,
+                step=None,
+                progress=0,
+                message="Queued",
+                attempt=0,
+                max_attempts=self._max_attempts,
+                last_seq=1,
+                renderer_seq=0,
+                created_by=created_by,
+                created_at=now,
+                updated_at=now,
                 engine=required_engine(fields.voice, self._voice_aliases),
             )
             while not await connection.scalar(sql.INSERT_UNLESS_ACTIVE[self._db.dialect], columns_of(job)):
@@ -179,8 +200,9 @@ class JobLifecycle:
             if worker is not None and not await _end_attempt(session, job_id, job.attempt, Outcome.CANCELED, confirmed=False):
                 # The attempt's outcome was recorded first, in another transaction: it stands.
                 raise JobNotCancelable(f"Job {job_id} is already ending.", job_id=job_id, status=job.status)
-            canceled = await self._move(changes, job_id, JobStatus(job.status), CANCELED, job.attempt,
-                                        {"finished_at": utc_now()}, "Canceled")
+            canceled = await self._move(
+                changes, job_id, JobStatus(job.status), CANCELED, job.attempt, {"finished_at": utc_now()}, "Canceled"
+            )
             if worker is not None:
                 await wake_dispatcher(session, self._db.dialect)  # only the dispatcher can tell its worker
             assert canceled is not None  # the row is locked in a state that may be canceled
@@ -204,9 +226,19 @@ class JobLifecycle:
             lexicon = decode_entries(await session.scalar(sql.JOB_LEXICON, {"job_id": job.job_id}))
             attempt = job.attempt + 1
             claimed = await self._move(
-                changes, job.job_id, PENDING, RUNNING, job.attempt,
-                {"attempt": attempt, "worker_id": worker_id, "renderer_seq": 0, "started_at": job.started_at or now,
-                 "not_before": None, "deadline_at": now + timedelta(seconds=self._attempt_timeout(script))},
+                changes,
+                job.job_id,
+                PENDING,
+                RUNNING,
+                job.attempt,
+                {
+                    "attempt": attempt,
+                    "worker_id": worker_id,
+                    "renderer_seq": 0,
+                    "started_at": job.started_at or now,
+                    "not_before": None,
+                    "deadline_at": now + timedelta(seconds=self._attempt_timeout(script)),
+                },
                 f"Attempt {attempt}/{job.max_attempts} started",
             )
             session.add(AttemptRow(job_id=job.job_id, attempt=attempt, worker_id=worker_id, started_at=now))
@@ -218,11 +250,13 @@ class JobLifecycle:
         or refused). The attempt never started, so it is unwritten rather than failed: the
         attempt count and the attempts list say how often a job really ran."""
         async with self._changes() as changes:
-            given_back = await self._move(changes, job_id, RUNNING, PENDING, attempt,
-                                          {"attempt": attempt - 1, "worker_id": None}, "Queued")
+            given_back = await self._move(
+                changes, job_id, RUNNING, PENDING, attempt, {"attempt": attempt - 1, "worker_id": None}, "Queued"
+            )
             if given_back is not None:
-                await changes.session.execute(delete(AttemptRow).where(AttemptRow.job_id == job_id,
-                                                                       AttemptRow.attempt == attempt))
+                await changes.session.execute(
+                    delete(AttemptRow).where(AttemptRow.job_id == job_id, AttemptRow.attempt == attempt)
+                )
             return given_back is not None
 
     async def record_progress(self, reports: list[Progress]) -> int:
@@ -243,18 +277,32 @@ class JobLifecycle:
         async with self._changes() as changes:
             session = changes.session
             await _lock_job(session, result.job_id)
-            if not await _end_attempt(session, result.job_id, result.attempt, result.outcome, result.error_code,
-                                      error_message, worker_id=worker_id):
+            if not await _end_attempt(
+                session, result.job_id, result.attempt, result.outcome, result.error_code, error_message, worker_id=worker_id
+            ):
                 return await self._already_ended(session, result, worker_id)
             await self._progress(changes, result.final_progress)
             if result.outcome is Outcome.SUCCEEDED:
                 job = await self._succeed(changes, result)
             elif result.outcome is Outcome.CANCELED:  # it stopped on its own: a cancel would have ended it first
-                job = await self._move(changes, result.job_id, RUNNING, CANCELED, result.attempt,
-                                       {"finished_at": utc_now()}, "Canceled by the renderer")
+                job = await self._move(
+                    changes,
+                    result.job_id,
+                    RUNNING,
+                    CANCELED,
+                    result.attempt,
+                    {"finished_at": utc_now()},
+                    "Canceled by the renderer",
+                )
             else:
-                job = await self._fail(changes, result.job_id, result.attempt, result.error_code or ErrorCode.RENDER_FAILED,
-                                       error_message or "Render failed", retryable=result.retryable)
+                job = await self._fail(
+                    changes,
+                    result.job_id,
+                    result.attempt,
+                    result.error_code or ErrorCode.RENDER_FAILED,
+                    error_message or "Render failed",
+                    retryable=result.retryable,
+                )
             return Finish(Verdict.APPLIED, job)
 
     async def fail_attempt(self, job_id: str, attempt: int, error_code: ErrorCode, reason: str) -> JobRow | None:
@@ -272,8 +320,13 @@ class JobLifecycle:
         """PENDING → PENDING: jobs whose engine no connected worker offers say so in their
         message (once, as an event). Returns how many jobs wait, by engine."""
         async with self._db.read_session() as session:
-            rows = (await session.execute(select(JobRow.job_id, JobRow.engine, JobRow.message).where(
-                JobRow.status == PENDING, JobRow.engine.is_not(None), JobRow.engine.not_in(list(offered))))).all()
+            rows = (
+                await session.execute(
+                    select(JobRow.job_id, JobRow.engine, JobRow.message).where(
+                        JobRow.status == PENDING, JobRow.engine.is_not(None), JobRow.engine.not_in(list(offered))
+                    )
+                )
+            ).all()
         waiting: dict[str, int] = defaultdict(int)
         to_note = []
         for job_id, engine, message in rows:
@@ -300,8 +353,15 @@ class JobLifecycle:
                 self._announce(transition)
 
     async def _move(
-        self, changes: _Changes, job_id: str, before: JobStatus, after: JobStatus, attempt: int | None,
-        values: dict[str, Any], message: str, assets: dict[str, Any] | None = None,
+        self,
+        changes: _Changes,
+        job_id: str,
+        before: JobStatus,
+        after: JobStatus,
+        attempt: int | None,
+        values: dict[str, Any],
+        message: str,
+        assets: dict[str, Any] | None = None,
     ) -> JobRow | None:
         """The one guarded UPDATE: the job moves from `before` (at `attempt`, unless None) to
         `after` only if it is still there, and its event is stored with it."""
@@ -334,10 +394,15 @@ class JobLifecycle:
         the same as `_move`'s, checked on the locked rows."""
         if not reports:
             return 0
-        jobs = {job.job_id: job for job in await changes.session.scalars(
-            select(JobRow).where(JobRow.job_id.in_(sorted({report.job_id for report in reports})), JobRow.status == RUNNING)
-            .with_for_update(key_share=True).execution_options(populate_existing=True)
-        )}
+        jobs = {
+            job.job_id: job
+            for job in await changes.session.scalars(
+                select(JobRow)
+                .where(JobRow.job_id.in_(sorted({report.job_id for report in reports})), JobRow.status == RUNNING)
+                .with_for_update(key_share=True)
+                .execution_options(populate_existing=True)
+            )
+        }
         now, applied = utc_now(), []
         for report in sorted(reports, key=lambda p: p.seq):
             job = jobs.get(report.job_id)
@@ -354,24 +419,49 @@ class JobLifecycle:
         return len(applied)
 
     async def _fail(
-        self, changes: _Changes, job_id: str, attempt: int, error_code: ErrorCode, reason: str, *, retryable: bool,
+        self,
+        changes: _Changes,
+        job_id: str,
+        attempt: int,
+        error_code: ErrorCode,
+        reason: str,
+        *,
+        retryable: bool,
     ) -> JobRow | None:
         job = await changes.session.get(JobRow, job_id)
         values = {"error_code": error_code.value, "error_message": reason}
         if job is not None and retryable and attempt < job.max_attempts:
             delay = backoff_delay(attempt)
-            return await self._move(changes, job_id, RUNNING, PENDING, attempt,
-                                    {**values, "worker_id": None, "not_before": utc_now() + timedelta(seconds=delay)},
-                                    f"Attempt {attempt} failed ({error_code.value}); retrying in {delay:.1f} s")
+            return await self._move(
+                changes,
+                job_id,
+                RUNNING,
+                PENDING,
+                attempt,
+                {**values, "worker_id": None, "not_before": utc_now() + timedelta(seconds=delay)},
+                f"Attempt {attempt} failed ({error_code.value}); retrying in {delay:.1f} s",
+            )
         return await self._move(changes, job_id, RUNNING, FAILED, attempt, {**values, "finished_at": utc_now()}, reason)
 
     async def _succeed(self, changes: _Changes, result: JobFinished) -> JobRow | None:
         assets = msgspec.to_builtins(result.assets)
         job = await self._move(
-            changes, result.job_id, RUNNING, SUCCEEDED, result.attempt,
-            {"step": Step.PUBLISH_ASSETS.value, "progress": 100, "assets": assets, "error_code": None,
-             "error_message": None, "finished_at": utc_now(), "voice_used": voice_used_by(result)},
-            "Render finished", assets=assets,
+            changes,
+            result.job_id,
+            RUNNING,
+            SUCCEEDED,
+            result.attempt,
+            {
+                "step": Step.PUBLISH_ASSETS.value,
+                "progress": 100,
+                "assets": assets,
+                "error_code": None,
+                "error_message": None,
+                "finished_at": utc_now(),
+                "voice_used": voice_used_by(result),
+            },
+            "Render finished",
+            assets=assets,
         )
         if job is not None:
             await _publish(changes.session, job)
@@ -394,8 +484,15 @@ class JobLifecycle:
 
 
 async def _end_attempt(
-    session: AsyncSession, job_id: str, attempt: int, outcome: Outcome, error_code: ErrorCode | None = None,
-    error_message: str | None = None, *, worker_id: str | None = None, confirmed: bool = True,
+    session: AsyncSession,
+    job_id: str,
+    attempt: int,
+    outcome: Outcome,
+    error_code: ErrorCode | None = None,
+    error_message: str | None = None,
+    *,
+    worker_id: str | None = None,
+    confirmed: bool = True,
 ) -> bool:
     """Open → ended, if the attempt has no outcome yet (and runs on `worker_id`, if given):
     where an attempt's outcome is decided. Whoever's UPDATE matches wins; every other comes too
@@ -404,9 +501,14 @@ async def _end_attempt(
     if worker_id is not None:
         conditions.append(AttemptRow.worker_id == worker_id)
     result = await session.execute(
-        update(AttemptRow).where(*conditions)
-        .values(outcome=outcome.value, error_code=error_code.value if error_code else None, error_message=error_message,
-                finished_at=utc_now() if confirmed else None)
+        update(AttemptRow)
+        .where(*conditions)
+        .values(
+            outcome=outcome.value,
+            error_code=error_code.value if error_code else None,
+            error_message=error_message,
+            finished_at=utc_now() if confirmed else None,
+        )
     )
     return cast(CursorResult[Any], result).rowcount == 1
 
@@ -415,8 +517,12 @@ async def _confirm_cancel(session: AsyncSession, job_id: str, attempt: int) -> b
     """Canceled, unconfirmed → confirmed: the attempt's worker stopped, or is gone."""
     result = await session.execute(
         update(AttemptRow)
-        .where(AttemptRow.job_id == job_id, AttemptRow.attempt == attempt,
-               AttemptRow.outcome == Outcome.CANCELED.value, AttemptRow.finished_at.is_(None))
+        .where(
+            AttemptRow.job_id == job_id,
+            AttemptRow.attempt == attempt,
+            AttemptRow.outcome == Outcome.CANCELED.value,
+            AttemptRow.finished_at.is_(None),
+        )
         .values(finished_at=utc_now())
     )
     return cast(CursorResult[Any], result).rowcount == 1
@@ -443,9 +549,16 @@ async def _publish(session: AsyncSession, job: JobRow) -> None:
 def event_of(job: JobRow, now: Any, assets: dict[str, Any] | None = None) -> JobEventRow:
     """The event announcing the job as it is now: its last_seq, status and message."""
     return JobEventRow(
-        job_id=job.job_id, seq=job.last_seq, video_id=job.video_id, status=job.status, step=job.step,
-        progress=job.progress, message=job.message, error_code=job.error_code if job.status != RUNNING else None,
-        assets=assets, created_at=now,
+        job_id=job.job_id,
+        seq=job.last_seq,
+        video_id=job.video_id,
+        status=job.status,
+        step=job.step,
+        progress=job.progress,
+        message=job.message,
+        error_code=job.error_code if job.status != RUNNING else None,
+        assets=assets,
+        created_at=now,
     )
 
 
@@ -455,5 +568,7 @@ def voice_used_by(result: JobFinished) -> str | None:
 
 
 def waiting_message(engine: str, offered: set[str]) -> str:
-    return (f"Waiting for a renderer that offers the {engine} TTS engine "
-            f"(connected renderers offer: {', '.join(sorted(offered)) or 'none'})")
+    return (
+        f"Waiting for a renderer that offers the {engine} TTS engine "
+        f"(connected renderers offer: {', '.join(sorted(offered)) or 'none'})"
+    )

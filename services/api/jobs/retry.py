@@ -22,8 +22,9 @@ def attempt_timeout(settings: Settings) -> Callable[[Script], float]:
     def seconds(script: Script) -> float:
         moving = sum(len(scene.narration) for scene in script.scenes if scene.slide.motion != "none")
         still = sum(len(scene.narration) for scene in script.scenes) - moving
-        return render_timeout(still, moving, settings.render_fps, settings.render_timeout_base_sec,
-                              settings.render_timeout_per_char_sec)
+        return render_timeout(
+            still, moving, settings.render_fps, settings.render_timeout_base_sec, settings.render_timeout_per_char_sec
+        )
 
     return seconds
 

@@ -8,7 +8,6 @@ from libs.contracts.codes import ErrorCode, JobStatus, Step
 from services.api.params import ResourceId
 
 
-
 class CreateRenderJob(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     script_id: ResourceId
 

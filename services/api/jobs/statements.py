@@ -5,31 +5,55 @@ from sqlalchemy import Insert, bindparam, func, insert, select
 
 from libs.contracts.codes import JobStatus
 from services.api.db.inserts import insert_into
-from services.api.db.models import ACTIVE_JOB, AttemptRow, JobEventRow, JobLexiconRow, JobRow, PublishedRow, ScriptRow, VideoLexiconRow
+from services.api.db.models import (
+    ACTIVE_JOB,
+    AttemptRow,
+    JobEventRow,
+    JobLexiconRow,
+    JobRow,
+    PublishedRow,
+    ScriptRow,
+    VideoLexiconRow,
+)
 
 _JOBS, _ATTEMPTS, _PUBLISHED = JobRow.__table__, AttemptRow.__table__, PublishedRow.__table__
 
-ACTIVE_JOB_OF_VIDEO = select(_JOBS).where(_JOBS.c.video_id == bindparam("video_id"),
-                                          _JOBS.c.status.in_((JobStatus.PENDING, JobStatus.RUNNING)))
+ACTIVE_JOB_OF_VIDEO = select(_JOBS).where(
+    _JOBS.c.video_id == bindparam("video_id"), _JOBS.c.status.in_((JobStatus.PENDING, JobStatus.RUNNING))
+)
 JOB_OF_VIDEO = select(_JOBS).where(_JOBS.c.job_id == bindparam("job_id"), _JOBS.c.video_id == bindparam("video_id"))
-ATTEMPTS_OF_JOBS = (select(_ATTEMPTS).where(_ATTEMPTS.c.job_id.in_(bindparam("job_ids", expanding=True)))
-                    .order_by(_ATTEMPTS.c.job_id, _ATTEMPTS.c.attempt))
+ATTEMPTS_OF_JOBS = (
+    select(_ATTEMPTS)
+    .where(_ATTEMPTS.c.job_id.in_(bindparam("job_ids", expanding=True)))
+    .order_by(_ATTEMPTS.c.job_id, _ATTEMPTS.c.attempt)
+)
 _VIDEO_JOBS = (_JOBS.c.video_id == bindparam("video_id"), _JOBS.c.status.in_(bindparam("statuses", expanding=True)))
 JOB_COUNT = select(func.count()).select_from(_JOBS).where(*_VIDEO_JOBS)
-JOB_PAGE = (select(_JOBS).where(*_VIDEO_JOBS).order_by(_JOBS.c.created_at.desc(), _JOBS.c.job_id.desc())
-            .limit(bindparam("limit")).offset(bindparam("offset")))
-SCRIPT_TO_RENDER = (select(ScriptRow.status, ScriptRow.body, VideoLexiconRow.entries.label("video_lexicon"))
-                    .outerjoin(VideoLexiconRow, VideoLexiconRow.video_id == ScriptRow.video_id)
-                    .where(ScriptRow.video_id == bindparam("video_id"), ScriptRow.script_id == bindparam("script_id")))
+JOB_PAGE = (
+    select(_JOBS)
+    .where(*_VIDEO_JOBS)
+    .order_by(_JOBS.c.created_at.desc(), _JOBS.c.job_id.desc())
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+)
+SCRIPT_TO_RENDER = (
+    select(ScriptRow.status, ScriptRow.body, VideoLexiconRow.entries.label("video_lexicon"))
+    .outerjoin(VideoLexiconRow, VideoLexiconRow.video_id == ScriptRow.video_id)
+    .where(ScriptRow.video_id == bindparam("video_id"), ScriptRow.script_id == bindparam("script_id"))
+)
 """The script and, in the same read, its video's lexicon (None without one)."""
 JOB_LEXICON = select(JobLexiconRow.entries).where(JobLexiconRow.job_id == bindparam("job_id"))
 INSERT_JOB_LEXICON = insert(JobLexiconRow)
-PUBLISHED_JOB = (select(_JOBS, _PUBLISHED.c.published_at).join(_PUBLISHED, _PUBLISHED.c.job_id == _JOBS.c.job_id)
-                 .where(_PUBLISHED.c.video_id == bindparam("video_id")))
+PUBLISHED_JOB = (
+    select(_JOBS, _PUBLISHED.c.published_at)
+    .join(_PUBLISHED, _PUBLISHED.c.job_id == _JOBS.c.job_id)
+    .where(_PUBLISHED.c.video_id == bindparam("video_id"))
+)
 INSERT_EVENT = insert(JobEventRow)
 
 INSERT_UNLESS_ACTIVE: dict[str, Insert] = {
-    dialect: insert_into(dialect, _JOBS).on_conflict_do_nothing(index_elements=["video_id"], index_where=ACTIVE_JOB)
+    dialect: insert_into(dialect, _JOBS)
+    .on_conflict_do_nothing(index_elements=["video_id"], index_where=ACTIVE_JOB)
     .returning(_JOBS.c.job_id)
     for dialect in ("sqlite", "postgresql")
 }

@@ -30,7 +30,11 @@ class JobStore:
         return job, list(attempts)
 
     async def page(
-        self, video_id: str, status: JobStatus | None, limit: int, offset: int,
+        self,
+        video_id: str,
+        status: JobStatus | None,
+        limit: int,
+        offset: int,
     ) -> tuple[list[Row[Any]], int, dict[str, list[Row[Any]]]]:
         """One page of the video's jobs, newest first, with the total and each job's attempts."""
         statuses = [status] if status is not None else list(JobStatus)
@@ -62,8 +66,11 @@ class JobStore:
 
     async def events_after(self, job_id: str, seq: int) -> list[JobEventRow]:
         async with self._db.read_session() as session:
-            return list(await session.scalars(
-                select(JobEventRow).where(JobEventRow.job_id == job_id, JobEventRow.seq > seq).order_by(JobEventRow.seq)))
+            return list(
+                await session.scalars(
+                    select(JobEventRow).where(JobEventRow.job_id == job_id, JobEventRow.seq > seq).order_by(JobEventRow.seq)
+                )
+            )
 
     # --- what the dispatcher's clock looks for ---------------------------------------------
 
@@ -75,8 +82,11 @@ class JobStore:
         """(job_id, attempt) canceled by a request whose worker has not said it stopped. The
         dispatcher tells those workers, whichever API instance took the request."""
         async with self._db.read_session() as session:
-            rows = await session.execute(select(AttemptRow.job_id, AttemptRow.attempt).where(
-                AttemptRow.outcome == Outcome.CANCELED.value, AttemptRow.finished_at.is_(None)))
+            rows = await session.execute(
+                select(AttemptRow.job_id, AttemptRow.attempt).where(
+                    AttemptRow.outcome == Outcome.CANCELED.value, AttemptRow.finished_at.is_(None)
+                )
+            )
             return {(job_id, attempt) for job_id, attempt in rows}
 
     async def next_retry_at(self) -> datetime | None:

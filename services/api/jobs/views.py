@@ -108,8 +108,12 @@ def asset_links(settings: Settings, video_id: str, job_id: str, rendered: dict[s
 
 def attempt_view(row: AttemptColumns) -> Attempt:
     return Attempt(
-        attempt=row.attempt, worker_id=row.worker_id, started_at=iso_utc(row.started_at),
-        finished_at=iso_utc(row.finished_at), outcome=row.outcome, error_code=_error_code(row.error_code),
+        attempt=row.attempt,
+        worker_id=row.worker_id,
+        started_at=iso_utc(row.started_at),
+        finished_at=iso_utc(row.finished_at),
+        outcome=row.outcome,
+        error_code=_error_code(row.error_code),
         error_message=row.error_message,
     )
 

@@ -25,8 +25,13 @@ class LexiconController(Controller):
         row = await stored_lexicon(db, video_id)
         return VideoLexicon(video_id=video_id, entries=[]) if row is None else lexicon_view(row)
 
-    @put("/", operation_id="putLexicon", status_code=HTTP_200_OK, guards=[requires(Role.EDITOR)],
-         responses=error_responses(401, 403, 404, 413, 422, 429))
+    @put(
+        "/",
+        operation_id="putLexicon",
+        status_code=HTTP_200_OK,
+        guards=[requires(Role.EDITOR)],
+        responses=error_responses(401, 403, 404, 413, 422, 429),
+    )
     async def put_lexicon(self, db: Database, subject: str, video_id: VideoId, data: LexiconBody) -> VideoLexicon:
         """Replace the video's lexicon with `entries` (an empty list clears it). Whole words,
         longest term first; a script's own `lexicon` wins over these. Jobs already created keep
@@ -36,5 +41,6 @@ class LexiconController(Controller):
 
 def lexicon_view(row: VideoLexiconRow | Row) -> VideoLexicon:
     """The stored lexicon as returned: what was stored, read back."""
-    return VideoLexicon(video_id=row.video_id, entries=decode_entries(row.entries), updated_at=iso_utc(row.updated_at),
-                        updated_by=row.updated_by)
+    return VideoLexicon(
+        video_id=row.video_id, entries=decode_entries(row.entries), updated_at=iso_utc(row.updated_at), updated_by=row.updated_by
+    )

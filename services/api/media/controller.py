@@ -27,20 +27,28 @@ class MediaController(Controller):
     tags = ["media"]
     guards = [requires(Role.VIEWER)]
 
-    @post("/", operation_id="uploadMedia", status_code=HTTP_201_CREATED, guards=[requires(Role.EDITOR)], responses={
-        **error_responses(401, 403, 413, 415, 422, 429, 503),
-        HTTP_200_OK: ResponseSpec(MediaView, description="The video already has these bytes"),
-    })
-    async def upload_media(self, request: Request, media: MediaStore, settings: Settings, subject: str,
-                           video_id: VideoId) -> Response[MediaView]:
+    @post(
+        "/",
+        operation_id="uploadMedia",
+        status_code=HTTP_201_CREATED,
+        guards=[requires(Role.EDITOR)],
+        responses={
+            **error_responses(401, 403, 413, 415, 422, 429, 503),
+            HTTP_200_OK: ResponseSpec(MediaView, description="The video already has these bytes"),
+        },
+    )
+    async def upload_media(
+        self, request: Request, media: MediaStore, settings: Settings, subject: str, video_id: VideoId
+    ) -> Response[MediaView]:
         """Store an image (PNG, JPEG or WebP, told by its bytes): the body itself, or a
         multipart/form-data field `file`. At most MEDIA_MAX_BYTES (25 MiB), MEDIA_MAX_PIXELS
         (50,000,000) and MEDIA_MAX_SIDE_PX (12,000 px a side) by default; EXIF orientation is
         applied and metadata (GPS included) stripped. 201 when new, 200 with the same media when
         the video already has these bytes."""
         data = await uploaded_bytes(request)
-        limits = MediaLimits(max_bytes=settings.media_max_bytes, max_pixels=settings.media_max_pixels,
-                             max_side_px=settings.media_max_side_px)
+        limits = MediaLimits(
+            max_bytes=settings.media_max_bytes, max_pixels=settings.media_max_pixels, max_side_px=settings.media_max_side_px
+        )
         # Decoding a large picture takes a good part of a second: not on the event loop.
         image = await asyncio.to_thread(intake, data, limits)
         row, created = await media.add(video_id, image, subject)
@@ -57,17 +65,33 @@ class MediaController(Controller):
         """One image's metadata."""
         return media_view(await media.get(video_id, media_id))
 
-    @get("/{media_id:str}/content", operation_id="getMediaContent", responses={
-        **READ_ERRORS, HTTP_200_OK: ResponseSpec(bytes, description="The stored image", media_type="image/*"),
-    })
+    @get(
+        "/{media_id:str}/content",
+        operation_id="getMediaContent",
+        responses={
+            **READ_ERRORS,
+            HTTP_200_OK: ResponseSpec(bytes, description="The stored image", media_type="image/*"),
+        },
+    )
     async def get_media_content(self, media: MediaStore, video_id: VideoId, media_id: MediaIdParam) -> Stream:
         """The stored image itself (re-encoded as uploaded: image/png or image/jpeg)."""
         row = await media.get(video_id, media_id)
-        return Stream(media.read(video_id, row), media_type=row.content_type, headers={
-            "content-length": str(row.bytes), "cache-control": CONTENT_CACHING, "etag": f'"{row.media_id}"'})
+        return Stream(
+            media.read(video_id, row),
+            media_type=row.content_type,
+            headers={"content-length": str(row.bytes), "cache-control": CONTENT_CACHING, "etag": f'"{row.media_id}"'},
+        )
 
 
 def media_view(row: MediaRow) -> MediaView:
-    return MediaView(video_id=row.video_id, media_id=row.media_id, sha256=row.sha256, content_type=row.content_type,
-                     width=row.width, height=row.height, bytes=row.bytes, created_by=row.created_by,
-                     created_at=iso_utc(row.created_at))
+    return MediaView(
+        video_id=row.video_id,
+        media_id=row.media_id,
+        sha256=row.sha256,
+        content_type=row.content_type,
+        width=row.width,
+        height=row.height,
+        bytes=row.bytes,
+        created_by=row.created_by,
+        created_at=iso_utc(row.created_at),
+    )

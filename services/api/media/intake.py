@@ -87,16 +87,13 @@ def intake(data: bytes, limits: MediaLimits) -> StoredImage:
     frames: int = getattr(image, "n_frames", 1)
     if image_format in _ANIMATABLE and frames > 1:
         raise MediaInvalid(
-            f"The {name} image is animated ({frames} frames); "
-            "animated images are not supported: upload a single frame.",
+            f"The {name} image is animated ({frames} frames); animated images are not supported: upload a single frame.",
             frames=frames,
         )
     try:
         image.load()
     except _DECODE_ERRORS as error:
-        raise MediaInvalid(
-            f"The {name} image is truncated or corrupt and cannot be decoded.", decoder=str(error)
-        ) from error
+        raise MediaInvalid(f"The {name} image is truncated or corrupt and cannot be decoded.", decoder=str(error)) from error
     # The size the viewer sees: a phone photo is often stored sideways with an Orientation tag.
     # In place: an upright image (most) is then not copied, and 50 MP of RGBA is 200 MB.
     ImageOps.exif_transpose(image, in_place=True)
@@ -164,9 +161,7 @@ def _open(data: bytes, image_format: str, name: str, limits: MediaLimits) -> Ima
 def _check_size(width: int, height: int, limits: MediaLimits) -> None:
     detail = {"width": width, "height": height, "max_pixels": limits.max_pixels, "max_side_px": limits.max_side_px}
     if max(width, height) > limits.max_side_px:
-        raise MediaTooLarge(
-            f"The image is {width:,}×{height:,} px; a side may be at most {limits.max_side_px:,} px.", **detail
-        )
+        raise MediaTooLarge(f"The image is {width:,}×{height:,} px; a side may be at most {limits.max_side_px:,} px.", **detail)
     if width * height > limits.max_pixels:
         raise MediaTooLarge(
             f"The image is {width:,}×{height:,} px ({width * height:,} pixels); "

@@ -30,13 +30,23 @@ class MediaStore:
             await asyncio.to_thread(self._publish, media_key(video_id, image.media_id), image.data)
         except StorageError as error:
             raise AssetStoreUnavailable("The asset store did not answer; try again later") from error
-        row = MediaRow(video_id=video_id, media_id=image.media_id, sha256=image.sha256, content_type=image.content_type,
-                       width=image.width, height=image.height, bytes=len(image.data), created_by=created_by,
-                       created_at=utc_now())
+        row = MediaRow(
+            video_id=video_id,
+            media_id=image.media_id,
+            sha256=image.sha256,
+            content_type=image.content_type,
+            width=image.width,
+            height=image.height,
+            bytes=len(image.data),
+            created_by=created_by,
+            created_at=utc_now(),
+        )
         async with self._db.write_session() as session, session.begin():
-            inserted = await session.scalar(insert_of(self._db.dialect, row)
-                                            .on_conflict_do_nothing(index_elements=["video_id", "media_id"])
-                                            .returning(MediaRow.media_id))
+            inserted = await session.scalar(
+                insert_of(self._db.dialect, row)
+                .on_conflict_do_nothing(index_elements=["video_id", "media_id"])
+                .returning(MediaRow.media_id)
+            )
         if inserted is None:  # the same bytes, uploaded at the same moment: theirs stands
             return await self.get(video_id, image.media_id), False
         return row, True
@@ -49,8 +59,9 @@ class MediaStore:
 
     async def page(self, video_id: str, limit: int, offset: int) -> tuple[list[MediaRow], int]:
         async with self._db.read_session() as session:
-            return await page_of(session, MediaRow, MediaRow.video_id == video_id,
-                                 (MediaRow.created_at.desc(), MediaRow.media_id), limit, offset)
+            return await page_of(
+                session, MediaRow, MediaRow.video_id == video_id, (MediaRow.created_at.desc(), MediaRow.media_id), limit, offset
+            )
 
     def read(self, video_id: str, row: MediaRow):
         """The stored image's bytes, in chunks."""
@@ -68,4 +79,3 @@ class MediaStore:
         except BaseException:
             self._store.discard(staging)
             raise
-

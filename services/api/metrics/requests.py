@@ -59,6 +59,9 @@ def http_metrics() -> PrometheusConfig:
     """Per route template, not per URL (ids would explode the label space); WebSockets are
     counted by their own gauge instead."""
     return PrometheusConfig(
-        app_name=APP_NAME, prefix="slidereel_http", group_path=True, scopes={ScopeType.HTTP},
+        app_name=APP_NAME,
+        prefix="slidereel_http",
+        group_path=True,
+        scopes={ScopeType.HTTP},
         middleware_class=CachedLabelsPrometheusMiddleware,
     )

@@ -34,10 +34,15 @@ class HealthController(Controller):
         """The process is alive."""
         return {"status": "ok"}
 
-    @get("/readyz", operation_id="readyz", responses={
-        HTTP_503_SERVICE_UNAVAILABLE: ResponseSpec(data_container=Readiness,
-                                                   description="No database, no asset store or no renderer"),
-    })
+    @get(
+        "/readyz",
+        operation_id="readyz",
+        responses={
+            HTTP_503_SERVICE_UNAVAILABLE: ResponseSpec(
+                data_container=Readiness, description="No database, no asset store or no renderer"
+            ),
+        },
+    )
     async def readyz(self, db: Database, dispatcher: DispatcherRole, store: AssetStore) -> Response[Readiness]:
         """The database and the asset store answer, and at least one renderer worker is connected."""
         try:
@@ -53,7 +58,13 @@ class HealthController(Controller):
             store_ok = False
         pool = await dispatcher.status()
         ready = database_ok and store_ok and pool.renderers > 0
-        body = Readiness(status="ready" if ready else "not ready", database=database_ok, store=store_ok,
-                         renderers=pool.renderers, dispatcher=pool.dispatcher, bus_rejected=pool.bus_rejected,
-                         waiting_for_engine=pool.waiting_for_engine)
+        body = Readiness(
+            status="ready" if ready else "not ready",
+            database=database_ok,
+            store=store_ok,
+            renderers=pool.renderers,
+            dispatcher=pool.dispatcher,
+            bus_rejected=pool.bus_rejected,
+            waiting_for_engine=pool.waiting_for_engine,
+        )
         return Response(body, status_code=HTTP_200_OK if ready else HTTP_503_SERVICE_UNAVAILABLE)

@@ -57,9 +57,11 @@ async def expire_media(db: Database, store: AssetStore, ttl: timedelta) -> list[
     async with db.write_session() as session, session.begin():
         # Locked first: a script saved meanwhile naming one of them (scripts/store.py reads
         # them FOR KEY SHARE) waits for this transaction, and then finds the image gone.
-        old = (await session.execute(
-            select(MediaRow.video_id, MediaRow.media_id).where(MediaRow.created_at < cutoff).with_for_update()
-        )).all()
+        old = (
+            await session.execute(
+                select(MediaRow.video_id, MediaRow.media_id).where(MediaRow.created_at < cutoff).with_for_update()
+            )
+        ).all()
         if not old:
             return []
         named: set[tuple[str, str]] = set()
@@ -67,8 +69,11 @@ async def expire_media(db: Database, store: AssetStore, ttl: timedelta) -> list[
             named |= {(script.video_id, scene.slide.image) for scene in decode_script(script).scenes if scene.slide.image}
         expired = [(video_id, media_id) for video_id, media_id in old if (video_id, media_id) not in named]
         if expired:
-            await session.execute(delete(MediaRow).where(tuple_(MediaRow.video_id, MediaRow.media_id).in_(expired))
-                                  .execution_options(synchronize_session=False))
+            await session.execute(
+                delete(MediaRow)
+                .where(tuple_(MediaRow.video_id, MediaRow.media_id).in_(expired))
+                .execution_options(synchronize_session=False)
+            )
     await store.delete([media_key(video_id, media_id) for video_id, media_id in expired])
     return expired
 
@@ -78,9 +83,13 @@ async def expire_deck_imports(db: Database, ttl: timedelta) -> list[str]:
     returns their `{video_id}/{import_id}`."""
     cutoff = utc_now() - ttl
     async with db.write_session() as session, session.begin():
-        expired = (await session.execute(
-            delete(DeckImportRow).where(DeckImportRow.updated_at < cutoff)
-            .returning(DeckImportRow.video_id, DeckImportRow.import_id))).all()
+        expired = (
+            await session.execute(
+                delete(DeckImportRow)
+                .where(DeckImportRow.updated_at < cutoff)
+                .returning(DeckImportRow.video_id, DeckImportRow.import_id)
+            )
+        ).all()
     return [f"{video_id}/{import_id}" for video_id, import_id in expired]
 
 
@@ -102,11 +111,23 @@ async def sweep(db: Database, settings: Settings, store: AssetStore) -> SweepRep
     imports = await expire_deck_imports(db, ttl)
     stale = await store.sweep_staging(STAGING_MAX_AGE)
     if expired or media or stale or imports:
-        log.info("TTL sweep removed %d jobs %s, %d images %s, %d deck imports %s and %d staging entries %s",
-                 len(expired), expired, len(media), media, len(imports), imports, len(stale), stale)
-    return SweepReport(removed_jobs=[job_key(video_id, job_id) for video_id, job_id in expired],
-                       removed_media=[media_key(video_id, media_id) for video_id, media_id in media], removed_staging=stale,
-                       removed_deck_imports=imports)
+        log.info(
+            "TTL sweep removed %d jobs %s, %d images %s, %d deck imports %s and %d staging entries %s",
+            len(expired),
+            expired,
+            len(media),
+            media,
+            len(imports),
+            imports,
+            len(stale),
+            stale,
+        )
+    return SweepReport(
+        removed_jobs=[job_key(video_id, job_id) for video_id, job_id in expired],
+        removed_media=[media_key(video_id, media_id) for video_id, media_id in media],
+        removed_staging=stale,
+        removed_deck_imports=imports,
+    )
 
 
 async def sweep_periodically(db: Database, settings: Settings, store: AssetStore) -> None:

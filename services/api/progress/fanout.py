@@ -65,8 +65,10 @@ class ClusterFanout:
         self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._send_forever(), name="fanout-send"),
-                       asyncio.create_task(self._listen_forever(), name="fanout-listen")]
+        self._tasks = [
+            asyncio.create_task(self._send_forever(), name="fanout-send"),
+            asyncio.create_task(self._listen_forever(), name="fanout-listen"),
+        ]
 
     async def stop(self) -> None:
         await cancel_and_wait(self._tasks)
@@ -106,14 +108,16 @@ class ClusterFanout:
                 self._owe_resync = False
                 batch.insert(0, "\n".join((self._instance, ALL_STREAMS_CHANNEL, msgspec.json.encode(Resync()).decode())))
             for start in range(0, len(batch), BATCH_MAX):
-                await self._notify(connection, batch[start:start + BATCH_MAX])
+                await self._notify(connection, batch[start : start + BATCH_MAX])
 
     @staticmethod
     async def _notify(connection: asyncpg.Connection, payloads: list[str]) -> None:
         # One round trip, one transaction: delivered together, in this order.
         await connection.execute(
             "SELECT pg_notify($1, payload) FROM unnest($2::text[]) WITH ORDINALITY AS sent(payload, n) ORDER BY n",
-            NOTIFY_CHANNEL, payloads)
+            NOTIFY_CHANNEL,
+            payloads,
+        )
 
     # --- receiving -----------------------------------------------------------------------
 

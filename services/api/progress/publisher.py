@@ -45,7 +45,11 @@ class EventPublisher:
 
 def _record_status_change(transition: Transition) -> None:
     job = transition.job
-    log.info("job %s: %s", job.status, transition.event.message,
-             extra={"job_id": job.job_id, "video_id": job.video_id, "attempt": job.attempt, "worker_id": job.worker_id})
+    log.info(
+        "job %s: %s",
+        job.status,
+        transition.event.message,
+        extra={"job_id": job.job_id, "video_id": job.video_id, "attempt": job.attempt, "worker_id": job.worker_id},
+    )
     if job.status.is_terminal and job.started_at is not None and job.finished_at is not None:
         RENDER_DURATION.labels(job.status).observe((job.finished_at - job.started_at).total_seconds())

@@ -53,7 +53,9 @@ class BoundedSubscriber(Subscriber):
     """A channels subscriber whose full backlog marks it `overflowed` where Litestar's own
     strategies would drop an event quietly and leave a gap the client cannot see."""
 
-    def __init__(self, plugin: ChannelsPlugin, max_backlog: int | None = None, backlog_strategy: BacklogStrategy = "backoff") -> None:
+    def __init__(
+        self, plugin: ChannelsPlugin, max_backlog: int | None = None, backlog_strategy: BacklogStrategy = "backoff"
+    ) -> None:
         # "backoff" is the strategy whose queue reports full; "dropleft" never does.
         super().__init__(plugin, max_backlog, "backoff")
         self.overflowed = asyncio.Event()
@@ -166,8 +168,13 @@ async def render_progress(
 
 
 async def _stream(
-    socket: WebSocket, video_id: str, jobs: JobStore, settings: Settings, channels: ChannelsPlugin,
-    job_id: str | None, last_seq: int | None,
+    socket: WebSocket,
+    video_id: str,
+    jobs: JobStore,
+    settings: Settings,
+    channels: ChannelsPlugin,
+    job_id: str | None,
+    last_seq: int | None,
 ) -> None:
     target = await jobs.find(job_id) if job_id else await jobs.latest_job(video_id, JobStatus.RUNNING)
     if job_id and (target is None or target.video_id != video_id):
@@ -178,15 +185,22 @@ async def _stream(
     channel = job_channel(target.job_id) if target else video_channel(video_id)
     stream = ProgressStream(socket, jobs, settings, video_id, follow_one_job=target is not None)
     async with channels.start_subscription([channel, ALL_STREAMS_CHANNEL]) as subscriber:
-        await socket.send_json({
-            "type": "connected", "video_id": video_id, "job_id": target.job_id if target else None,
-            "message": "Connected to render progress stream", "timestamp": iso_utc(datetime.now(UTC)),
-        })
+        await socket.send_json(
+            {
+                "type": "connected",
+                "video_id": video_id,
+                "job_id": target.job_id if target else None,
+                "message": "Connected to render progress stream",
+                "timestamp": iso_utc(datetime.now(UTC)),
+            }
+        )
         shown = target or await jobs.latest_job(video_id)
         # The plugin's subscriber_class (app.py).
         overflowed = cast(BoundedSubscriber, subscriber).overflowed
         lagged = await _send_until_done(socket, stream.send_all(shown, last_seq, subscriber), overflowed)
-    code, reason = (SLOW_CONSUMER_CLOSE, "slow consumer: reconnect with last_seq") if lagged else (WS_1000_NORMAL_CLOSURE, "job finished")
+    code, reason = (
+        (SLOW_CONSUMER_CLOSE, "slow consumer: reconnect with last_seq") if lagged else (WS_1000_NORMAL_CLOSURE, "job finished")
+    )
     # Fails harmlessly when the client has already gone.
     with contextlib.suppress(Exception):
         await asyncio.wait_for(socket.close(code=code, reason=reason), CLOSE_TIMEOUT_SEC)

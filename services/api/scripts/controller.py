@@ -20,8 +20,13 @@ class ScriptController(Controller):
 
     guards = [requires(Role.VIEWER)]
 
-    @put("/{script_id:str}", operation_id="putScript", status_code=HTTP_200_OK, guards=[requires(Role.EDITOR)],
-         responses={**WRITE_ERRORS, HTTP_201_CREATED: ResponseSpec(ScriptView, description="Created")})
+    @put(
+        "/{script_id:str}",
+        operation_id="putScript",
+        status_code=HTTP_200_OK,
+        guards=[requires(Role.EDITOR)],
+        responses={**WRITE_ERRORS, HTTP_201_CREATED: ResponseSpec(ScriptView, description="Created")},
+    )
     async def put_script(
         self, scripts: ScriptStore, subject: str, video_id: VideoId, script_id: ScriptId, data: Script
     ) -> Response[ScriptView]:
@@ -29,32 +34,32 @@ class ScriptController(Controller):
         row, created = await scripts.put(video_id, script_id, data, subject)
         return Response(script_view(row), status_code=HTTP_201_CREATED if created else HTTP_200_OK)
 
-    @post("/", operation_id="createScript", status_code=HTTP_201_CREATED, guards=[requires(Role.EDITOR)],
-          responses=WRITE_ERRORS)
+    @post("/", operation_id="createScript", status_code=HTTP_201_CREATED, guards=[requires(Role.EDITOR)], responses=WRITE_ERRORS)
     async def create_script(self, scripts: ScriptStore, subject: str, video_id: VideoId, data: Script) -> ScriptView:
         """Create a DRAFT script with a server-chosen id."""
         return script_view(await scripts.create(video_id, data, subject))
 
     @get("/", operation_id="listScripts", responses=READ_ERRORS)
-    async def list_scripts(
-        self, scripts: ScriptStore, video_id: VideoId, limit: Limit = 20, offset: Offset = 0
-    ) -> ScriptPage:
+    async def list_scripts(self, scripts: ScriptStore, video_id: VideoId, limit: Limit = 20, offset: Offset = 0) -> ScriptPage:
         """The video's scripts, newest first."""
         rows, total = await scripts.page(video_id, limit, offset)
-        return ScriptPage(video_id=video_id, scripts=[script_summary(row) for row in rows], total=total, limit=limit, offset=offset)
+        return ScriptPage(
+            video_id=video_id, scripts=[script_summary(row) for row in rows], total=total, limit=limit, offset=offset
+        )
 
     @get("/{script_id:str}", operation_id="getScript", responses=READ_ERRORS)
-    async def get_script(
-        self, scripts: ScriptStore, video_id: VideoId, script_id: ScriptId
-    ) -> ScriptView:
+    async def get_script(self, scripts: ScriptStore, video_id: VideoId, script_id: ScriptId) -> ScriptView:
         """One script with its scenes, status, author and timestamps."""
         return script_view(await scripts.get(video_id, script_id))
 
-    @post("/{script_id:str}/approve", operation_id="approveScript", status_code=HTTP_200_OK, guards=[requires(Role.APPROVER)],
-          responses=WRITE_ERRORS)
-    async def approve_script(
-        self, scripts: ScriptStore, video_id: VideoId, script_id: ScriptId
-    ) -> ScriptView:
+    @post(
+        "/{script_id:str}/approve",
+        operation_id="approveScript",
+        status_code=HTTP_200_OK,
+        guards=[requires(Role.APPROVER)],
+        responses=WRITE_ERRORS,
+    )
+    async def approve_script(self, scripts: ScriptStore, video_id: VideoId, script_id: ScriptId) -> ScriptView:
         """DRAFT → APPROVED; approving an approved script changes nothing. 422 NARRATION_MISSING
         names the scenes still without narration (`detail.scenes`, 0-based)."""
         return script_view(await scripts.approve(video_id, script_id))
@@ -63,17 +68,33 @@ class ScriptController(Controller):
 def script_view(row: ScriptRow) -> ScriptView:
     script = decode_script(row)
     return ScriptView(
-        video_id=row.video_id, script_id=row.script_id, status=ScriptStatus(row.status), title=script.title,
-        language=script.language, voice=script.voice, rate=script.rate, voice_fallback=script.voice_fallback,
-        lexicon=script.lexicon, scenes=script.scenes, created_by=row.created_by,
-        created_at=iso_utc(row.created_at), updated_at=iso_utc(row.updated_at), approved_at=iso_utc(row.approved_at),
+        video_id=row.video_id,
+        script_id=row.script_id,
+        status=ScriptStatus(row.status),
+        title=script.title,
+        language=script.language,
+        voice=script.voice,
+        rate=script.rate,
+        voice_fallback=script.voice_fallback,
+        lexicon=script.lexicon,
+        scenes=script.scenes,
+        created_by=row.created_by,
+        created_at=iso_utc(row.created_at),
+        updated_at=iso_utc(row.updated_at),
+        approved_at=iso_utc(row.approved_at),
     )
 
 
 def script_summary(row: ScriptRow) -> ScriptSummary:
     script = decode_script(row)
     return ScriptSummary(
-        script_id=row.script_id, status=ScriptStatus(row.status), title=script.title, language=script.language,
-        scene_count=len(script.scenes), created_by=row.created_by, created_at=iso_utc(row.created_at),
-        updated_at=iso_utc(row.updated_at), approved_at=iso_utc(row.approved_at),
+        script_id=row.script_id,
+        status=ScriptStatus(row.status),
+        title=script.title,
+        language=script.language,
+        scene_count=len(script.scenes),
+        created_by=row.created_by,
+        created_at=iso_utc(row.created_at),
+        updated_at=iso_utc(row.updated_at),
+        approved_at=iso_utc(row.approved_at),
     )

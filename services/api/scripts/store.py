@@ -23,8 +23,9 @@ class ScriptStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def put(self, video_id: str, script_id: str, script: Script, created_by: str, *,
-                  replace: bool = True) -> tuple[ScriptRow, bool]:
+    async def put(
+        self, video_id: str, script_id: str, script: Script, created_by: str, *, replace: bool = True
+    ) -> tuple[ScriptRow, bool]:
         """Creates the script, or replaces it while it is a DRAFT (unless `replace` is False: then
         an existing script is returned as it is). Returns (row, created)."""
         try:
@@ -34,8 +35,7 @@ class ScriptStore:
             # (PostgreSQL; SQLite's one writer cannot interleave): now it exists, so replace it.
             return await self._put(video_id, script_id, script, created_by, replace)
 
-    async def _put(self, video_id: str, script_id: str, script: Script, created_by: str,
-                   replace: bool) -> tuple[ScriptRow, bool]:
+    async def _put(self, video_id: str, script_id: str, script: Script, created_by: str, replace: bool) -> tuple[ScriptRow, bool]:
         now = utc_now()
         async with self._db.write_session() as session, session.begin():
             await _require_media(session, video_id, script)
@@ -43,8 +43,13 @@ class ScriptStore:
             row = await session.get(ScriptRow, (video_id, script_id), with_for_update=True)
             if row is None:
                 row = ScriptRow(
-                    video_id=video_id, script_id=script_id, status=ScriptStatus.DRAFT.value,
-                    body=msgspec.json.encode(script), created_by=created_by, created_at=now, updated_at=now,
+                    video_id=video_id,
+                    script_id=script_id,
+                    status=ScriptStatus.DRAFT.value,
+                    body=msgspec.json.encode(script),
+                    created_by=created_by,
+                    created_at=now,
+                    updated_at=now,
                 )
                 session.add(row)
                 return row, True
@@ -53,7 +58,8 @@ class ScriptStore:
             if row.status == ScriptStatus.APPROVED.value:
                 raise ScriptImmutable(
                     "An approved script cannot be changed; create a new script instead.",
-                    video_id=video_id, script_id=script_id,
+                    video_id=video_id,
+                    script_id=script_id,
                 )
             row.body = msgspec.json.encode(script)
             row.updated_at = now
@@ -82,14 +88,22 @@ class ScriptStore:
 
     async def page(self, video_id: str, limit: int, offset: int) -> tuple[list[ScriptRow], int]:
         async with self._db.read_session() as session:
-            return await page_of(session, ScriptRow, ScriptRow.video_id == video_id,
-                                 (ScriptRow.created_at.desc(), ScriptRow.script_id), limit, offset)
+            return await page_of(
+                session,
+                ScriptRow,
+                ScriptRow.video_id == video_id,
+                (ScriptRow.created_at.desc(), ScriptRow.script_id),
+                limit,
+                offset,
+            )
 
     @staticmethod
     async def _require(session, video_id: str, script_id: str, *, lock: bool = False) -> ScriptRow:
         row = await session.get(ScriptRow, (video_id, script_id), with_for_update=lock)
         if row is None:
-            raise ScriptNotFound(f"Script {script_id!r} of video {video_id!r} does not exist.", video_id=video_id, script_id=script_id)
+            raise ScriptNotFound(
+                f"Script {script_id!r} of video {video_id!r} does not exist.", video_id=video_id, script_id=script_id
+            )
         return row
 
 
@@ -99,9 +113,13 @@ async def _require_media(session: AsyncSession, video_id: str, script: Script) -
     if not images:
         return
     # Locked against the TTL sweep deleting one of them before this script commits (ops/retention.py).
-    found = set(await session.scalars(
-        select(MediaRow.media_id).where(MediaRow.video_id == video_id, MediaRow.media_id.in_(set(images.values())))
-        .with_for_update(read=True, key_share=True)))
+    found = set(
+        await session.scalars(
+            select(MediaRow.media_id)
+            .where(MediaRow.video_id == video_id, MediaRow.media_id.in_(set(images.values())))
+            .with_for_update(read=True, key_share=True)
+        )
+    )
     for index, media_id in images.items():
         if media_id not in found:
             field = f"$.scenes[{index}].slide.image"
@@ -116,8 +134,12 @@ def _require_narration(script: Script, video_id: str, script_id: str) -> None:
     if not blank:
         return
     numbers = ", ".join(str(index + 1) for index in blank)
-    errors = [{"field": f"$.scenes[{index}].narration", "message": "no narration to speak"}
-              for index in blank]
+    errors = [{"field": f"$.scenes[{index}].narration", "message": "no narration to speak"} for index in blank]
     raise NarrationMissing(
         f"Scene {numbers} of {len(script.scenes)} {'has' if len(blank) == 1 else 'have'} no narration; "
-        "write it before approving.", video_id=video_id, script_id=script_id, scenes=blank, errors=errors)
+        "write it before approving.",
+        video_id=video_id,
+        script_id=script_id,
+        scenes=blank,
+        errors=errors,
+    )

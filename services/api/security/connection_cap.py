@@ -43,8 +43,11 @@ class WebSocketCapPerSubject(ASGIMiddleware):
         # Accepted first: a close before the handshake reaches the client as a bare HTTP 403,
         # without a code or a reason it could act on.
         await socket.accept()
-        await socket.send_json({
-            "type": "error", "error_code": "RATE_LIMITED",
-            "message": f"At most {self._max_per_subject} progress sockets per subject may be open at once.",
-        })
+        await socket.send_json(
+            {
+                "type": "error",
+                "error_code": "RATE_LIMITED",
+                "message": f"At most {self._max_per_subject} progress sockets per subject may be open at once.",
+            }
+        )
         await socket.close(code=TOO_MANY_CONNECTIONS_CLOSE, reason="too many connections")

@@ -28,10 +28,18 @@ class VideoController(Controller):
 def video_summary(video: VideoActivity) -> VideoSummary:
     job = video.latest_job
     return VideoSummary(
-        video_id=video.video_id, script_count=video.script_count, approved_script_count=video.approved_script_count,
-        updated_at=iso_utc(video.updated_at), published=video.published,
-        latest_job=None if job is None else LatestJob(
-            job_id=job.job_id, status=job.status, step=None if job.step is None else Step(job.step), progress=job.progress,
+        video_id=video.video_id,
+        script_count=video.script_count,
+        approved_script_count=video.approved_script_count,
+        updated_at=iso_utc(video.updated_at),
+        published=video.published,
+        latest_job=None
+        if job is None
+        else LatestJob(
+            job_id=job.job_id,
+            status=job.status,
+            step=None if job.step is None else Step(job.step),
+            progress=job.progress,
             created_at=iso_utc(job.created_at),
         ),
     )

@@ -13,10 +13,16 @@ from services.api.voices.preview import speak_preview
 from services.api.voices.schemas import LanguageFilter, VoiceCatalog, VoicePreviewBody, of_language
 
 PREVIEW_ERRORS = {
-    code: ResponseSpec(ErrorBody, description=description) for code, description in (
+    code: ResponseSpec(ErrorBody, description=description)
+    for code, description in (
         (502, "The TTS engine could not speak it (TTS_FAILED, with the engine's message)"),
-        (503, ("No connected renderer offers the voice's engine, or this API instance is not the dispatcher "
-               "(VOICE_UNAVAILABLE); ask again")),
+        (
+            503,
+            (
+                "No connected renderer offers the voice's engine, or this API instance is not the dispatcher "
+                "(VOICE_UNAVAILABLE); ask again"
+            ),
+        ),
         (504, "No renderer spoke it in time (TIMEOUT)"),
     )
 }
@@ -34,11 +40,20 @@ class VoiceController(Controller):
         voices = of_language(await dispatcher.voices(), language)
         return VoiceCatalog(voices=voices, total=len(voices))
 
-    @post("/preview", operation_id="previewVoice", status_code=HTTP_200_OK, guards=[requires(Role.EDITOR)],
-          responses={**error_responses(401, 403, 413, 422, 429), **PREVIEW_ERRORS,
-                     HTTP_200_OK: ResponseSpec(bytes, description="The spoken text", media_type="audio/wav")})
-    async def preview_voice(self, db: Database, dispatcher: DispatcherRole, settings: Settings,
-                            data: VoicePreviewBody) -> Response[bytes]:
+    @post(
+        "/preview",
+        operation_id="previewVoice",
+        status_code=HTTP_200_OK,
+        guards=[requires(Role.EDITOR)],
+        responses={
+            **error_responses(401, 403, 413, 422, 429),
+            **PREVIEW_ERRORS,
+            HTTP_200_OK: ResponseSpec(bytes, description="The spoken text", media_type="audio/wav"),
+        },
+    )
+    async def preview_voice(
+        self, db: Database, dispatcher: DispatcherRole, settings: Settings, data: VoicePreviewBody
+    ) -> Response[bytes]:
         """Speak `text` (up to 300 characters) with `voice`, and with the video's lexicon when
         `video_id` is given, beside any render in progress."""
         audio = await speak_preview(db, dispatcher, settings, data)

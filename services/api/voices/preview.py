@@ -20,13 +20,15 @@ PREVIEW_TIMEOUT_SEC = 10.0
 async def speak_preview(db: Database, dispatcher: DispatcherRole, settings: Settings, body: VoicePreviewBody) -> PreviewAudio:
     engine = engine_of(body.voice, parse_aliases(settings.tts_voice_aliases))
     lexicon = await video_lexicon(db, body.video_id) if body.video_id else []
-    request = PreviewRequest(request_id=uuid.uuid4().hex, voice=body.voice, language=body.language, text=body.text,
-                             lexicon=lexicon)
+    request = PreviewRequest(
+        request_id=uuid.uuid4().hex, voice=body.voice, language=body.language, text=body.text, lexicon=lexicon
+    )
     try:
         audio = await dispatcher.preview(request, engine, PREVIEW_TIMEOUT_SEC)
     except TimeoutError:
-        raise PreviewTimedOut(f"no renderer worker spoke the preview within {PREVIEW_TIMEOUT_SEC:.0f} s",
-                              timeout_sec=PREVIEW_TIMEOUT_SEC) from None
+        raise PreviewTimedOut(
+            f"no renderer worker spoke the preview within {PREVIEW_TIMEOUT_SEC:.0f} s", timeout_sec=PREVIEW_TIMEOUT_SEC
+        ) from None
     match audio.error_code:
         case None:
             return audio

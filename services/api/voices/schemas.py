@@ -11,9 +11,13 @@ from services.api.params import ResourceId
 
 MAX_PREVIEW_CHARS = 300
 
-LanguageFilter = Annotated[str | None, Parameter(
-    pattern=LANGUAGE_TAG_PATTERN, description="BCP-47 tag; voices of its primary subtag (ko-KR: every ko voice).",
-)]
+LanguageFilter = Annotated[
+    str | None,
+    Parameter(
+        pattern=LANGUAGE_TAG_PATTERN,
+        description="BCP-47 tag; voices of its primary subtag (ko-KR: every ko voice).",
+    ),
+]
 
 
 class VoiceCatalog(msgspec.Struct, kw_only=True):
@@ -24,9 +28,14 @@ class VoiceCatalog(msgspec.Struct, kw_only=True):
 class VoicePreviewBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     voice: VoiceSpecText
     language: LanguageTag
-    text: Annotated[str, msgspec.Meta(
-        min_length=1, max_length=MAX_PREVIEW_CHARS, description="What to say: a script's first sentence, say.",
-    )]
+    text: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1,
+            max_length=MAX_PREVIEW_CHARS,
+            description="What to say: a script's first sentence, say.",
+        ),
+    ]
     video_id: ResourceId | None = None
     """Speak with this video's lexicon (PUT …/lexicon)."""
 

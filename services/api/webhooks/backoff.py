@@ -9,8 +9,12 @@ JITTER = 0.2
 
 
 def next_attempt_at(
-    created_at: datetime, failed_attempts: int, now: datetime, base_sec: float,
-    window: timedelta = DELIVERY_WINDOW, rng: random.Random = random._inst,
+    created_at: datetime,
+    failed_attempts: int,
+    now: datetime,
+    base_sec: float,
+    window: timedelta = DELIVERY_WINDOW,
+    rng: random.Random = random._inst,
 ) -> datetime | None:
     """base, 2×base, 4×base … (capped at an hour, each ±20 % so a receiver coming back is not
     hit by every event at once) after `failed_attempts` failures; None once the next try would

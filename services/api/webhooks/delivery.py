@@ -78,9 +78,12 @@ class WebhookSender:
                 if await DELIVERIES.settle(session, DELIVERIES.key_of(row), self._owner, outcome):
                     self._report(row, error, outcome)
                 else:
-                    log.warning("webhook %s to %s: its lease ran out and another instance took it over; this "
-                                "try's outcome is dropped", row.event_type, row.url,
-                                extra={"job_id": row.job_id, "webhook_id": row.webhook_id})
+                    log.warning(
+                        "webhook %s to %s: its lease ran out and another instance took it over; this try's outcome is dropped",
+                        row.event_type,
+                        row.url,
+                        extra={"job_id": row.job_id, "webhook_id": row.webhook_id},
+                    )
 
     async def _claim_due(self) -> list[WebhookDeliveryRow]:
         """The due rows nobody is trying, each leased to this instance for `CLAIM_LEASE_SEC`."""
@@ -88,8 +91,7 @@ class WebhookSender:
             if not await DELIVERIES.has_claimable(session):
                 return []
         async with self._db.write_session() as session, session.begin():
-            return await DELIVERIES.claim(session, self._owner, utc_now() + timedelta(seconds=CLAIM_LEASE_SEC),
-                                          limit=BATCH)
+            return await DELIVERIES.claim(session, self._owner, utc_now() + timedelta(seconds=CLAIM_LEASE_SEC), limit=BATCH)
 
     async def _post(self, row: WebhookDeliveryRow) -> str | None:
         """None when the receiver answered 2xx, else what went wrong."""
@@ -126,9 +128,16 @@ class WebhookSender:
             log.info("webhook %s delivered to %s", row.event_type, row.url, extra=context)
         elif outcome.get("status") == DEAD:
             WEBHOOK_DELIVERIES.labels("dead").inc()
-            log.error("webhook %s to %s given up after %d tries: %s", row.event_type, row.url, outcome["attempts"],
-                      error, extra=context)
+            log.error(
+                "webhook %s to %s given up after %d tries: %s", row.event_type, row.url, outcome["attempts"], error, extra=context
+            )
         else:
             WEBHOOK_DELIVERIES.labels("failed").inc()
-            log.warning("webhook %s to %s failed (%s); retrying at %s", row.event_type, row.url, error,
-                        outcome["next_attempt_at"], extra=context)
+            log.warning(
+                "webhook %s to %s failed (%s); retrying at %s",
+                row.event_type,
+                row.url,
+                error,
+                outcome["next_attempt_at"],
+                extra=context,
+            )

@@ -38,12 +38,22 @@ class WebhookOutbox:
             return
         now = utc_now()
         event = WebhookEvent(
-            type=event_type(job.status), timestamp=iso_utc(now),
+            type=event_type(job.status),
+            timestamp=iso_utc(now),
             data=msgspec.to_builtins(job_view(job, self._settings)),
         )
         payload = self._encoder.encode(event)
         for url in self._settings.webhook_urls:
-            session.add(WebhookDeliveryRow(
-                webhook_id=f"msg_{uuid4().hex}", job_id=job.job_id, url=url, event_type=event.type, payload=payload,
-                status=PENDING, attempts=0, created_at=now, next_attempt_at=now,
-            ))
+            session.add(
+                WebhookDeliveryRow(
+                    webhook_id=f"msg_{uuid4().hex}",
+                    job_id=job.job_id,
+                    url=url,
+                    event_type=event.type,
+                    payload=payload,
+                    status=PENDING,
+                    attempts=0,
+                    created_at=now,
+                    next_attempt_at=now,
+                )
+            )

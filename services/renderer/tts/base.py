@@ -63,8 +63,13 @@ class UsageCounter:
 
     def as_contract(self, engine: str) -> EngineUsage:
         with self._lock:
-            return EngineUsage(engine=engine, characters=self.characters, requests=self.requests,
-                               cache_hits=self.cache_hits, errors=dict(self.errors))
+            return EngineUsage(
+                engine=engine,
+                characters=self.characters,
+                requests=self.requests,
+                cache_hits=self.cache_hits,
+                errors=dict(self.errors),
+            )
 
 
 @dataclass(frozen=True)

@@ -181,8 +181,9 @@ class CachingEngine:
         deadline: float | None = None,
     ) -> SynthesisResult:
         if not self.cache.enabled:
-            return self.engine.synthesize(sentences, language, voice, cancel, on_sentence, rate=rate, usage=usage,
-                                          deadline=deadline)
+            return self.engine.synthesize(
+                sentences, language, voice, cancel, on_sentence, rate=rate, usage=usage, deadline=deadline
+            )
         keys = [sentence_key(self.engine, voice, language, sentence, rate) for sentence in sentences]
         entries: list[_Entry | None] = [self._lookup(key) for key in keys]
         missing = [index for index, entry in enumerate(entries) if entry is None]
@@ -206,7 +207,7 @@ class CachingEngine:
             on_sentence(len(sentences))
             if cancel.is_set():
                 raise SynthesisCanceled
-        return _join(entries)
+        return _join([entry for entry in entries if entry is not None])  # every one is filled by now
 
     def _lookup(self, key: str) -> "_Entry | None":
         stored = self.cache.get(key)

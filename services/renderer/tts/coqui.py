@@ -144,10 +144,19 @@ class CoquiEngine:
         if not self.available().ok:
             return []
         config = self._config()
-        sample_rate = int(config.get("audio", {}).get("output_sample_rate") or config.get("audio", {}).get("sample_rate") or 22050)
+        sample_rate = int(
+            config.get("audio", {}).get("output_sample_rate") or config.get("audio", {}).get("sample_rate") or 22050
+        )
         return [
-            VoiceInfo(voice=self.name, engine=self.name, language=language, name=self._folder.name, kind="neural",
-                      where="local", sample_rate=sample_rate)
+            VoiceInfo(
+                voice=self.name,
+                engine=self.name,
+                language=language,
+                name=self._folder.name,
+                kind="neural",
+                where="local",
+                sample_rate=sample_rate,
+            )
             for language in sorted(self.languages or {config.get("phoneme_language") or ""})
         ]
 

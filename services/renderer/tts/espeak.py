@@ -82,9 +82,7 @@ class _Espeak:
             raise SynthesisError(f"cannot load espeak-ng: {error}") from error
         self._declare_signatures()
         data_path = espeakng_loader.get_data_path().encode()
-        self.sample_rate = self._lib.espeak_Initialize(
-            _AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path, _INITIALIZE_DONT_EXIT
-        )
+        self.sample_rate = self._lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path, _INITIALIZE_DONT_EXIT)
         if self.sample_rate <= 0:
             raise SynthesisError(f"espeak-ng failed to initialise (returned {self.sample_rate})")
         # Kept on the instance: ctypes frees the C thunk when the Python object dies.
@@ -242,14 +240,14 @@ class EspeakEngine:
             if on_sentence is not None:
                 on_sentence(done)
         return SynthesisResult(
-            pcm=bytes(pcm), sample_rate=sample_rate, sentence_spans=spans_from_lengths(sample_counts, sample_rate),
+            pcm=bytes(pcm),
+            sample_rate=sample_rate,
+            sentence_spans=spans_from_lengths(sample_counts, sample_rate),
             words=words,
         )
 
 
-def _timed_words(
-    sentence: str, events: list[tuple[int, int, int]], index: int, offset: float, duration: float
-) -> list[Word]:
+def _timed_words(sentence: str, events: list[tuple[int, int, int]], index: int, offset: float, duration: float) -> list[Word]:
     """Words of one sentence from espeak-ng's word events (1-based character position, length,
     start in ms): each ends where the next starts, the last where the sentence's audio ends."""
     # espeak-ng spells an acronym letter by letter, one event per letter of the same word.

@@ -33,11 +33,18 @@ def list_voices(lib: ctypes.CDLL, sample_rate: int) -> list[VoiceInfo]:
     while listed[index]:
         voice = listed[index].contents
         file_name = voice.identifier.decode().rsplit("/", 1)[-1]
-        voices.append(VoiceInfo(
-            voice=f"espeak#{file_name}", engine="espeak", language=_bcp47_case(_first_language(voice.languages)),
-            name=voice.name.decode().strip(), gender=_GENDERS.get(voice.gender, ""), kind="formant", where="local",
-            sample_rate=sample_rate,
-        ))
+        voices.append(
+            VoiceInfo(
+                voice=f"espeak#{file_name}",
+                engine="espeak",
+                language=_bcp47_case(_first_language(voice.languages)),
+                name=voice.name.decode().strip(),
+                gender=_GENDERS.get(voice.gender, ""),
+                kind="formant",
+                where="local",
+                sample_rate=sample_rate,
+            )
+        )
         index += 1
     return voices
 

@@ -78,8 +78,10 @@ def voice_chain(
     """The voice the script asks for (or TTS_ENGINE), then the script's fallback voice if it
     names one, else its language's TTS_FALLBACK voices after the first one of the same engine
     (all of them when none is)."""
-    chosen = parse_spec(script_voice, settings, from_script=True) if script_voice else parse_spec(
-        settings.tts_engine, settings, from_script=False
+    chosen = (
+        parse_spec(script_voice, settings, from_script=True)
+        if script_voice
+        else parse_spec(settings.tts_engine, settings, from_script=False)
     )
     if script_fallback is not None:
         fallback = parse_spec(script_fallback, settings, from_script=True)

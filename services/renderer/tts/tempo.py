@@ -15,7 +15,9 @@ def change_tempo(pcm: bytes, sample_rate: int, rate: float) -> bytes:
     if rate == 1.0 or not pcm:
         return pcm
     graph = av.filter.Graph()
-    source = graph.add("abuffer", sample_rate=str(sample_rate), sample_fmt="s16", channel_layout="mono", time_base=f"1/{sample_rate}")
+    source = graph.add(
+        "abuffer", sample_rate=str(sample_rate), sample_fmt="s16", channel_layout="mono", time_base=f"1/{sample_rate}"
+    )
     tempo = graph.add("atempo", tempo=f"{rate:.4f}")
     sink = graph.add("abuffersink")
     source.link_to(tempo)

@@ -81,8 +81,14 @@ async def create_jobs_db(url: str) -> None:
     async with db.write_session() as session, session.begin():
         session.add_all(
             JobRow(
-                job_id=job_id, video_id=video_id, script_id="script-001", status=status, max_attempts=1,
-                created_by="tests", created_at=utc_now(), updated_at=utc_now(),
+                job_id=job_id,
+                video_id=video_id,
+                script_id="script-001",
+                status=status,
+                max_attempts=1,
+                created_by="tests",
+                created_at=utc_now(),
+                updated_at=utc_now(),
             )
             for job_id, (video_id, status) in JOBS.items()
         )
@@ -98,9 +104,7 @@ def jobs_db_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return asset_dir.parent / "jobs.db"
 
 
-def build_app(
-    asset_dir: Path, sent_body: list[bytes] | None = None, signing_key: str | None = None
-) -> Litestar:
+def build_app(asset_dir: Path, sent_body: list[bytes] | None = None, signing_key: str | None = None) -> Litestar:
     settings = Settings(asset_dir=asset_dir, public_base_url="http://testserver", asset_signing_key=signing_key)
 
     @asynccontextmanager
@@ -345,8 +349,16 @@ def test_folder_is_not_a_file(client: TestClient[Litestar], asset_dir: Path) -> 
         "/assets/.staging/job-2/video.mp4",
     ],
     ids=[
-        "dot-dot", "encoded slash", "double encoded", "absolute", "backslash",
-        "symlinked file", "symlinked folder", "NUL", "dot-file", "staging",
+        "dot-dot",
+        "encoded slash",
+        "double encoded",
+        "absolute",
+        "backslash",
+        "symlinked file",
+        "symlinked folder",
+        "NUL",
+        "dot-file",
+        "staging",
     ],
 )
 def test_nothing_outside_the_published_files_is_served(client: TestClient[Litestar], url: str) -> None:
@@ -371,8 +383,16 @@ def test_nothing_outside_the_published_files_is_served(client: TestClient[Litest
         ("video-001", "job-1", ""),
     ],
     ids=[
-        "dot-dot", "slash", "absolute", "backslash", "symlinked file",
-        "symlinked folder", "NUL", "dot-file", "staging", "empty",
+        "dot-dot",
+        "slash",
+        "absolute",
+        "backslash",
+        "symlinked file",
+        "symlinked folder",
+        "NUL",
+        "dot-file",
+        "staging",
+        "empty",
     ],
 )
 def test_the_local_store_finds_nothing_but_a_file_inside_the_root(asset_dir: Path, segments: tuple[str, ...]) -> None:
@@ -425,7 +445,9 @@ def signed_client(asset_dir: Path) -> Iterator[TestClient[Litestar]]:
 def test_asset_links_are_signed_and_each_one_is_served(signed_client: TestClient[Litestar]) -> None:
     links = asset_links(
         Settings(public_base_url="http://testserver", asset_signing_key=SIGNING_KEY, asset_url_ttl_sec=60),
-        "video-001", "job-1", {"duration_sec": 1.0},
+        "video-001",
+        "job-1",
+        {"duration_sec": 1.0},
     )
 
     assert links.video_url.startswith(f"http://testserver/assets/{VIDEO_PATH}?expires=")
@@ -434,7 +456,9 @@ def test_asset_links_are_signed_and_each_one_is_served(signed_client: TestClient
 
 
 def test_signed_url_serves_byte_ranges(signed_client: TestClient[Litestar]) -> None:
-    response = signed_client.get(f"/assets/{VIDEO_PATH}?{signed_query(SIGNING_KEY, 60, VIDEO_PATH)}", headers={"Range": "bytes=0-9"})
+    response = signed_client.get(
+        f"/assets/{VIDEO_PATH}?{signed_query(SIGNING_KEY, 60, VIDEO_PATH)}", headers={"Range": "bytes=0-9"}
+    )
 
     assert response.status_code == 206
     assert response.content == VIDEO_BYTES[:10]
@@ -454,8 +478,15 @@ def test_signed_url_serves_byte_ranges(signed_client: TestClient[Litestar]) -> N
         "expires=99999999999&sig=%C3%A9",
     ],
     ids=[
-        "unsigned", "signed for another file", "expired", "wrong key", "no expires", "no sig",
-        "expiry pushed out", "garbage expires", "non-ASCII sig",
+        "unsigned",
+        "signed for another file",
+        "expired",
+        "wrong key",
+        "no expires",
+        "no sig",
+        "expiry pushed out",
+        "garbage expires",
+        "non-ASCII sig",
     ],
 )
 def test_video_without_a_valid_signature_is_forbidden(signed_client: TestClient[Litestar], query: str) -> None:

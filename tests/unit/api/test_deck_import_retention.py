@@ -14,9 +14,19 @@ TTL = timedelta(days=30)
 
 def import_row(import_id: str, age: timedelta) -> DeckImportRow:
     at = utc_now() - age
-    return DeckImportRow(video_id="v", import_id=import_id, run_id=import_id, source="pdf",
-                         status=ImportStatus.SUCCEEDED.value, pages=1, pages_done=1, message="Imported",
-                         created_by="tester", created_at=at, updated_at=at)
+    return DeckImportRow(
+        video_id="v",
+        import_id=import_id,
+        run_id=import_id,
+        source="pdf",
+        status=ImportStatus.SUCCEEDED.value,
+        pages=1,
+        pages_done=1,
+        message="Imported",
+        created_by="tester",
+        created_at=at,
+        updated_at=at,
+    )
 
 
 async def test_only_imports_untouched_for_the_ttl_are_swept(db):

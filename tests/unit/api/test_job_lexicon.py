@@ -30,10 +30,12 @@ def script(lexicon: list[LexiconEntry] | None = None) -> Script:
 
 @pytest.fixture
 async def jobs(db, tmp_path):
-    settings = Settings(db_path=tmp_path / "jobs.db", webhook_urls=("http://receiver.test/hook",),
-                        public_base_url="http://api.test")
-    yield JobLifecycle(db, lambda transition: None, max_attempts=1, attempt_timeout=lambda script: 60.0,
-                       outbox=WebhookOutbox(settings))
+    settings = Settings(
+        db_path=tmp_path / "jobs.db", webhook_urls=("http://receiver.test/hook",), public_base_url="http://api.test"
+    )
+    yield JobLifecycle(
+        db, lambda transition: None, max_attempts=1, attempt_timeout=lambda script: 60.0, outbox=WebhookOutbox(settings)
+    )
 
 
 async def approved(db, video_id: str, body: Script) -> None:
@@ -110,8 +112,13 @@ async def test_credentials_in_a_renderers_error_are_masked_before_anyone_reads_t
     job, _ = await jobs.create("v", "s", "tester")
     await jobs.claim("w1", ESPEAK)
     leaked = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
-    failed = JobFinished(job_id=job.job_id, attempt=1, outcome=Outcome.FAILED, error_code=ErrorCode.TTS_FAILED,
-                         error_message=f"azure: 401 from https://tts.test/v1?token=s3cr3t (Authorization: Bearer {leaked})")
+    failed = JobFinished(
+        job_id=job.job_id,
+        attempt=1,
+        outcome=Outcome.FAILED,
+        error_code=ErrorCode.TTS_FAILED,
+        error_message=f"azure: 401 from https://tts.test/v1?token=s3cr3t (Authorization: Bearer {leaked})",
+    )
 
     ended = (await jobs.finish(failed, "w1")).job
 

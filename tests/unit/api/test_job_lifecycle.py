@@ -3,6 +3,7 @@ database. The expected table is written out here, apart from the code: a legal p
 where it says, and every other pair must change nothing at all (no status, no attempt, no
 event), so a wrong edge in lifecycle.py fails a row."""
 
+import contextlib
 import time
 
 import pytest
@@ -23,12 +24,12 @@ WORKER = "w1"
 # state -> the job's status after each event; "=" means nothing may change.
 EXPECTED = {
     #                 claim      progress   succeed      fail_retry  fail_final  stopped     lost       give_back  cancel
-    "PENDING":       ("RUNNING", "=",       "=",         "=",        "=",        "=",        "=",       "=",       "CANCELED"),
-    "RUNNING":       ("=",       "RUNNING", "SUCCEEDED", "PENDING",  "FAILED",   "CANCELED", "PENDING", "PENDING", "CANCELED"),
-    "RUNNING_LAST":  ("=",       "RUNNING", "SUCCEEDED", "FAILED",   "FAILED",   "CANCELED", "FAILED",  "PENDING", "CANCELED"),
-    "SUCCEEDED":     ("=",       "=",       "=",         "=",        "=",        "=",        "=",       "=",       "="),
-    "FAILED":        ("=",       "=",       "=",         "=",        "=",        "=",        "=",       "=",       "="),
-    "CANCELED":      ("=",       "=",       "=",         "=",        "=",        "=",        "=",       "=",       "="),
+    "PENDING": ("RUNNING", "=", "=", "=", "=", "=", "=", "=", "CANCELED"),
+    "RUNNING": ("=", "RUNNING", "SUCCEEDED", "PENDING", "FAILED", "CANCELED", "PENDING", "PENDING", "CANCELED"),
+    "RUNNING_LAST": ("=", "RUNNING", "SUCCEEDED", "FAILED", "FAILED", "CANCELED", "FAILED", "PENDING", "CANCELED"),
+    "SUCCEEDED": ("=", "=", "=", "=", "=", "=", "=", "=", "="),
+    "FAILED": ("=", "=", "=", "=", "=", "=", "=", "=", "="),
+    "CANCELED": ("=", "=", "=", "=", "=", "=", "=", "=", "="),
 }
 EVENTS = ("claim", "progress", "succeed", "fail_retry", "fail_final", "stopped", "lost", "give_back", "cancel")
 CASES = [(state, event, after) for state, row in EXPECTED.items() for event, after in zip(EVENTS, row, strict=True)]
@@ -43,13 +44,26 @@ async def apply(lifecycle: JobLifecycle, event: str, job: JobRow) -> None:
         case "claim":
             await lifecycle.claim("w9", {"espeak"})
         case "progress":
-            await lifecycle.record_progress([Progress(job_id=job.job_id, video_id="v", attempt=job.attempt, seq=99,
-                                                      step=Step.RENDER_SLIDES, progress=60, ts=time.time())])
+            await lifecycle.record_progress(
+                [
+                    Progress(
+                        job_id=job.job_id,
+                        video_id="v",
+                        attempt=job.attempt,
+                        seq=99,
+                        step=Step.RENDER_SLIDES,
+                        progress=60,
+                        ts=time.time(),
+                    )
+                ]
+            )
         case "succeed":
             await lifecycle.finish(outcome(job, Outcome.SUCCEEDED, assets=RenderedAssets(duration_sec=1.0)), WORKER)
         case "fail_retry" | "fail_final":
-            await lifecycle.finish(outcome(job, Outcome.FAILED, error_code=ErrorCode.TTS_FAILED, error_message="x",
-                                           retryable=event == "fail_retry"), WORKER)
+            await lifecycle.finish(
+                outcome(job, Outcome.FAILED, error_code=ErrorCode.TTS_FAILED, error_message="x", retryable=event == "fail_retry"),
+                WORKER,
+            )
         case "stopped":
             await lifecycle.finish(outcome(job, Outcome.CANCELED), WORKER)
         case "lost":
@@ -57,10 +71,8 @@ async def apply(lifecycle: JobLifecycle, event: str, job: JobRow) -> None:
         case "give_back":
             await lifecycle.give_back(job.job_id, job.attempt)
         case "cancel":
-            try:
+            with contextlib.suppress(JobNotCancelable):  # refused: the table says whether anything may change
                 await lifecycle.cancel("v", job.job_id)
-            except JobNotCancelable:
-                pass  # refused: the table says whether anything may have changed
 
 
 async def job_in(db, lifecycle: JobLifecycle, state: str) -> JobRow:
@@ -92,8 +104,10 @@ async def everything(db, job_id: str) -> tuple:
     async with db.read_session() as session:
         job = await session.get(JobRow, job_id)
         row = {column.key: getattr(job, column.key) for column in JobRow.__table__.columns}
-        attempts = [(a.attempt, a.worker_id, a.outcome, a.finished_at) for a in await session.scalars(
-            select(AttemptRow).where(AttemptRow.job_id == job_id).order_by(AttemptRow.attempt))]
+        attempts = [
+            (a.attempt, a.worker_id, a.outcome, a.finished_at)
+            for a in await session.scalars(select(AttemptRow).where(AttemptRow.job_id == job_id).order_by(AttemptRow.attempt))
+        ]
         events = await session.scalar(select(func.count()).select_from(JobEventRow).where(JobEventRow.job_id == job_id))
     return row, attempts, events
 
@@ -117,7 +131,7 @@ async def test_every_event_in_every_state(db, state, event, after):
         assert announced == [], "an event was announced for no change"
         return
     assert now[0]["status"] == after, f"{event} moved a {state} job to {now[0]['status']}, not {after}"
-    assert now[2] > before[2] and [t.event.seq for t in announced] == list(range(before[2] + 1, now[2] + 1)), \
+    assert now[2] > before[2] and [t.event.seq for t in announced] == list(range(before[2] + 1, now[2] + 1)), (
         "every change is stored as the job's next event and announced once committed"
+    )
     assert announced[-1].job.status == after
-

@@ -117,16 +117,25 @@ async def running_job(service, lifecycle, broker) -> Claimed:
 
 async def until(condition) -> None:
     """Returns once `condition()` holds; fails the test if it does not within WAIT_SEC."""
+
     async def poll() -> None:
-        while not condition():
+        while not condition():  # noqa: ASYNC110 - what it waits for is state the service sets, with no event of its own
             await asyncio.sleep(0.01)
+
     await asyncio.wait_for(poll(), WAIT_SEC)
 
 
 def report(claimed: Claimed, seq: int) -> Progress:
     job = claimed.job
-    return Progress(job_id=job.job_id, video_id=job.video_id, attempt=job.attempt, seq=seq, step=Step.GENERATE_TTS,
-                    progress=seq, ts=time.time())
+    return Progress(
+        job_id=job.job_id,
+        video_id=job.video_id,
+        attempt=job.attempt,
+        seq=seq,
+        step=Step.GENERATE_TTS,
+        progress=seq,
+        ts=time.time(),
+    )
 
 
 async def test_progress_that_arrives_while_a_batch_is_stored_is_stored_too(service):
@@ -149,8 +158,10 @@ async def test_an_outcome_that_meets_a_database_error_is_stored_before_what_came
     claimed = await running_job(service, lifecycle, broker)
     lifecycle.fail_next_finish = True
     broker.told.clear()
-    service.outcome(b"w1/c1", JobFinished(job_id=claimed.job.job_id, attempt=1, outcome=Outcome.SUCCEEDED,
-                                         assets=RenderedAssets(duration_sec=1.0)))
+    service.outcome(
+        b"w1/c1",
+        JobFinished(job_id=claimed.job.job_id, attempt=1, outcome=Outcome.SUCCEEDED, assets=RenderedAssets(duration_sec=1.0)),
+    )
     service.lost(claimed.job.job_id, 1, "worker gone")  # read after the outcome: it must not win
     await asyncio.wait_for(broker.told.wait(), WAIT_SEC)
     await until(lambda: "fail_attempt" in lifecycle.calls)
@@ -163,8 +174,9 @@ async def test_a_full_queue_drops_and_counts_what_its_sender_repeats(service, mo
     monkeypatch.setattr(job_state, "QUEUE_MAX", 2)
     service, lifecycle, broker = service
     lifecycle.gate.clear()
-    service.progress([Progress(job_id="job-x", video_id="v", attempt=1, seq=1, step=Step.GENERATE_TTS, progress=1,
-                               ts=time.time())])  # the service now waits at the gate, the queue fills behind it
+    service.progress(
+        [Progress(job_id="job-x", video_id="v", attempt=1, seq=1, step=Step.GENERATE_TTS, progress=1, ts=time.time())]
+    )  # the service now waits at the gate, the queue fills behind it
     await asyncio.wait_for(lifecycle.writing.wait(), WAIT_SEC)
     for attempt in range(1, 5):
         service.lost("job-x", attempt, "gone")

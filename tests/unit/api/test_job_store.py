@@ -85,8 +85,9 @@ async def test_a_cancel_racing_the_outcome_either_cancels_or_is_refused(stores):
     _, jobs = stores
     for round_ in range(20):
         job = await running_job(jobs, video_id="v")
-        canceled, finished = await asyncio.gather(jobs.cancel("v", job.job_id), jobs.finish(succeeded(job.job_id, 1), "w1"),
-                                                  return_exceptions=True)
+        canceled, finished = await asyncio.gather(
+            jobs.cancel("v", job.job_id), jobs.finish(succeeded(job.job_id, 1), "w1"), return_exceptions=True
+        )
         if isinstance(canceled, JobNotCancelable):
             assert finished.verdict is Verdict.APPLIED and finished.job.status == "SUCCEEDED", round_
         else:
@@ -108,7 +109,9 @@ async def test_duplicate_and_stale_outcomes_change_nothing(stores):
     _, jobs = stores
     job = await running_job(jobs)
     assert (await jobs.finish(succeeded(job.job_id, attempt=2), "w1")).verdict is Verdict.STALE, "stale attempt applied"
-    assert (await jobs.finish(succeeded(job.job_id, attempt=1), "impostor")).verdict is Verdict.STALE, "another worker's word applied"
+    assert (await jobs.finish(succeeded(job.job_id, attempt=1), "impostor")).verdict is Verdict.STALE, (
+        "another worker's word applied"
+    )
     done = await jobs.finish(succeeded(job.job_id, attempt=1), "w1")
     assert done.verdict is Verdict.APPLIED and done.job.status == "SUCCEEDED" and done.job.progress == 100
     again = await jobs.finish(succeeded(job.job_id, attempt=1), "w1")
@@ -132,14 +135,19 @@ async def test_an_outcome_after_the_broker_failed_the_attempt_is_stale(stores):
 async def test_final_progress_is_stored_with_the_outcome_before_its_status_change(stores):
     _, jobs = stores
     job = await running_job(jobs)
-    final = [Progress(job_id=job.job_id, video_id="v", attempt=1, seq=seq, step=step, progress=value, ts=time.time())
-             for seq, step, value in [(4, Step.COMPOSE_VIDEO, 80), (2, Step.GENERATE_TTS, 30), (5, Step.PUBLISH_ASSETS, 99)]]
+    final = [
+        Progress(job_id=job.job_id, video_id="v", attempt=1, seq=seq, step=step, progress=value, ts=time.time())
+        for seq, step, value in [(4, Step.COMPOSE_VIDEO, 80), (2, Step.GENERATE_TTS, 30), (5, Step.PUBLISH_ASSETS, 99)]
+    ]
     await jobs.record_progress([final[1]])
     announced: list = []
     jobs._announce = announced.append
     await jobs.finish(msgspec.structs.replace(succeeded(job.job_id, 1), final_progress=final), "w1")
     assert [(t.event.status, t.event.step) for t in announced] == [
-        ("RUNNING", "COMPOSE_VIDEO"), ("RUNNING", "PUBLISH_ASSETS"), ("SUCCEEDED", "PUBLISH_ASSETS")]
+        ("RUNNING", "COMPOSE_VIDEO"),
+        ("RUNNING", "PUBLISH_ASSETS"),
+        ("SUCCEEDED", "PUBLISH_ASSETS"),
+    ]
 
 
 async def test_late_success_never_overwrites_canceled(stores):
@@ -181,7 +189,10 @@ async def test_retryable_failures_back_off_then_requeue_until_attempts_run_out(s
     assert final.error_code == "WORKER_LOST" and final.attempt == 3 and final.finished_at is not None
     attempts = (await jobs.get_with_attempts("v", job.job_id))[1]
     assert [(a.attempt, a.worker_id, a.outcome, a.error_code) for a in attempts] == [
-        (1, "w1", "FAILED", "WORKER_LOST"), (2, "w2", "FAILED", "WORKER_LOST"), (3, "w3", "FAILED", "WORKER_LOST")]
+        (1, "w1", "FAILED", "WORKER_LOST"),
+        (2, "w2", "FAILED", "WORKER_LOST"),
+        (3, "w3", "FAILED", "WORKER_LOST"),
+    ]
     assert all(a.finished_at >= a.started_at for a in attempts)
 
 
@@ -199,7 +210,13 @@ async def test_claim_sets_the_attempts_deadline(stores):
 async def test_permanent_failure_fails_at_once(stores):
     _, jobs = stores
     job = await running_job(jobs)
-    failed = JobFinished(job_id=job.job_id, attempt=1, outcome=Outcome.FAILED, error_code=ErrorCode.INVALID_SCRIPT,
-                         error_message="empty", retryable=False)
+    failed = JobFinished(
+        job_id=job.job_id,
+        attempt=1,
+        outcome=Outcome.FAILED,
+        error_code=ErrorCode.INVALID_SCRIPT,
+        error_message="empty",
+        retryable=False,
+    )
     finish = await jobs.finish(failed, "w1")
     assert finish.job.status == "FAILED" and finish.job.attempt == 1

@@ -24,13 +24,34 @@ async def add_deliveries(db, *ages: timedelta, status: str = "PENDING") -> list[
     now = utc_now()
     async with db.write_session() as session, session.begin():
         if await session.get(JobRow, "job") is None:
-            session.add(JobRow(job_id="job", video_id="v", script_id="s", status="SUCCEEDED", max_attempts=1,
-                               created_by="tester", created_at=now, updated_at=now))
+            session.add(
+                JobRow(
+                    job_id="job",
+                    video_id="v",
+                    script_id="s",
+                    status="SUCCEEDED",
+                    max_attempts=1,
+                    created_by="tester",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
             await session.flush()
         ids = [f"msg_{uuid4().hex}" for _ in ages]
-        session.add_all(WebhookDeliveryRow(webhook_id=webhook_id, job_id="job", url="http://receiver.test/", event_type="e",
-                                           payload=b"{}", status=status, attempts=0, created_at=now - age,
-                                           next_attempt_at=now - age) for webhook_id, age in zip(ids, ages))
+        session.add_all(
+            WebhookDeliveryRow(
+                webhook_id=webhook_id,
+                job_id="job",
+                url="http://receiver.test/",
+                event_type="e",
+                payload=b"{}",
+                status=status,
+                attempts=0,
+                created_at=now - age,
+                next_attempt_at=now - age,
+            )
+            for webhook_id, age in zip(ids, ages)
+        )
     return ids
 
 
@@ -88,6 +109,7 @@ async def test_two_owners_racing_never_claim_the_same_row(db):
     # A second instance: its own engines and connections on the same database.
     other = open_database(db.writer.url.render_as_string(hide_password=False))
     try:
+
         async def drain(database, owner: str) -> list[str]:
             claimed = []
             while taken := await claim(database, owner, limit=3):
@@ -95,8 +117,9 @@ async def test_two_owners_racing_never_claim_the_same_row(db):
                 await asyncio.sleep(0)
             return claimed
 
-        results = await asyncio.gather(*(drain(database, owner) for database, owner in
-                                         [(db, "a1"), (db, "a2"), (other, "b1"), (other, "b2")]))
+        results = await asyncio.gather(
+            *(drain(database, owner) for database, owner in [(db, "a1"), (db, "a2"), (other, "b1"), (other, "b2")])
+        )
     finally:
         await other.dispose()
     claimed = [webhook_id for result in results for webhook_id in result]
@@ -153,8 +176,19 @@ async def test_only_the_owner_renews_and_settles_and_only_until_it_settles(db):
 
 def deck_import(import_id: str, status: str, run_id: str) -> DeckImportRow:
     now = utc_now()
-    return DeckImportRow(video_id="v", import_id=import_id, run_id=run_id, source="pdf", status=status, pages=1,
-                         pages_done=0, message="", created_by="tester", created_at=now, updated_at=now)
+    return DeckImportRow(
+        video_id="v",
+        import_id=import_id,
+        run_id=run_id,
+        source="pdf",
+        status=status,
+        pages=1,
+        pages_done=0,
+        message="",
+        created_by="tester",
+        created_at=now,
+        updated_at=now,
+    )
 
 
 async def test_a_two_column_key_is_claimed_taken_and_settled_the_same_way(db):

@@ -34,11 +34,15 @@ async def test_only_old_images_no_script_names_are_swept(db, tmp_path):
     named, unnamed, young = (image_of(colour) for colour in ((255, 0, 0), (0, 255, 0), (0, 0, 255)))
     for image in (named, unnamed, young):
         await media.add("v", image, "tester")
-    await ScriptStore(db).put("v", "s", Script(title="t", scenes=[
-        Scene(narration="사진", slide=Slide(image=named.media_id))]), "tester")
+    await ScriptStore(db).put(
+        "v", "s", Script(title="t", scenes=[Scene(narration="사진", slide=Slide(image=named.media_id))]), "tester"
+    )
     async with db.write_session() as session, session.begin():
-        await session.execute(update(MediaRow).where(MediaRow.media_id.in_([named.media_id, unnamed.media_id]))
-                              .values(created_at=utc_now() - TTL - timedelta(days=1)))
+        await session.execute(
+            update(MediaRow)
+            .where(MediaRow.media_id.in_([named.media_id, unnamed.media_id]))
+            .values(created_at=utc_now() - TTL - timedelta(days=1))
+        )
 
     assert await expire_media(db, store, TTL) == [("v", unnamed.media_id)]
     assert not (tmp_path / "assets" / media_key("v", unnamed.media_id) / MEDIA_FILE).exists()

@@ -18,10 +18,16 @@ def test_a_backlog_that_fits_one_batch_is_stored_whole():
 
 def test_a_longer_backlog_keeps_the_newest_event_of_each_job_attempt_and_step():
     backlog = [
-        progress("a", 1, Step.GENERATE_TTS, 5), progress("b", 1, Step.GENERATE_TTS, 3),
-        progress("a", 3, Step.RENDER_SLIDES, 12), progress("a", 2, Step.GENERATE_TTS, 9),
+        progress("a", 1, Step.GENERATE_TTS, 5),
+        progress("b", 1, Step.GENERATE_TTS, 3),
+        progress("a", 3, Step.RENDER_SLIDES, 12),
+        progress("a", 2, Step.GENERATE_TTS, 9),
         progress("b", 1, Step.GENERATE_TTS, 4, attempt=2),
     ] + [progress("a", seq, Step.RENDER_SLIDES, 20) for seq in range(4, PROGRESS_BATCH_MAX + 4)]
     kept = progress_to_store(backlog)
     assert sorted((p.job_id, p.attempt, p.seq, p.progress) for p in kept) == [
-        ("a", 1, 2, 9), ("a", 1, PROGRESS_BATCH_MAX + 3, 20), ("b", 1, 1, 3), ("b", 2, 1, 4)]
+        ("a", 1, 2, 9),
+        ("a", 1, PROGRESS_BATCH_MAX + 3, 20),
+        ("b", 1, 1, 3),
+        ("b", 2, 1, 4),
+    ]

@@ -50,8 +50,9 @@ async def running_job(db):
     job, _ = await lifecycle.create("v", "s", "tester")
     await lifecycle.claim("w0", {"espeak"})
     before = len(announced)
-    stale = await lifecycle.record_progress([Progress(
-        job_id=job.job_id, video_id="v", attempt=1, seq=1, step=Step.GENERATE_TTS, progress=10, ts=time.time())])
+    stale = await lifecycle.record_progress(
+        [Progress(job_id=job.job_id, video_id="v", attempt=1, seq=1, step=Step.GENERATE_TTS, progress=10, ts=time.time())]
+    )
     assert stale == 0 and [t.event.seq for t in announced[before:]] == [3]
     return jobs, job, await jobs.events_after(job.job_id, 0)
 

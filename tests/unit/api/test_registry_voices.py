@@ -3,7 +3,7 @@ and a preview goes to a worker offering its engine, busy or not."""
 
 from libs.contracts.bus import RunningJob, VoiceInfo
 from services.api.dispatch.registry import WorkerRegistry
-from tests.unit.api.test_worker_registry import LIVENESS, registered, worker
+from tests.unit.api.test_worker_registry import LIVENESS, worker
 
 
 def voice(spec: str, language: str = "ko") -> VoiceInfo:

@@ -18,12 +18,17 @@ async def thing(thing_id: Annotated[str, Parameter()]) -> dict[str, str]:
 
 
 def sample(name: str, **labels: str) -> float:
-    return REGISTRY.get_sample_value(name, {"app_name": "slidereel", "method": "GET", "path": "/things/{thing_id}", **labels}) or 0.0
+    return (
+        REGISTRY.get_sample_value(name, {"app_name": "slidereel", "method": "GET", "path": "/things/{thing_id}", **labels}) or 0.0
+    )
 
 
 def test_requests_are_counted_per_route_template_and_status():
     app = Litestar([thing], middleware=[http_metrics().middleware], logging_config=None)
-    ok_before, error_before = sample("slidereel_http_requests_total", status_code="200"), sample("slidereel_http_requests_total", status_code="500")
+    ok_before, error_before = (
+        sample("slidereel_http_requests_total", status_code="200"),
+        sample("slidereel_http_requests_total", status_code="500"),
+    )
     with TestClient(app) as client:
         for thing_id in ("a", "b", "c"):
             assert client.get(f"/things/{thing_id}").status_code == 200

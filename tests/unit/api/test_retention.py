@@ -19,8 +19,16 @@ def job(job_id: str, status: str, age_days: float | None, video_id: str = "v") -
     """A job created and (unless `age_days` is None) finished `age_days` ago."""
     at = utc_now() - timedelta(days=age_days or 0)
     return JobRow(
-        job_id=job_id, video_id=video_id, script_id="s", status=status, max_attempts=3, attempt=1, created_by="t",
-        created_at=at, updated_at=at, finished_at=at if age_days is not None else None,
+        job_id=job_id,
+        video_id=video_id,
+        script_id="s",
+        status=status,
+        max_attempts=3,
+        attempt=1,
+        created_by="t",
+        created_at=at,
+        updated_at=at,
+        finished_at=at if age_days is not None else None,
     )
 
 
@@ -28,16 +36,29 @@ async def test_only_old_unpublished_failures_expire_with_their_rows_and_files(db
     asset_dir = tmp_path / "assets"
     old = 31
     rows = [
-        job("failed-old", "FAILED", old), job("canceled-old", "CANCELED", old),
-        job("failed-new", "FAILED", 1), job("succeeded-old", "SUCCEEDED", old),
-        job("published-old", "CANCELED", old), job("running-old", "RUNNING", None), job("pending-old", "PENDING", None, "v2"),
+        job("failed-old", "FAILED", old),
+        job("canceled-old", "CANCELED", old),
+        job("failed-new", "FAILED", 1),
+        job("succeeded-old", "SUCCEEDED", old),
+        job("published-old", "CANCELED", old),
+        job("running-old", "RUNNING", None),
+        job("pending-old", "PENDING", None, "v2"),
     ]
     async with db.write_session() as session, session.begin():
         session.add_all(rows)
         await session.flush()
         for row in rows:
-            session.add(JobEventRow(job_id=row.job_id, seq=1, video_id=row.video_id, status="PENDING", progress=0,
-                                    message="", created_at=row.created_at))
+            session.add(
+                JobEventRow(
+                    job_id=row.job_id,
+                    seq=1,
+                    video_id=row.video_id,
+                    status="PENDING",
+                    progress=0,
+                    message="",
+                    created_at=row.created_at,
+                )
+            )
             session.add(AttemptRow(job_id=row.job_id, attempt=1, worker_id="w", started_at=row.created_at))
         # Not a state the store produces, but the published job must survive whatever its status.
         session.add(PublishedRow(video_id="v", job_id="published-old", published_at=utc_now()))

@@ -23,8 +23,7 @@ async def test_a_write_racing_the_approval_never_changes_an_approved_script(db):
     scripts = ScriptStore(db)
     await scripts.put("v", "s", SCRIPT, "editor")
     edited = Script(title="edited", scenes=[Scene(narration="바뀐 내용")])
-    outcomes = await asyncio.gather(scripts.approve("v", "s"), scripts.put("v", "s", edited, "editor"),
-                                    return_exceptions=True)
+    outcomes = await asyncio.gather(scripts.approve("v", "s"), scripts.put("v", "s", edited, "editor"), return_exceptions=True)
     approved = await scripts.get("v", "s")
     if isinstance(outcomes[1], ScriptImmutable):
         assert b"edited" not in approved.body, "the refused write was stored"

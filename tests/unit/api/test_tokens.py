@@ -34,7 +34,8 @@ def test_minted_token_has_the_claims_of_a_litestar_token():
     ours = jwt.decode(mint(SECRET, "alice", Role.EDITOR, timedelta(minutes=5)), SECRET, [ALGORITHM])
     litestars = jwt.decode(
         Token(sub="alice", exp=datetime.now(UTC) + timedelta(minutes=5), extras={"role": "editor"}).encode(SECRET, ALGORITHM),
-        SECRET, [ALGORITHM],
+        SECRET,
+        [ALGORITHM],
     )
     assert ours.keys() == litestars.keys() and ours["extras"] == litestars["extras"] == {"role": "editor"}
 

@@ -12,12 +12,18 @@ def sample(name: str, **labels: str) -> float:
 
 
 def test_usage_adds_to_the_counters_of_its_engine():
-    before = {name: sample(name, engine="azure") for name in (
-        "slidereel_tts_characters_total", "slidereel_tts_requests_total", "slidereel_tts_cache_hits_total")}
+    before = {
+        name: sample(name, engine="azure")
+        for name in ("slidereel_tts_characters_total", "slidereel_tts_requests_total", "slidereel_tts_cache_hits_total")
+    }
     errors_before = sample("slidereel_tts_errors_total", engine="azure", kind="rate_limited")
 
-    record_tts_usage([EngineUsage(engine="azure", characters=120, requests=3, cache_hits=2, errors={"rate_limited": 1}),
-                      EngineUsage(engine="azure", characters=30, requests=1)])
+    record_tts_usage(
+        [
+            EngineUsage(engine="azure", characters=120, requests=3, cache_hits=2, errors={"rate_limited": 1}),
+            EngineUsage(engine="azure", characters=30, requests=1),
+        ]
+    )
 
     assert sample("slidereel_tts_characters_total", engine="azure") - before["slidereel_tts_characters_total"] == 150
     assert sample("slidereel_tts_requests_total", engine="azure") - before["slidereel_tts_requests_total"] == 4

@@ -18,8 +18,10 @@ async def test_no_scripts_means_no_videos(db):
 
 
 async def test_videos_are_summarized_newest_edit_first_with_their_newest_job(db):
-    scripts, jobs = ScriptStore(db), JobLifecycle(db, lambda transition: None, max_attempts=3,
-                                                attempt_timeout=lambda script: 60.0)
+    scripts, jobs = (
+        ScriptStore(db),
+        JobLifecycle(db, lambda transition: None, max_attempts=3, attempt_timeout=lambda script: 60.0),
+    )
     for script_id in ("s1", "s2"):
         await scripts.put("older", script_id, SCRIPT, "tester")
     await scripts.approve("older", "s1")
@@ -29,8 +31,9 @@ async def test_videos_are_summarized_newest_edit_first_with_their_newest_job(db)
     await jobs.cancel("newer", canceled.job_id)
     rendered, _ = await jobs.create("newer", "s1", "tester")
     await jobs.claim("w1", {"espeak"})
-    await jobs.finish(JobFinished(job_id=rendered.job_id, attempt=1, outcome=Outcome.SUCCEEDED,
-                                  assets=RenderedAssets(duration_sec=1.0)), "w1")
+    await jobs.finish(
+        JobFinished(job_id=rendered.job_id, attempt=1, outcome=Outcome.SUCCEEDED, assets=RenderedAssets(duration_sec=1.0)), "w1"
+    )
 
     videos, total = await page_of_videos(db, limit=20, offset=0)
 

@@ -15,9 +15,15 @@ from services.api.voices.schemas import VoicePreviewBody, of_language
 ALIASES = {"narrator": "azure#ko-KR-SunHiNeural", "broken": "nope#x"}
 
 
-@pytest.mark.parametrize(("voice", "engine"), [
-    ("espeak#ko", "espeak"), ("coqui:vits-ko#spk1", "coqui"), ("narrator", "azure"), ("en+f3", None),
-])
+@pytest.mark.parametrize(
+    ("voice", "engine"),
+    [
+        ("espeak#ko", "espeak"),
+        ("coqui:vits-ko#spk1", "coqui"),
+        ("narrator", "azure"),
+        ("en+f3", None),
+    ],
+)
 def test_a_preview_needs_the_engine_its_voice_names(voice, engine):
     assert engine_of(voice, ALIASES) == engine
 
@@ -31,8 +37,10 @@ def test_a_voice_naming_an_unknown_engine_is_refused_naming_the_field(voice):
 
 
 def test_the_language_filter_keeps_the_voices_of_its_primary_subtag():
-    voices = [VoiceInfo(voice=f"v{index}", engine="espeak", language=language, name="", sample_rate=22050)
-              for index, language in enumerate(["ko", "ko-KR", "en-US", "kok"])]
+    voices = [
+        VoiceInfo(voice=f"v{index}", engine="espeak", language=language, name="", sample_rate=22050)
+        for index, language in enumerate(["ko", "ko-KR", "en-US", "kok"])
+    ]
     assert [voice.language for voice in of_language(voices, "KO-kr")] == ["ko", "ko-KR"]
     assert of_language(voices, None) == voices
     assert of_language(voices, "ja") == []
@@ -50,10 +58,15 @@ class AnsweringDispatcher:
         return PreviewAudio(request_id=request.request_id, error_code=self.code, error_message="the renderer's words")
 
 
-@pytest.mark.parametrize(("code", "refusal", "status"), [
-    (ErrorCode.TIMEOUT, PreviewTimedOut, 504), (ErrorCode.RATE_LIMITED, PreviewsBusy, 429),
-    (ErrorCode.VALIDATION_ERROR, InvalidField, 422), (ErrorCode.TTS_FAILED, PreviewFailed, 502),
-])
+@pytest.mark.parametrize(
+    ("code", "refusal", "status"),
+    [
+        (ErrorCode.TIMEOUT, PreviewTimedOut, 504),
+        (ErrorCode.RATE_LIMITED, PreviewsBusy, 429),
+        (ErrorCode.VALIDATION_ERROR, InvalidField, 422),
+        (ErrorCode.TTS_FAILED, PreviewFailed, 502),
+    ],
+)
 def test_a_renderer_refusal_or_silence_becomes_its_http_error(code, refusal, status):
     body = VoicePreviewBody(voice="espeak#ko", language="ko", text="안녕하세요.")
     with pytest.raises(refusal) as refused:

@@ -65,8 +65,9 @@ async def jobs(db, tmp_path):
     await scripts.put("v", "s", SCRIPT, "tester")
     await scripts.approve("v", "s")
     settings = Settings(db_path=tmp_path / "jobs.db", webhook_urls=URLS, public_base_url="http://api.test")
-    yield JobLifecycle(db, lambda transition: None, max_attempts=1, attempt_timeout=lambda script: 60.0,
-                       outbox=WebhookOutbox(settings))
+    yield JobLifecycle(
+        db, lambda transition: None, max_attempts=1, attempt_timeout=lambda script: 60.0, outbox=WebhookOutbox(settings)
+    )
 
 
 async def outbox_rows(db) -> list[WebhookDeliveryRow]:
@@ -96,8 +97,17 @@ async def test_only_terminal_transitions_enqueue_one_event_per_url(db, jobs):
 async def test_failed_and_canceled_jobs_are_announced_too(db, jobs):
     failed, _ = await jobs.create("v", "s", "tester")
     await jobs.claim("w1", {"espeak"})
-    await jobs.finish(JobFinished(job_id=failed.job_id, attempt=1, outcome=Outcome.FAILED, retryable=False,
-                                  error_code=ErrorCode.INVALID_SCRIPT, error_message="no"), "w1")
+    await jobs.finish(
+        JobFinished(
+            job_id=failed.job_id,
+            attempt=1,
+            outcome=Outcome.FAILED,
+            retryable=False,
+            error_code=ErrorCode.INVALID_SCRIPT,
+            error_message="no",
+        ),
+        "w1",
+    )
     canceled, _ = await jobs.create("v", "s", "tester")
     await jobs.cancel("v", canceled.job_id)
     types = {(row.job_id, row.event_type) for row in await outbox_rows(db)}

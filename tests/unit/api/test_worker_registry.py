@@ -8,8 +8,13 @@ J1 = RunningJob(job_id="j1", attempt=1)
 
 
 def worker(worker_id: str, now: float = 0.0, connection: str = "c1", incarnation: str = "p1", **fields) -> Worker:
-    return Worker(worker_id=worker_id, identity=f"{worker_id}/{connection}".encode(), incarnation=incarnation,
-                  expires_at=now + LIVENESS, **fields)
+    return Worker(
+        worker_id=worker_id,
+        identity=f"{worker_id}/{connection}".encode(),
+        incarnation=incarnation,
+        expires_at=now + LIVENESS,
+        **fields,
+    )
 
 
 def registered(*workers: Worker) -> WorkerRegistry:

@@ -31,8 +31,17 @@ def audio(tmp_path):
     return PcmAudio(path=write_tone(tmp_path / "narration.pcm", AUDIO_SEC), sample_rate=22050)
 
 
-def compose(tmp_path, slides, audio, *, fps=None, zooms=None, scene_starts=SCENE_STARTS,
-            on_slide=lambda index, fraction: None, on_audio=lambda fraction: None) -> Path:
+def compose(
+    tmp_path,
+    slides,
+    audio,
+    *,
+    fps=None,
+    zooms=None,
+    scene_starts=SCENE_STARTS,
+    on_slide=lambda index, fraction: None,
+    on_audio=lambda fraction: None,
+) -> Path:
     """`zooms`: by slide index, the layers that slide is drawn from instead of its picture.
     `on_slide(index, fraction of its frames)` and `on_audio(fraction encoded)` hear the progress."""
     path = tmp_path / "video.mp4"
@@ -40,8 +49,14 @@ def compose(tmp_path, slides, audio, *, fps=None, zooms=None, scene_starts=SCENE
     with NarrationEncoder(audio.path) as narration:
         narration.written(audio.samples * SAMPLE_WIDTH, audio.sample_rate)
         narration.end()
-        with composition(path, scene_starts=scene_starts, duration=audio.duration_sec, narration=narration,
-                         video=VideoFormat(width=320, height=180, fps=fps, crf=30), moving=set(zooms)) as mp4:
+        with composition(
+            path,
+            scene_starts=scene_starts,
+            duration=audio.duration_sec,
+            narration=narration,
+            video=VideoFormat(width=320, height=180, fps=fps, crf=30),
+            moving=set(zooms),
+        ) as mp4:
             for index, slide in enumerate(slides):
                 mp4.add_slide(zooms.get(index, slide), lambda fraction, index=index: on_slide(index, fraction))
             mp4.finish(on_audio)
@@ -125,8 +140,13 @@ def test_constant_frame_rate_gives_fps_frames_a_second_with_a_keyframe_at_each_s
 def test_progress_rises_to_one_through_each_slide_and_then_the_audio(tmp_path, slides, audio):
     by_slide: dict[int, list[float]] = defaultdict(list)
     audio_fractions: list[float] = []
-    compose(tmp_path, slides, audio, on_slide=lambda index, fraction: by_slide[index].append(fraction),
-            on_audio=audio_fractions.append)
+    compose(
+        tmp_path,
+        slides,
+        audio,
+        on_slide=lambda index, fraction: by_slide[index].append(fraction),
+        on_audio=audio_fractions.append,
+    )
     assert sorted(by_slide) == list(range(len(slides)))
     for fractions in [*by_slide.values(), audio_fractions]:
         assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)

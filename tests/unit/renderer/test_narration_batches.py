@@ -32,8 +32,14 @@ def script(rates: list[float] | None = None) -> Script:
 
 def spoken(tmp_path, engine, source: Script):
     progress = []
-    narration = narrate(source, SCENES, engine, tmp_path / f"{engine.concurrency}.pcm", threading.Event(),
-                        lambda done, total: progress.append((done, total)))
+    narration = narrate(
+        source,
+        SCENES,
+        engine,
+        tmp_path / f"{engine.concurrency}.pcm",
+        threading.Event(),
+        lambda done, total: progress.append((done, total)),
+    )
     return narration, progress
 
 

@@ -35,7 +35,13 @@ class Recorder:
 
 def run(tmp_path, job, report=None, cancel=None):
     settings = RendererSettings(asset_dir=tmp_path)
-    return render_job(job, settings=settings, storage=LocalFolderStore(tmp_path), report=report or Recorder(), cancel=cancel or threading.Event())
+    return render_job(
+        job,
+        settings=settings,
+        storage=LocalFolderStore(tmp_path),
+        report=report or Recorder(),
+        cancel=cancel or threading.Event(),
+    )
 
 
 def assert_no_files_left(tmp_path) -> None:
@@ -90,10 +96,7 @@ def srt_times(path) -> list[tuple[float, float]]:
         return int(hours) * 3600 + int(minutes) * 60 + int(secs) + int(millis) / 1000
 
     pattern = r"^(\d+):(\d+):(\d+),(\d+) --> (\d+):(\d+):(\d+),(\d+)$"
-    return [
-        (seconds(*match[:4]), seconds(*match[4:]))
-        for match in re.findall(pattern, path.read_text(encoding="utf-8"), re.M)
-    ]
+    return [(seconds(*match[:4]), seconds(*match[4:])) for match in re.findall(pattern, path.read_text(encoding="utf-8"), re.M)]
 
 
 def test_cancel_during_tts_raises_and_leaves_no_files(tmp_path):
@@ -148,7 +151,13 @@ def test_tts_crash_is_a_retryable_tts_failure(tmp_path, monkeypatch):
     monkeypatch.setattr(EspeakEngine, "synthesize", crash)
     settings = RendererSettings(asset_dir=tmp_path, tts_cache_max_mb=0)  # a cached sentence would not reach the engine
     with pytest.raises(RenderFailure) as failure:
-        render_job(make_job(make_script("안녕하세요.")), settings=settings, storage=LocalFolderStore(tmp_path), report=Recorder(), cancel=threading.Event())
+        render_job(
+            make_job(make_script("안녕하세요.")),
+            settings=settings,
+            storage=LocalFolderStore(tmp_path),
+            report=Recorder(),
+            cancel=threading.Event(),
+        )
     assert (failure.value.error_code, failure.value.retryable) == (ErrorCode.TTS_FAILED, True)
     assert_no_files_left(tmp_path)
 
@@ -156,7 +165,13 @@ def test_tts_crash_is_a_retryable_tts_failure(tmp_path, monkeypatch):
 def test_unknown_tts_engine_fails_for_good(tmp_path):
     settings = RendererSettings(asset_dir=tmp_path, tts_engine="no-such-engine")
     with pytest.raises(RenderFailure) as failure:
-        render_job(make_job(make_script("안녕하세요.")), settings=settings, storage=LocalFolderStore(tmp_path), report=Recorder(), cancel=threading.Event())
+        render_job(
+            make_job(make_script("안녕하세요.")),
+            settings=settings,
+            storage=LocalFolderStore(tmp_path),
+            report=Recorder(),
+            cancel=threading.Event(),
+        )
     assert (failure.value.error_code, failure.value.retryable) == (ErrorCode.TTS_FAILED, False)
 
 
@@ -180,8 +195,13 @@ def test_an_engine_that_crashes_while_speaking_is_a_retryable_tts_failure(tmp_pa
     monkeypatch.setattr(EspeakEngine, "synthesize", crash)
     settings = RendererSettings(asset_dir=tmp_path, tts_cache_max_mb=0)  # a cached sentence would not reach the engine
     with pytest.raises(RenderFailure) as failure:
-        render_job(make_job(make_script("안녕하세요.")), settings=settings, storage=LocalFolderStore(tmp_path),
-                   report=Recorder(), cancel=threading.Event())
+        render_job(
+            make_job(make_script("안녕하세요.")),
+            settings=settings,
+            storage=LocalFolderStore(tmp_path),
+            report=Recorder(),
+            cancel=threading.Event(),
+        )
     assert (failure.value.error_code, failure.value.retryable) == (ErrorCode.TTS_FAILED, True)
     assert "RuntimeError" in str(failure.value)
     assert_no_files_left(tmp_path)
@@ -206,7 +226,13 @@ def test_unreadable_font_override_fails_for_good(tmp_path):
     not_a_font.write_bytes(b"not a font")
     settings = RendererSettings(asset_dir=tmp_path, font_path=not_a_font)
     with pytest.raises(RenderFailure) as failure:
-        render_job(make_job(make_script("안녕하세요.")), settings=settings, storage=LocalFolderStore(tmp_path), report=Recorder(), cancel=threading.Event())
+        render_job(
+            make_job(make_script("안녕하세요.")),
+            settings=settings,
+            storage=LocalFolderStore(tmp_path),
+            report=Recorder(),
+            cancel=threading.Event(),
+        )
     assert (failure.value.error_code, failure.value.retryable) == (ErrorCode.RENDER_FAILED, False)
 
 
@@ -245,8 +271,9 @@ def test_a_voice_that_fails_midway_leaves_nothing_of_its_audio_in_the_video(tmp_
     settings = RendererSettings(asset_dir=tmp_path, tts_cache_max_mb=0, tts_fallback="ko:espeak>espeak#en")
     # A first scene far longer than the fallback's whole narration: its audio left in would show.
     script = make_script("아주 긴 첫 장면입니다. " * 8, "두 번째 장면.", language="ko")
-    assets = render_job(make_job(script), settings=settings, storage=LocalFolderStore(tmp_path), report=Recorder(),
-                        cancel=threading.Event())
+    assets = render_job(
+        make_job(script), settings=settings, storage=LocalFolderStore(tmp_path), report=Recorder(), cancel=threading.Event()
+    )
 
     assert len(scenes_spoken_by_default_voice) == 2
     with av.open(str(tmp_path / "video-1" / "job-1" / "video.mp4")) as container:

@@ -31,13 +31,17 @@ def provider_down():
 
 
 def render(tmp_path, fake, script):
-    settings = dataclasses.replace(fake.settings(tts_request_timeout_sec=REQUEST_TIMEOUT_SEC, tts_circuit_failures=1000),
-                                   asset_dir=tmp_path, tts_cache_max_mb=0)
+    settings = dataclasses.replace(
+        fake.settings(tts_request_timeout_sec=REQUEST_TIMEOUT_SEC, tts_circuit_failures=1000),
+        asset_dir=tmp_path,
+        tts_cache_max_mb=0,
+    )
     job = msgspec.structs.replace(make_job(script), deadline_sec=DEADLINE_SEC)
     started = time.monotonic()
     try:
-        return render_job(job, settings=settings, storage=LocalFolderStore(tmp_path), report=lambda *report: None,
-                          cancel=threading.Event()), time.monotonic() - started
+        return render_job(
+            job, settings=settings, storage=LocalFolderStore(tmp_path), report=lambda *report: None, cancel=threading.Event()
+        ), time.monotonic() - started
     except RenderFailure as failure:
         return failure, time.monotonic() - started
 

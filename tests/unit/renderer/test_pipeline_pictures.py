@@ -59,8 +59,7 @@ def picture_script(*slides: Slide) -> Script:
 
 def render(store: AssetStore, tmp_path, script: Script, recorder=None):
     settings = RendererSettings(asset_dir=tmp_path)
-    return render_job(make_job(script), settings=settings, storage=store, report=recorder or Recorder(),
-                      cancel=threading.Event())
+    return render_job(make_job(script), settings=settings, storage=store, report=recorder or Recorder(), cancel=threading.Event())
 
 
 def decoded_frames(path) -> list[Image.Image]:
@@ -82,8 +81,14 @@ def test_an_image_slide_is_drawn_into_the_video_where_contain_puts_it(tmp_path):
     # 640×360: the square is 360×360 at x 140..500, red to 320 and blue after it.
     first = decoded_frames(published / "video.mp4")[0]
     assert first.size == (640, 360)
-    for (x, y), color in {(60, 180): (0, 0, 0), (160, 20): RED, (300, 340): RED, (340, 20): BLUE,
-                          (480, 340): BLUE, (580, 180): (0, 0, 0)}.items():
+    for (x, y), color in {
+        (60, 180): (0, 0, 0),
+        (160, 20): RED,
+        (300, 340): RED,
+        (340, 20): BLUE,
+        (480, 340): BLUE,
+        (580, 180): (0, 0, 0),
+    }.items():
         assert close_to(first.getpixel((x, y)), color), ((x, y), first.getpixel((x, y)))
     with Image.open(published / "thumbnail.jpg") as thumbnail:
         assert close_to(thumbnail.getpixel((400, 360)), RED) and close_to(thumbnail.getpixel((880, 360)), BLUE)
@@ -101,8 +106,11 @@ def test_a_picture_shown_twice_is_fetched_once_and_text_slides_mix_in(tmp_path, 
         return original(self, key, name, into)
 
     monkeypatch.setattr(LocalFolderStore, "fetch", counting)
-    script = picture_script(Slide(image=media_id, fit="cover", title="표지"), Slide(title="글", bullets=["항목"]),
-                            Slide(image=media_id, caption="다시"))
+    script = picture_script(
+        Slide(image=media_id, fit="cover", title="표지"),
+        Slide(title="글", bullets=["항목"]),
+        Slide(image=media_id, caption="다시"),
+    )
     render(store, tmp_path, script)
     assert fetched == [media_key("video-1", media_id)]
     frames = decoded_frames(tmp_path / "video-1" / "job-1" / "video.mp4")
@@ -116,8 +124,7 @@ def test_a_missing_picture_fails_the_job_for_good_before_any_narration(tmp_path)
     missing = f"med-{'f' * 32}"
     recorder = Recorder()
     with pytest.raises(RenderFailure) as failure:
-        render(store, tmp_path, picture_script(Slide(image=present), Slide(image=missing), Slide(image=missing)),
-               recorder)
+        render(store, tmp_path, picture_script(Slide(image=present), Slide(image=missing), Slide(image=missing)), recorder)
     assert (failure.value.error_code, failure.value.retryable) == (ErrorCode.RENDER_FAILED, False)
     assert missing in str(failure.value) and "scene 2, 3" in str(failure.value)
     assert Step.GENERATE_TTS not in recorder.steps

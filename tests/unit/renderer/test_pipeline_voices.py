@@ -60,8 +60,11 @@ def test_the_cache_tells_a_lexicon_change_apart(tmp_path, monkeypatch):
     spoken = spoken_by_espeak(monkeypatch)
     job = make_job(make_script("API를 호출합니다."))
     render(tmp_path / "first", job, tts_cache_dir=tmp_path / "cache")
-    render(tmp_path / "second", msgspec.structs.replace(job, lexicon=[LexiconEntry(term="API", say="에이피아이")]),
-           tts_cache_dir=tmp_path / "cache")
+    render(
+        tmp_path / "second",
+        msgspec.structs.replace(job, lexicon=[LexiconEntry(term="API", say="에이피아이")]),
+        tts_cache_dir=tmp_path / "cache",
+    )
     assert spoken == ["API를 호출합니다.", "에이피아이를 호출합니다."]
 
 
@@ -78,7 +81,9 @@ def test_a_faster_rate_makes_a_shorter_video(tmp_path):
 
 
 def test_the_voice_that_spoke_is_reported_with_the_engine_usage(tmp_path):
-    assets, usage, _ = render(tmp_path, make_job(make_script("안녕하세요. 반갑습니다.", "두 번째 장면입니다.")), tts_cache_max_mb=0)
+    assets, usage, _ = render(
+        tmp_path, make_job(make_script("안녕하세요. 반갑습니다.", "두 번째 장면입니다.")), tts_cache_max_mb=0
+    )
     assert assets.voice_used == "espeak"
     assert [(entry.engine, entry.requests, entry.cache_hits) for entry in usage] == [("espeak", 3, 0)]
     assert usage[0].characters == len("안녕하세요.반갑습니다.두 번째 장면입니다.")
@@ -114,8 +119,14 @@ def test_without_a_fallback_the_job_fails_naming_the_voice_and_the_answer(tmp_pa
     monkeypatch.setattr(EspeakEngine, "synthesize", down)
     usage = []
     with pytest.raises(RenderFailure) as failure:
-        render_job(make_job(make_script("안녕하세요.")), settings=RendererSettings(asset_dir=tmp_path, tts_cache_max_mb=0),
-                   storage=LocalFolderStore(tmp_path), report=lambda *report: None, cancel=threading.Event(), tts_usage=usage)
+        render_job(
+            make_job(make_script("안녕하세요.")),
+            settings=RendererSettings(asset_dir=tmp_path, tts_cache_max_mb=0),
+            storage=LocalFolderStore(tmp_path),
+            report=lambda *report: None,
+            cancel=threading.Event(),
+            tts_usage=usage,
+        )
     assert failure.value.error_code is ErrorCode.TTS_FAILED
     assert "provider answered 503" in str(failure.value)
     assert [entry.engine for entry in usage] == ["espeak"], "a failed job still reports what it asked of the engine"

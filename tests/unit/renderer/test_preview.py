@@ -44,16 +44,20 @@ def test_a_preview_is_wav_at_the_voice_rate_with_its_usage(settings):
 def test_a_preview_speaks_the_lexicon_it_was_sent(settings):
     say = "something much longer to say than four letters"
     plain = speak_preview(request("SLRL.", "espeak#en-US", language="en"), settings, threading.Event())
-    spoken = speak_preview(request("SLRL.", "espeak#en-US", language="en", lexicon=[LexiconEntry(term="SLRL", say=say)]),
-                           settings, threading.Event())
+    spoken = speak_preview(
+        request("SLRL.", "espeak#en-US", language="en", lexicon=[LexiconEntry(term="SLRL", say=say)]), settings, threading.Event()
+    )
     spelled_out = speak_preview(request(f"{say}.", "espeak#en-US", language="en"), settings, threading.Event())
     assert seconds(spoken) == seconds(spelled_out) > 2 * seconds(plain)
 
 
-@pytest.mark.parametrize(("text", "voice", "code", "says"), [
-    ("   ", "espeak#ko", ErrorCode.VALIDATION_ERROR, "text"),
-    ("안녕하세요.", "espeak:model#ko", ErrorCode.TTS_FAILED, "espeak takes no model"),
-])
+@pytest.mark.parametrize(
+    ("text", "voice", "code", "says"),
+    [
+        ("   ", "espeak#ko", ErrorCode.VALIDATION_ERROR, "text"),
+        ("안녕하세요.", "espeak:model#ko", ErrorCode.TTS_FAILED, "espeak takes no model"),
+    ],
+)
 def test_a_preview_that_cannot_be_spoken_says_why(settings, text, voice, code, says):
     audio = speak_preview(request(text, voice), settings, threading.Event())
     assert audio.audio == b"" and audio.error_code == code and says in audio.error_message
@@ -92,7 +96,13 @@ def test_espeak_lists_its_voices_as_catalog_entries_it_can_speak():
     assert len(voices) > 100
     korean = voices["espeak#ko"]
     assert (korean.engine, korean.language, korean.name, korean.kind, korean.where, korean.sample_rate) == (
-        "espeak", "ko", "Korean", "formant", "local", 22050)
+        "espeak",
+        "ko",
+        "Korean",
+        "formant",
+        "local",
+        22050,
+    )
     assert voices["espeak#en-US"].language == "en-US"
     # Every spec selects its own voice (an unknown one would fall back to the language's default).
     american = EspeakEngine().synthesize(["Tomato."], "en", "en-US", threading.Event()).pcm
@@ -100,17 +110,30 @@ def test_espeak_lists_its_voices_as_catalog_entries_it_can_speak():
     assert american != british
 
 
-@pytest.mark.parametrize(("espeak", "bcp47"), [
-    ("ko", "ko"), ("en-us", "en-US"), ("cmn-latn-pinyin", "cmn-Latn-pinyin"), ("en-gb-x-gbclan", "en-GB-x-gbclan"),
-    ("es-419", "es-419"), ("", ""),
-])
+@pytest.mark.parametrize(
+    ("espeak", "bcp47"),
+    [
+        ("ko", "ko"),
+        ("en-us", "en-US"),
+        ("cmn-latn-pinyin", "cmn-Latn-pinyin"),
+        ("en-gb-x-gbclan", "en-GB-x-gbclan"),
+        ("es-419", "es-419"),
+        ("", ""),
+    ],
+)
 def test_espeak_language_tags_get_bcp47_case(espeak, bcp47):
     assert _bcp47_case(espeak) == bcp47
 
 
 def test_an_engine_that_cannot_list_its_voices_costs_no_other_engine_its_own(settings, monkeypatch, caplog):
-    listed = VoiceInfo(voice="google#ko-KR-Neural2-A", engine="google", language="ko-KR", name="ko-KR-Neural2-A",
-                       where="cloud", sample_rate=24000)
+    listed = VoiceInfo(
+        voice="google#ko-KR-Neural2-A",
+        engine="google",
+        language="ko-KR",
+        name="ko-KR-Neural2-A",
+        where="cloud",
+        sample_rate=24000,
+    )
 
     class Listing:
         def voices(self) -> list[VoiceInfo]:

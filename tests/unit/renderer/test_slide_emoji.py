@@ -57,9 +57,7 @@ def test_each_kind_of_emoji_is_drawn_in_colour(fonts, emoji):
 
 
 @needs_raqm
-@pytest.mark.parametrize(
-    ("sequence", "single"), [("👩‍💻", "👩"), ("👍🏽", "👍"), ("🇰🇷", "🔐")], ids=["zwj", "skin-tone", "flag"]
-)
+@pytest.mark.parametrize(("sequence", "single"), [("👩‍💻", "👩"), ("👍🏽", "👍"), ("🇰🇷", "🔐")], ids=["zwj", "skin-tone", "flag"])
 def test_an_emoji_sequence_is_one_glyph_as_wide_as_a_single_emoji(fonts, sequence, single):
     slide = Slide(title=sequence, background=WHITE)
     font = layout_slide(slide, SIZE, fonts).lines[0].font

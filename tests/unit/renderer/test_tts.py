@@ -36,7 +36,9 @@ def test_espeak_speaks_each_sentence_with_exact_offsets(language, sentences):
 
 
 def test_longer_sentence_gets_a_longer_span():
-    short, long = synthesize(["네.", "개인정보는 살아 있는 개인에 관한 정보로서 성명과 주민등록번호를 포함합니다."]).sentence_spans
+    short, long = synthesize(
+        ["네.", "개인정보는 살아 있는 개인에 관한 정보로서 성명과 주민등록번호를 포함합니다."]
+    ).sentence_spans
     assert long[1] - long[0] > 2 * (short[1] - short[0])
 
 
@@ -85,8 +87,9 @@ def test_engines_are_found_by_name():
 
 
 def test_a_worker_offers_the_engines_that_can_run_and_says_why_the_others_cannot(tmp_path):
-    unconfigured = RendererSettings(asset_dir=tmp_path, coqui_model_dir=None, supertonic_model_dir=None,
-                                    azure_speech_key=None, google_tts_api_key=None)
+    unconfigured = RendererSettings(
+        asset_dir=tmp_path, coqui_model_dir=None, supertonic_model_dir=None, azure_speech_key=None, google_tts_api_key=None
+    )
     usable, reasons = usable_engines(unconfigured)
     # Cloud engines are offered unconfigured (a job asking for one fails at once, naming the
     # setting); local engines only with their model.

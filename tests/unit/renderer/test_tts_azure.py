@@ -74,7 +74,7 @@ def test_a_language_without_a_default_voice_is_refused_before_any_request(fake):
 
 
 def test_markup_characters_in_the_text_are_spoken_not_parsed(fake):
-    text = 'If A < B && C > D, say "yes" \'now\'\x07.'
+    text = "If A < B && C > D, say \"yes\" 'now'\x07."
     speak(fake, [text], language="en")
     assert fake.problems == []
     assert fake.synthesis_requests()[0].spoken == text.replace("\x07", "")

@@ -172,7 +172,9 @@ def test_a_missing_key_fails_before_any_request(fake, name):
 
 
 @pytest.mark.parametrize("name", ENGINES)
-@pytest.mark.parametrize("audio", [b"", b"not audio at all", b"RIFF\x24\x00\x00\x00WAVEfmt ", wav_bytes(b"\0" * 400, 24_000)[:30]])
+@pytest.mark.parametrize(
+    "audio", [b"", b"not audio at all", b"RIFF\x24\x00\x00\x00WAVEfmt ", wav_bytes(b"\0" * 400, 24_000)[:30]]
+)
 def test_audio_that_does_not_decode_is_a_provider_fault(fake, name, audio):
     fake.faults.append(answered_audio(name, audio))
     usage = UsageCounter()

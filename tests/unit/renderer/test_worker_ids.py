@@ -17,7 +17,9 @@ def clean_env(monkeypatch):
 
 def test_ids_are_the_prefix_and_the_slot_number_with_no_pid():
     assert worker_ids("render-3.example.org", 3) == [
-        "render-3.example.org-w0", "render-3.example.org-w1", "render-3.example.org-w2",
+        "render-3.example.org-w0",
+        "render-3.example.org-w1",
+        "render-3.example.org-w2",
     ]
 
 

@@ -36,8 +36,16 @@ DEFAULT_VOICES = {
 
 
 def _voice(short_name: str, name: str, gender: str) -> VoiceInfo:
-    return VoiceInfo(voice=f"azure#{short_name}", engine="azure", language=voice_locale(short_name), name=name,
-                     gender=gender, kind="neural", where="cloud", sample_rate=OUTPUT_SAMPLE_RATE)
+    return VoiceInfo(
+        voice=f"azure#{short_name}",
+        engine="azure",
+        language=voice_locale(short_name),
+        name=name,
+        gender=gender,
+        kind="neural",
+        where="cloud",
+        sample_rate=OUTPUT_SAMPLE_RATE,
+    )
 
 
 STATIC_VOICES = [
@@ -58,8 +66,12 @@ class AzureConfig:
 
     @classmethod
     def from_settings(cls, settings: RendererSettings) -> "AzureConfig":
-        return cls(key=settings.azure_speech_key, region=settings.azure_speech_region,
-                   endpoint=settings.azure_speech_endpoint, limits=CloudLimits.from_settings(settings))
+        return cls(
+            key=settings.azure_speech_key,
+            region=settings.azure_speech_region,
+            endpoint=settings.azure_speech_endpoint,
+            limits=CloudLimits.from_settings(settings),
+        )
 
     @property
     def base_url(self) -> str | None:

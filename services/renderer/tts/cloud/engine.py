@@ -98,9 +98,7 @@ class CloudEngine:
                     usage.error(error.kind)
                 raise
 
-        spoken = run_in_order(
-            sentences, speak, concurrency=self.transport.limits.concurrency, cancel=cancel, on_done=on_sentence
-        )
+        spoken = run_in_order(sentences, speak, concurrency=self.transport.limits.concurrency, cancel=cancel, on_done=on_sentence)
         return self._join(spoken)
 
     def voices(self) -> list[VoiceInfo]:
@@ -127,8 +125,13 @@ class CloudEngine:
         if voice and _VOICE_NAME.fullmatch(voice):
             return voice
         if voice:
-            log.warning("%s: %r is not a voice name such as %s; using the default voice for %r",
-                        self.name, voice, self.default_voices["en"], language)
+            log.warning(
+                "%s: %r is not a voice name such as %s; using the default voice for %r",
+                self.name,
+                voice,
+                self.default_voices["en"],
+                language,
+            )
         default = self.default_voices.get(language.split("-")[0].lower())
         if default is None:
             raise SynthesisError(
@@ -150,8 +153,9 @@ class CloudEngine:
             for index, (piece, (start, end)) in enumerate(zip(spoken, spans))
             for word in _timed_words(piece.word_starts, index, start, end)
         ]
-        return SynthesisResult(pcm=b"".join(piece.pcm for piece in spoken), sample_rate=sample_rate,
-                               sentence_spans=spans, words=words)
+        return SynthesisResult(
+            pcm=b"".join(piece.pcm for piece in spoken), sample_rate=sample_rate, sentence_spans=spans, words=words
+        )
 
 
 def _timed_words(word_starts: list[tuple[float, str]], sentence: int, start: float, end: float) -> list[Word]:

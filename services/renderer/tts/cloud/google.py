@@ -45,8 +45,16 @@ DEFAULT_VOICES = {
 
 
 def _voice(name: str, language: str, gender: str, sample_rate: int = NATURAL_SAMPLE_RATE) -> VoiceInfo:
-    return VoiceInfo(voice=f"google#{name}", engine="google", language=language, name=name, gender=gender,
-                     kind="neural", where="cloud", sample_rate=sample_rate)
+    return VoiceInfo(
+        voice=f"google#{name}",
+        engine="google",
+        language=language,
+        name=name,
+        gender=gender,
+        kind="neural",
+        where="cloud",
+        sample_rate=sample_rate,
+    )
 
 
 STATIC_VOICES = [
@@ -66,8 +74,11 @@ class GoogleConfig:
 
     @classmethod
     def from_settings(cls, settings: RendererSettings) -> "GoogleConfig":
-        return cls(key=settings.google_tts_api_key, endpoint=settings.google_tts_endpoint.rstrip("/"),
-                   limits=CloudLimits.from_settings(settings))
+        return cls(
+            key=settings.google_tts_api_key,
+            endpoint=settings.google_tts_endpoint.rstrip("/"),
+            limits=CloudLimits.from_settings(settings),
+        )
 
 
 def google_engine(settings: RendererSettings) -> "GoogleEngine":
@@ -97,8 +108,9 @@ class GoogleEngine(CloudEngine):
 
     def __init__(self, config: GoogleConfig) -> None:
         self.config = config
-        transport = CloudTransport(self.name, config.limits, secret=config.key, credential_hint="GOOGLE_TTS_API_KEY",
-                                   refuses_key=_invalid_key)
+        transport = CloudTransport(
+            self.name, config.limits, secret=config.key, credential_hint="GOOGLE_TTS_API_KEY", refuses_key=_invalid_key
+        )
         super().__init__(transport, VoiceCatalog(self.name, self._fetch_voices, STATIC_VOICES))
 
     def available(self) -> Availability:
@@ -192,4 +204,3 @@ def _invalid_key(response: httpx.Response) -> bool:
 
 def _gender(ssml_gender: str | None) -> str:
     return {"FEMALE": "female", "MALE": "male", "NEUTRAL": "neutral"}.get(ssml_gender or "", "")
-

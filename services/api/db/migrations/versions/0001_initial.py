@@ -51,8 +51,12 @@ def upgrade() -> None:
         sa.Column("finished_at", UTCDateTime),
     )
     op.create_index(
-        "uq_render_jobs_active_video", "render_jobs", ["video_id"], unique=True,
-        sqlite_where=ACTIVE, postgresql_where=ACTIVE,
+        "uq_render_jobs_active_video",
+        "render_jobs",
+        ["video_id"],
+        unique=True,
+        sqlite_where=ACTIVE,
+        postgresql_where=ACTIVE,
     )
     op.create_index("ix_render_jobs_video_created", "render_jobs", ["video_id", "created_at"])
     op.create_index("ix_render_jobs_status_created", "render_jobs", ["status", "created_at"])

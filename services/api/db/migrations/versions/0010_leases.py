@@ -29,15 +29,24 @@ def upgrade() -> None:
     # A conversion under way keeps the lease its last touch gave it; computed here rather than
     # in SQL, whose date arithmetic differs between SQLite and PostgreSQL (few rows: only the
     # imports converting right now).
-    imports = sa.table("deck_imports", sa.column("video_id"), sa.column("import_id"), sa.column("status"),
-                       sa.column("updated_at", UTCDateTime), sa.column("lease_until", UTCDateTime))
+    imports = sa.table(
+        "deck_imports",
+        sa.column("video_id"),
+        sa.column("import_id"),
+        sa.column("status"),
+        sa.column("updated_at", UTCDateTime),
+        sa.column("lease_until", UTCDateTime),
+    )
     connection = op.get_bind()
-    converting = connection.execute(sa.select(imports.c.video_id, imports.c.import_id, imports.c.updated_at)
-                                    .where(imports.c.status == "CONVERTING")).all()
+    converting = connection.execute(
+        sa.select(imports.c.video_id, imports.c.import_id, imports.c.updated_at).where(imports.c.status == "CONVERTING")
+    ).all()
     for video_id, import_id, updated_at in converting:
-        connection.execute(sa.update(imports)
-                           .where(imports.c.video_id == video_id, imports.c.import_id == import_id)
-                           .values(lease_until=updated_at + RUN_LEASE))
+        connection.execute(
+            sa.update(imports)
+            .where(imports.c.video_id == video_id, imports.c.import_id == import_id)
+            .values(lease_until=updated_at + RUN_LEASE)
+        )
 
 
 def downgrade() -> None:
