@@ -22,7 +22,7 @@ SAMPLES_PER_SEC = 200
 # Source path prefix (as py-spy prints it) -> library; first match wins, specific before generic.
 LIBRARIES = (
     ("sqlalchemy/", "SQLAlchemy"),
-    ("services/api/db/inline_sqlite", "SQLite driver (inline)"),
+    ("services/api/db/sqlite_thread", "SQLite driver (thread)"),
     ("jwt/", "JWT (PyJWT)"),
     ("cryptography/", "JWT (cryptography)"),
     ("litestar/middleware/rate_limit", "Litestar rate limit"),
@@ -52,9 +52,23 @@ def py_spy() -> str:
 def record(pid: int, seconds: float, output: Path) -> subprocess.Popen:
     """Starts sampling `pid` for `seconds` into `output` (collapsed stacks); wait() on the result."""
     return subprocess.Popen(
-        [py_spy(), "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))), "--rate", str(SAMPLES_PER_SEC),
-         "--format", "raw", "--gil", "--output", str(output)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            py_spy(),
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(max(1, round(seconds))),
+            "--rate",
+            str(SAMPLES_PER_SEC),
+            "--format",
+            "raw",
+            "--gil",
+            "--output",
+            str(output),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
 
 

@@ -4,18 +4,24 @@ for, or PostgreSQL (`DATABASE_URL=postgresql+asyncpg://…`, DESIGN §8).
 SQLite: two engines over one file. Writes go through a single connection that opens every
 transaction with BEGIN IMMEDIATE (the write lock is taken up front, so two writers never
 deadlock upgrading a read lock); reads use deferred transactions and run beside it in WAL.
+Each connection runs its statements on a thread of its own (sqlite_thread.py), never on the
+event loop, where a write waiting out another process's lock (up to the busy timeout) or a
+long delete would stall every request, WebSocket and the broker for as long. SQLAlchemy drives
+those connections through its aiosqlite dialect (`async_creator`), so sessions and stores see
+an ordinary async engine.
 PostgreSQL: one pool for both, since its writers lock rows, not the database; every write
 that another instance could race is guarded in SQL (conditional UPDATEs, ON CONFLICT,
 FOR UPDATE SKIP LOCKED), never by this process's single writer.
 """
 
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from services.api.db import inline_sqlite
+from services.api.db import sqlite_thread
 
 BUSY_TIMEOUT_MS = 5_000
 POOL_SIZE = 10
@@ -31,7 +37,7 @@ class Database:
 
     @property
     def dialect(self) -> str:
-        """"sqlite" or "postgresql": the few statements that differ ask this."""
+        """ "sqlite" or "postgresql": the few statements that differ ask this."""
         return self.writer.dialect.name
 
     async def dispose(self) -> None:
@@ -41,10 +47,11 @@ class Database:
 
 def open_database(url: str) -> Database:
     if make_url(url).get_backend_name() == "sqlite":
-        # Whatever driver the URL names: statements run on the event loop (inline_sqlite.py).
-        url = make_url(url).set(drivername=f"sqlite+{inline_sqlite.DRIVER}")
-        writer = create_async_engine(url, pool_size=1, max_overflow=0)
-        reader = create_async_engine(url, pool_size=4, max_overflow=4)
+        # Whatever driver the URL names.
+        sqlite_url = make_url(url).set(drivername="sqlite+aiosqlite")
+        connect = partial(sqlite_thread.connect, sqlite_url.database or ":memory:")
+        writer = create_async_engine(sqlite_url, pool_size=1, max_overflow=0, async_creator=connect)
+        reader = create_async_engine(sqlite_url, pool_size=4, max_overflow=4, async_creator=connect)
         _configure_sqlite(writer, begin="BEGIN IMMEDIATE")
         _configure_sqlite(reader, begin="BEGIN")
     else:
@@ -62,8 +69,6 @@ def open_database(url: str) -> Database:
 def _configure_sqlite(engine: AsyncEngine, *, begin: str) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
-        # Take transaction control from the driver so the "begin" hook decides the mode.
-        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -73,4 +78,5 @@ def _configure_sqlite(engine: AsyncEngine, *, begin: str) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection) -> None:
-        connection.exec_driver_sql(begin)
+        # Sent with the transaction's first statement, in one trip to the connection's thread.
+        connection.connection.driver_connection.begin(begin)
