@@ -58,10 +58,11 @@ def fitted_picture(path: Path, size: tuple[int, int], fit: Fit, background: str)
                 placement = place(picture.size, size, fit)
                 picture.draft("RGB", _whole_size(picture.size, placement))
             placement = place(picture.size, size, fit)  # the draft may have made it smaller
+            colours: Image.Image = picture
             if picture.mode not in ("RGB", "RGBA"):
-                picture = picture.convert("RGBA" if picture.has_transparency_data else "RGB")
+                colours = picture.convert("RGBA" if picture.has_transparency_data else "RGB")
             # Pillow premultiplies alpha while resampling, so hidden colours do not bleed into the edges.
-            scaled = picture.resize(placement.size, Image.Resampling.LANCZOS, box=placement.box)
+            scaled = colours.resize(placement.size, Image.Resampling.LANCZOS, box=placement.box)
     except Image.UnidentifiedImageError as error:
         # Its message names the file, a path on this host: the job's error goes to API callers.
         raise PictureUnreadable("not a PNG or JPEG file") from error
