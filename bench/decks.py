@@ -32,6 +32,7 @@ from pathlib import Path
 from bench.pictures import photo
 from bench.render import QUIET_UNCACHED, reference_script
 from bench.results import Row, markdown_table
+from services.api.decks.pages import soffice_to_pdf
 from services.api.settings import Settings
 from tests.client import new_video_id
 from tests.decks import PAGE_SIZE, _pdf_file, coloured_page, pptx
@@ -250,22 +251,7 @@ def _soffice_to_pdf(soffice: str, deck: Deck, work: Path, profile: Path) -> Proc
     with tempfile.TemporaryDirectory(dir=work) as folder:
         path = Path(folder) / f"deck.{deck.kind}"
         path.write_bytes(deck.data)
-        process = _measured(
-            [
-                soffice,
-                "--headless",
-                "--norestore",
-                "--nologo",
-                "--nolockcheck",
-                f"-env:UserInstallation={profile.as_uri()}",
-                "--convert-to",
-                "pdf",
-                "--outdir",
-                folder,
-                str(path),
-            ],
-            work,
-        )
+        process = _measured(soffice_to_pdf(soffice, path, Path(folder), profile), work)
         if not (Path(folder) / "deck.pdf").exists():
             raise RuntimeError(f"soffice made no PDF of the {deck.name}")
     return process

@@ -25,9 +25,14 @@ def insert_of(dialect: str, row: Base) -> PostgresInsert | SqliteInsert:
 
 def insert_into(dialect: str, table: FromClause) -> PostgresInsert | SqliteInsert:
     """An INSERT into `table` in the dialect's own form, its values given when executed: built
-    once, so a hot path skips building and keying the statement on every call. A mapped class's
-    `__table__` is typed as any FROM clause, but is the Table."""
+    once, so a hot path skips building and keying the statement on every call."""
     return _DIALECT_INSERT[dialect](cast(Table, table))
+
+
+def table_of(model: type[Base]) -> Table:
+    """A mapped class's Table, for Core statements that skip the ORM (its `__table__` is typed
+    as any FROM clause, but is the Table)."""
+    return cast(Table, model.__table__)
 
 
 def columns_of(row: Base) -> dict[str, Any]:

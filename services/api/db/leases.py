@@ -58,11 +58,6 @@ class LeasedQueue(Generic[Entity]):
         """The row's lease is nobody's: never claimed, settled, or run out."""
         return or_(self.owner.is_(None), self.lease_until.is_(None), self.lease_until <= now)
 
-    def expired(self, now: datetime) -> Condition:
-        """The row was claimed and its owner let the lease run out without settling: what a lost
-        owner leaves behind, to be taken over (`claim`, `take`) or given up on."""
-        return and_(self.owner.is_not(None), self.lease_until <= now)
-
     def claimable(self, now: datetime) -> Condition:
         return and_(self.due(now), self.free(now))
 
@@ -72,7 +67,8 @@ class LeasedQueue(Generic[Entity]):
         return and_(self.owner == owner, self.lease_until.is_not(None))
 
     def has_expired(self, row: Entity, now: datetime) -> bool:
-        """`expired` of a row already read."""
+        """The row was claimed and its owner let the lease run out without settling: what a lost
+        owner leaves behind, to be taken over (`claim`, `take`) or given up on."""
         until = getattr(row, self.lease_until.key)
         return getattr(row, self.owner.key) is not None and until is not None and until <= now
 

@@ -163,24 +163,28 @@ def _draw_page(page: pdfium.PdfPage, index: int, out: Path, frame: tuple[int, in
     )
 
 
+def soffice_to_pdf(soffice: str, deck_path: Path, out: Path, profile: Path) -> list[str]:
+    """The LibreOffice command that writes `deck_path` as a PDF into `out`, on `profile`."""
+    return [
+        soffice,
+        "--headless",
+        "--norestore",
+        "--nologo",
+        "--nolockcheck",
+        f"-env:UserInstallation={profile.as_uri()}",
+        "--convert-to",
+        "pdf",
+        "--outdir",
+        str(out),
+        str(deck_path),
+    ]
+
+
 def _libreoffice_pdf(pptx_path: Path, out: Path, soffice: str) -> Path:
     """The PPTX as a PDF, by LibreOffice with a profile of its own (a second soffice on a shared
     profile exits silently without a PDF)."""
-    profile = out / "libreoffice-profile"
     converted = subprocess.run(
-        [
-            soffice,
-            "--headless",
-            "--norestore",
-            "--nologo",
-            "--nolockcheck",
-            f"-env:UserInstallation={profile.as_uri()}",
-            "--convert-to",
-            "pdf",
-            "--outdir",
-            str(out),
-            str(pptx_path),
-        ],
+        soffice_to_pdf(soffice, pptx_path, out, out / "libreoffice-profile"),
         # HOME too: the systemd unit hides the service user's home (ProtectHome), and LibreOffice
         # and fontconfig write caches there.
         env={**os.environ, "HOME": str(out)},

@@ -24,6 +24,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import cast
 
 import msgspec
 import zmq
@@ -135,9 +136,10 @@ class RenderBroker:
 
     def wake(self) -> None:
         """The job table changed where this broker did not see it (another API instance took a
-        new job or a cancel): dispatch, and tell the workers of canceled renders to stop."""
+        new job or a cancel): dispatch, and tell the workers of canceled renders to stop. Not a
+        sweep: every create wakes the dispatcher on PostgreSQL, and deadlines wait for the clock."""
         self._job_state.dispatch()
-        self._job_state.sweep(utc_now(), self._orphans_after())
+        self._job_state.deliver_cancels()
 
     def cancel(self, worker_id: str, job_id: str, attempt: int) -> None:
         """Tells the worker rendering `job_id` to stop; it answers with JobFinished(CANCELED)."""
@@ -370,10 +372,10 @@ class RenderBroker:
         self.request_dispatch()
 
     def _account(self, worker: Worker, running: RunningJob | None, renders_received: int) -> None:
-        believed = self._registry.account(worker, running, renders_received)
-        if believed is False:
+        believed = worker.job
+        if not self._registry.account(worker, running, renders_received):
             return
-        if isinstance(believed, RunningJob):
+        if believed is not None:
             self._job_state.lost(
                 believed.job_id, believed.attempt, f"renderer worker {worker.worker_id} no longer runs this attempt"
             )
@@ -465,6 +467,6 @@ class RenderBroker:
             return False
         BUS_MESSAGES.labels("out", type(message).__name__.lower()).inc()
         # A send may take the descriptor's wake-up for messages that arrived meanwhile.
-        if self._router.poll(0, zmq.POLLIN):
+        if cast(int, self._router.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
             asyncio.get_running_loop().call_soon(self._read_commands)
         return True

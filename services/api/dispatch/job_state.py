@@ -15,6 +15,7 @@ command at the head and tries it again after a pause, so the order holds through
 
 import asyncio
 import logging
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -108,7 +109,11 @@ class _StoreProgress:
     """Progress events wait in the backlog."""
 
 
-_Command = _Outcome | _Lost | _GiveBack | _Verify | _Sweep | _Dispatch | _StoreProgress
+class _DeliverCancels:
+    """Cancels recorded in the job table may still have to reach their workers."""
+
+
+_Command = _Outcome | _Lost | _GiveBack | _Verify | _Sweep | _Dispatch | _StoreProgress | _DeliverCancels
 
 
 class JobStateService:
@@ -117,7 +122,7 @@ class JobStateService:
         self._jobs = jobs
         self._store = store
         self._broker = broker
-        self._queue: list[_Command] = []
+        self._queue: deque[_Command] = deque()
         self._work = asyncio.Event()
         self._queued: set[type] = set()
         """Coalesced commands waiting (one of each at most: a later one adds nothing)."""
@@ -145,6 +150,9 @@ class JobStateService:
 
     def sweep(self, as_of: datetime, orphans_after: timedelta | None) -> None:
         self._put_once(_Sweep(as_of, orphans_after))
+
+    def deliver_cancels(self) -> None:
+        self._put_once(_DeliverCancels())
 
     def progress(self, events: list[Progress]) -> None:
         self._progress.extend(events)
@@ -174,7 +182,7 @@ class JobStateService:
                 # Taken: a request made while it runs asks for a run of its own.
                 self._queued.discard(type(command))
                 await self._until_stored(command)
-                self._queue.pop(0)
+                self._queue.popleft()
 
     async def _until_stored(self, command: _Command) -> None:
         pause = RETRY_PAUSE_SEC[0]
@@ -210,6 +218,8 @@ class JobStateService:
                     self._broker.stop_render(job_id, attempt)
             case _Sweep(as_of=as_of, orphans_after=orphans_after):
                 await self._sweep(as_of, orphans_after)
+            case _DeliverCancels():
+                await self._deliver_cancels()
 
     def _broker_wakes(self) -> None:
         """A job went back to the queue or a worker may be free: dispatch again."""

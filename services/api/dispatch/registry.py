@@ -88,18 +88,18 @@ class WorkerRegistry:
         return True
 
     @staticmethod
-    def account(worker: Worker, running: RunningJob | None, renders_received: int) -> RunningJob | bool | None:
+    def account(worker: Worker, running: RunningJob | None, renders_received: int) -> bool:
         """The worker's own account of what it runs, from a message it sent after it received
-        every Render it was sent, replaces the registry's; returns the attempt the registry
-        believed in (None if none) when they differ, False when nothing changes. An account sent
+        every Render it was sent, replaces the registry's; True when that changed what the
+        registry believed (the attempt it believed in, if any, is lost). An account sent
         before the last Render arrived is merely old and changes nothing. A worker may have
         received more than this registry sent it (Renders of an earlier registration still in
         flight then): its count is the floor."""
         worker.renders_sent = max(worker.renders_sent, renders_received)
         if renders_received < worker.renders_sent or running == worker.job:
             return False
-        believed, worker.job = worker.job, running
-        return believed
+        worker.job = running
+        return True
 
     def remove(self, worker_id: str) -> Worker | None:
         return self._workers.pop(worker_id, None)

@@ -201,7 +201,7 @@ class JobLifecycle:
                 # The attempt's outcome was recorded first, in another transaction: it stands.
                 raise JobNotCancelable(f"Job {job_id} is already ending.", job_id=job_id, status=job.status)
             canceled = await self._move(
-                changes, job_id, JobStatus(job.status), CANCELED, job.attempt, {"finished_at": utc_now()}, "Canceled"
+                changes, job_id, job.status, CANCELED, job.attempt, {"finished_at": utc_now()}, "Canceled"
             )
             if worker is not None:
                 await wake_dispatcher(session, self._db.dialect)  # only the dispatcher can tell its worker

@@ -4,7 +4,7 @@ on every request (the create and the job detail are the API's busiest paths)."""
 from sqlalchemy import Insert, bindparam, func, insert, select
 
 from libs.contracts.codes import JobStatus
-from services.api.db.inserts import insert_into
+from services.api.db.inserts import insert_into, table_of
 from services.api.db.models import (
     ACTIVE_JOB,
     AttemptRow,
@@ -43,13 +43,13 @@ SCRIPT_TO_RENDER = (
 )
 """The script and, in the same read, its video's lexicon (None without one)."""
 JOB_LEXICON = select(JobLexiconRow.entries).where(JobLexiconRow.job_id == bindparam("job_id"))
-INSERT_JOB_LEXICON = insert(JobLexiconRow)
+INSERT_JOB_LEXICON = insert(table_of(JobLexiconRow))
 PUBLISHED_JOB = (
     select(_JOBS, _PUBLISHED.c.published_at)
     .join(_PUBLISHED, _PUBLISHED.c.job_id == _JOBS.c.job_id)
     .where(_PUBLISHED.c.video_id == bindparam("video_id"))
 )
-INSERT_EVENT = insert(JobEventRow)
+INSERT_EVENT = insert(table_of(JobEventRow))
 
 INSERT_UNLESS_ACTIVE: dict[str, Insert] = {
     dialect: insert_into(dialect, _JOBS)

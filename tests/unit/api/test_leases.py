@@ -8,7 +8,6 @@ from datetime import timedelta
 from uuid import uuid4
 
 import pytest
-from sqlalchemy import select
 
 from services.api.db.engine import open_database
 from services.api.db.models import DeckImportRow, JobRow, WebhookDeliveryRow, utc_now
@@ -135,7 +134,6 @@ async def test_an_expired_lease_is_found_and_taken_over_and_its_old_owner_is_fen
     now = utc_now()
     assert DELIVERIES.has_expired(await delivery(db, webhook_id), now)
     async with db.read_session() as session:
-        assert list(await session.scalars(select(WebhookDeliveryRow.webhook_id).where(DELIVERIES.expired(now)))) == [webhook_id]
         assert await DELIVERIES.has_claimable(session)
 
     assert await claim(db, "heir") == [webhook_id]

@@ -33,8 +33,9 @@ class Recorder:
             self._on_report(step, progress)
 
 
-def run(tmp_path, job, report=None, cancel=None):
-    settings = RendererSettings(asset_dir=tmp_path)
+def run(tmp_path, job, report=None, cancel=None, **settings_given):
+    """Renders `job` into a local store in `tmp_path`, with RendererSettings `settings_given`."""
+    settings = RendererSettings(asset_dir=tmp_path, **settings_given)
     return render_job(
         job,
         settings=settings,
@@ -144,34 +145,26 @@ def test_hostile_text_renders(tmp_path):
     assert assets.duration_sec > 1
 
 
-def test_tts_crash_is_a_retryable_tts_failure(tmp_path, monkeypatch):
+@pytest.mark.parametrize("raised", [SynthesisError("engine died"), RuntimeError("the engine's library gave up")])
+def test_an_engine_that_crashes_while_speaking_is_a_retryable_tts_failure(tmp_path, monkeypatch, raised):
+    """SPEC §4 retries a TTS engine crash, whatever the engine raised."""
+
     def crash(self, sentences, language, voice, cancel, on_sentence=None, **options):
-        raise SynthesisError("engine died")
+        raise raised
 
     monkeypatch.setattr(EspeakEngine, "synthesize", crash)
-    settings = RendererSettings(asset_dir=tmp_path, tts_cache_max_mb=0)  # a cached sentence would not reach the engine
     with pytest.raises(RenderFailure) as failure:
-        render_job(
-            make_job(make_script("안녕하세요.")),
-            settings=settings,
-            storage=LocalFolderStore(tmp_path),
-            report=Recorder(),
-            cancel=threading.Event(),
-        )
+        run(tmp_path, make_job(make_script("안녕하세요.")), tts_cache_max_mb=0)  # a cached sentence would not reach the engine
     assert (failure.value.error_code, failure.value.retryable) == (ErrorCode.TTS_FAILED, True)
+    assert str(raised) in str(failure.value) and (
+        isinstance(raised, SynthesisError) or type(raised).__name__ in str(failure.value)
+    )
     assert_no_files_left(tmp_path)
 
 
 def test_unknown_tts_engine_fails_for_good(tmp_path):
-    settings = RendererSettings(asset_dir=tmp_path, tts_engine="no-such-engine")
     with pytest.raises(RenderFailure) as failure:
-        render_job(
-            make_job(make_script("안녕하세요.")),
-            settings=settings,
-            storage=LocalFolderStore(tmp_path),
-            report=Recorder(),
-            cancel=threading.Event(),
-        )
+        run(tmp_path, make_job(make_script("안녕하세요.")), tts_engine="no-such-engine")
     assert (failure.value.error_code, failure.value.retryable) == (ErrorCode.TTS_FAILED, False)
 
 
@@ -183,27 +176,6 @@ def test_disk_error_while_publishing_is_a_retryable_storage_failure(tmp_path, mo
     with pytest.raises(RenderFailure) as failure:
         run(tmp_path, make_job(make_script("안녕하세요.")))
     assert (failure.value.error_code, failure.value.retryable) == (ErrorCode.STORAGE_FAILED, True)
-    assert_no_files_left(tmp_path)
-
-
-def test_an_engine_that_crashes_while_speaking_is_a_retryable_tts_failure(tmp_path, monkeypatch):
-    """SPEC §4 retries a TTS engine crash, whatever the engine raised."""
-
-    def crash(self, sentences, language, voice, cancel, on_sentence=None, **options):
-        raise RuntimeError("the engine's library gave up")
-
-    monkeypatch.setattr(EspeakEngine, "synthesize", crash)
-    settings = RendererSettings(asset_dir=tmp_path, tts_cache_max_mb=0)  # a cached sentence would not reach the engine
-    with pytest.raises(RenderFailure) as failure:
-        render_job(
-            make_job(make_script("안녕하세요.")),
-            settings=settings,
-            storage=LocalFolderStore(tmp_path),
-            report=Recorder(),
-            cancel=threading.Event(),
-        )
-    assert (failure.value.error_code, failure.value.retryable) == (ErrorCode.TTS_FAILED, True)
-    assert "RuntimeError" in str(failure.value)
     assert_no_files_left(tmp_path)
 
 
@@ -224,15 +196,8 @@ def test_a_crash_no_step_expected_is_a_retryable_render_failure(tmp_path, monkey
 def test_unreadable_font_override_fails_for_good(tmp_path):
     not_a_font = tmp_path / "broken.ttf"
     not_a_font.write_bytes(b"not a font")
-    settings = RendererSettings(asset_dir=tmp_path, font_path=not_a_font)
     with pytest.raises(RenderFailure) as failure:
-        render_job(
-            make_job(make_script("안녕하세요.")),
-            settings=settings,
-            storage=LocalFolderStore(tmp_path),
-            report=Recorder(),
-            cancel=threading.Event(),
-        )
+        run(tmp_path, make_job(make_script("안녕하세요.")), font_path=not_a_font)
     assert (failure.value.error_code, failure.value.retryable) == (ErrorCode.RENDER_FAILED, False)
 
 
