@@ -51,6 +51,7 @@ from libs.contracts.bus import (
 )
 from libs.contracts.codes import Step
 from services.api.db.models import AttemptRow, JobRow
+from services.renderer.outbox import Outbox
 from tests.client import approved_script, new_video_id, start_render
 from tests.faults.fake_renderer import HEARTBEAT_SEC, SLOW_JOINER_SEC, bus_sockets, zmq_context
 from tests.faults.invariants import active_jobs
@@ -127,6 +128,8 @@ class ScriptedPeer(threading.Thread):
         self._render_number: dict[tuple[str, int], int] = {}
         self._running: RunningJob | None = None
         self._acked: set[tuple[str, int]] = set()
+        self._unacked = Outbox()
+        """Outcomes resent until acknowledged, as every worker does: a busy API may drop one."""
         self._broker_beats = 0
         self._next_beat = 0.0
         self.stopping = threading.Event()
@@ -186,6 +189,7 @@ class ScriptedPeer(threading.Thread):
             if event in (Event.FINISH, Event.RESEND):
                 record.decided_at = record.decided_at or time.time()
                 self._send(outcome)
+                self._unacked.put(outcome, time.monotonic())
                 sent = True
                 if self._running == RunningJob(job_id=render.job_id, attempt=render.attempt):
                     self._running = None
@@ -261,7 +265,9 @@ class ScriptedPeer(threading.Thread):
             if now >= self._next_beat:
                 self._send(Heartbeat(running_job=self._running, renders_received=self._renders_received))
                 self._next_beat = now + HEARTBEAT_SEC
-            wait = min(until, self._next_beat) - now
+            for outcome in self._unacked.due(now):
+                self._send(outcome)
+            wait = min(until, self._next_beat, self._unacked.next_due() or until) - now
             if self._dealer.poll(max(0, int(wait * 1000))):
                 self._receive(self._replies.decode(self._dealer.recv()))
             elif time.monotonic() >= until:
@@ -280,6 +286,7 @@ class ScriptedPeer(threading.Thread):
                 self._renders.append(message)
             case Ack(job_id=job_id, attempt=attempt):
                 self._acked.add((job_id, attempt))
+                self._unacked.ack(job_id, attempt)
             case Heartbeat():
                 self._broker_beats += 1
             case Cancel():

@@ -14,14 +14,23 @@ that another instance could race is guarded in SQL (conditional UPDATEs, ON CONF
 FOR UPDATE SKIP LOCKED), never by this process's single writer.
 """
 
+import sqlite3
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import TypeVar, cast
 
-from sqlalchemy import event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import StaticPool
 
 from services.api.db import sqlite_thread
+
+T = TypeVar("T")
+Work = Callable[[Connection], T]
+"""A whole transaction's statements, as a function of a (sync) SQLAlchemy Connection."""
 
 BUSY_TIMEOUT_MS = 5_000
 POOL_SIZE = 10
@@ -39,6 +48,22 @@ class Database:
     def dialect(self) -> str:
         """ "sqlite" or "postgresql": the few statements that differ ask this."""
         return self.writer.dialect.name
+
+    async def write(self, work: Work[T]) -> T:
+        """`work` in one write transaction, committed when it returns. The hottest paths (the
+        create) take this form: on SQLite the whole transaction is one trip to the writer's
+        thread, where statement by statement on the async engine it is one trip each."""
+        if self.dialect == "sqlite":
+            return await _on_sqlite_thread(self.writer, work, "BEGIN IMMEDIATE")
+        async with self.writer.begin() as connection:
+            return await connection.run_sync(work)
+
+    async def read(self, work: Work[T]) -> T:
+        """`work` in one read transaction (one snapshot), as `write` does it."""
+        if self.dialect == "sqlite":
+            return await _on_sqlite_thread(self.reader, work, "BEGIN")
+        async with self.reader.connect() as connection:
+            return await connection.run_sync(work)
 
     async def dispose(self) -> None:
         await self.writer.dispose()
@@ -64,6 +89,30 @@ def open_database(url: str) -> Database:
         write_session=async_sessionmaker(writer, expire_on_commit=False),
         read_session=async_sessionmaker(reader, expire_on_commit=False),
     )
+
+
+async def _on_sqlite_thread(engine: AsyncEngine, work: Work[T], begin: str) -> T:
+    # Checked out from the async engine's pool, so the single writer stays single.
+    async with engine.connect() as connection:
+        thread_connection = cast(sqlite_thread.Connection, (await connection.get_raw_connection()).driver_connection)
+        return await thread_connection.run_sync(partial(_transaction, thread_connection, work, begin))
+
+
+_SYNC_ENGINES: "weakref.WeakKeyDictionary[sqlite_thread.Connection, Engine]" = weakref.WeakKeyDictionary()
+"""A sync engine over each connection that ran `_transaction`, used on that connection's thread only."""
+
+
+def _transaction(owner: sqlite_thread.Connection, work: Work[T], begin: str, sqlite: sqlite3.Connection) -> T:
+    """On the connection's thread: `work` between `begin` and the commit (a rollback if it raises)."""
+    engine = _SYNC_ENGINES.get(owner)
+    if engine is None:
+        # The same dialect over the same sqlite3 connection (its pragmas already set), which
+        # was opened with isolation_level=None: the transaction's BEGIN is ours to send.
+        engine = create_engine("sqlite://", creator=lambda: sqlite, poolclass=StaticPool)
+        event.listen(engine, "begin", lambda connection: connection.exec_driver_sql(begin))
+        _SYNC_ENGINES[owner] = engine
+    with engine.begin() as connection:
+        return work(connection)
 
 
 def _configure_sqlite(engine: AsyncEngine, *, begin: str) -> None:

@@ -30,7 +30,9 @@ import weakref
 from collections.abc import Callable, Sequence
 from functools import partial
 from queue import SimpleQueue
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar, cast
+
+T = TypeVar("T")
 
 HANDOFF_S = 0.001
 """How long the loop waits, blocked, for a call: a point read or a small write takes tens of
@@ -127,6 +129,16 @@ class Connection:
         call = _Call(function)
         self._calls.put(call)
         return await call.outcome()
+
+    async def run_sync(self, function: Callable[[sqlite3.Connection], T]) -> T:
+        """`function` of the sqlite3 connection, on its thread, in one trip: a whole transaction
+        that does not wait for the loop between its statements (engine.py's `Database.write`)."""
+        self._begin = None
+        sqlite = self._sqlite
+        try:
+            return cast(T, await self.call(partial(function, sqlite)))
+        finally:
+            self._in_transaction = sqlite.in_transaction
 
     def begin(self, statement: str) -> None:
         """Opens a transaction with `statement` (a BEGIN), sent in the next statement's trip.

@@ -7,10 +7,12 @@ the `Broker` calls below, only after the change committed: a worker is acknowled
 sent its next Render once the table says so. The service works the queue in order, so an outcome
 the broker read before a tick is stored before that tick's deadlines are judged.
 
-When the queue is full the newest command is dropped and counted: every command is either
-repeated by its sender (a worker resends an outcome until it is acknowledged) or found again by
-the next sweep (deadlines, orphans, cancels), so dropping only delays. A database error keeps the
-command at the head and tries it again after a pause, so the order holds through an outage.
+When the queue is full the newest command is dropped and counted, unless it is an outcome:
+any other is found again by the next sweep (deadlines, orphans, cancels), so dropping only
+delays, but a dropped outcome would let the loss that its worker's next heartbeat reports
+decide the attempt. Outcomes are bounded another way: a resend of one still waiting adds
+nothing, so at most one waits per attempt and connection. A database error keeps the command
+at the head and tries it again after a pause, so the order holds through an outage.
 """
 
 import asyncio
@@ -126,6 +128,8 @@ class JobStateService:
         self._work = asyncio.Event()
         self._queued: set[type] = set()
         """Coalesced commands waiting (one of each at most: a later one adds nothing)."""
+        self._outcomes: dict[tuple[str, int], set[bytes]] = {}
+        """(job_id, attempt) of each outcome waiting or being stored: the connections it came on."""
         self._progress: list[Progress] = []
         self._cancels_sent: set[tuple[str, int]] = set()
         self.waiting_for_engine: dict[str, int] = {}
@@ -134,10 +138,19 @@ class JobStateService:
     # --- the broker's side: never waits --------------------------------------------------
 
     def outcome(self, identity: bytes, outcome: JobFinished) -> None:
-        self._put(_Outcome(identity, outcome))
+        connections = self._outcomes.setdefault((outcome.job_id, outcome.attempt), set())
+        if identity in connections:
+            return  # a resend of one still waiting, whose Ack goes to this connection
+        connections.add(identity)
+        self._put(_Outcome(identity, outcome), droppable=False)
 
     def lost(self, job_id: str, attempt: int, reason: str, error_code: ErrorCode = ErrorCode.WORKER_LOST) -> None:
-        self._put(_Lost(job_id, attempt, error_code, reason))
+        # An attempt whose outcome waits here ends with it, or had ended already: either way
+        # failing it afterwards changes nothing. A worker's heartbeat says "idle" as soon as it
+        # sent the outcome, long before a busy queue stores it, so this is one transaction
+        # saved per attempt where the queue is longest.
+        if (job_id, attempt) not in self._outcomes:
+            self._put(_Lost(job_id, attempt, error_code, reason))
 
     def give_back(self, job_id: str, attempt: int) -> None:
         self._put(_GiveBack(job_id, attempt))
@@ -161,10 +174,10 @@ class JobStateService:
     def _put_once(self, command: _Command) -> None:
         if type(command) not in self._queued:
             self._queued.add(type(command))
-            self._put(command, coalesced=True)
+            self._put(command, droppable=False)
 
-    def _put(self, command: _Command, *, coalesced: bool = False) -> None:
-        if len(self._queue) >= QUEUE_MAX and not coalesced:
+    def _put(self, command: _Command, *, droppable: bool = True) -> None:
+        if len(self._queue) >= QUEUE_MAX and droppable:
             self._broker.reject("job_state_queue_full")
             log.warning("job-state queue full; dropped %s (it is repeated or swept up later)", type(command).__name__)
             return
@@ -183,6 +196,14 @@ class JobStateService:
                 self._queued.discard(type(command))
                 await self._until_stored(command)
                 self._queue.popleft()
+                if isinstance(command, _Outcome):
+                    self._outcome_done(command.identity, command.outcome)
+
+    def _outcome_done(self, identity: bytes, outcome: JobFinished) -> None:
+        key = (outcome.job_id, outcome.attempt)
+        self._outcomes[key].discard(identity)
+        if not self._outcomes[key]:
+            del self._outcomes[key]
 
     async def _until_stored(self, command: _Command) -> None:
         pause = RETRY_PAUSE_SEC[0]

@@ -7,11 +7,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 WAKE_CHANNEL = "slidereel_dispatch"
-_NOTIFY = select(func.pg_notify(WAKE_CHANNEL, ""))
+WAKE_DISPATCHER = select(func.pg_notify(WAKE_CHANNEL, ""))
+"""The NOTIFY itself, for a transaction written as a function of a sync connection (`Database.write`)."""
 
 
 async def wake_dispatcher(transaction: AsyncSession | AsyncConnection, dialect: str) -> None:
     """Within `transaction` (a session or a Core connection, either in a transaction) on a
     database of `dialect`."""
     if dialect == "postgresql":
-        await transaction.execute(_NOTIFY)
+        await transaction.execute(WAKE_DISPATCHER)

@@ -19,13 +19,14 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import Enum
+from functools import partial
 from typing import Any, NamedTuple, cast
 from uuid import uuid4
 
 import msgspec
-from sqlalchemy import CursorResult, Row, and_, delete, or_, select, update
+from sqlalchemy import Connection, CursorResult, Row, and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.contracts.bus import JobFinished, Outcome, Progress
@@ -37,7 +38,7 @@ from services.api.db.engine import Database
 from services.api.db.inserts import columns_of
 from services.api.db.leases import LeasedQueue
 from services.api.db.models import AttemptRow, JobEventRow, JobRow, PublishedRow, ScriptRow, utc_now
-from services.api.dispatch.wake import wake_dispatcher
+from services.api.dispatch.wake import WAKE_DISPATCHER, wake_dispatcher
 from services.api.errors import JobNotCancelable, JobNotFound, ScriptNotApproved, ScriptNotFound
 from services.api.jobs import statements as sql
 from services.api.jobs.retry import backoff_delay
@@ -137,51 +138,60 @@ class JobLifecycle:
 
     async def create(self, video_id: str, script_id: str, created_by: str) -> tuple[JobRow | Row[Any], bool]:
         """Inserts a PENDING job with its first event, or returns the video's active one:
-        (job, created). The API's hottest write: Core statements built once, on a connection
-        (no unit of work), plus one when the job has a lexicon (the video's as it is now merged
-        with the script's, kept with the job so a later edit of the video's does not change it)."""
-        now = utc_now()
-        async with self._db.writer.begin() as connection:
-            script = (await connection.execute(sql.SCRIPT_TO_RENDER, {"video_id": video_id, "script_id": script_id})).first()
-            if script is None:
-                raise ScriptNotFound(
-                    f"Script {script_id!r} of video {video_id!r} does not exist.", video_id=video_id, script_id=script_id
-                )
-            if script.status != ScriptStatus.APPROVED.value:
-                raise ScriptNotApproved("Only an APPROVED script can be rendered.", video_id=video_id, script_id=script_id)
-            fields = msgspec.json.decode(script.body, type=_JobFields)
-            job = JobRow(
-                job_id=f"job-{uuid4()}",
-                video_id=video_id,
-                script_id=script_id,
-                status=PENDING,
-                step=None,
-                progress=0,
-                message="Queued",
-                attempt=0,
-                max_attempts=self._max_attempts,
-                last_seq=1,
-                renderer_seq=0,
-                created_by=created_by,
-                created_at=now,
-                updated_at=now,
-                engine=required_engine(fields.voice, self._voice_aliases),
+        (job, created). The API's hottest write: Core statements built once, in one trip to
+        the database's writer (`Database.write`), plus one statement when the job has a
+        lexicon (the video's as it is now merged with the script's, kept with the job so a
+        later edit of the video's does not change it)."""
+        created = await self._db.write(partial(self._insert_job, video_id, script_id, created_by, utc_now()))
+        if isinstance(created, Transition):
+            self._announce(created)
+            return created.job, True
+        return created, False
+
+    def _insert_job(
+        self, video_id: str, script_id: str, created_by: str, now: datetime, connection: Connection
+    ) -> Transition | Row[Any]:
+        """The create's transaction: the new job's transition, or the video's active job."""
+        script = connection.execute(sql.SCRIPT_TO_RENDER, {"video_id": video_id, "script_id": script_id}).first()
+        if script is None:
+            raise ScriptNotFound(
+                f"Script {script_id!r} of video {video_id!r} does not exist.", video_id=video_id, script_id=script_id
             )
-            while not await connection.scalar(sql.INSERT_UNLESS_ACTIVE[self._db.dialect], columns_of(job)):
-                # The partial unique index holds this video's active job. On PostgreSQL a
-                # concurrent insert is waited for and then seen; if that job ended in between,
-                # the insert is tried again.
-                active = (await connection.execute(sql.ACTIVE_JOB_OF_VIDEO, {"video_id": video_id})).first()
-                if active is not None:
-                    return active, False
-            lexicon = job_snapshot(script.video_lexicon, fields.lexicon)
-            if lexicon is not None:
-                await connection.execute(sql.INSERT_JOB_LEXICON, {"job_id": job.job_id, "entries": lexicon})
-            event = event_of(job, now)
-            await connection.execute(sql.INSERT_EVENT, columns_of(event))
-            await wake_dispatcher(connection, self._db.dialect)
-        self._announce(Transition(job=job, event=event, status_changed=True))
-        return job, True
+        if script.status != ScriptStatus.APPROVED.value:
+            raise ScriptNotApproved("Only an APPROVED script can be rendered.", video_id=video_id, script_id=script_id)
+        fields = msgspec.json.decode(script.body, type=_JobFields)
+        job = JobRow(
+            job_id=f"job-{uuid4()}",
+            video_id=video_id,
+            script_id=script_id,
+            status=PENDING,
+            step=None,
+            progress=0,
+            message="Queued",
+            attempt=0,
+            max_attempts=self._max_attempts,
+            last_seq=1,
+            renderer_seq=0,
+            created_by=created_by,
+            created_at=now,
+            updated_at=now,
+            engine=required_engine(fields.voice, self._voice_aliases),
+        )
+        while not connection.scalar(sql.INSERT_UNLESS_ACTIVE[self._db.dialect], columns_of(job)):
+            # The partial unique index holds this video's active job. On PostgreSQL a
+            # concurrent insert is waited for and then seen; if that job ended in between,
+            # the insert is tried again.
+            active = connection.execute(sql.ACTIVE_JOB_OF_VIDEO, {"video_id": video_id}).first()
+            if active is not None:
+                return active
+        lexicon = job_snapshot(script.video_lexicon, fields.lexicon)
+        if lexicon is not None:
+            connection.execute(sql.INSERT_JOB_LEXICON, {"job_id": job.job_id, "entries": lexicon})
+        event = event_of(job, now)
+        connection.execute(sql.INSERT_EVENT, columns_of(event))
+        if self._db.dialect == "postgresql":
+            connection.execute(WAKE_DISPATCHER)
+        return Transition(job=job, event=event, status_changed=True)
 
     async def cancel(self, video_id: str, job_id: str) -> tuple[JobRow, str | None]:
         """PENDING or RUNNING → CANCELED: (the job, the worker to tell to stop, if it ran)."""

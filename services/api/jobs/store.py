@@ -2,9 +2,10 @@
 asks of it. Every write is a transition of `jobs/lifecycle.py`."""
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Connection, Row, func, select
 
 from libs.contracts.bus import Outcome
 from libs.contracts.codes import JobStatus
@@ -20,14 +21,11 @@ class JobStore:
 
     async def get_with_attempts(self, video_id: str, job_id: str) -> tuple[Row[Any], list[Row[Any]]]:
         """The job and its attempts as Core rows (the job detail is the API's hottest read: no
-        ORM identity map, statements built once)."""
-        async with self._db.reader.connect() as connection:
-            job = (await connection.execute(sql.JOB_OF_VIDEO, {"job_id": job_id, "video_id": video_id})).first()
-            if job is None:
-                raise JobNotFound.of(video_id, job_id)
-            # A job that was never dispatched has no attempt rows to look for.
-            attempts = (await connection.execute(sql.ATTEMPTS_OF_JOBS, {"job_ids": [job_id]})).all() if job.attempt else []
-        return job, list(attempts)
+        ORM identity map, statements built once, one trip to the database's reader)."""
+        found = await self._db.read(partial(_job_with_attempts, video_id, job_id))
+        if found is None:
+            raise JobNotFound.of(video_id, job_id)
+        return found
 
     async def page(
         self,
@@ -92,3 +90,12 @@ class JobStore:
     async def next_retry_at(self) -> datetime | None:
         async with self._db.read_session() as session:
             return await session.scalar(select(func.min(JobRow.not_before)).where(JobRow.status == JobStatus.PENDING))
+
+
+def _job_with_attempts(video_id: str, job_id: str, connection: Connection) -> tuple[Row[Any], list[Row[Any]]] | None:
+    job = connection.execute(sql.JOB_OF_VIDEO, {"job_id": job_id, "video_id": video_id}).first()
+    if job is None:
+        return None
+    # A job that was never dispatched has no attempt rows to look for.
+    attempts = connection.execute(sql.ATTEMPTS_OF_JOBS, {"job_ids": [job_id]}).all() if job.attempt else []
+    return job, list(attempts)

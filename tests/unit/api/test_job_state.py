@@ -92,6 +92,10 @@ class GatedLifecycle(JobLifecycle):
         self.calls.append("fail_attempt")
         return await super().fail_attempt(job_id, attempt, error_code, reason)
 
+    async def give_back(self, job_id, attempt):
+        self.calls.append("give_back")
+        return await super().give_back(job_id, attempt)
+
 
 @pytest.fixture
 async def service(db, tmp_path):
@@ -162,15 +166,38 @@ async def test_an_outcome_that_meets_a_database_error_is_stored_before_what_came
         b"w1/c1",
         JobFinished(job_id=claimed.job.job_id, attempt=1, outcome=Outcome.SUCCEEDED, assets=RenderedAssets(duration_sec=1.0)),
     )
-    service.lost(claimed.job.job_id, 1, "worker gone")  # read after the outcome: it must not win
+    service.give_back(claimed.job.job_id, 1)  # read after the outcome: it must not win
     await asyncio.wait_for(broker.told.wait(), WAIT_SEC)
-    await until(lambda: "fail_attempt" in lifecycle.calls)
-    assert lifecycle.calls == ["finish", "finish", "fail_attempt"]
+    await until(lambda: "give_back" in lifecycle.calls)
+    assert lifecycle.calls == ["finish", "finish", "give_back"]
     job = await JobStore(lifecycle._db).find(claimed.job.job_id)
     assert job.status == "SUCCEEDED" and [outcome.job_id for outcome in broker.acknowledged] == [claimed.job.job_id]
 
 
-async def test_a_full_queue_drops_and_counts_what_its_sender_repeats(service, monkeypatch):
+async def test_a_lost_worker_is_not_queued_behind_its_own_outcome(service):
+    """Its heartbeat says "idle" once it sent the outcome: failing the attempt after that
+    outcome is stored could change nothing, so it costs no transaction; once the outcome is
+    stored, a loss of the same attempt is queued again (and finds it ended)."""
+    service, lifecycle, broker = service
+    lifecycle.gate.set()
+    claimed = await running_job(service, lifecycle, broker)
+    lifecycle.gate.clear()
+    service.progress([report(claimed, 1)])
+    await asyncio.wait_for(lifecycle.writing.wait(), WAIT_SEC)  # the service waits at the gate
+    job_id = claimed.job.job_id
+    service.outcome(
+        b"w1/c1", JobFinished(job_id=job_id, attempt=1, outcome=Outcome.SUCCEEDED, assets=RenderedAssets(duration_sec=1.0))
+    )
+    service.lost(job_id, 1, "idle while its outcome waits")
+    lifecycle.gate.set()
+    await until(lambda: broker.acknowledged)
+    service.lost(job_id, 1, "lost after its outcome was stored")
+    await until(lambda: "fail_attempt" in lifecycle.calls)
+    assert lifecycle.calls == ["finish", "fail_attempt"]
+    assert (await JobStore(lifecycle._db).find(job_id)).status == "SUCCEEDED"
+
+
+async def test_a_full_queue_drops_and_counts_what_the_sweep_finds_again_but_never_an_outcome(service, monkeypatch):
     monkeypatch.setattr(job_state, "QUEUE_MAX", 2)
     service, lifecycle, broker = service
     lifecycle.gate.clear()
@@ -182,4 +209,12 @@ async def test_a_full_queue_drops_and_counts_what_its_sender_repeats(service, mo
         service.lost("job-x", attempt, "gone")
     assert broker.rejected == {"job_state_queue_full": 3}
     service.dispatch()  # coalesced requests still get in: one of each at most
+    # An outcome gets in too (a dropped one would let the loss its worker reports next decide
+    # the attempt); its resends while it waits add nothing, one from another connection does.
+    outcome = JobFinished(job_id="job-y", attempt=1, outcome=Outcome.SUCCEEDED, assets=RenderedAssets(duration_sec=1.0))
+    for identity in (b"w1/c1", b"w1/c1", b"w1/c2", b"w1/c1"):
+        service.outcome(identity, outcome)
+    assert broker.rejected == {"job_state_queue_full": 3}
     lifecycle.gate.set()
+    await until(lambda: len(broker.acknowledged) == 2)
+    assert lifecycle.calls == ["fail_attempt", "finish", "finish"]
