@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TypeVar, cast
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
 
@@ -98,20 +99,27 @@ async def _on_sqlite_thread(engine: AsyncEngine, work: Work[T], begin: str) -> T
         return await thread_connection.run_sync(partial(_transaction, thread_connection, work, begin))
 
 
-_SYNC_ENGINES: "weakref.WeakKeyDictionary[sqlite_thread.Connection, Engine]" = weakref.WeakKeyDictionary()
-"""A sync engine over each connection that ran `_transaction`, used on that connection's thread only."""
+_SYNC_CONNECTIONS: "weakref.WeakKeyDictionary[sqlite_thread.Connection, Connection]" = weakref.WeakKeyDictionary()
+"""A sync SQLAlchemy connection over each connection that ran `_transaction`, kept open and used
+on that connection's thread only: opening one per transaction cost as much as the statements."""
 
 
 def _transaction(owner: sqlite_thread.Connection, work: Work[T], begin: str, sqlite: sqlite3.Connection) -> T:
     """On the connection's thread: `work` between `begin` and the commit (a rollback if it raises)."""
-    engine = _SYNC_ENGINES.get(owner)
-    if engine is None:
-        # The same dialect over the same sqlite3 connection (its pragmas already set), which
-        # was opened with isolation_level=None: the transaction's BEGIN is ours to send.
-        engine = create_engine("sqlite://", creator=lambda: sqlite, poolclass=StaticPool)
-        event.listen(engine, "begin", lambda connection: connection.exec_driver_sql(begin))
-        _SYNC_ENGINES[owner] = engine
-    with engine.begin() as connection:
+    connection = _SYNC_CONNECTIONS.get(owner)
+    if connection is None:
+        # The same dialect over the same sqlite3 connection (its pragmas already set), checked
+        # out for good: it is collected with its owner, whose sqlite3 connection is closed by
+        # then, so nothing is reset on its return.
+        engine = create_engine("sqlite://", creator=lambda: sqlite, poolclass=StaticPool, pool_reset_on_return=None)
+        connection = _SYNC_CONNECTIONS[owner] = engine.connect()
+    # sqlite3 was opened with isolation_level=None, and SQLAlchemy's pysqlite dialect sends no
+    # BEGIN of its own: the transaction is ours to open, and its commit or rollback SQLAlchemy's.
+    try:
+        sqlite.execute(begin)
+    except sqlite3.Error as error:  # as SQLAlchemy raises it for any statement (a lock not had in time)
+        raise DBAPIError.instance(begin, None, error, sqlite3.Error) from error
+    with connection.begin():
         return work(connection)
 
 

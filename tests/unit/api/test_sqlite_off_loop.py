@@ -29,7 +29,17 @@ async def db(tmp_path):
     await database.dispose()
 
 
-async def test_a_write_waiting_for_another_process_lock_leaves_the_loop_free(db, tmp_path):
+async def _insert(db) -> None:
+    async with db.writer.begin() as connection:
+        await connection.execute(text("INSERT INTO t (v) VALUES (1)"))
+
+
+async def _insert_in_one_trip(db) -> None:
+    await db.write(lambda connection: connection.execute(text("INSERT INTO t (v) VALUES (1)")))
+
+
+@pytest.mark.parametrize("insert", [_insert, _insert_in_one_trip], ids=["statement by statement", "one trip"])
+async def test_a_write_waiting_for_another_process_lock_leaves_the_loop_free(db, tmp_path, insert):
     locked, release = threading.Event(), threading.Event()
 
     def hold_the_write_lock() -> None:
@@ -44,7 +54,7 @@ async def test_a_write_waiting_for_another_process_lock_leaves_the_loop_free(db,
     holder.start()
     try:
         await asyncio.to_thread(locked.wait)
-        write = asyncio.create_task(_insert(db))
+        write = asyncio.create_task(insert(db))
         assert await _longest_tick_gap() <= LONGEST_GAP_S
         assert not write.done(), "the write should still be waiting for the lock"
     finally:
@@ -53,11 +63,6 @@ async def test_a_write_waiting_for_another_process_lock_leaves_the_loop_free(db,
     await asyncio.wait_for(write, timeout=5)
     async with db.read_session() as session:
         assert await session.scalar(text("SELECT count(*) FROM t")) == 1
-
-
-async def _insert(db) -> None:
-    async with db.writer.begin() as connection:
-        await connection.execute(text("INSERT INTO t (v) VALUES (1)"))
 
 
 async def _longest_tick_gap() -> float:
