@@ -8,7 +8,9 @@ aiosqlite in how a call gets to the thread and back, which is where the API's CP
 
 - A statement is one trip: executed, its rows fetched and its cursor closed on the thread;
   aiosqlite makes four (cursor, execute, fetchall, close). A transaction's BEGIN rides with
-  its first statement, and ending a transaction that sqlite3 does not have costs no trip.
+  its first statement, and ending a transaction that sqlite3 does not have costs no trip. The
+  hottest transactions (the create, the job detail) are one trip in all: a function of the
+  connection run on the thread (`run_sync`, engine.py's `Database.write` and `read`).
 - The loop hands the GIL to the thread for a call: it blocks, GIL released, for up to
   HANDOFF_S while the call runs, and awaits only a call still running then. A thread whose
   call is awaited must win the GIL back from a busy loop each time sqlite3 releases it (around
@@ -16,10 +18,10 @@ aiosqlite in how a call gets to the thread and back, which is where the API's CP
   transaction then took milliseconds, and the single writer held creates far below the rate
   statements on the loop allowed.
 
-What a trip still costs is the two threads' switches, about 0.1 ms of API CPU on the 2-core
-bench machine (bench/api_load.py, SQLite: create 1.9–2.4 ms and detail 0.8–1.2 ms of API CPU
-per request, against 1.4–1.75 and 0.6–0.85 with statements on the loop and 4.2 and 2.4 with
-stock aiosqlite).
+What the threads still cost (bench/api_load.py, SQLite, API CPU per request on the 2-core bench
+machine, measured beside the inline driver this replaced, which ran statements on the loop):
+the create about 1.0-1.1x that driver's, the job detail about 1.3-1.45x (one trip where it
+made none); stock aiosqlite cost 2.4x and 3x.
 """
 
 import asyncio
@@ -34,10 +36,11 @@ from typing import Any, NamedTuple, TypeVar, cast
 
 T = TypeVar("T")
 
-HANDOFF_S = 0.001
-"""How long the loop waits, blocked, for a call: a point read or a small write takes tens of
-microseconds, and a call that takes longer (a lock wait, a long delete) stalls the loop this
-long at most before it is awaited."""
+HANDOFF_S = 0.005
+"""How long the loop waits, blocked, for a call: a point read takes tens of microseconds and a
+whole create about a millisecond, and an awaited call costs CPU again in GIL handoffs (at 1 ms
+the create took 1.2-1.3x the inline driver's CPU, at 5 ms 1.0-1.1x); a call that takes longer
+(a lock wait, a long delete) stalls the loop this long at most before it is awaited."""
 
 
 async def connect(database: str, **kwargs: Any) -> "Connection":
