@@ -119,6 +119,20 @@ async def running_job(service, lifecycle, broker) -> Claimed:
     return broker.rendering[-1]
 
 
+async def held_at_the_gate(service, lifecycle, broker) -> Claimed:
+    """A running job, and the service busy storing its first progress until the gate opens."""
+    lifecycle.gate.set()
+    claimed = await running_job(service, lifecycle, broker)
+    lifecycle.gate.clear()
+    service.progress([report(claimed, 1)])
+    await asyncio.wait_for(lifecycle.writing.wait(), WAIT_SEC)
+    return claimed
+
+
+def succeeded(job_id: str) -> JobFinished:
+    return JobFinished(job_id=job_id, attempt=1, outcome=Outcome.SUCCEEDED, assets=RenderedAssets(duration_sec=1.0))
+
+
 async def until(condition) -> None:
     """Returns once `condition()` holds; fails the test if it does not within WAIT_SEC."""
 
@@ -144,11 +158,7 @@ def report(claimed: Claimed, seq: int) -> Progress:
 
 async def test_progress_that_arrives_while_a_batch_is_stored_is_stored_too(service):
     service, lifecycle, broker = service
-    lifecycle.gate.set()
-    claimed = await running_job(service, lifecycle, broker)
-    lifecycle.gate.clear()
-    service.progress([report(claimed, 1)])
-    await asyncio.wait_for(lifecycle.writing.wait(), WAIT_SEC)  # the first batch is being written
+    claimed = await held_at_the_gate(service, lifecycle, broker)
     service.progress([report(claimed, 2)])
     lifecycle.gate.set()
     await until(lambda: len(lifecycle.batches) >= 2)
@@ -162,10 +172,7 @@ async def test_an_outcome_that_meets_a_database_error_is_stored_before_what_came
     claimed = await running_job(service, lifecycle, broker)
     lifecycle.fail_next_finish = True
     broker.told.clear()
-    service.outcome(
-        b"w1/c1",
-        JobFinished(job_id=claimed.job.job_id, attempt=1, outcome=Outcome.SUCCEEDED, assets=RenderedAssets(duration_sec=1.0)),
-    )
+    service.outcome(b"w1/c1", succeeded(claimed.job.job_id))
     service.give_back(claimed.job.job_id, 1)  # read after the outcome: it must not win
     await asyncio.wait_for(broker.told.wait(), WAIT_SEC)
     await until(lambda: "give_back" in lifecycle.calls)
@@ -179,15 +186,8 @@ async def test_a_lost_worker_is_not_queued_behind_its_own_outcome(service):
     outcome is stored could change nothing, so it costs no transaction; once the outcome is
     stored, a loss of the same attempt is queued again (and finds it ended)."""
     service, lifecycle, broker = service
-    lifecycle.gate.set()
-    claimed = await running_job(service, lifecycle, broker)
-    lifecycle.gate.clear()
-    service.progress([report(claimed, 1)])
-    await asyncio.wait_for(lifecycle.writing.wait(), WAIT_SEC)  # the service waits at the gate
-    job_id = claimed.job.job_id
-    service.outcome(
-        b"w1/c1", JobFinished(job_id=job_id, attempt=1, outcome=Outcome.SUCCEEDED, assets=RenderedAssets(duration_sec=1.0))
-    )
+    job_id = (await held_at_the_gate(service, lifecycle, broker)).job.job_id
+    service.outcome(b"w1/c1", succeeded(job_id))
     service.lost(job_id, 1, "idle while its outcome waits")
     lifecycle.gate.set()
     await until(lambda: broker.acknowledged)
@@ -211,9 +211,8 @@ async def test_a_full_queue_drops_and_counts_what_the_sweep_finds_again_but_neve
     service.dispatch()  # coalesced requests still get in: one of each at most
     # An outcome gets in too (a dropped one would let the loss its worker reports next decide
     # the attempt); its resends while it waits add nothing, one from another connection does.
-    outcome = JobFinished(job_id="job-y", attempt=1, outcome=Outcome.SUCCEEDED, assets=RenderedAssets(duration_sec=1.0))
     for identity in (b"w1/c1", b"w1/c1", b"w1/c2", b"w1/c1"):
-        service.outcome(identity, outcome)
+        service.outcome(identity, succeeded("job-y"))
     assert broker.rejected == {"job_state_queue_full": 3}
     lifecycle.gate.set()
     await until(lambda: len(broker.acknowledged) == 2)
