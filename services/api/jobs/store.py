@@ -20,8 +20,8 @@ class JobStore:
         self._db = db
 
     async def get_with_attempts(self, video_id: str, job_id: str) -> tuple[Row[Any], list[Row[Any]]]:
-        """The job and its attempts as Core rows (the job detail is the API's hottest read: no
-        ORM identity map, statements built once, one trip to the database's reader)."""
+        """The job and its attempts as Core rows. This and the two reads below are the API's
+        hottest: no ORM identity map, statements built once, one trip to the database's reader."""
         found = await self._db.read(partial(_job_with_attempts, video_id, job_id))
         if found is None:
             raise JobNotFound.of(video_id, job_id)
@@ -37,19 +37,11 @@ class JobStore:
         """One page of the video's jobs, newest first, with the total and each job's attempts."""
         statuses = [status] if status is not None else list(JobStatus)
         parameters = {"video_id": video_id, "statuses": statuses, "limit": limit, "offset": offset}
-        async with self._db.reader.connect() as connection:
-            total = (await connection.execute(sql.JOB_COUNT, parameters)).scalar_one()
-            rows = list((await connection.execute(sql.JOB_PAGE, parameters)).all())
-            attempts: dict[str, list[Row[Any]]] = {row.job_id: [] for row in rows}
-            if any(row.attempt for row in rows):
-                for attempt in await connection.execute(sql.ATTEMPTS_OF_JOBS, {"job_ids": list(attempts)}):
-                    attempts[attempt.job_id].append(attempt)
-        return rows, total, attempts
+        return await self._db.read(partial(_page, parameters))
 
     async def published(self, video_id: str) -> Row[Any] | None:
         """The video's published job: its columns and `published_at`."""
-        async with self._db.reader.connect() as connection:
-            return (await connection.execute(sql.PUBLISHED_JOB, {"video_id": video_id})).first()
+        return await self._db.read(lambda connection: connection.execute(sql.PUBLISHED_JOB, {"video_id": video_id}).first())
 
     async def latest_job(self, video_id: str, status: JobStatus | None = None) -> JobRow | None:
         conditions = [JobRow.video_id == video_id]
@@ -99,3 +91,13 @@ def _job_with_attempts(video_id: str, job_id: str, connection: Connection) -> tu
     # A job that was never dispatched has no attempt rows to look for.
     attempts = connection.execute(sql.ATTEMPTS_OF_JOBS, {"job_ids": [job_id]}).all() if job.attempt else []
     return job, list(attempts)
+
+
+def _page(parameters: dict[str, Any], connection: Connection) -> tuple[list[Row[Any]], int, dict[str, list[Row[Any]]]]:
+    total = connection.execute(sql.JOB_COUNT, parameters).scalar_one()
+    rows = list(connection.execute(sql.JOB_PAGE, parameters).all())
+    attempts: dict[str, list[Row[Any]]] = {row.job_id: [] for row in rows}
+    if any(row.attempt for row in rows):
+        for attempt in connection.execute(sql.ATTEMPTS_OF_JOBS, {"job_ids": list(attempts)}):
+            attempts[attempt.job_id].append(attempt)
+    return rows, total, attempts
