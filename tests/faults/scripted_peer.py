@@ -2,6 +2,7 @@
 bus messages against the real API (stale Readies, a frozen API, a lagging broker inbox)."""
 
 import time
+from typing import TypeVar
 
 import httpx
 
@@ -20,19 +21,25 @@ from tests.faults.fake_renderer import SLOW_JOINER_SEC, bus_sockets
 from tests.integration.test_render_jobs_api import SHORT_SCRIPT
 
 COMMANDS, REPLIES = api_command_codec(), renderer_codec()
+Reply = TypeVar("Reply")
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED")
 
 
 def next_render(dealer, timeout_ms: int = 30_000) -> Render:
     """The next Render the broker sends, answering its heartbeats meanwhile so it keeps the peer."""
+    return next_reply(dealer, Render, timeout_ms)
+
+
+def next_reply(dealer, kind: type[Reply], timeout_ms: int = 30_000) -> Reply:
+    """The next message of `kind` the broker sends, heartbeating meanwhile as an idle peer."""
     deadline = time.monotonic() + timeout_ms / 1000
     while time.monotonic() < deadline:
         if dealer.poll(200):
             message = REPLIES.decode(dealer.recv())
-            if isinstance(message, Render):
+            if isinstance(message, kind):
                 return message
         dealer.send(COMMANDS.encode(Heartbeat(renders_received=0)))
-    raise AssertionError("no Render came")
+    raise AssertionError(f"no {kind.__name__} came")
 
 
 def peer_with_a_render(context, stack, http, peer: str, incarnation: str) -> tuple:

@@ -16,14 +16,14 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from libs.contracts.bus import Disconnect, EngineUsage, JobFinished, Outcome, Ready, RenderedAssets
+from libs.contracts.bus import Ack, Disconnect, EngineUsage, JobFinished, Outcome, Ready, RenderedAssets
 from libs.contracts.codes import ErrorCode
 from libs.contracts.script import MAX_LEXICON_ENTRIES, MAX_LEXICON_SAY_CHARS, MAX_LEXICON_TERM_CHARS
 from libs.tokens import Role
 from tests.client import TERMINAL, approved_script, new_video_id, scrape, start_render, value, wait_for, wait_terminal
 from tests.cloud_tts_fake import FakeCloudTts
 from tests.faults.fake_renderer import SLOW_JOINER_SEC, bus_sockets, zmq_context
-from tests.faults.scripted_peer import COMMANDS, next_render
+from tests.faults.scripted_peer import COMMANDS, next_render, next_reply
 from tests.integration.test_webhooks import SECRET, Receiver
 from tests.stack import Stack
 
@@ -222,8 +222,12 @@ def test_a_job_speaks_by_the_lexicon_it_was_created_with_and_says_which_voice_sp
                     assets=RenderedAssets(duration_sec=1.5, voice_used="espeak#ko"),
                 )
             )
-            for _ in range(3):  # the outcome, then two resends (as a worker does until it is acked)
+            # The outcome, then two resends of it once stored (a worker whose Acks were lost): its
+            # usage counts once. Each waits for its Ack: a resend that arrives while the outcome
+            # still waits to be stored is not even queued, and gets no verdict of its own.
+            for _ in range(3):
                 dealer.send(finished)
+                next_reply(dealer, Ack)
             wait_for_sample(
                 bus_stack,
                 "slidereel_outcomes_total",
