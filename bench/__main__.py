@@ -2,7 +2,7 @@
 writes it to bench/RESULTS.md.
 
     .venv/bin/pip install -e '.[bench]'          # once: the peers, the load generator, profilers
-    .venv/bin/python -m bench [--only render,composition,throughput,api,fanout,store,instances,pictures,decks,voices]
+    .venv/bin/python -m bench [--only render,composition,throughput,api,job_table,fanout,store,instances,pictures,decks,voices]
 """
 
 import argparse
@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import api_load, decks, fanout, instances, peers, pictures, render, store, throughput, voices
+from bench import api_load, decks, fanout, instances, job_table, peers, pictures, render, store, throughput, voices
 from bench.results import Row, markdown_table, results_document
 
 SECTIONS: dict[str, Callable[[], list[Row]]] = {
@@ -20,6 +20,7 @@ SECTIONS: dict[str, Callable[[], list[Row]]] = {
     peers.SECTION: peers.run,
     throughput.SECTION: throughput.run,
     api_load.SECTION: api_load.rows,
+    job_table.SECTION: job_table.run,
     fanout.SECTION: fanout.rows,
     store.SECTION: store.run,
     instances.SECTION: instances.run,
