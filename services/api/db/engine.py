@@ -60,7 +60,7 @@ class Database:
             return await connection.run_sync(work)
 
     async def read(self, work: Work[T]) -> T:
-        """`work` in one read transaction (one snapshot), as `write` does it."""
+        """`work` in one read transaction (on SQLite one snapshot), as `write` does it."""
         if self.dialect == "sqlite":
             return await _on_sqlite_thread(self.reader, work, "BEGIN")
         async with self.reader.connect() as connection:

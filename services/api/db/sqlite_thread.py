@@ -136,7 +136,6 @@ class Connection:
     async def run_sync(self, function: Callable[[sqlite3.Connection], T]) -> T:
         """`function` of the sqlite3 connection, on its thread, in one trip: a whole transaction
         that does not wait for the loop between its statements (engine.py's `Database.write`)."""
-        self._begin = None
         sqlite = self._sqlite
         try:
             return cast(T, await self.call(partial(function, sqlite)))

@@ -3,16 +3,16 @@ cancel), DESIGN §8: a PostgreSQL NOTIFY sent in the transaction that changed it
 delivered at commit, never before, and never for a change that rolled back. With SQLite
 there is one instance, whose own broker is asked directly."""
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import Connection, func, select
+from sqlalchemy.orm import Session
 
 WAKE_CHANNEL = "slidereel_dispatch"
-WAKE_DISPATCHER = select(func.pg_notify(WAKE_CHANNEL, ""))
-"""The NOTIFY itself, for a transaction written as a function of a sync connection (`Database.write`)."""
+_NOTIFY = select(func.pg_notify(WAKE_CHANNEL, ""))
 
 
-async def wake_dispatcher(transaction: AsyncSession | AsyncConnection, dialect: str) -> None:
+def wake_dispatcher(transaction: Session | Connection, dialect: str) -> None:
     """Within `transaction` (a session or a Core connection, either in a transaction) on a
-    database of `dialect`."""
+    database of `dialect`. Synchronous, as a `Database.write` function runs; an async session
+    calls it through `run_sync`."""
     if dialect == "postgresql":
-        await transaction.execute(WAKE_DISPATCHER)
+        transaction.execute(_NOTIFY)

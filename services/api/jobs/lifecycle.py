@@ -38,7 +38,7 @@ from services.api.db.engine import Database
 from services.api.db.inserts import columns_of
 from services.api.db.leases import LeasedQueue
 from services.api.db.models import AttemptRow, JobEventRow, JobRow, PublishedRow, ScriptRow, utc_now
-from services.api.dispatch.wake import WAKE_DISPATCHER, wake_dispatcher
+from services.api.dispatch.wake import wake_dispatcher
 from services.api.errors import JobNotCancelable, JobNotFound, ScriptNotApproved, ScriptNotFound
 from services.api.jobs import statements as sql
 from services.api.jobs.retry import backoff_delay
@@ -189,8 +189,7 @@ class JobLifecycle:
             connection.execute(sql.INSERT_JOB_LEXICON, {"job_id": job.job_id, "entries": lexicon})
         event = event_of(job, now)
         connection.execute(sql.INSERT_EVENT, columns_of(event))
-        if self._db.dialect == "postgresql":
-            connection.execute(WAKE_DISPATCHER)
+        wake_dispatcher(connection, self._db.dialect)
         return Transition(job=job, event=event, status_changed=True)
 
     async def cancel(self, video_id: str, job_id: str) -> tuple[JobRow, str | None]:
@@ -214,7 +213,7 @@ class JobLifecycle:
                 changes, job_id, job.status, CANCELED, job.attempt, {"finished_at": utc_now()}, "Canceled"
             )
             if worker is not None:
-                await wake_dispatcher(session, self._db.dialect)  # only the dispatcher can tell its worker
+                await session.run_sync(wake_dispatcher, self._db.dialect)  # only the dispatcher can tell its worker
             assert canceled is not None  # the row is locked in a state that may be canceled
             return canceled, worker
 
