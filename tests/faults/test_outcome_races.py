@@ -129,7 +129,7 @@ class ScriptedPeer(threading.Thread):
         self._running: RunningJob | None = None
         self._acked: set[tuple[str, int]] = set()
         self._unacked = Outbox()
-        """Outcomes resent until acknowledged, as every worker does: a busy API may drop one."""
+        """Outcomes resent until acknowledged, as every worker does (the API collapses resends of one still waiting)."""
         self._broker_beats = 0
         self._next_beat = 0.0
         self.stopping = threading.Event()
