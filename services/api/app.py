@@ -36,6 +36,7 @@ from services.api.dispatch.role import DispatcherRole
 from services.api.http_errors import EXCEPTION_HANDLERS
 from services.api.jobs.controller import RenderJobController
 from services.api.jobs.lifecycle import JobLifecycle
+from services.api.jobs.reads import JobReads
 from services.api.jobs.retry import attempt_timeout
 from services.api.jobs.store import JobStore
 from services.api.lexicon.controller import LexiconController
@@ -75,6 +76,7 @@ class Runtime:
     db: Database
     scripts: ScriptStore
     jobs: JobStore
+    reads: JobReads
     lifecycle: JobLifecycle
     publisher: EventPublisher
     dispatcher: DispatcherRole
@@ -142,6 +144,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             db=db,
             scripts=scripts,
             jobs=jobs,
+            reads=JobReads(jobs, settings),
             lifecycle=lifecycle,
             publisher=publisher,
             dispatcher=dispatcher,
@@ -218,6 +221,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     "db",
                     "scripts",
                     "jobs",
+                    "reads",
                     "lifecycle",
                     "publisher",
                     "dispatcher",

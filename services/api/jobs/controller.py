@@ -8,13 +8,12 @@ from libs.contracts.codes import JobStatus, Step
 from services.api.auth.roles import Role, requires
 from services.api.dispatch.role import DispatcherRole
 from services.api.jobs.lifecycle import JobLifecycle
+from services.api.jobs.reads import JobReads
 from services.api.jobs.schemas import CreatedRenderJob, CreateRenderJob, PublishedAssets, RenderJob, RenderJobPage
-from services.api.jobs.store import JobStore
-from services.api.jobs.views import asset_links, job_view
+from services.api.jobs.views import job_view
 from services.api.openapi import READ_ERRORS, WRITE_ERRORS
 from services.api.params import JobId, Limit, Offset, VideoId
 from services.api.settings import Settings
-from services.api.timestamps import iso_utc
 
 
 class RenderJobController(Controller):
@@ -56,23 +55,19 @@ class RenderJobController(Controller):
     @get("/render-jobs", operation_id="listRenderJobs", responses=READ_ERRORS)
     async def list_render_jobs(
         self,
-        jobs: JobStore,
-        settings: Settings,
+        reads: JobReads,
         video_id: VideoId,
         status: JobStatus | None = None,
         limit: Limit = 20,
         offset: Offset = 0,
     ) -> RenderJobPage:
         """The video's jobs, newest first, optionally of one status."""
-        rows, total, attempts = await jobs.page(video_id, status, limit, offset)
-        views = [job_view(row, settings, attempts[row.job_id]) for row in rows]
-        return RenderJobPage(video_id=video_id, jobs=views, total=total, limit=limit, offset=offset)
+        return await reads.page(video_id, status, limit, offset)
 
     @get("/render-jobs/{job_id:str}", operation_id="getRenderJob", responses=READ_ERRORS)
-    async def get_render_job(self, jobs: JobStore, settings: Settings, video_id: VideoId, job_id: JobId) -> RenderJob:
+    async def get_render_job(self, reads: JobReads, video_id: VideoId, job_id: JobId) -> RenderJob:
         """One job with its attempts; `assets` is present once it SUCCEEDED."""
-        job, attempts = await jobs.get_with_attempts(video_id, job_id)
-        return job_view(job, settings, attempts)
+        return await reads.detail(video_id, job_id)
 
     @post(
         "/render-jobs/{job_id:str}/cancel",
@@ -91,23 +86,6 @@ class RenderJobController(Controller):
         return job_view(job, settings)
 
     @get("/assets/published", operation_id="getPublishedAssets", responses=READ_ERRORS)
-    async def get_published_assets(self, jobs: JobStore, settings: Settings, video_id: VideoId) -> PublishedAssets:
+    async def get_published_assets(self, reads: JobReads, video_id: VideoId) -> PublishedAssets:
         """The asset set of the newest successful render, or `published: false`."""
-        job = await jobs.published(video_id)
-        links = asset_links(settings, video_id, job.job_id, job.assets) if job is not None else None
-        if job is None or links is None:
-            # A published job SUCCEEDED with its assets; one without them has none to name.
-            return PublishedAssets(video_id=video_id, published=False)
-        return PublishedAssets(
-            video_id=video_id,
-            published=True,
-            video_url=links.video_url,
-            subtitle_url=links.subtitle_url,
-            vtt_url=links.vtt_url,
-            thumbnail_url=links.thumbnail_url,
-            duration_sec=links.duration_sec,
-            published_at=iso_utc(job.published_at),
-            script_id=job.script_id,
-            job_id=job.job_id,
-            voice_used=job.voice_used,
-        )
+        return await reads.published(video_id)
