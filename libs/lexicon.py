@@ -11,6 +11,7 @@ particle from PARTICLES, so `서울` matches in `서울은` but not in `서울�
 import functools
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import cast
 
 from libs.contracts.script import LexiconEntry
@@ -38,6 +39,27 @@ def merge(video: Iterable[LexiconEntry], script: Iterable[LexiconEntry] | None) 
     return [entry for entry in video if entry.term.casefold() not in replaced] + script
 
 
+@dataclass(frozen=True)
+class Spoken:
+    """A sentence as it is said, and where each of its characters was written, so engine word
+    events in the said text find their words in the written one (captions)."""
+
+    text: str
+    said_terms: tuple[tuple[int, int, int, int], ...] = ()
+    """(said start, said end, written start, written end) of each term the lexicon replaced, in order."""
+
+    def written_at(self, index: int) -> int:
+        """Where the character at `index` of `text` was written; in a said term, the term's start."""
+        shift = 0
+        for said_start, said_end, written_start, written_end in self.said_terms:
+            if index < said_start:
+                break
+            if index < said_end:
+                return written_start
+            shift = written_end - said_end
+        return index + shift
+
+
 class Pronouncer:
     """Rewrites text with one lexicon; build once per job, apply to every sentence."""
 
@@ -55,10 +77,24 @@ class Pronouncer:
         self._pattern = re.compile(rf"(?<!\w)(?:{'|'.join(alternatives)})") if alternatives else None
 
     def __call__(self, text: str) -> str:
+        return self.spoken(text).text
+
+    def spoken(self, text: str) -> Spoken:
         if self._pattern is None:
-            return text
-        # Every alternative is a named group: the one that matched names what to say.
-        return self._pattern.sub(lambda match: self._says[cast(str, match.lastgroup)], text)
+            return Spoken(text)
+        pieces: list[str] = []
+        said_terms = []
+        written = said = 0
+        for match in self._pattern.finditer(text):
+            # Every alternative is a named group: the one that matched names what to say.
+            say = self._says[cast(str, match.lastgroup)]
+            pieces += [text[written : match.start()], say]
+            said += match.start() - written
+            said_terms.append((said, said + len(say), match.start(), match.end()))
+            said += len(say)
+            written = match.end()
+        pieces.append(text[written:])
+        return Spoken("".join(pieces), tuple(said_terms))
 
 
 def _after(last: str) -> str:

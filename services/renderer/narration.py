@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from libs.contracts.script import Scene, Script
-from libs.lexicon import Pronouncer
+from libs.lexicon import Pronouncer, Spoken
 from services.renderer.compose import PcmAudio
 from services.renderer.subtitles import TimedSentence
-from services.renderer.tts.base import SAMPLE_WIDTH, SynthesisError, Synthesizer, UsageCounter
+from services.renderer.tts.base import SAMPLE_WIDTH, SynthesisError, Synthesizer, UsageCounter, Word
+from services.renderer.words import time_words
 
 MIN_SCENE_SEC = 0.5
 """A scene whose narration makes (almost) no sound is still shown this long."""
@@ -61,25 +62,29 @@ def narrate(
     with pcm_path.open("wb") as pcm:
         batch_sentences = 1 if engine.concurrency == 1 else engine.concurrency * BATCH_ROUNDS
         for batch in _batches(script, scene_sentences, batch_sentences):
-            said = [pronounce(sentence) if pronounce else sentence for _, sentences in batch for sentence in sentences]
+            written = [sentence for _, sentences in batch for sentence in sentences]
+            said = [pronounce.spoken(sentence) if pronounce else Spoken(sentence) for sentence in written]
+            texts = [sentence.text for sentence in said]
             result = engine.synthesize(
-                said, script.primary_language, script.voice, cancel, lambda done: on_sentence(spoken + done, total),  # noqa: B023 - called before synthesize() returns
+                texts, script.primary_language, script.voice, cancel, lambda done: on_sentence(spoken + done, total),  # noqa: B023 - called before synthesize() returns
                 rate=script.scene_rate(batch[0][0]), usage=usage, deadline=deadline,
             )  # fmt: skip
             if sample_rate is not None and result.sample_rate != sample_rate:
                 raise SynthesisError(f"the voice changed its sample rate from {sample_rate} to {result.sample_rate} Hz midway")
             sample_rate = result.sample_rate
             spoken += len(said)
-            spans = iter(result.sentence_spans)
+            engine_words = _by_sentence(result.words, len(said))
+            spans = iter(enumerate(result.sentence_spans))
             for scene, sentences in batch:
                 scene_spans = [next(spans) for _ in sentences]
-                first, last = (round(time * sample_rate) for time in (scene_spans[0][0], scene_spans[-1][1]))
+                first, last = (round(time * sample_rate) for time in (scene_spans[0][1][0], scene_spans[-1][1][1]))
                 scene_start = written_samples / sample_rate
+                # From the batch's audio to the video's timeline.
+                shift = scene_start - scene_spans[0][1][0]
+                for text, (index, (start, end)) in zip(sentences, scene_spans):
+                    span = (start + shift, end + shift)
+                    timed.append(_timed_sentence(text, len(scene_starts), span, said[index], engine_words[index], shift))
                 scene_starts.append(scene_start)
-                timed += [
-                    TimedSentence(text, scene_start + start - scene_spans[0][0], scene_start + end - scene_spans[0][0])
-                    for text, (start, end) in zip(sentences, scene_spans)
-                ]
                 scene_samples = max(last - first + round(scene.pause_sec * sample_rate), round(MIN_SCENE_SEC * sample_rate))
                 pcm.write(result.pcm[first * SAMPLE_WIDTH : last * SAMPLE_WIDTH])
                 pcm.write(bytes((scene_samples - (last - first)) * SAMPLE_WIDTH))
@@ -90,6 +95,29 @@ def narrate(
     if sample_rate is None:  # a script has at least one scene, and a scene a sentence
         raise SynthesisError("nothing was spoken: the script has no sentence")
     return Narration(PcmAudio(path=pcm_path, sample_rate=sample_rate), scene_starts, timed)
+
+
+def _by_sentence(words: list[Word], sentences: int) -> list[list[Word]]:
+    grouped: list[list[Word]] = [[] for _ in range(sentences)]
+    for word in words:
+        grouped[word.sentence].append(word)
+    return grouped
+
+
+def _timed_sentence(
+    text: str, scene: int, span: tuple[float, float], said: Spoken, engine_words: list[Word], shift: float
+) -> TimedSentence:
+    """A written sentence and its words at `span` on the video's timeline. The engine's words
+    (`shift` seconds before that timeline) are found in the said text, in order, and placed at
+    the written word they came from."""
+    starts = []
+    position = 0
+    for word in engine_words:
+        found = said.text.find(word.text, position)
+        if found >= 0:
+            starts.append((word.start + shift, said.written_at(found)))
+            position = found + len(word.text)
+    return TimedSentence(text, span[0], span[1], scene=scene, words=time_words(text, span[0], span[1], starts))
 
 
 def _batches(script: Script, scene_sentences: list[list[str]], min_sentences: int) -> Iterator[list[tuple[Scene, list[str]]]]:

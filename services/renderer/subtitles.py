@@ -1,10 +1,11 @@
 """SRT and WebVTT cues from the synthesized sentence times: at most two lines each, in order."""
 
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import escape
 
 from services.renderer.text import wrap
+from services.renderer.words import TimedWord
 
 MAX_LINES = 2
 WIDE_LINE_CHARS = 32
@@ -19,6 +20,9 @@ class TimedSentence:
     text: str
     start: float
     end: float
+    scene: int = 0
+    """Index of its scene in the script."""
+    words: list[TimedWord] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,55 @@
+"""Words on the video's timeline from a real engine's word events: espeak-ng times Korean words,
+the lexicon's said text finds its way back to the written words, and batches keep them in place."""
+
+import threading
+
+import pytest
+
+from libs.contracts.script import LexiconEntry, Scene, Script
+from libs.lexicon import Pronouncer
+from services.renderer.narration import narrate
+from services.renderer.text import split_sentences
+from tests.unit.renderer.test_narration_batches import BatchingEspeak
+
+NARRATIONS = ["안녕하세요. 오늘은 개인정보 보호를 배웁니다.", "API를 호출하기 전에 토큰을 확인하세요.", "감사합니다!"]
+
+
+def narrated(tmp_path, concurrency: int, pronounce: Pronouncer | None = None):
+    scenes = [Scene(narration=text, pause_sec=0.5) for text in NARRATIONS]
+    return narrate(
+        Script(title="words", scenes=scenes),
+        [split_sentences(text) for text in NARRATIONS],
+        BatchingEspeak(concurrency),
+        tmp_path / f"{concurrency}.pcm",
+        threading.Event(),
+        lambda done, total: None,
+        pronounce=pronounce,
+    )
+
+
+def test_espeak_times_every_korean_word_inside_its_sentence(tmp_path):
+    narration = narrated(tmp_path, 1)
+    for sentence in narration.sentences:
+        assert [word.text for word in sentence.words] == sentence.text.split()
+        assert all(word.engine_timed for word in sentence.words), sentence
+        assert sentence.words[0].start >= sentence.start and sentence.words[-1].end == sentence.end
+        assert all(a.end == b.start and a.start < a.end for a, b in zip(sentence.words, sentence.words[1:]))
+    assert [sentence.scene for sentence in narration.sentences] == [0, 0, 1, 2]
+
+
+def test_batched_scenes_put_their_words_where_one_at_a_time_does(tmp_path):
+    alone, batched = narrated(tmp_path, 1), narrated(tmp_path, 4)
+    for one, many in zip(alone.sentences, batched.sentences, strict=True):
+        assert [word.text for word in one.words] == [word.text for word in many.words]
+        assert [word.start for word in one.words] == pytest.approx([word.start for word in many.words], abs=1e-3)
+
+
+def test_a_said_term_times_the_written_word(tmp_path):
+    plain = narrated(tmp_path, 1)
+    said = narrated(tmp_path, 1, Pronouncer([LexiconEntry(term="API", say="에이피아이")]))
+    before, after = plain.sentences[2], said.sentences[2]
+    assert after.text == before.text == "API를 호출하기 전에 토큰을 확인하세요."
+    assert [word.text for word in after.words] == before.text.split()
+    assert all(word.engine_timed for word in after.words)
+    # 에이피아이를 takes longer to say than espeak's spelling of API를: the next word starts later.
+    assert after.words[1].start - after.start != before.words[1].start - before.start
