@@ -135,6 +135,10 @@ class Outcome(str, Enum):
     CANCELED = "CANCELED"
 
 
+CHAPTERS_FILE = "chapters.vtt"
+WORDS_FILE = "words.json"
+
+
 class RenderedAssets(msgspec.Struct, kw_only=True, frozen=True):
     """Published files, relative to the storage key `{video_id}/{job_id}`."""
 
@@ -142,6 +146,10 @@ class RenderedAssets(msgspec.Struct, kw_only=True, frozen=True):
     srt: str = "subtitles.srt"
     vtt: str = "subtitles.vtt"
     thumbnail: str = "thumbnail.jpg"
+    chapters: str | None = None
+    """One WebVTT cue per scene; None in asset sets rendered before chapters were."""
+    words: str | None = None
+    """Every spoken word's time (JSON), when the script's captions time words."""
     duration_sec: float
     sizes: dict[str, int] = {}
     voice_used: str = ""

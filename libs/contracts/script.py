@@ -155,6 +155,29 @@ class Scene(msgspec.Struct, kw_only=True):
     ] = ""
     rate: Rate = 1.0
     """Multiplies the script's rate for this scene (the product is kept within 0.5-2.0)."""
+    chapter: Annotated[
+        str,
+        msgspec.Meta(
+            max_length=MAX_TITLE_CHARS,
+            description='This scene\'s chapter title in chapters.vtt; blank: its slide title, else "Scene N".',
+        ),
+    ] = ""
+
+
+class Captions(msgspec.Struct, kw_only=True, frozen=True):
+    """What the captions carry (SPEC §8.2)."""
+
+    words: bool = True
+    """subtitles.vtt times each word (WebVTT inline timestamps), and the assets gain words.json."""
+    burn_in: bool = False
+    """The captions are drawn over the slides."""
+    highlight: bool = False
+    """Burned-in captions mark the word being spoken."""
+
+    def __post_init__(self) -> None:
+        # Refused rather than ignored: a video without the captions asked for would be published.
+        if self.burn_in or self.highlight:
+            raise ValueError("burned-in captions are not drawn yet: captions come as subtitles.vtt and subtitles.srt")
 
 
 class Script(msgspec.Struct, kw_only=True):
@@ -174,6 +197,7 @@ class Script(msgspec.Struct, kw_only=True):
             ),
         ),
     ] = "fail"
+    captions: Captions = Captions()
     lexicon: Lexicon | None = None
     """This script's pronunciations; None: the video's lexicon (PUT …/lexicon). Its entries win over the video's."""
 

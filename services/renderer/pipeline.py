@@ -18,20 +18,21 @@ from pathlib import Path
 import av
 import msgspec
 
-from libs.contracts.bus import EngineUsage, OutputSpec, Render, RenderedAssets
+from libs.contracts.bus import CHAPTERS_FILE, WORDS_FILE, EngineUsage, OutputSpec, Render, RenderedAssets
 from libs.contracts.codes import ErrorCode, Step
 from libs.contracts.script import Script
 from libs.lexicon import pronouncer
 from libs.redaction import redact
 from libs.storage import MEDIA_FILE, AssetStore, StorageError, StoredFileMissing, media_key
 from services.renderer.aac import NarrationEncoder
+from services.renderer.chapters import to_chapters_vtt
 from services.renderer.compose import VideoFormat, composition
 from services.renderer.fonts import FontBook
 from services.renderer.narration import Narration, narrate
 from services.renderer.pictures import PictureUnreadable
 from services.renderer.settings import RendererSettings
 from services.renderer.slides import Pictures, draw_slide, draw_zoom_layers, save_thumbnail, zooms_in
-from services.renderer.subtitles import build_cues, to_srt, to_vtt
+from services.renderer.subtitles import build_cues, to_srt, to_vtt, to_words_json
 from services.renderer.text import split_sentences
 from services.renderer.tts.base import SynthesisCanceled, SynthesisError, UsageCounter
 from services.renderer.tts.selection import prepare, voice_chain
@@ -138,7 +139,7 @@ def _render(
     progress: "_ProgressCheckpoint",
     tts_ends: float | None,
 ) -> RenderedAssets:
-    """Writes the four asset files into `staging`; returns what they are."""
+    """Writes the asset files into `staging`; returns what they are."""
     work = staging / _WORK_FOLDER
     work.mkdir()
     # Before the narration: a picture that is gone fails the job before anything is spent on it.
@@ -151,9 +152,7 @@ def _render(
         _draw_and_compose(job, narration, narration_encoder, fonts, pictures, staging / assets.video, work, progress)
 
     progress(Step.GENERATE_SUBTITLES, 0, "Writing subtitles")
-    cues = build_cues(narration.sentences, assets.duration_sec)
-    (staging / assets.srt).write_text(to_srt(cues), encoding="utf-8")
-    (staging / assets.vtt).write_text(to_vtt(cues), encoding="utf-8")
+    assets = _write_timed_text(job.script, narration, assets, staging)
 
     progress(Step.GENERATE_THUMBNAIL, 0, "Drawing the thumbnail")
     save_thumbnail(job.script.scenes[0].slide, staging / assets.thumbnail, fonts, pictures)
@@ -161,6 +160,20 @@ def _render(
     shutil.rmtree(work)
     sizes = {path.name: path.stat().st_size for path in sorted(staging.iterdir())}
     return msgspec.structs.replace(assets, sizes=sizes)
+
+
+def _write_timed_text(script: Script, narration: Narration, assets: RenderedAssets, staging: Path) -> RenderedAssets:
+    """Subtitles, chapters and (when the captions time words) words.json; the assets naming them."""
+    duration = assets.duration_sec
+    words = script.captions.words
+    assets = msgspec.structs.replace(assets, chapters=CHAPTERS_FILE, words=WORDS_FILE if words else None)
+    cues = build_cues(narration.sentences, duration)
+    (staging / assets.srt).write_text(to_srt(cues), encoding="utf-8")
+    (staging / assets.vtt).write_text(to_vtt(cues, word_times=words), encoding="utf-8")
+    (staging / CHAPTERS_FILE).write_text(to_chapters_vtt(script.scenes, narration.scene_starts, duration), encoding="utf-8")
+    if words:
+        (staging / WORDS_FILE).write_bytes(to_words_json(narration.sentences, duration))
+    return assets
 
 
 def _draw_and_compose(

@@ -1,8 +1,12 @@
-"""SRT and WebVTT cues from the synthesized sentence times: at most two lines each, in order."""
+"""The timed text of a video: SRT and WebVTT cues from the synthesized sentence times (at most
+two lines each, in order, WebVTT's with each word's time), and words.json."""
 
+import itertools
 import unicodedata
 from dataclasses import dataclass, field
 from html import escape
+
+import msgspec
 
 from services.renderer.text import wrap
 from services.renderer.words import TimedWord
@@ -30,6 +34,9 @@ class Cue:
     start_ms: int
     end_ms: int
     lines: list[str]
+    word_starts: list[tuple[int, int, int]] = field(default_factory=list)
+    """(line, character in the line, ms) where a word starts after the cue's start: WebVTT's
+    inline timestamps, strictly increasing and inside the cue."""
 
 
 def build_cues(sentences: list[TimedSentence], duration: float) -> list[Cue]:
@@ -41,27 +48,73 @@ def build_cues(sentences: list[TimedSentence], duration: float) -> list[Cue]:
     end_limit = round(duration * 1000)
     cues: list[Cue] = []
     for sentence in sentences:
-        for start, end, lines in _split_sentence(sentence):
-            start_ms = max(round(start * 1000), cues[-1].end_ms if cues else 0)
+        clock = _Clock(sentence)
+        width = WIDE_LINE_CHARS if _is_wide(sentence.text) else NARROW_LINE_CHARS
+        lines = wrap(sentence.text, lambda line: len(line) <= width)  # noqa: B023 - called before the loop moves on
+        # Visible (non-space) characters of the sentence before each line, and after the last.
+        line_starts = list(itertools.accumulate((_visible_length(line) for line in lines), initial=0))
+        for first in range(0, len(lines), MAX_LINES):
+            after = first + MAX_LINES
+            start_ms = max(round(clock.at(line_starts[first]) * 1000), cues[-1].end_ms if cues else 0)
+            end = clock.at(line_starts[after]) if after < len(lines) else sentence.end
             end_ms = min(round(end * 1000), end_limit)
             if end_ms > start_ms:
-                cues.append(Cue(start_ms, end_ms, lines))
+                group = list(enumerate(lines[first:after], start=first))
+                word_starts = _word_starts(clock, group, line_starts, start_ms, end_ms)
+                cues.append(Cue(start_ms, end_ms, [line for _, line in group], word_starts))
     return cues
 
 
-def _split_sentence(sentence: TimedSentence) -> list[tuple[float, float, list[str]]]:
-    width = WIDE_LINE_CHARS if _is_wide(sentence.text) else NARROW_LINE_CHARS
-    lines = wrap(sentence.text, lambda line: len(line) <= width)
-    groups = [lines[i : i + MAX_LINES] for i in range(0, len(lines), MAX_LINES)]
-    total_chars = max(1, sum(map(len, lines)))
-    seconds_per_char = (sentence.end - sentence.start) / total_chars
-    pieces = []
-    start = sentence.start
-    for group in groups:
-        end = start + seconds_per_char * sum(map(len, group))
-        pieces.append((start, end, group))
-        start = end
-    return pieces
+def _visible_length(text: str) -> int:
+    return sum(not char.isspace() for char in text)
+
+
+class _Clock:
+    """When a sentence says its n-th visible character: at its word's start, or that far into
+    its word (a line may start inside a word too long for one); by characters when the
+    sentence has no words."""
+
+    def __init__(self, sentence: TimedSentence) -> None:
+        self._sentence = sentence
+        self._visible = _visible_length(sentence.text)
+        self._word_starts: dict[int, float] = {}
+        self._words: list[tuple[int, int, TimedWord]] = []
+        """(visible characters before the word, its visible length, the word)."""
+        before = 0
+        for word in sentence.words:
+            length = _visible_length(word.text)
+            self._words.append((before, length, word))
+            self._word_starts[before] = word.start
+            before += length
+
+    def at(self, position: int) -> float:
+        sentence = self._sentence
+        if not self._words:
+            return sentence.start + (sentence.end - sentence.start) * position / max(1, self._visible)
+        before, length, word = next(entry for entry in reversed(self._words) if entry[0] <= position)
+        return word.start + (word.end - word.start) * min(position - before, length) / max(1, length)
+
+    def word_start(self, position: int) -> float | None:
+        """When the word that starts at this visible character starts; None inside a word."""
+        return self._word_starts.get(position)
+
+
+def _word_starts(
+    clock: _Clock, lines: list[tuple[int, str]], line_starts: list[int], start_ms: int, end_ms: int
+) -> list[tuple[int, int, int]]:
+    starts = []
+    last_ms = start_ms
+    for cue_line, (number, line) in enumerate(lines):
+        position = line_starts[number]
+        for offset, char in enumerate(line):
+            if char.isspace():
+                continue
+            seconds = clock.word_start(position)
+            position += 1
+            if seconds is not None and last_ms < round(seconds * 1000) < end_ms:
+                last_ms = round(seconds * 1000)
+                starts.append((cue_line, offset, last_ms))
+    return starts
 
 
 def _is_wide(text: str) -> bool:
@@ -78,14 +131,27 @@ def to_srt(cues: list[Cue]) -> str:
     return "".join(block + "\n\n" for block in blocks)
 
 
-def to_vtt(cues: list[Cue]) -> str:
-    # Escaping also turns a "-->" in the text into "--&gt;", which WebVTT forbids in cue text.
+def to_vtt(cues: list[Cue], *, word_times: bool = False) -> str:
+    """WebVTT; with `word_times`, an inline timestamp (`<00:00:01.200>`) before each word that
+    starts after its cue does, which players use for `:past`/`:future` styling."""
     blocks = (
         f"{_timestamp(cue.start_ms, '.')} --> {_timestamp(cue.end_ms, '.')}\n"
-        + "\n".join(escape(line, quote=False) for line in cue.lines)
+        + "\n".join(_vtt_line(cue, number, line, word_times) for number, line in enumerate(cue.lines))
         for cue in cues
     )
     return "WEBVTT\n\n" + "".join(block + "\n\n" for block in blocks)
+
+
+def _vtt_line(cue: Cue, number: int, line: str, word_times: bool) -> str:
+    # Escaping also turns a "-->" in the text into "--&gt;", which WebVTT forbids in cue text.
+    marks = [(offset, ms) for line_number, offset, ms in cue.word_starts if line_number == number] if word_times else []
+    pieces = []
+    done = 0
+    for offset, ms in marks:
+        pieces += [escape(line[done:offset], quote=False), f"<{_timestamp(ms, '.')}>"]
+        done = offset
+    pieces.append(escape(line[done:], quote=False))
+    return "".join(pieces)
 
 
 def _timestamp(ms: int, separator: str) -> str:
@@ -93,3 +159,28 @@ def _timestamp(ms: int, separator: str) -> str:
     minutes, seconds = divmod(seconds, 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours:02d}:{minutes:02d}:{seconds:02d}{separator}{millis:03d}"
+
+
+class _WordTime(msgspec.Struct):
+    start: float
+    end: float
+    text: str
+    scene: int
+    timing: str
+    """"engine" where the engine timed the word, "estimated" where it was placed by syllables."""
+
+
+def to_words_json(sentences: list[TimedSentence], duration: float) -> bytes:
+    """words.json (SPEC §8.2): every word in time order, in seconds to the millisecond."""
+    words = [
+        _WordTime(
+            round(min(word.start, duration), 3),
+            round(min(word.end, duration), 3),
+            word.text,
+            sentence.scene,
+            "engine" if word.engine_timed else "estimated",
+        )
+        for sentence in sentences
+        for word in sentence.words
+    ]
+    return msgspec.json.encode(words)

@@ -1,10 +1,13 @@
 """The whole path: an approved script becomes a narrated MP4 through the real API, the bus
 and a renderer process, followed live over a real WebSocket and inspected with PyAV."""
 
+import itertools
+import re
 from pathlib import Path
 
 import av
 import httpx
+import msgspec
 import pytest
 
 from tests.client import approved_script, follow, new_video_id, start_render
@@ -23,7 +26,7 @@ def rendered(stack, reference_script, tmp_path_factory) -> dict:
         published = http.get(f"/api/v2/videos/{video_id}/assets/published").json()
         folder = tmp_path_factory.mktemp("downloads")
         files = {}
-        for key in ("video_url", "subtitle_url", "vtt_url", "thumbnail_url"):
+        for key in ("video_url", "subtitle_url", "vtt_url", "thumbnail_url", "chapters_url", "words_url"):
             response = http.get(job["assets"][key])
             assert response.status_code == 200, (key, response.status_code)
             files[key] = folder / Path(job["assets"][key]).name
@@ -88,6 +91,47 @@ def test_subtitles_cover_every_scene_and_end_before_the_video(rendered, referenc
     assert rendered["files"]["vtt_url"].read_text(encoding="utf-8").startswith("WEBVTT")
 
 
+def test_published_assets_name_the_chapters_and_words(rendered):
+    assets, published = rendered["job"]["assets"], rendered["published"]
+    for key in ("chapters_url", "words_url"):
+        assert published[key] == assets[key] and assets[key].startswith("http://127.0.0.1:")
+
+
+def test_words_are_engine_timed_in_order_and_match_the_vtt(rendered, reference_script):
+    words = msgspec.json.decode(rendered["files"]["words_url"].read_bytes())
+    _, video = audio_video_durations(rendered["files"]["video_url"])
+    narrations = [scene["narration"] for scene in reference_script["scenes"]]
+    # Every word of every narration, in order, each with its scene.
+    assert [word["text"] for word in words] == [word for narration in narrations for word in narration.split()]
+    assert [word["scene"] for word in words] == [n for n, narration in enumerate(narrations) for _ in narration.split()]
+    # espeak-ng times most words; a few it runs into the word before (no event of their own:
+    # "목적" in "원칙은 목적 외") are placed between their timed neighbours.
+    timings = [word["timing"] for word in words]
+    assert set(timings) <= {"engine", "estimated"} and timings.count("engine") >= 0.8 * len(words)
+    assert all(a["start"] < a["end"] <= b["start"] for a, b in itertools.pairwise(words)) and words[-1]["end"] <= video
+    # The WebVTT cues time the same words: each inline timestamp is a word's start.
+    vtt = rendered["files"]["vtt_url"].read_text(encoding="utf-8")
+    stamps = [seconds(stamp) for stamp in re.findall(r"<(\d\d:\d\d:\d\d\.\d{3})>", vtt)]
+    starts = {round(word["start"], 3) for word in words}
+    assert len(stamps) > len(narrations) and all(round(stamp, 3) in starts for stamp in stamps)
+
+
+def test_chapters_are_the_scenes_back_to_back(rendered, reference_script):
+    chapters = cue_times(rendered["files"]["chapters_url"].read_text(encoding="utf-8"))
+    srt = rendered["files"]["subtitle_url"].read_text(encoding="utf-8")
+    starts = scene_starts(cues(srt), [scene["narration"] for scene in reference_script["scenes"]])
+    _, video = audio_video_durations(rendered["files"]["video_url"])
+    assert len(chapters) == len(reference_script["scenes"])
+    assert [start for start, _ in chapters] == pytest.approx(starts, abs=0.002)
+    assert all(end == following for (_, end), (following, _) in itertools.pairwise(chapters))
+    assert chapters[0][0] == 0 and chapters[-1][1] == pytest.approx(video, abs=0.050)
+
+
+def seconds(stamp: str) -> float:
+    hours, minutes, rest = stamp.split(":")
+    return int(hours) * 3600 + int(minutes) * 60 + float(rest)
+
+
 def test_thumbnail_is_a_1280x720_jpeg(rendered):
     from PIL import Image
 
@@ -103,3 +147,11 @@ def test_range_request_returns_exactly_those_bytes(stack, rendered):
     assert response.headers["content-type"].startswith("video/mp4")
     assert response.headers["content-range"] == f"bytes 100-1099/{len(whole)}"
     assert response.content == whole[100:1100]
+
+
+def test_words_and_chapters_are_served_with_range(rendered):
+    for key, media_type in (("words_url", "application/json"), ("chapters_url", "text/vtt")):
+        whole = rendered["files"][key].read_bytes()
+        response = httpx.get(rendered["job"]["assets"][key], headers={"Range": "bytes=0-9"})
+        assert response.status_code == 206 and response.content == whole[:10], key
+        assert response.headers["content-type"].startswith(media_type)

@@ -30,6 +30,7 @@ _MEDIA_TYPES = {
     ".mp4": "video/mp4",
     ".srt": "application/x-subrip",
     ".vtt": "text/vtt; charset=utf-8",
+    ".json": "application/json",
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",
 }

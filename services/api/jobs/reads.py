@@ -40,6 +40,8 @@ class JobReads:
             subtitle_url=links.subtitle_url,
             vtt_url=links.vtt_url,
             thumbnail_url=links.thumbnail_url,
+            chapters_url=links.chapters_url,
+            words_url=links.words_url,
             duration_sec=links.duration_sec,
             published_at=iso_utc(job.published_at),
             script_id=job.script_id,

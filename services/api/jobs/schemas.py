@@ -18,6 +18,10 @@ class AssetLinks(msgspec.Struct, kw_only=True):
     vtt_url: str
     thumbnail_url: str
     duration_sec: float
+    chapters_url: str | None = None
+    """One WebVTT cue per scene; absent for videos rendered before chapters were."""
+    words_url: str | None = None
+    """words.json: each word's start, end, text, scene and timing; absent when the script's captions do not time words."""
 
 
 class Attempt(msgspec.Struct, kw_only=True):
@@ -79,6 +83,8 @@ class PublishedAssets(msgspec.Struct, kw_only=True, omit_defaults=True):
     subtitle_url: str | None = None
     vtt_url: str | None = None
     thumbnail_url: str | None = None
+    chapters_url: str | None = None
+    words_url: str | None = None
     duration_sec: float | None = None
     published_at: str | None = None
     script_id: str | None = None

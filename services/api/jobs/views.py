@@ -103,6 +103,8 @@ def asset_links(settings: Settings, video_id: str, job_id: str, rendered: dict[s
         vtt_url=url(files.vtt),
         thumbnail_url=url(files.thumbnail),
         duration_sec=files.duration_sec,
+        chapters_url=url(files.chapters) if files.chapters else None,
+        words_url=url(files.words) if files.words else None,
     )
 
 

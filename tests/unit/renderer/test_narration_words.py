@@ -41,7 +41,8 @@ def test_batched_scenes_put_their_words_where_one_at_a_time_does(tmp_path):
     alone, batched = narrated(tmp_path, 1), narrated(tmp_path, 4)
     for one, many in zip(alone.sentences, batched.sentences, strict=True):
         assert [word.text for word in one.words] == [word.text for word in many.words]
-        assert [word.start for word in one.words] == pytest.approx([word.start for word in many.words], abs=1e-3)
+        # Within a few milliseconds: scene boundaries are rounded to samples in both.
+        assert [word.start for word in one.words] == pytest.approx([word.start for word in many.words], abs=0.005)
 
 
 def test_a_said_term_times_the_written_word(tmp_path):

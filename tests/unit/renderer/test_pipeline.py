@@ -19,7 +19,7 @@ from .conftest import make_job, make_script, stream_seconds, video_packets
 ESPEAK_SAMPLE_RATE = 22050
 
 NARRATIONS = ("안녕하세요. 시험 영상입니다.", "두 번째 장면입니다! 짧게 말합니다.", "마지막 장면입니다.")
-ASSET_FILES = ["subtitles.srt", "subtitles.vtt", "thumbnail.jpg", "video.mp4"]
+ASSET_FILES = ["chapters.vtt", "subtitles.srt", "subtitles.vtt", "thumbnail.jpg", "video.mp4", "words.json"]
 
 
 class Recorder:
@@ -50,7 +50,7 @@ def assert_no_files_left(tmp_path) -> None:
     assert not any((tmp_path / STAGING_FOLDER).iterdir())
 
 
-def test_render_publishes_the_four_assets_and_reports_rising_progress(tmp_path):
+def test_render_publishes_the_assets_and_reports_rising_progress(tmp_path):
     recorder = Recorder()
     assets = run(tmp_path, make_job(make_script(*NARRATIONS)), recorder)
 

@@ -23,7 +23,7 @@ from tests.s3_server import CREDENTIALS, S3Server, running_s3_server
 
 from .conftest import make_job
 
-ASSET_FILES = ["subtitles.srt", "subtitles.vtt", "thumbnail.jpg", "video.mp4"]
+ASSET_FILES = ["chapters.vtt", "subtitles.srt", "subtitles.vtt", "thumbnail.jpg", "video.mp4", "words.json"]
 BACKGROUND = "#000000"
 RED, BLUE = (255, 0, 0), (0, 0, 255)
 

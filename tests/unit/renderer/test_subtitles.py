@@ -1,6 +1,7 @@
 import itertools
 import re
 
+import msgspec
 import pytest
 
 from services.renderer.subtitles import (
@@ -11,7 +12,9 @@ from services.renderer.subtitles import (
     build_cues,
     to_srt,
     to_vtt,
+    to_words_json,
 )
+from services.renderer.words import time_words
 
 LONG_KOREAN = "개인정보란 살아 있는 개인에 관한 정보로서 성명 주민등록번호 영상 등을 통하여 개인을 알아볼 수 있는 정보를 말합니다"
 SENTENCES = [
@@ -81,3 +84,38 @@ def test_formats_agree_on_every_cue():
     srt_times = re.findall(r"^(\d\d:\d\d:\d\d),(\d{3}) --> (\d\d:\d\d:\d\d),(\d{3})$", to_srt(cues), re.M)
     vtt_times = re.findall(r"^(\d\d:\d\d:\d\d)\.(\d{3}) --> (\d\d:\d\d:\d\d)\.(\d{3})$", to_vtt(cues), re.M)
     assert srt_times == vtt_times and len(srt_times) == len(cues)
+
+
+def word_timed(text: str, start: float, end: float) -> TimedSentence:
+    return TimedSentence(text, start, end, words=time_words(text, start, end, []))
+
+
+def test_word_timed_cues_break_where_their_first_word_starts():
+    sentence = word_timed(" ".join([LONG_KOREAN] * 2), 0.0, 20.0)
+    cues = build_cues([sentence], 20.0)
+    starts = {round(word.start * 1000) for word in sentence.words}
+    assert len(cues) > 1 and all(cue.start_ms in starts for cue in cues)
+    assert_well_formed(cues, 20.0)
+
+
+def test_vtt_inline_timestamps_come_before_each_later_word_of_the_cue():
+    sentence = word_timed("서울에서는 비가 옵니다. 좋아요👍", 1.0, 3.0)
+    (cue,) = build_cues([sentence], 3.0)
+    vtt = to_vtt([cue], word_times=True)
+    later = [word for word in sentence.words if round(word.start * 1000) > cue.start_ms]
+    stamps = [int(m) * 60_000 + float(s) * 1000 for m, s in re.findall(r"<00:(\d\d):(\d\d\.\d{3})>", vtt)]
+    assert stamps == pytest.approx([round(word.start * 1000) for word in later])
+    assert cue.start_ms < stamps[0] and stamps == sorted(stamps) and stamps[-1] < cue.end_ms
+    # The emoji written against 좋아요 is a word of its own: its timestamp is inside the token.
+    assert re.search(r"좋아요<00:00:\d\d\.\d{3}>👍", vtt)
+    assert re.sub(r"<[\d:.]+>", "", vtt) == to_vtt([cue]) and "<" not in to_vtt([cue])
+
+
+def test_words_json_lists_every_word_with_its_scene_and_timing():
+    timed = TimedSentence("API를 호출합니다.", 0.0, 2.0, scene=3, words=time_words("API를 호출합니다.", 0.0, 2.0, [(0.0, 0)]))
+    words = msgspec.json.decode(to_words_json([timed], 1.5))
+    assert words == [
+        {"start": 0.0, "end": words[0]["end"], "text": "API를", "scene": 3, "timing": "engine"},
+        {"start": words[1]["start"], "end": 1.5, "text": "호출합니다.", "scene": 3, "timing": "estimated"},
+    ]
+    assert 0 < words[0]["end"] == words[1]["start"] < 1.5
