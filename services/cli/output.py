@@ -9,7 +9,7 @@ from rich.console import Console
 
 from services.cli.errors import CliError
 
-ASSET_KEYS = ("video_url", "subtitle_url", "vtt_url", "thumbnail_url")
+ASSET_KEYS = ("video_url", "subtitle_url", "vtt_url", "thumbnail_url", "chapters_url", "words_url")
 
 
 class Output:
@@ -41,7 +41,8 @@ class Output:
 
 def asset_lines(assets: dict[str, Any]) -> list[str]:
     """The published files of a job or video, one URL a line, and the video's length."""
-    return [f"  {key:<14} {assets[key]}" for key in ASSET_KEYS] + [f"  {'duration_sec':<14} {assets['duration_sec']:.2f}"]
+    # Chapters and words are absent from videos rendered before them (and words when not asked for).
+    return [f"  {key:<14} {assets[key]}" for key in ASSET_KEYS if assets.get(key)] + [f"  {'duration_sec':<14} {assets['duration_sec']:.2f}"]
 
 
 def job_lines(job: dict[str, Any]) -> list[str]:

@@ -61,6 +61,30 @@ MIDDLE_COLOURS = """(selector) => [...document.querySelectorAll(selector)].map((
     context.drawImage(img, 0, 0);
     return [...context.getImageData(canvas.width >> 1, canvas.height >> 1, 1, 1).data.slice(0, 3)];
 })"""
+CHAPTER_SEEK = """async ([index, timeoutMs]) => {
+    // Clicks the index-th chapter of the list; answers where the player landed, the chapter's
+    // cue start, and the text of the subtitle cues active there (inline timestamps dropped).
+    const video = document.querySelector("#player");
+    video.pause();
+    const seeked = new Promise((resolve) => video.addEventListener("seeked", resolve, {once: true}));
+    document.querySelectorAll("#chapters button")[index].click();
+    await Promise.race([seeked, new Promise((_, reject) =>
+        setTimeout(() => reject(new Error("timed out waiting for seeked")), timeoutMs))]);
+    const subtitles = [...video.textTracks].find((track) => track.kind === "subtitles");
+    const chapters = [...video.textTracks].find((track) => track.kind === "chapters");
+    // activeCues follow the playhead once the track has caught up with the seek.
+    await new Promise((resolve) => {
+        const settled = () => subtitles.activeCues.length > 0;
+        if (settled()) return resolve();
+        subtitles.addEventListener("cuechange", resolve, {once: true});
+    });
+    return {
+        landed: video.currentTime,
+        chapter: chapters.cues[index].startTime,
+        active: [...subtitles.activeCues].map((cue) => cue.getCueAsHTML().textContent),
+        rawActive: [...subtitles.activeCues].map((cue) => cue.text),
+    };
+}"""
 SUBTITLE_CUES = """() => {
     const track = document.querySelector("#player").textTracks[0];
     const loaded = track && ["showing", "hidden"].includes(track.mode) && track.cues && track.cues.length > 0;
@@ -182,6 +206,11 @@ class Console:
         subtitles = self.page.evaluate(SUBTITLE_CUES)
         assert subtitles["cues"], subtitles
         return subtitles["cues"]
+
+    def seek_to_chapter(self, index: int, count: int) -> dict:
+        """Waits for the chapter list to show `count` chapters, then seeks with the index-th."""
+        expect(self.page.locator("#chapters li")).to_have_count(count, timeout=UI_TIMEOUT_MS)
+        return self.page.evaluate(CHAPTER_SEEK, [index, UI_TIMEOUT_MS])
 
     def pictures(self, selector: str, count: int) -> list[tuple[int, int, int]]:
         """Waits until exactly `count` images match `selector`, each drawn (its bytes fetched and

@@ -95,7 +95,8 @@ def test_a_new_script_goes_from_draft_to_a_playing_video(console: Console, stack
     expect(page.locator("#player-section")).to_be_visible()
     expect(player).to_have_attribute("src", assets["video_url"])
     expect(player).to_have_attribute("poster", assets["thumbnail_url"])
-    expect(player.locator("track")).to_have_attribute("src", assets["vtt_url"])
+    expect(player.locator("track[kind=subtitles]")).to_have_attribute("src", assets["vtt_url"])
+    expect(player.locator("track[kind=chapters]")).to_have_attribute("src", assets["chapters_url"])
     thumbnail = httpx.get(assets["thumbnail_url"], timeout=30)
     assert thumbnail.status_code == 200 and thumbnail.headers["content-type"] == "image/jpeg"
     expect(page.locator("#job-table tbody tr").first).to_contain_text("SUCCEEDED")
@@ -104,6 +105,15 @@ def test_a_new_script_goes_from_draft_to_a_playing_video(console: Console, stack
     subtitles = console.check_playback(assets["duration_sec"])
     assert subtitles[0].startswith("안녕하세요."), subtitles
     console.shot("seeked-with-subtitles")
+
+    # The chapter list seeks to its scene, where the scene's first cue is the active one; the
+    # cue carries its words' inline timestamps, which Chromium parses out of the text.
+    scenes = SCRIPT["scenes"]
+    seek = console.seek_to_chapter(1, len(scenes))
+    assert abs(seek["landed"] - seek["chapter"]) <= 0.05, seek
+    assert seek["active"] and seek["active"][0].split()[0] == scenes[1]["narration"].split()[0], seek
+    assert re.search(r"<\d\d:\d\d:\d\d\.\d{3}>", " ".join(seek["rawActive"])), seek
+    console.shot("chapter-two")
 
 
 def test_a_render_is_canceled_from_the_console(console: Console, stack, reference_script):

@@ -1181,19 +1181,39 @@ async function loadPublished() {
     `Job ${published.job_id} · script ${published.script_id} · ${published.duration_sec.toFixed(1)} s · published ${when(published.published_at)}`);
 }
 
-/** Loads assets into the player: the MP4, its WebVTT track and the thumbnail as poster. */
+/** Loads assets into the player: the MP4, its word-timed WebVTT track, its chapters (listed
+ * below it, each a button that seeks there) and the thumbnail as poster. */
 function play(assets, heading, info) {
   const player = $("#player");
   player.pause();
   player.replaceChildren(h("track", {
     kind: "subtitles", label: "Subtitles", srclang: "ko", src: assets.vtt_url, default: true,
   }));
+  $("#chapters").replaceChildren();
+  if (assets.chapters_url) {
+    const chapters = h("track", { kind: "chapters", label: "Chapters", srclang: "ko", src: assets.chapters_url });
+    chapters.addEventListener("load", () => listChapters(player, chapters.track));
+    player.append(chapters);
+    chapters.track.mode = "hidden"; // loads the cues without showing them
+  }
   player.poster = assets.thumbnail_url;
   player.src = assets.video_url;
   player.load();
   $("#player-heading").textContent = heading;
   $("#player-info").textContent = info;
   $("#player-section").hidden = false;
+}
+
+function listChapters(player, track) {
+  const items = Array.from(track.cues, (cue) => h("li", {},
+    h("button", { type: "button", className: "chapter", onclick: () => { player.currentTime = cue.startTime; } },
+      `${clock(cue.startTime)} ${cue.text}`)));
+  $("#chapters").replaceChildren(...items);
+}
+
+function clock(seconds) {
+  const whole = Math.floor(seconds);
+  return `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, "0")}`;
 }
 
 async function loadJobs(offset) {
