@@ -42,7 +42,8 @@ class Output:
 def asset_lines(assets: dict[str, Any]) -> list[str]:
     """The published files of a job or video, one URL a line, and the video's length."""
     # Chapters and words are absent from videos rendered before them (and words when not asked for).
-    return [f"  {key:<14} {assets[key]}" for key in ASSET_KEYS if assets.get(key)] + [f"  {'duration_sec':<14} {assets['duration_sec']:.2f}"]
+    lines = [f"  {key:<14} {assets[key]}" for key in ASSET_KEYS if assets.get(key)]
+    return [*lines, f"  {'duration_sec':<14} {assets['duration_sec']:.2f}"]
 
 
 def job_lines(job: dict[str, Any]) -> list[str]:

@@ -8,10 +8,9 @@ from html import escape
 
 import msgspec
 
-from services.renderer.text import wrap
+from services.renderer.line_breaks import caption_pages
 from services.renderer.words import TimedWord
 
-MAX_LINES = 2
 WIDE_LINE_CHARS = 32
 """Korean/CJK glyphs are about twice as wide as Latin ones, so fewer fit a line."""
 NARROW_LINE_CHARS = 42
@@ -49,19 +48,21 @@ def build_cues(sentences: list[TimedSentence], duration: float) -> list[Cue]:
     cues: list[Cue] = []
     for sentence in sentences:
         clock = _Clock(sentence)
-        width = WIDE_LINE_CHARS if _is_wide(sentence.text) else NARROW_LINE_CHARS
-        lines = wrap(sentence.text, lambda line: len(line) <= width)  # noqa: B023 - called before the loop moves on
+        limit = WIDE_LINE_CHARS if _is_wide(sentence.text) else NARROW_LINE_CHARS
+        pages = caption_pages(sentence.text, len, limit)
+        lines = [line for page in pages for line in page]
         # Visible (non-space) characters of the sentence before each line, and after the last.
         line_starts = list(itertools.accumulate((_visible_length(line) for line in lines), initial=0))
-        for first in range(0, len(lines), MAX_LINES):
-            after = first + MAX_LINES
+        first = 0
+        for number, page in enumerate(pages):
+            after = first + len(page)
             start_ms = max(round(clock.at(line_starts[first]) * 1000), cues[-1].end_ms if cues else 0)
-            end = clock.at(line_starts[after]) if after < len(lines) else sentence.end
+            end = clock.at(line_starts[after]) if number + 1 < len(pages) else sentence.end
             end_ms = min(round(end * 1000), end_limit)
             if end_ms > start_ms:
-                group = list(enumerate(lines[first:after], start=first))
-                word_starts = _word_starts(clock, group, line_starts, start_ms, end_ms)
-                cues.append(Cue(start_ms, end_ms, [line for _, line in group], word_starts))
+                word_starts = _word_starts(clock, list(enumerate(page, start=first)), line_starts, start_ms, end_ms)
+                cues.append(Cue(start_ms, end_ms, page, word_starts))
+            first = after
     return cues
 
 
