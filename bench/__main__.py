@@ -2,7 +2,8 @@
 writes it to bench/RESULTS.md.
 
     .venv/bin/pip install -e '.[bench]'          # once: the peers, the load generator, profilers
-    .venv/bin/python -m bench [--only render,composition,throughput,api,job_table,fanout,store,instances,pictures,decks,voices]
+    .venv/bin/python -m bench [--only render,composition,throughput,api,job_table,fanout,store,instances,pictures,decks,
+                                      voices,captions]
 """
 
 import argparse
@@ -12,7 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import api_load, decks, fanout, instances, job_table, peers, pictures, render, store, throughput, voices
+from bench import api_load, captions, decks, fanout, instances, job_table, peers, pictures, render, store, throughput, voices
 from bench.results import Row, markdown_table, results_document
 
 SECTIONS: dict[str, Callable[[], list[Row]]] = {
@@ -27,6 +28,7 @@ SECTIONS: dict[str, Callable[[], list[Row]]] = {
     pictures.SECTION: pictures.run,
     decks.SECTION: decks.run,
     voices.SECTION: voices.run,
+    captions.SECTION: captions.run,
 }
 RESULTS = Path(__file__).with_name("RESULTS.md")
 

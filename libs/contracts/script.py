@@ -175,9 +175,8 @@ class Captions(msgspec.Struct, kw_only=True, frozen=True):
     """Burned-in captions mark the word being spoken."""
 
     def __post_init__(self) -> None:
-        # Refused rather than ignored: a video without the captions asked for would be published.
-        if self.burn_in or self.highlight:
-            raise ValueError("burned-in captions are not drawn yet: captions come as subtitles.vtt and subtitles.srt")
+        if self.highlight and not self.burn_in:
+            raise ValueError("`highlight` marks the spoken word in burned-in captions: set `burn_in` too")
 
 
 class Script(msgspec.Struct, kw_only=True):

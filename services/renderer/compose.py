@@ -25,6 +25,7 @@ from PIL import Image
 
 from libs.contracts.script import MOTION_FPS
 from services.renderer.aac import NarrationEncoder, configure_aac
+from services.renderer.burn_in import BurnIn, CaptionBox, StillFrame, burned, to_yuv
 from services.renderer.motion import ZoomLayers, zoom_frame
 from services.renderer.tts.base import SAMPLE_WIDTH
 
@@ -80,9 +81,11 @@ def composition(
     narration: NarrationEncoder,
     video: VideoFormat,
     moving: set[int],
+    burn_in: BurnIn | None = None,
 ) -> Iterator["Composition"]:
     """The MP4 at `path`, `duration` seconds long: add each slide in order, then finish(), which
-    waits for the end of `narration`. `moving`: the indexes of the slides that zoom."""
+    waits for the end of `narration`. `moving`: the indexes of the slides that zoom;
+    `burn_in`: the captions drawn over the slides."""
     # Milliseconds of a frame at the rate that moves: pts stay whole numbers.
     time_base = Fraction(1, 1000 * (video.fps or (MOTION_FPS if moving else 1)))
     with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as container:
@@ -90,10 +93,11 @@ def composition(
         audio_stream = container.add_stream("aac", rate=narration.sample_rate)
         configure_aac(audio_stream.codec_context, narration.sample_rate)
         frames_by_slide: list[list[_Frame]] = [[] for _ in scene_starts]
-        for frame in _frame_schedule(scene_starts, duration, video.fps, time_base, moving):
+        changes = burn_in.changes() if burn_in else []
+        for frame in _frame_schedule(scene_starts, duration, video.fps, time_base, moving, changes):
             frames_by_slide[frame.slide].append(frame)
         yield Composition(
-            container, video_stream, time_base, audio_stream, narration, frames_by_slide, (video.width, video.height)
+            container, video_stream, time_base, audio_stream, narration, frames_by_slide, (video.width, video.height), burn_in
         )
 
 
@@ -109,12 +113,14 @@ class Composition:
         narration: NarrationEncoder,
         frames_by_slide: list[list[_Frame]],
         size: tuple[int, int],
+        burn_in: BurnIn | None,
     ) -> None:
         # The frames' own time base, not the stream's: the MP4 muxer gives the stream a finer one
         # once it writes the header, and a frame in that one would be rescaled by the encoder.
         self._container, self._stream, self._time_base = container, stream, time_base
         self._audio_stream = audio_stream
         self._narration, self._frames_by_slide, self._size = narration, frames_by_slide, size
+        self._burn_in = burn_in
         self._added = 0
         self._durations: dict[int, int] = {}
 
@@ -124,10 +130,18 @@ class Composition:
             raise ValueError(f"all {self._added} slides were added already")
         frames = self._frames_by_slide[self._added]
         self._added += 1
-        draw = _zoom_drawer(picture, self._size) if isinstance(picture, ZoomLayers) else _still_drawer(picture)
+        caption_at = self._caption_at
+        draw = (
+            _zoom_drawer(picture, self._size, caption_at)
+            if isinstance(picture, ZoomLayers)
+            else _still_drawer(picture, caption_at)
+        )
         for done, frame in enumerate(frames, start=1):
-            self._encode(draw(frame.progress), frame)
+            self._encode(draw(frame), frame)
             on_progress(done / len(frames))
+
+    def _caption_at(self, frame: _Frame) -> tuple[int, CaptionBox] | None:
+        return self._burn_in.at(float(frame.pts * self._time_base)) if self._burn_in else None
 
     def finish(self, on_progress: Callable[[float], None]) -> None:
         """Flushes the video, waits for the audio with `on_progress(fraction encoded)`, and muxes it."""
@@ -159,7 +173,9 @@ class Composition:
 
 
 def _add_video_stream(container: av.container.OutputContainer, video: VideoFormat, time_base: Fraction):
-    options = {"crf": str(video.crf), "preset": X264_PRESET, "tune": "stillimage"}
+    # No scenecut analysis: every slide starts with a keyframe we force, and the frames between
+    # (captions, a zoom) are never a new scene; the analysis cost x264 a sixth of each frame.
+    options = {"crf": str(video.crf), "preset": X264_PRESET, "tune": "stillimage", "x264-params": "scenecut=0"}
     stream = container.add_stream("libx264", options=options)
     stream.width, stream.height, stream.pix_fmt = video.width, video.height, "yuv420p"
     stream.time_base = stream.codec_context.time_base = time_base
@@ -178,24 +194,29 @@ def _add_video_stream(container: av.container.OutputContainer, video: VideoForma
 
 
 def _frame_schedule(
-    scene_starts: list[float], duration: float, fps: int | None, time_base: Fraction, moving: set[int]
+    scene_starts: list[float], duration: float, fps: int | None, time_base: Fraction, moving: set[int], changes: list[float]
 ) -> Iterator[_Frame]:
-    """The frames to encode, in order, covering [0, duration) exactly."""
+    """The frames to encode, in order, covering [0, duration) exactly; with variable frame rate,
+    one more wherever the picture `changes` (seconds) inside a scene."""
     end = round(duration / time_base)
     starts = [round(start / time_base) for start in scene_starts]
     scenes = list(zip(starts, [*starts[1:], end]))
     if fps is None:
-        return _frame_per_slide(scenes, round(1 / (MOTION_FPS * time_base)), moving)
+        return _frame_per_slide(
+            scenes, round(1 / (MOTION_FPS * time_base)), moving, [round(time / time_base) for time in changes]
+        )
     return _constant_rate_frames(scenes, round(1 / (fps * time_base)))
 
 
-def _frame_per_slide(scenes: list[tuple[int, int]], motion_ticks: int, moving: set[int]) -> Iterator[_Frame]:
+def _frame_per_slide(scenes: list[tuple[int, int]], motion_ticks: int, moving: set[int], changes: list[int]) -> Iterator[_Frame]:
     for slide, (start, next_start) in enumerate(scenes):
         step = motion_ticks if slide in moving else next_start - start
-        for pts in range(start, next_start, max(1, step)):
+        inside = changes[bisect.bisect_right(changes, start) : bisect.bisect_left(changes, next_start)]
+        frame_starts = sorted({*range(start, next_start, max(1, step)), *inside})
+        for pts, following in zip(frame_starts, [*frame_starts[1:], next_start]):
             yield _Frame(
                 pts=pts,
-                duration=min(step, next_start - pts),
+                duration=following - pts,
                 slide=slide,
                 keyframe=pts == start,
                 progress=(pts - start) / (next_start - start),
@@ -219,20 +240,37 @@ def _constant_rate_frames(scenes: list[tuple[int, int]], ticks: int) -> Iterator
         previous_slide = slide
 
 
-def _still_drawer(image: Image.Image) -> Callable[[float], av.VideoFrame]:
-    """Converted once, however many frames (constant frame rate) show it."""
-    picture = _converted(image)
-    return lambda progress: picture
+CaptionAt = Callable[[_Frame], tuple[int, CaptionBox] | None]
+"""The caption burned into a frame (its index and it drawn), if any."""
 
 
-def _zoom_drawer(layers: ZoomLayers, size: tuple[int, int]) -> Callable[[float], av.VideoFrame]:
+def _still_drawer(image: Image.Image, caption_at: CaptionAt) -> Callable[[_Frame], av.VideoFrame]:
+    """Converted once, however many frames (constant frame rate) show it; each caption over it
+    once, however many frames show that."""
+    still = StillFrame(image)
+    last: dict[int | None, av.VideoFrame] = {}
+
+    def draw(frame: _Frame) -> av.VideoFrame:
+        caption = caption_at(frame)
+        key = caption[0] if caption else None
+        if key not in last:
+            last.clear()
+            last[key] = still.with_caption(caption[1]) if caption else still.plain()
+        return last[key]
+
+    return draw
+
+
+def _zoom_drawer(layers: ZoomLayers, size: tuple[int, int], caption_at: CaptionAt) -> Callable[[_Frame], av.VideoFrame]:
     picture = _loaded(layers.picture, "RGB")
     overlay = _loaded(layers.overlay, "RGBA") if layers.overlay else None
-    return lambda progress: _converted(zoom_frame(picture, overlay, size, progress))
 
+    def draw(frame: _Frame) -> av.VideoFrame:
+        zoomed = zoom_frame(picture, overlay, size, frame.progress)
+        caption = caption_at(frame)
+        return to_yuv(burned(zoomed, caption[1]) if caption else zoomed)
 
-def _converted(image: Image.Image) -> av.VideoFrame:
-    return av.VideoFrame.from_image(image).reformat(format="yuv420p", dst_colorspace=Colorspace.ITU709)
+    return draw
 
 
 def _loaded(path: Path, mode: str) -> Image.Image:

@@ -25,6 +25,7 @@ from libs.lexicon import pronouncer
 from libs.redaction import redact
 from libs.storage import MEDIA_FILE, AssetStore, StorageError, StoredFileMissing, media_key
 from services.renderer.aac import NarrationEncoder
+from services.renderer.burn_in import BurnIn, CaptionPainter, captions_on_screen
 from services.renderer.chapters import to_chapters_vtt
 from services.renderer.compose import VideoFormat, composition
 from services.renderer.fonts import FontBook
@@ -32,7 +33,7 @@ from services.renderer.narration import Narration, narrate
 from services.renderer.pictures import PictureUnreadable
 from services.renderer.settings import RendererSettings
 from services.renderer.slides import Pictures, draw_slide, draw_zoom_layers, save_thumbnail, zooms_in
-from services.renderer.subtitles import build_cues, to_srt, to_vtt, to_words_json
+from services.renderer.subtitles import Cue, build_cues, to_srt, to_vtt, to_words_json
 from services.renderer.text import split_sentences
 from services.renderer.tts.base import SynthesisCanceled, SynthesisError, UsageCounter
 from services.renderer.tts.selection import prepare, voice_chain
@@ -149,10 +150,13 @@ def _render(
     with NarrationEncoder(work / "narration.pcm") as narration_encoder:
         narration, voice_used = _narrate_with_fallback(job, scene_sentences, settings, narration_encoder, progress, tts_ends)
         assets = RenderedAssets(duration_sec=narration.audio.duration_sec, voice_used=voice_used)
-        _draw_and_compose(job, narration, narration_encoder, fonts, pictures, staging / assets.video, work, progress)
+        # Cut before the slides are drawn: burned-in captions are the same cues as the files'.
+        cues = build_cues(narration.sentences, assets.duration_sec)
+        video = staging / assets.video
+        _draw_and_compose(job, narration, cues, narration_encoder, fonts, pictures, video, work, progress)
 
     progress(Step.GENERATE_SUBTITLES, 0, "Writing subtitles")
-    assets = _write_timed_text(job.script, narration, assets, staging)
+    assets = _write_timed_text(job.script, narration, cues, assets, staging)
 
     progress(Step.GENERATE_THUMBNAIL, 0, "Drawing the thumbnail")
     save_thumbnail(job.script.scenes[0].slide, staging / assets.thumbnail, fonts, pictures)
@@ -162,12 +166,13 @@ def _render(
     return msgspec.structs.replace(assets, sizes=sizes)
 
 
-def _write_timed_text(script: Script, narration: Narration, assets: RenderedAssets, staging: Path) -> RenderedAssets:
+def _write_timed_text(
+    script: Script, narration: Narration, cues: list[Cue], assets: RenderedAssets, staging: Path
+) -> RenderedAssets:
     """Subtitles, chapters and (when the captions time words) words.json; the assets naming them."""
     duration = assets.duration_sec
     words = script.captions.words
     assets = msgspec.structs.replace(assets, chapters=CHAPTERS_FILE, words=WORDS_FILE if words else None)
-    cues = build_cues(narration.sentences, duration)
     (staging / assets.srt).write_text(to_srt(cues), encoding="utf-8")
     (staging / assets.vtt).write_text(to_vtt(cues, word_times=words), encoding="utf-8")
     (staging / CHAPTERS_FILE).write_text(to_chapters_vtt(script.scenes, narration.scene_starts, duration), encoding="utf-8")
@@ -179,6 +184,7 @@ def _write_timed_text(script: Script, narration: Narration, assets: RenderedAsse
 def _draw_and_compose(
     job: Render,
     narration: Narration,
+    cues: list[Cue],
     narration_encoder: NarrationEncoder,
     fonts: FontBook,
     pictures: Pictures,
@@ -187,9 +193,12 @@ def _draw_and_compose(
     progress: "_ProgressCheckpoint",
 ) -> None:
     """Draws each slide and encodes it at once (RENDER_SLIDES), then waits for the narration's AAC
-    and finishes the MP4 at `path` (COMPOSE_VIDEO); a zooming slide's layers go into `work`."""
+    and finishes the MP4 at `path` (COMPOSE_VIDEO); a zooming slide's layers go into `work`.
+    With burned-in captions, `cues` are drawn over the slides."""
     output = job.output
     size = (output.width, output.height)
+    captions = job.script.captions
+    burn_in = BurnIn(captions_on_screen(cues, captions.highlight), CaptionPainter(size, fonts)) if captions.burn_in else None
     slides = [scene.slide for scene in job.script.scenes]
     progress(Step.RENDER_SLIDES, 0, f"Drawing {len(slides)} slides")
     with composition(
@@ -199,6 +208,7 @@ def _draw_and_compose(
         narration=narration_encoder,
         video=VideoFormat(width=output.width, height=output.height, fps=output.fps, crf=output.crf),
         moving={index for index, slide in enumerate(slides) if zooms_in(slide)},
+        burn_in=burn_in,
     ) as mp4:
         for number, slide in enumerate(slides, start=1):
             picture = (

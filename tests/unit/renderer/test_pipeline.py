@@ -185,7 +185,7 @@ def test_a_crash_no_step_expected_is_a_retryable_render_failure(tmp_path, monkey
     def crash(*args, **kwargs):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr("services.renderer.pipeline.build_cues", crash)
+    monkeypatch.setattr("services.renderer.pipeline.to_srt", crash)
     with pytest.raises(RenderFailure) as failure:
         run(tmp_path, make_job(make_script("안녕하세요.")))
     assert (failure.value.error_code, failure.value.retryable) == (ErrorCode.RENDER_FAILED, True)

@@ -1,0 +1,273 @@
+"""Burned-in captions (SPEC §8.2): the subtitle cues drawn over the slides, the spoken word
+marked when the script asks for it.
+
+The cues are the ones subtitles.vtt carries (at most two lines, broken only between words), so
+the picture and the file agree. Each caption is drawn once, on a dark box in the lower part of
+the central 90 % of the frame, in the slide fonts (Hangul, Latin, colour emoji), smaller when a
+line would not fit. The video stays variable frame rate: a frame where the caption changes (a
+cue starts or ends; with the highlight, a word starts), and only the box's rows are converted
+to YUV for it, pasted over the slide's frame converted once.
+"""
+
+import bisect
+import math
+from dataclasses import dataclass
+
+import av
+import numpy as np
+from av.video.reformatter import Colorspace
+from PIL import Image, ImageDraw
+
+from services.renderer.fonts import BOLD, FontBook
+from services.renderer.mixed_font import MixedFont
+from services.renderer.subtitles import Cue
+
+SAFE_AREA = 0.9
+"""Captions stay inside the central 90 % of the frame's width and height."""
+TEXT_SIZE = 0.05
+"""Caption text size as a fraction of the smaller side, before shrinking to fit."""
+MIN_TEXT_PX = 8
+LINE_SPACING = 1.25
+PADDING = 0.35
+"""Box space around the text, as a fraction of the text size."""
+BOTTOM_GAP = 0.03
+"""Between the box and the safe area's bottom edge, as a fraction of the height."""
+TEXT_COLOUR, SPOKEN_COLOUR = "#ffffff", "#ffd54a"
+INK_REFERENCE = "가"
+BOX_COLOUR = (0, 0, 0, 170)
+"""Dark enough for white text over any slide or picture, light enough to show what is under it."""
+
+
+@dataclass(frozen=True)
+class Caption:
+    """What is on screen from `start` to `end` seconds."""
+
+    start: float
+    end: float
+    lines: tuple[str, ...]
+    spoken: tuple[int, int, int] | None = None
+    """(line, first character, end character) of the word being spoken, when it is marked."""
+
+
+def captions_on_screen(cues: list[Cue], highlight: bool) -> list[Caption]:
+    """One caption per cue, or with `highlight` one per word of each cue (its word marked)."""
+    captions = []
+    for cue in cues:
+        lines = tuple(cue.lines)
+        if not highlight:
+            captions.append(Caption(cue.start_ms / 1000, cue.end_ms / 1000, lines))
+            continue
+        first = (0, len(lines[0]) - len(lines[0].lstrip()), cue.start_ms)
+        marks = [first, *cue.word_starts]
+        for number, (line, offset, ms) in enumerate(marks):
+            following = marks[number + 1] if number + 1 < len(marks) else None
+            end_ms = following[2] if following else cue.end_ms
+            word_end = following[1] if following and following[0] == line else len(lines[line])
+            word_end = offset + len(lines[line][offset:word_end].rstrip())
+            captions.append(Caption(ms / 1000, end_ms / 1000, lines, (line, offset, word_end)))
+    return captions
+
+
+@dataclass(frozen=True)
+class CaptionBox:
+    """A caption drawn: its cue's box, the word marked in it if any, and where the box's
+    top-left goes in the frame (even coordinates and sizes, so YUV 4:2:0 planes paste whole)."""
+
+    cue: "_DrawnCue"
+    spoken: tuple[int, int, int] | None
+    position: tuple[int, int]
+
+    @property
+    def picture(self) -> Image.Image:
+        return self.cue.box(TEXT_COLOUR) if self.spoken is None else self.cue.with_spoken(self.spoken)
+
+
+class _DrawnCue:
+    """A cue's lines placed in their box, and the box drawn in each colour asked for so far."""
+
+    def __init__(self, lines: tuple[str, ...], font: MixedFont) -> None:
+        self.lines, self.font = lines, font
+        padding = round(font.size * PADDING)
+        self.line_height = round(font.size * LINE_SPACING)
+        lengths = [font.length(line) for line in lines]
+        self.size = (_even_up(max(lengths) + 2 * padding), _even_up(self.line_height * len(lines) + 2 * padding))
+        self.placed = [
+            (line, round((self.size[0] - length) / 2), padding + number * self.line_height)
+            for number, (line, length) in enumerate(zip(lines, lengths))
+        ]
+        """(text, left, top) of each line in the box."""
+        self._boxes: dict[str, Image.Image] = {}
+
+    def box(self, colour: str) -> Image.Image:
+        if colour not in self._boxes:
+            box = Image.new("RGBA", self.size, BOX_COLOUR)
+            draw = ImageDraw.Draw(box)
+            # Hangul fills the em box more than Latin does: its ink is what is centred in a line.
+            _, ink_top, _, ink_bottom = self.font.bbox(INK_REFERENCE)
+            offset = round((self.line_height - (ink_bottom - ink_top)) / 2 - ink_top)
+            for text, left, top in self.placed:
+                self.font.draw(draw, (left, top + offset), text, colour)
+            self._boxes[colour] = box
+        return self._boxes[colour]
+
+    def spoken_columns(self, spoken: tuple[int, int, int]) -> tuple[int, int, int, int]:
+        """The part of the box (left, top, right, bottom; even) where one word of a line is drawn."""
+        line, start, end = spoken
+        text, left, top = self.placed[line]
+        x0, x1 = (left + self.font.length(text[:index]) for index in (start, end))
+        return _even(x0), _even(top), _even_up(x1), _even_up(top + self.line_height)
+
+    def with_spoken(self, spoken: tuple[int, int, int]) -> Image.Image:
+        """The white box with one word's columns of its line from the spoken-colour box."""
+        columns = self.spoken_columns(spoken)
+        box = self.box(TEXT_COLOUR).copy()
+        box.paste(self.box(SPOKEN_COLOUR).crop(columns), columns[:2])
+        return box
+
+
+class CaptionPainter:
+    """Draws captions for one frame size; a job's own FontBook (FreeType faces are not shared).
+
+    A cue's text is drawn twice at most, white and in the spoken colour; marking a word copies
+    its columns of its line from the second onto the first, so a cue of twenty words is not
+    drawn twenty times."""
+
+    def __init__(self, size: tuple[int, int], fonts: FontBook) -> None:
+        self._size = size
+        self._fonts = fonts
+        self._cue: _DrawnCue | None = None
+        """The last cue drawn: its captions come one after another."""
+
+    def paint(self, caption: Caption) -> CaptionBox:
+        if self._cue is None or self._cue.lines != caption.lines:
+            self._cue = _DrawnCue(caption.lines, self._fitting_font(caption.lines))
+        cue = self._cue
+        width, height = self._size
+        safe_bottom = height * (1 + SAFE_AREA) / 2
+        top = _even(safe_bottom - height * BOTTOM_GAP - cue.size[1])
+        return CaptionBox(cue, caption.spoken, (_even((width - cue.size[0]) / 2), top))
+
+    def _fitting_font(self, lines: tuple[str, ...]) -> MixedFont:
+        width, height = self._size
+        px = max(MIN_TEXT_PX, round(min(width, height) * TEXT_SIZE))
+        room = width * SAFE_AREA
+        while True:
+            font = self._fonts.mixed(px, BOLD)
+            if px == MIN_TEXT_PX or max(map(font.length, lines)) + 2 * px * PADDING <= room:
+                return font
+            px -= 1
+
+
+class BurnIn:
+    """A video's captions, each drawn when the frames reach it."""
+
+    def __init__(self, captions: list[Caption], painter: CaptionPainter) -> None:
+        self._captions = captions
+        self._painter = painter
+        self._drawn: tuple[int, CaptionBox] | None = None
+        """The last caption drawn: a constant-rate video shows it on many frames in a row."""
+
+    def changes(self) -> list[float]:
+        """When the picture changes: each caption's start, and its end where none follows at once."""
+        times = set()
+        for caption, following in zip(self._captions, [*self._captions[1:], None]):
+            times.add(caption.start)
+            if following is None or following.start != caption.end:
+                times.add(caption.end)
+        return sorted(times)
+
+    def at(self, seconds: float) -> tuple[int, CaptionBox] | None:
+        """The caption on screen at `seconds` (its index, and it drawn), or None."""
+        index = bisect.bisect_right(self._captions, seconds, key=lambda caption: caption.start) - 1
+        if index < 0 or seconds >= self._captions[index].end:
+            return None
+        if self._drawn is None or self._drawn[0] != index:
+            self._drawn = (index, self._painter.paint(self._captions[index]))
+        return self._drawn
+
+
+def burned(picture: Image.Image, box: CaptionBox) -> Image.Image:
+    """The slide picture with the caption box over it."""
+    framed = picture.convert("RGB")
+    framed.paste(box.picture, box.position, box.picture)
+    return framed
+
+
+class StillFrame:
+    """A still slide's frame in YUV 4:2:0, converted once. A cue's box over it is converted once
+    in each colour (only the box's rows), and a marked word is its columns of the second."""
+
+    def __init__(self, picture: Image.Image) -> None:
+        self._picture = picture
+        self._planes = _Planes.of(picture)
+        self._cue: tuple[_DrawnCue, dict[str, _Planes]] | None = None
+
+    def plain(self) -> av.VideoFrame:
+        return self._planes.frame()
+
+    def with_caption(self, box: CaptionBox) -> av.VideoFrame:
+        planes = self._planes.copy()
+        planes.paste(self._box_planes(box, TEXT_COLOUR), box.position)
+        if box.spoken is not None:
+            x0, y0, x1, y1 = box.cue.spoken_columns(box.spoken)
+            left, top = box.position
+            planes.paste(self._box_planes(box, SPOKEN_COLOUR), (left + x0, top + y0), (x0, y0, x1, y1))
+        return planes.frame()
+
+    def _box_planes(self, box: CaptionBox, colour: str) -> "_Planes":
+        if self._cue is None or self._cue[0] is not box.cue:
+            self._cue = (box.cue, {})
+        converted = self._cue[1]
+        if colour not in converted:
+            left, top = box.position
+            width, height = box.cue.size
+            drawn = box.cue.box(colour)
+            region = self._picture.crop((left, top, left + width, top + height)).convert("RGB")
+            region.paste(drawn, (0, 0), drawn)
+            converted[colour] = _Planes.of(region)
+        return converted[colour]
+
+
+class _Planes:
+    """A yuv420p picture as PyAV lays it out in one array (the three planes one after another,
+    in rows of the luma width), with a view of each plane shaped as the plane is."""
+
+    def __init__(self, packed: np.ndarray, width: int, height: int) -> None:
+        self._packed, self._size = packed, (width, height)
+        flat = packed.reshape(-1)
+        luma, chroma = width * height, width * height // 4
+        self.y = flat[:luma].reshape(height, width)
+        self.u = flat[luma : luma + chroma].reshape(height // 2, width // 2)
+        self.v = flat[luma + chroma :].reshape(height // 2, width // 2)
+
+    @classmethod
+    def of(cls, image: Image.Image) -> "_Planes":
+        return cls(to_yuv(image).to_ndarray(), image.width, image.height)
+
+    def copy(self) -> "_Planes":
+        return _Planes(self._packed.copy(), *self._size)
+
+    def frame(self) -> av.VideoFrame:
+        return av.VideoFrame.from_ndarray(self._packed, format="yuv420p")
+
+    def paste(self, source: "_Planes", at: tuple[int, int], window: tuple[int, int, int, int] | None = None) -> None:
+        """`source` (or its `window`: left, top, right, bottom) with its top-left at `at`; all even."""
+        x0, y0, x1, y1 = window or (0, 0, *source._size)
+        left, top = at
+        self.y[top : top + y1 - y0, left : left + x1 - x0] = source.y[y0:y1, x0:x1]
+        for mine, theirs in ((self.u, source.u), (self.v, source.v)):
+            mine[top // 2 : (top + y1 - y0) // 2, left // 2 : (left + x1 - x0) // 2] = theirs[
+                y0 // 2 : y1 // 2, x0 // 2 : x1 // 2
+            ]
+
+
+def to_yuv(image: Image.Image) -> av.VideoFrame:
+    return av.VideoFrame.from_image(image).reformat(format="yuv420p", dst_colorspace=Colorspace.ITU709)
+
+
+def _even(value: float) -> int:
+    return int(value) // 2 * 2
+
+
+def _even_up(value: float) -> int:
+    return -(-math.ceil(value) // 2) * 2
