@@ -12,11 +12,12 @@ goes from Pillow to the encoder without a picture file between them.
 """
 
 import bisect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
 from av.video.frame import PictureType
@@ -26,8 +27,12 @@ from PIL import Image
 from libs.contracts.script import MOTION_FPS
 from services.renderer.aac import NarrationEncoder, configure_aac
 from services.renderer.burn_in import BurnIn, CaptionBox, StillFrame, burned, to_yuv
+from services.renderer.chapters import Chapter
 from services.renderer.motion import ZoomLayers, zoom_frame
 from services.renderer.tts.base import SAMPLE_WIDTH
+
+if TYPE_CHECKING:  # a TypedDict of PyAV's type stubs only
+    from av.container.core import Chapter as AvChapter
 
 X264_PRESET = "veryfast"
 AUDIO_PROGRESS_SEC = 0.05
@@ -82,16 +87,19 @@ def composition(
     video: VideoFormat,
     moving: set[int],
     burn_in: BurnIn | None = None,
+    chapters: Sequence[Chapter] = (),
 ) -> Iterator["Composition"]:
     """The MP4 at `path`, `duration` seconds long: add each slide in order, then finish(), which
     waits for the end of `narration`. `moving`: the indexes of the slides that zoom;
-    `burn_in`: the captions drawn over the slides."""
+    `burn_in`: the captions drawn over the slides; `chapters`: the file's chapter list."""
     # Milliseconds of a frame at the rate that moves: pts stay whole numbers.
     time_base = Fraction(1, 1000 * (video.fps or (MOTION_FPS if moving else 1)))
     with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as container:
         video_stream = _add_video_stream(container, video, time_base)
         audio_stream = container.add_stream("aac", rate=narration.sample_rate)
         configure_aac(audio_stream.codec_context, narration.sample_rate)
+        if chapters:  # before the header, which carries them
+            container.set_chapters([_chapter(number, chapter) for number, chapter in enumerate(chapters)])
         frames_by_slide: list[list[_Frame]] = [[] for _ in scene_starts]
         changes = burn_in.changes() if burn_in else []
         for frame in _frame_schedule(scene_starts, duration, video.fps, time_base, moving, changes):
@@ -170,6 +178,16 @@ class Composition:
             if packet.pts is not None:  # an encoder's packets carry the pts of the frame they came from
                 packet.duration = self._durations.pop(packet.pts)
         _mux(self._container, packets)
+
+
+def _chapter(number: int, chapter: Chapter) -> "AvChapter":
+    return {
+        "id": number,
+        "start": chapter.start_ms,
+        "end": chapter.end_ms,
+        "time_base": Fraction(1, 1000),
+        "metadata": {"title": chapter.title},
+    }
 
 
 def _add_video_stream(container: av.container.OutputContainer, video: VideoFormat, time_base: Fraction):

@@ -26,7 +26,7 @@ from libs.redaction import redact
 from libs.storage import MEDIA_FILE, AssetStore, StorageError, StoredFileMissing, media_key
 from services.renderer.aac import NarrationEncoder
 from services.renderer.burn_in import BurnIn, CaptionPainter, captions_on_screen
-from services.renderer.chapters import to_chapters_vtt
+from services.renderer.chapters import scene_chapters, to_chapters_vtt
 from services.renderer.compose import VideoFormat, composition
 from services.renderer.fonts import FontBook
 from services.renderer.narration import Narration, narrate
@@ -175,7 +175,8 @@ def _write_timed_text(
     assets = msgspec.structs.replace(assets, chapters=CHAPTERS_FILE, words=WORDS_FILE if words else None)
     (staging / assets.srt).write_text(to_srt(cues), encoding="utf-8")
     (staging / assets.vtt).write_text(to_vtt(cues, word_times=words), encoding="utf-8")
-    (staging / CHAPTERS_FILE).write_text(to_chapters_vtt(script.scenes, narration.scene_starts, duration), encoding="utf-8")
+    chapters = scene_chapters(script.scenes, narration.scene_starts, duration)
+    (staging / CHAPTERS_FILE).write_text(to_chapters_vtt(chapters), encoding="utf-8")
     if words:
         (staging / WORDS_FILE).write_bytes(to_words_json(narration.sentences, duration))
     return assets
@@ -209,6 +210,7 @@ def _draw_and_compose(
         video=VideoFormat(width=output.width, height=output.height, fps=output.fps, crf=output.crf),
         moving={index for index, slide in enumerate(slides) if zooms_in(slide)},
         burn_in=burn_in,
+        chapters=scene_chapters(job.script.scenes, narration.scene_starts, narration.audio.duration_sec),
     ) as mp4:
         for number, slide in enumerate(slides, start=1):
             picture = (

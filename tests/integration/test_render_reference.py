@@ -155,3 +155,12 @@ def test_words_and_chapters_are_served_with_range(rendered):
         response = httpx.get(rendered["job"]["assets"][key], headers={"Range": "bytes=0-9"})
         assert response.status_code == 206 and response.content == whole[:10], key
         assert response.headers["content-type"].startswith(media_type)
+
+
+def test_the_mp4_carries_the_chapters_too(rendered):
+    vtt = cues(rendered["files"]["chapters_url"].read_text(encoding="utf-8"))
+    with av.open(str(rendered["files"]["video_url"])) as container:
+        chapters = container.chapters()
+    assert [chapter["metadata"]["title"] for chapter in chapters] == [text for _, _, text in vtt]
+    bounds = [float(bound * chapter["time_base"]) for chapter in chapters for bound in (chapter["start"], chapter["end"])]
+    assert bounds == pytest.approx([bound for start, end, _ in vtt for bound in (start, end)], abs=0.001)

@@ -3,7 +3,7 @@
 import re
 
 from libs.contracts.script import Scene, Slide
-from services.renderer.chapters import to_chapters_vtt
+from services.renderer.chapters import scene_chapters, to_chapters_vtt
 
 SCENES = [
     Scene(narration="하나", chapter="들어가며", slide=Slide(title="제목")),
@@ -14,7 +14,7 @@ SCENES = [
 
 
 def test_each_scene_is_a_chapter_covering_its_time_on_screen():
-    vtt = to_chapters_vtt(SCENES, [0.0, 2.5, 4.25, 9.0], 12.5)
+    vtt = to_chapters_vtt(scene_chapters(SCENES, [0.0, 2.5, 4.25, 9.0], 12.5))
     assert vtt.startswith("WEBVTT\n\n")
     times = re.findall(r"^(\S+) --> (\S+)$", vtt, re.M)
     assert times == [
