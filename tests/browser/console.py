@@ -85,6 +85,31 @@ CHAPTER_SEEK = """async ([index, timeoutMs]) => {
         rawActive: [...subtitles.activeCues].map((cue) => cue.text),
     };
 }"""
+NEXT_CUE = """async (timeoutMs) => {
+    // Plays until another subtitle cue is active (an event, not a wait); answers the playhead
+    // then and the times of the cues now active.
+    const video = document.querySelector("#player");
+    const subtitles = [...video.textTracks].find((track) => track.kind === "subtitles");
+    const active = [...subtitles.activeCues];
+    const changed = new Promise((resolve) => {
+        // A cue that ends into a pause makes a change too, to no active cue: wait for the next one.
+        const listener = () => {
+            const now = [...subtitles.activeCues];
+            if (now.length > 0 && now[0] !== active[0]) {
+                subtitles.removeEventListener("cuechange", listener);
+                resolve();
+            }
+        };
+        subtitles.addEventListener("cuechange", listener);
+    });
+    video.muted = true;
+    await video.play();
+    await Promise.race([changed, new Promise((_, reject) =>
+        setTimeout(() => reject(new Error("timed out waiting for cuechange")), timeoutMs))]);
+    const at = video.currentTime;
+    video.pause();
+    return {at, active: [...subtitles.activeCues].map((cue) => [cue.startTime, cue.endTime])};
+}"""
 SUBTITLE_CUES = """() => {
     const track = document.querySelector("#player").textTracks[0];
     const loaded = track && ["showing", "hidden"].includes(track.mode) && track.cues && track.cues.length > 0;
@@ -211,6 +236,9 @@ class Console:
         """Waits for the chapter list to show `count` chapters, then seeks with the index-th."""
         expect(self.page.locator("#chapters li")).to_have_count(count, timeout=UI_TIMEOUT_MS)
         return self.page.evaluate(CHAPTER_SEEK, [index, UI_TIMEOUT_MS])
+
+    def play_to_next_cue(self) -> dict:
+        return self.page.evaluate(NEXT_CUE, UI_TIMEOUT_MS)
 
     def pictures(self, selector: str, count: int) -> list[tuple[int, int, int]]:
         """Waits until exactly `count` images match `selector`, each drawn (its bytes fetched and

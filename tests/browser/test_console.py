@@ -114,6 +114,9 @@ def test_a_new_script_goes_from_draft_to_a_playing_video(console: Console, stack
     assert seek["active"] and seek["active"][0].split()[0] == scenes[1]["narration"].split()[0], seek
     assert re.search(r"<\d\d:\d\d:\d\d\.\d{3}>", " ".join(seek["rawActive"])), seek
     console.shot("chapter-two")
+    # Played on, the active cues follow: the next change makes active a cue that holds the playhead.
+    played = console.play_to_next_cue()
+    assert played["active"] and all(start - 0.3 <= played["at"] < end + 0.3 for start, end in played["active"]), played
 
 
 def test_a_render_is_canceled_from_the_console(console: Console, stack, reference_script):
