@@ -1,6 +1,7 @@
 """Words on the video's timeline from a real engine's word events: espeak-ng times Korean words,
 the lexicon's said text finds its way back to the written words, and batches keep them in place."""
 
+import itertools
 import threading
 
 import pytest
@@ -9,6 +10,8 @@ from libs.contracts.script import LexiconEntry, Scene, Script
 from libs.lexicon import Pronouncer
 from services.renderer.narration import narrate
 from services.renderer.text import split_sentences
+from services.renderer.tts import get_engine
+from tests.cloud_tts_fake import FakeCloudTts
 from tests.unit.renderer.test_narration_batches import BatchingEspeak
 
 NARRATIONS = ["안녕하세요. 오늘은 개인정보 보호를 배웁니다.", "API를 호출하기 전에 토큰을 확인하세요.", "감사합니다!"]
@@ -54,3 +57,23 @@ def test_a_said_term_times_the_written_word(tmp_path):
     assert all(word.engine_timed for word in after.words)
     # 에이피아이를 takes longer to say than espeak's spelling of API를: the next word starts later.
     assert after.words[1].start - after.start != before.words[1].start - before.start
+
+
+def test_google_marks_time_the_written_words_through_a_lexicon(tmp_path):
+    with FakeCloudTts() as fake:
+        engine = get_engine("google", fake.settings())
+        scenes = [Scene(narration="API를 호출하기 전에 토큰을 확인하세요. 감사합니다!")]
+        narration = narrate(
+            Script(title="google", scenes=scenes),
+            [split_sentences(scene.narration) for scene in scenes],
+            engine,
+            tmp_path / "google.pcm",
+            threading.Event(),
+            lambda done, total: None,
+            pronounce=Pronouncer([LexiconEntry(term="API", say="에이 피 아이")]),
+        )
+    words = [word for sentence in narration.sentences for word in sentence.words]
+    # Google marked every said word; "에이 피 아이" is three of them, all on the written "API를".
+    assert [word.text for word in words] == ["API를", "호출하기", "전에", "토큰을", "확인하세요.", "감사합니다!"]
+    assert all(word.engine_timed for word in words)
+    assert all(a.start < b.start for a, b in itertools.pairwise(words))
