@@ -6,12 +6,11 @@ after run so the machine's drift falls on each alike.
     .venv/bin/python -m bench.captions [--runs 3]
 """
 
-import argparse
 import tempfile
 from pathlib import Path
 
 from bench.render import QUIET_UNCACHED, reference_script, render_and_follow
-from bench.results import Row, Target, markdown_table
+from bench.results import Row, Target, print_runs
 from tests.media import audio_video_durations
 from tests.stack import Stack
 
@@ -50,12 +49,5 @@ def run(runs: int = 3) -> list[Row]:
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
-    print(markdown_table(run(args.runs)))
-
-
 if __name__ == "__main__":
-    main()
+    print_runs(run, __doc__)

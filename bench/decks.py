@@ -17,7 +17,6 @@ Needs LibreOffice (libreoffice-impress), a Korean font (fonts-nanum), poppler-ut
 and GNU time (/usr/bin/time).
 """
 
-import argparse
 import io
 import os
 import shutil
@@ -31,7 +30,7 @@ from pathlib import Path
 
 from bench.pictures import photo
 from bench.render import QUIET_UNCACHED, reference_script
-from bench.results import Row, markdown_table
+from bench.results import Row, print_runs
 from services.api.decks.pages import soffice_to_pdf
 from services.api.settings import Settings
 from tests.client import new_video_id
@@ -459,6 +458,4 @@ def _cap_rows(decks: list[Deck], imports: dict[str, list[Import]], peer: dict[st
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3)
-    print(markdown_table(run(parser.parse_args().runs)))
+    print_runs(run, __doc__)

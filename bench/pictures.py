@@ -8,7 +8,6 @@ re-encode, publish).
     .venv/bin/python -m bench.pictures [--runs 3]
 """
 
-import argparse
 import io
 import tempfile
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 from PIL import Image
 
 from bench.render import QUIET_UNCACHED, reference_script, render_and_follow, step_seconds
-from bench.results import Row, markdown_table
+from bench.results import Row, print_runs
 from libs.contracts.codes import Step
 from tests.client import new_video_id
 from tests.stack import Stack
@@ -120,6 +119,4 @@ def photo(seed: int, size: tuple[int, int] = PHOTO_SIZE) -> bytes:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3)
-    print(markdown_table(run(parser.parse_args().runs)))
+    print_runs(run, __doc__)

@@ -5,7 +5,6 @@ peak memory, the time of each step, and the output's quality checks.
     .venv/bin/python -m bench.render [--runs 3]
 """
 
-import argparse
 import dataclasses
 import json
 import tempfile
@@ -14,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from bench.results import Row, Target, markdown_table
+from bench.results import Row, Target, print_runs
 from bench.stores import job_table_url, not_run_on_postgresql, stores_here
 from libs.contracts.codes import Step
 from services.renderer.aac import AUDIO_BIT_RATE
@@ -155,12 +154,5 @@ def _rows(measured: list[RenderRun], median: RenderRun, peak_rss_mb: float, scri
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
-    print(markdown_table(run(args.runs)))
-
-
 if __name__ == "__main__":
-    main()
+    print_runs(run, __doc__)

@@ -1,5 +1,6 @@
 """The rows every benchmark section reports, their targets, and the RESULTS.md table."""
 
+import argparse
 import operator
 import os
 import platform
@@ -71,3 +72,10 @@ def results_document(rows: list[Row], command: str, seconds: float) -> str:
             "",
         ]
     )
+
+
+def print_runs(run: Callable[[int], list[Row]], doc: str) -> None:
+    """`python -m bench.SECTION [--runs N]`: the section's rows over N runs, as a table."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    print(markdown_table(run(parser.parse_args().runs)))

@@ -32,6 +32,26 @@ SIZES = [(1920, 1080), (1080, 1920), (1080, 1080), (1080, 1350), (640, 360)]
 CUE = Cue(1000, 4000, ["서울에서는 비가", "옵니다 👍"], [(0, 6, 2000), (1, 0, 3000), (1, 4, 3500)])
 
 
+def composed(path, slide: Image.Image | ZoomLayers, burn_in: BurnIn, seconds: float):
+    """A 320×180 MP4 of one scene showing `slide` (zooming if it is layers) under `burn_in`."""
+    audio = PcmAudio(path=write_tone(path.with_suffix(".pcm"), seconds), sample_rate=22050)
+    with NarrationEncoder(audio.path) as narration:
+        narration.written(audio.samples * SAMPLE_WIDTH, audio.sample_rate)
+        narration.end()
+        with composition(
+            path,
+            scene_starts=[0.0],
+            duration=audio.duration_sec,
+            narration=narration,
+            video=VideoFormat(width=320, height=180, fps=None, crf=30),
+            moving={0} if isinstance(slide, ZoomLayers) else set(),
+            burn_in=burn_in,
+        ) as mp4:
+            mp4.add_slide(slide, lambda fraction: None)
+            mp4.finish(lambda fraction: None)
+    return path
+
+
 def test_without_highlight_a_caption_is_its_cue():
     assert captions_on_screen([CUE], highlight=False) == [Caption(1.0, 4.0, ("서울에서는 비가", "옵니다 👍"))]
 
@@ -108,23 +128,8 @@ def test_a_still_slide_gets_a_frame_per_caption_change_and_holds_it(tmp_path, fo
     sentences = [TimedSentence(s.text, s.start, s.end, words=time_words(s.text, s.start, s.end, [])) for s in sentences]
     cues = build_cues(sentences, 2.6)
     for highlight, expected in ((False, [0.0, 0.2, 1.4, 1.6, 2.4]), (True, [0.0, 0.2, 0.68, 0.92, 1.16, 1.4, 1.6, 2.0, 2.4])):
-        path = tmp_path / f"{highlight}.mp4"
-        audio = PcmAudio(path=write_tone(tmp_path / "tone.pcm", 2.6), sample_rate=22050)
         burn_in = BurnIn(captions_on_screen(cues, highlight), CaptionPainter((320, 180), fonts))
-        with NarrationEncoder(audio.path) as narration:
-            narration.written(audio.samples * SAMPLE_WIDTH, audio.sample_rate)
-            narration.end()
-            with composition(
-                path,
-                scene_starts=[0.0],
-                duration=audio.duration_sec,
-                narration=narration,
-                video=VideoFormat(width=320, height=180, fps=None, crf=30),
-                moving=set(),
-                burn_in=burn_in,
-            ) as mp4:
-                mp4.add_slide(Image.new("RGB", (320, 180), "#1e2a4a"), lambda fraction: None)
-                mp4.finish(lambda fraction: None)
+        path = composed(tmp_path / f"{highlight}.mp4", Image.new("RGB", (320, 180), "#1e2a4a"), burn_in, 2.6)
         with av.open(str(path)) as container:
             frames = [(round(float(frame.time), 3), frame.to_ndarray(format="rgb24")) for frame in container.decode(video=0)]
         assert [time for time, _ in frames] == pytest.approx(expected, abs=0.002)
@@ -139,22 +144,7 @@ def test_a_zooming_picture_carries_the_caption_on_every_frame_it_is_on(tmp_path,
     layers = ZoomLayers(picture=tmp_path / "zoom.ppm", overlay=None)
     caption = Caption(0.5, 1.5, ("사진 위의 자막",))
     box = CaptionPainter((320, 180), fonts).paint(caption)
-    audio = PcmAudio(path=write_tone(tmp_path / "tone.pcm", 2.0), sample_rate=22050)
-    path = tmp_path / "zoom.mp4"
-    with NarrationEncoder(audio.path) as narration:
-        narration.written(audio.samples * SAMPLE_WIDTH, audio.sample_rate)
-        narration.end()
-        with composition(
-            path,
-            scene_starts=[0.0],
-            duration=audio.duration_sec,
-            narration=narration,
-            video=VideoFormat(width=320, height=180, fps=None, crf=30),
-            moving={0},
-            burn_in=BurnIn([caption], CaptionPainter((320, 180), fonts)),
-        ) as mp4:
-            mp4.add_slide(layers, lambda fraction: None)
-            mp4.finish(lambda fraction: None)
+    path = composed(tmp_path / "zoom.mp4", layers, BurnIn([caption], CaptionPainter((320, 180), fonts)), 2.0)
     left, top = box.position
     box_width, box_height = box.cue.size
     with av.open(str(path)) as container:
