@@ -113,7 +113,9 @@ NEXT_CUE = """async (timeoutMs) => {
 SUBTITLE_CUES = """() => {
     const track = document.querySelector("#player").textTracks[0];
     const loaded = track && ["showing", "hidden"].includes(track.mode) && track.cues && track.cues.length > 0;
-    return loaded ? {mode: track.mode, cues: [...track.cues].map((cue) => cue.text)} : null;
+    // The text a viewer reads: without the cue's inline word timestamps.
+    const text = (cue) => cue.getCueAsHTML().textContent;
+    return loaded ? {mode: track.mode, cues: [...track.cues].map(text)} : null;
 }"""
 
 
