@@ -26,7 +26,7 @@ from libs.redaction import redact
 from libs.storage import MEDIA_FILE, AssetStore, StorageError, StoredFileMissing, media_key
 from services.renderer.aac import NarrationEncoder
 from services.renderer.burn_in import BurnIn, CaptionPainter, captions_on_screen
-from services.renderer.chapters import scene_chapters, to_chapters_vtt
+from services.renderer.chapters import Chapter, scene_chapters, to_chapters_vtt
 from services.renderer.compose import VideoFormat, composition
 from services.renderer.fonts import FontBook
 from services.renderer.narration import Narration, narrate
@@ -152,11 +152,12 @@ def _render(
         assets = RenderedAssets(duration_sec=narration.audio.duration_sec, voice_used=voice_used)
         # Cut before the slides are drawn: burned-in captions are the same cues as the files'.
         cues = build_cues(narration.sentences, assets.duration_sec)
+        chapters = scene_chapters(job.script.scenes, narration.scene_starts, assets.duration_sec)
         video = staging / assets.video
-        _draw_and_compose(job, narration, cues, narration_encoder, fonts, pictures, video, work, progress)
+        _draw_and_compose(job, narration, cues, chapters, narration_encoder, fonts, pictures, video, work, progress)
 
     progress(Step.GENERATE_SUBTITLES, 0, "Writing subtitles")
-    assets = _write_timed_text(job.script, narration, cues, assets, staging)
+    assets = _write_timed_text(job.script, narration, cues, chapters, assets, staging)
 
     progress(Step.GENERATE_THUMBNAIL, 0, "Drawing the thumbnail")
     save_thumbnail(job.script.scenes[0].slide, staging / assets.thumbnail, fonts, pictures)
@@ -167,7 +168,7 @@ def _render(
 
 
 def _write_timed_text(
-    script: Script, narration: Narration, cues: list[Cue], assets: RenderedAssets, staging: Path
+    script: Script, narration: Narration, cues: list[Cue], chapters: list[Chapter], assets: RenderedAssets, staging: Path
 ) -> RenderedAssets:
     """Subtitles, chapters and (when the captions time words) words.json; the assets naming them."""
     duration = assets.duration_sec
@@ -175,7 +176,6 @@ def _write_timed_text(
     assets = msgspec.structs.replace(assets, chapters=CHAPTERS_FILE, words=WORDS_FILE if words else None)
     (staging / assets.srt).write_text(to_srt(cues), encoding="utf-8")
     (staging / assets.vtt).write_text(to_vtt(cues, word_times=words), encoding="utf-8")
-    chapters = scene_chapters(script.scenes, narration.scene_starts, duration)
     (staging / CHAPTERS_FILE).write_text(to_chapters_vtt(chapters), encoding="utf-8")
     if words:
         (staging / WORDS_FILE).write_bytes(to_words_json(narration.sentences, duration))
@@ -186,6 +186,7 @@ def _draw_and_compose(
     job: Render,
     narration: Narration,
     cues: list[Cue],
+    chapters: list[Chapter],
     narration_encoder: NarrationEncoder,
     fonts: FontBook,
     pictures: Pictures,
@@ -210,7 +211,7 @@ def _draw_and_compose(
         video=VideoFormat(width=output.width, height=output.height, fps=output.fps, crf=output.crf),
         moving={index for index, slide in enumerate(slides) if zooms_in(slide)},
         burn_in=burn_in,
-        chapters=scene_chapters(job.script.scenes, narration.scene_starts, narration.audio.duration_sec),
+        chapters=chapters,
     ) as mp4:
         for number, slide in enumerate(slides, start=1):
             picture = (
