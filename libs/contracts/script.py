@@ -28,7 +28,7 @@ MediaId = Annotated[
     str,
     msgspec.Meta(
         pattern=r"^med-[0-9a-f]{32}$",
-        description="An image uploaded to the video's media (POST …/media).",
+        description="A file uploaded to the video's media (POST …/media): an image, a font or audio.",
         examples=["med-0f3c2a9d8e7b6a5f4e3d2c1b0a998877"],
     ),
 ]
@@ -179,6 +179,33 @@ class Captions(msgspec.Struct, kw_only=True, frozen=True):
             raise ValueError("`highlight` marks the spoken word in burned-in captions: set `burn_in` too")
 
 
+VideoFormatName = Literal["16:9", "9:16", "1:1", "4:5"]
+FORMAT_SIZES: dict[str, tuple[int, int]] = {"16:9": (1920, 1080), "9:16": (1080, 1920), "1:1": (1080, 1080), "4:5": (1080, 1350)}
+"""Each format's frame at full size (SPEC §8.3); RENDER_RESOLUTION scales them all alike."""
+TransitionType = Literal["cut", "fade", "slide"]
+MAX_TRANSITION_SEC = 2.0
+
+
+class Transition(msgspec.Struct, kw_only=True, frozen=True):
+    """How one slide gives way to the next (SPEC §8.3): inside the scene pause, so no sound moves."""
+
+    type: TransitionType = "cut"
+    duration_sec: Annotated[float, msgspec.Meta(gt=0, le=MAX_TRANSITION_SEC)] = 0.4
+    """At most the pause before the next scene: a shorter pause shortens its transition."""
+
+
+class Music(msgspec.Struct, kw_only=True, frozen=True):
+    """A bed under the whole video (SPEC §8.3): looped or cut to its length, faded in and out,
+    lowered by `duck_db` while the narration speaks."""
+
+    media: MediaId
+    volume_db: Annotated[float, msgspec.Meta(ge=-60, le=0, description="The bed's level where nothing is said.")] = -18.0
+    duck_db: Annotated[
+        float, msgspec.Meta(ge=-40, le=0, description="How far the bed drops while the narration speaks.")
+    ] = -12.0
+    fade_sec: Annotated[float, msgspec.Meta(ge=0, le=10, description="Fade in at the start, out at the end.")] = 2.0
+
+
 class Script(msgspec.Struct, kw_only=True):
     title: Annotated[str, msgspec.Meta(max_length=MAX_TITLE_CHARS)]
     language: LanguageTag = "ko"
@@ -199,6 +226,9 @@ class Script(msgspec.Struct, kw_only=True):
     captions: Captions = Captions()
     lexicon: Lexicon | None = None
     """This script's pronunciations; None: the video's lexicon (PUT …/lexicon). Its entries win over the video's."""
+    format: VideoFormatName = "16:9"
+    transition: Transition = Transition()
+    music: Music | None = None
 
     def __post_init__(self) -> None:
         # A cross-field limit msgspec.Meta cannot express; msgspec reports it as a ValidationError.
