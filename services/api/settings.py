@@ -21,6 +21,8 @@ class Settings(StoreSettings):
     max_attempts: int = field(default_factory=lambda: int(env("RENDER_MAX_ATTEMPTS", "3")))
     job_ttl_days: int = field(default_factory=lambda: int(env("RENDER_JOB_TTL_DAYS", "30")))
     render_resolution: tuple[int, int] = field(default_factory=lambda: _parse_resolution(env("RENDER_RESOLUTION", "1920x1080")))
+    """The 16:9 frame. A script's other formats are scaled alike, by the factor that takes 1080 to
+    this setting's short side (libs/frames.py): 640x360 renders 9:16 at 360x640 and 4:5 at 360x450."""
     render_fps: int | None = field(
         default_factory=lambda: int(os.environ["RENDER_FPS"]) if os.environ.get("RENDER_FPS") else None
     )
@@ -36,10 +38,18 @@ class Settings(StoreSettings):
     ws_max_backlog: int = field(default_factory=lambda: int(env("WS_MAX_BACKLOG", "1000")))
     """Events a WebSocket client may fall behind before it is closed with 4008 (SPEC §3)."""
     media_max_bytes: int = field(default_factory=lambda: int(env("MEDIA_MAX_BYTES", str(25 * 1024 * 1024))))
-    """The largest image upload (its body); 413 beyond."""
+    """The largest image or font upload (its body); 413 beyond."""
     media_max_pixels: int = field(default_factory=lambda: int(env("MEDIA_MAX_PIXELS", "50000000")))
     """Width × height an image may declare; refused from its header, before decoding (a bomb is small on disk)."""
     media_max_side_px: int = field(default_factory=lambda: int(env("MEDIA_MAX_SIDE_PX", "12000")))
+    media_max_audio_bytes: int = field(default_factory=lambda: int(env("MEDIA_MAX_AUDIO_BYTES", str(100 * 1024 * 1024))))
+    """The largest audio upload; 413 beyond. Fonts are held to MEDIA_MAX_BYTES like images."""
+    media_max_audio_sec: float = field(default_factory=lambda: float(env("MEDIA_MAX_AUDIO_SEC", "1800")))
+    """The longest audio accepted: refused from the header's claim, and again while decoding (a header can lie)."""
+    media_check_timeout_sec: float = field(default_factory=lambda: float(env("MEDIA_CHECK_TIMEOUT_SEC", "30")))
+    """A font or audio reader process still running after this is killed and the upload refused (422)."""
+    media_max_concurrent_checks: int = field(default_factory=lambda: int(env("MEDIA_MAX_CONCURRENT_CHECKS", "4")))
+    """Font and audio reader processes one API instance runs at once (each may take most of a GB); more wait."""
     deck_max_bytes: int = field(default_factory=lambda: int(env("DECK_MAX_BYTES", str(100 * 1024 * 1024))))
     """The largest deck upload (PDF or PPTX body); 413 beyond."""
     deck_max_pages: int = field(default_factory=lambda: min(int(env("DECK_MAX_PAGES", str(MAX_SCENES))), MAX_SCENES))

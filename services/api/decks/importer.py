@@ -36,6 +36,7 @@ from services.api.decks.conversion import Conversion
 from services.api.decks.intake import DeckKind, DeckLimits, deck_kind
 from services.api.decks.records import DeckImports, ImportStatus, is_stale
 from services.api.errors import ApplicationError, DeckConverterMissing, MediaInvalid
+from services.api.media.identity import identity_of
 from services.api.media.intake import StoredImage
 from services.api.media.store import MediaStore
 from services.api.scripts.store import ScriptStore, decode_script
@@ -192,14 +193,14 @@ class DeckImporter:
                 reason="notes_too_long",
             )
         data = await asyncio.to_thread(file.read_bytes)
-        digest = hashlib.sha256(data).hexdigest()
+        sha256, media_id = identity_of(data)
         image = StoredImage(
             data=data,
             content_type="image/jpeg",
             width=page.width,
             height=page.height,
-            sha256=digest,
-            media_id=f"med-{digest[:32]}",
+            sha256=sha256,
+            media_id=media_id,
         )
         stored, _ = await self._media.add(row.video_id, image, row.created_by)
         return {"narration": page.notes, "slide": {"image": stored.media_id, "fit": "contain"}, "hint": _hint(page.text)}

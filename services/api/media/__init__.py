@@ -1,1 +1,1 @@
-"""Images uploaded for slides: what is accepted, and how it is stored."""
+"""A video's uploaded media (images for slides, fonts and audio for its look): what is accepted, and how it is stored."""

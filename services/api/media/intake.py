@@ -9,7 +9,6 @@ disk), and the stored image is re-encoded from the pixels alone, so no metadata 
 its GPS position, XMP, text chunks, ICC profiles) survives.
 """
 
-import hashlib
 import io
 import warnings
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageMath, ImageOps
 
 from services.api.errors import MediaInvalid, MediaTooLarge, UnsupportedMediaType
+from services.api.media.identity import identity_of
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,10 @@ class StoredImage:
 
 _ACCEPTED_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WebP"}
 """Pillow's format id → the name a message uses. Only these are ever decoded."""
+
+_ACCEPTED_UPLOADS = "a PNG, JPEG or WebP image, a TTF or OTF font, or WAV, MP3, M4A, Ogg or FLAC audio"
+"""The media endpoint hands this intake every upload that is neither a font nor audio
+(kinds.py), so a refusal of bytes nobody accepts names all three kinds."""
 
 _COMMON_MISTAKES = (
     (b"gif8", "a GIF"),
@@ -99,14 +103,14 @@ def intake(data: bytes, limits: MediaLimits) -> StoredImage:
     ImageOps.exif_transpose(image, in_place=True)
     pixels = _normalise_mode(image)
     stored, content_type = _encode(pixels)
-    digest = hashlib.sha256(data).hexdigest()
+    sha256, media_id = identity_of(data)
     return StoredImage(
         data=stored,
         content_type=content_type,
         width=pixels.width,
         height=pixels.height,
-        sha256=digest,
-        media_id=f"med-{digest[:32]}",
+        sha256=sha256,
+        media_id=media_id,
     )
 
 
@@ -119,12 +123,12 @@ def _sniff(data: bytes) -> str:
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "WEBP"
     if not data:
-        raise UnsupportedMediaType("The upload is empty: send a PNG, JPEG or WebP image.", detected="empty")
+        raise UnsupportedMediaType(f"The upload is empty: send {_ACCEPTED_UPLOADS}.", detected="empty")
     head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     detected = next((what for prefix, what in _COMMON_MISTAKES if head.startswith(prefix)), None)
     if detected is None:
         raise UnsupportedMediaType(
-            "The upload is not a PNG, JPEG or WebP image (judged by its bytes, not its name or Content-Type).",
+            f"The upload is not {_ACCEPTED_UPLOADS} (judged by its bytes, not its name or Content-Type).",
             detected="unknown",
         )
     raise UnsupportedMediaType(
