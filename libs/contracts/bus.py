@@ -13,6 +13,7 @@ import msgspec
 
 from libs.contracts.codes import ErrorCode, Step
 from libs.contracts.script import LexiconEntry, Script
+from libs.contracts.theme import ThemeAssets
 
 if TYPE_CHECKING:
     # PEP 747 (typing.TypeForm from Python 3.14): a union such as ApiToRenderer is a type
@@ -135,6 +136,7 @@ class Outcome(str, Enum):
     CANCELED = "CANCELED"
 
 
+VIDEO_FILE = "video.mp4"
 CHAPTERS_FILE = "chapters.vtt"
 WORDS_FILE = "words.json"
 
@@ -142,7 +144,7 @@ WORDS_FILE = "words.json"
 class RenderedAssets(msgspec.Struct, kw_only=True, frozen=True):
     """Published files, relative to the storage key `{video_id}/{job_id}`."""
 
-    video: str = "video.mp4"
+    video: str = VIDEO_FILE
     srt: str = "subtitles.srt"
     vtt: str = "subtitles.vtt"
     thumbnail: str = "thumbnail.jpg"
@@ -202,6 +204,17 @@ class PreviewAudio(Message, kw_only=True, frozen=True):
     tts_usage: list[EngineUsage] = []
 
 
+class ScenePreviewVideo(Message, kw_only=True, frozen=True):
+    """The answer to a ScenePreviewRequest: the scene's MP4, or why there is none."""
+
+    request_id: str
+    video: bytes = b""
+    voice_used: str = ""
+    error_code: ErrorCode | None = None
+    error_message: str | None = None
+    tts_usage: list[EngineUsage] = []
+
+
 # --- API -> renderer (ROUTER -> DEALER) -------------------------------------------------
 
 
@@ -224,6 +237,9 @@ class Render(Message, kw_only=True, frozen=True):
     lexicon: list[LexiconEntry] = []
     """The pronunciations in force when the job was created (video's and script's merged, the
     script's winning): applied to what is spoken, never to captions."""
+    theme: ThemeAssets | None = None
+    """The script's theme as it was when the job was created, its media resolved; None: the
+    default look."""
     deadline_sec: float | None = None
     """Seconds this attempt had left when the broker sent it (its deadline in the job table);
     None: none known. Retries of a cloud voice stop in time for the job to fail with the
@@ -246,6 +262,24 @@ class PreviewRequest(Message, kw_only=True, frozen=True):
     language: str
     text: str
     lexicon: list[LexiconEntry] = []
+
+
+class ScenePreviewRequest(Message, kw_only=True, frozen=True):
+    """Render `script`, a script cut to the one scene to preview, as its video would be rendered,
+    now and beside any render (the worker's preview lane), and answer with the MP4: nothing is
+    stored, so `output.storage_key` is empty."""
+
+    request_id: str
+    video_id: str
+    """Whose media the scene shows."""
+    script: Script
+    output: OutputSpec
+    lexicon: list[LexiconEntry] = []
+    """As a Render's: the video's and the script's merged, the script's winning."""
+    theme: ThemeAssets | None = None
+    """As a Render's, resolved as a job created now would keep it; None: the default look."""
+    deadline_sec: float | None = None
+    """Seconds the API waits for the answer: a cloud voice's retries stop in time for it."""
 
 
 class Ack(Message, kw_only=True, frozen=True):
@@ -276,8 +310,12 @@ class Progress(Message, kw_only=True, frozen=True):
     ts: float
 
 
-RendererToApi = Ready | Heartbeat | JobFinished | RenderRefused | Disconnect | PreviewAudio
-ApiToRenderer = Render | Cancel | Ack | Heartbeat | Incompatible | PreviewRequest
+RendererToApi = Ready | Heartbeat | JobFinished | RenderRefused | Disconnect | PreviewAudio | ScenePreviewVideo
+ApiToRenderer = Render | Cancel | Ack | Heartbeat | Incompatible | PreviewRequest | ScenePreviewRequest
+PreviewAsk = PreviewRequest | ScenePreviewRequest
+"""What a worker's preview lane takes."""
+PreviewAnswer = PreviewAudio | ScenePreviewVideo
+"""What it answers, one for each PreviewAsk (by its request_id)."""
 
 
 IncomingT = TypeVar("IncomingT")

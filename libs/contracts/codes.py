@@ -43,12 +43,15 @@ class ErrorCode(str, Enum):
     ASSET_NOT_FOUND = "ASSET_NOT_FOUND"
     RANGE_NOT_SATISFIABLE = "RANGE_NOT_SATISFIABLE"
     MEDIA_NOT_FOUND = "MEDIA_NOT_FOUND"
+    THEME_NOT_FOUND = "THEME_NOT_FOUND"
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
     """415: the bytes are not one of the allowed formats, whatever the name or Content-Type say."""
     MEDIA_TOO_LARGE = "MEDIA_TOO_LARGE"
-    """422: more pixels or a longer side than MEDIA_MAX_PIXELS / MEDIA_MAX_SIDE_PX (known from the header)."""
+    """422: more pixels or a longer side than MEDIA_MAX_PIXELS / MEDIA_MAX_SIDE_PX (known from the header),
+    audio longer than MEDIA_MAX_AUDIO_SEC (claimed or decoded), or a font with more tables than any font has."""
     MEDIA_INVALID = "MEDIA_INVALID"
-    """422: an allowed format that cannot be decoded whole (truncated, corrupt) or is animated."""
+    """422: an allowed format that cannot be decoded whole (truncated, corrupt), an animated image, audio
+    outside the accepted sample rates or channels, or a font missing the tables every font needs."""
     DECK_IMPORT_NOT_FOUND = "DECK_IMPORT_NOT_FOUND"
     DECK_CONVERTER_MISSING = "DECK_CONVERTER_MISSING"
     """422: a PPTX deck needs LibreOffice (soffice), which this API host does not have."""

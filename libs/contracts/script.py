@@ -18,6 +18,9 @@ MAX_BULLETS = 12
 MAX_BULLET_CHARS = 300
 DEFAULT_PAUSE_SEC = 0.4
 MAX_CAPTION_CHARS = 300
+MAX_SUBTITLE_CHARS = 300
+MAX_QUOTE_CHARS = 500
+MAX_ATTRIBUTION_CHARS = 200
 MAX_HINT_CHARS = 5_000
 MAX_LEXICON_ENTRIES = 1_000
 MAX_LEXICON_TERM_CHARS = 100
@@ -32,6 +35,18 @@ MediaId = Annotated[
         examples=["med-0f3c2a9d8e7b6a5f4e3d2c1b0a998877"],
     ),
 ]
+Layout = Literal["bullets", "title", "section", "image", "image-left", "image-right", "quote"]
+"""How a slide arranges what it shows (SPEC §8.3); each layout takes only the fields in LAYOUT_FIELDS."""
+LAYOUT_FIELDS: dict[str, tuple[str, ...]] = {
+    "bullets": ("title", "bullets"),
+    "title": ("title", "subtitle"),
+    "section": ("title",),
+    "image": ("image", "title", "caption", "motion"),
+    "image-left": ("image", "title", "bullets"),
+    "image-right": ("image", "title", "bullets"),
+    "quote": ("quote", "attribution"),
+}
+PICTURE_LAYOUTS = frozenset(layout for layout, fields in LAYOUT_FIELDS.items() if "image" in fields)
 Fit = Literal["contain", "cover"]
 """contain: the whole picture, letterboxed in the slide background; cover: fills the frame, cropped."""
 Motion = Literal["none", "zoom-in"]
@@ -102,10 +117,16 @@ def lexicon_problem(entries: Iterable[LexiconEntry], path: str) -> str | None:
 
 
 class Slide(msgspec.Struct, kw_only=True):
-    """A text slide (title and bullets), or an image slide: the video's own picture (`image`),
-    fitted to the frame, with an optional title on top and caption below."""
+    """What a scene shows, arranged by its `layout`: a title and bullets; a title slide; a section
+    title; the video's own picture (`image`) fitted to the frame, with an optional title on top
+    and caption below, or beside a title and bullets; or a quote.
 
+    Without `layout` (every script written before layouts existed) a slide with `image` is the
+    "image" layout and one without is "bullets", as they always were drawn."""
+
+    layout: Layout | None = None
     title: Annotated[str, msgspec.Meta(max_length=MAX_TITLE_CHARS)] = ""
+    subtitle: Annotated[str, msgspec.Meta(max_length=MAX_SUBTITLE_CHARS)] = ""
     bullets: Annotated[
         list[Annotated[str, msgspec.Meta(max_length=MAX_BULLET_CHARS)]],
         msgspec.Meta(max_length=MAX_BULLETS),
@@ -115,14 +136,54 @@ class Slide(msgspec.Struct, kw_only=True):
     fit: Fit = "contain"
     caption: Annotated[str, msgspec.Meta(max_length=MAX_CAPTION_CHARS)] = ""
     motion: Motion = "none"
+    quote: Annotated[str, msgspec.Meta(max_length=MAX_QUOTE_CHARS)] = ""
+    attribution: Annotated[str, msgspec.Meta(max_length=MAX_ATTRIBUTION_CHARS)] = ""
 
     def __post_init__(self) -> None:
+        if self.layout is None:
+            self._check_unnamed_layout()
+        shown = LAYOUT_FIELDS[self.shown_layout]
+        extra = [name for name in self._fields_set() if name not in shown]
+        if extra:
+            raise ValueError(f"the {self.shown_layout} layout shows {_listed(shown, 'and')}, not {_listed(extra, 'or')}")
+        if self.shown_layout in PICTURE_LAYOUTS and self.image is None:
+            raise ValueError(f"the {self.shown_layout} layout needs `image`")
+
+    @property
+    def shown_layout(self) -> Layout:
+        """`layout`, or the one a slide without it always had: "image" with a picture, else "bullets"."""
+        if self.layout is not None:
+            return self.layout
+        return "bullets" if self.image is None else "image"
+
+    def _check_unnamed_layout(self) -> None:
+        """The messages scripts without `layout` always got, which tell how to fix them in their terms."""
         if self.image is not None and self.bullets:
             raise ValueError("an image slide shows a title and a caption, not bullets")
         if self.image is None and self.caption:
             raise ValueError("a caption belongs to an image slide (set `image`)")
         if self.image is None and self.motion != "none":
             raise ValueError("motion belongs to an image slide (set `image`)")
+
+    def _fields_set(self) -> list[str]:
+        """The names of the fields a layout may show or ignore that differ from their defaults."""
+        values = {
+            "title": self.title,
+            "subtitle": self.subtitle,
+            "bullets": self.bullets,
+            "image": self.image,
+            "caption": self.caption,
+            "motion": self.motion != "none",
+            "quote": self.quote,
+            "attribution": self.attribution,
+        }
+        return [name for name, value in values.items() if value]
+
+
+def _listed(names: Iterable[str], conjunction: str) -> str:
+    """Field names as a message lists them: "`a`, `b` and `c`"."""
+    quoted = [f"`{name}`" for name in names]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} {conjunction} {quoted[-1]}"
 
 
 def is_blank(text: str) -> bool:
@@ -179,6 +240,8 @@ class Captions(msgspec.Struct, kw_only=True, frozen=True):
             raise ValueError("`highlight` marks the spoken word in burned-in captions: set `burn_in` too")
 
 
+THEME_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+ThemeId = Annotated[str, msgspec.Meta(pattern=THEME_ID_PATTERN, description="Letters, digits, _ and -.", examples=["acme"])]
 VideoFormatName = Literal["16:9", "9:16", "1:1", "4:5"]
 FORMAT_SIZES: dict[str, tuple[int, int]] = {"16:9": (1920, 1080), "9:16": (1080, 1920), "1:1": (1080, 1080), "4:5": (1080, 1350)}
 """Each format's frame at full size (SPEC §8.3); RENDER_RESOLUTION scales them all alike."""
@@ -200,9 +263,7 @@ class Music(msgspec.Struct, kw_only=True, frozen=True):
 
     media: MediaId
     volume_db: Annotated[float, msgspec.Meta(ge=-60, le=0, description="The bed's level where nothing is said.")] = -18.0
-    duck_db: Annotated[
-        float, msgspec.Meta(ge=-40, le=0, description="How far the bed drops while the narration speaks.")
-    ] = -12.0
+    duck_db: Annotated[float, msgspec.Meta(ge=-40, le=0, description="How far the bed drops while the narration speaks.")] = -12.0
     fade_sec: Annotated[float, msgspec.Meta(ge=0, le=10, description="Fade in at the start, out at the end.")] = 2.0
 
 
@@ -227,6 +288,8 @@ class Script(msgspec.Struct, kw_only=True):
     lexicon: Lexicon | None = None
     """This script's pronunciations; None: the video's lexicon (PUT …/lexicon). Its entries win over the video's."""
     format: VideoFormatName = "16:9"
+    theme: ThemeId | None = None
+    """The look its slides are drawn with (PUT /api/v2/themes/{theme_id}); None: the default one."""
     transition: Transition = Transition()
     music: Music | None = None
 

@@ -41,6 +41,7 @@ from services.api.jobs.retry import attempt_timeout
 from services.api.jobs.store import JobStore
 from services.api.lexicon.controller import LexiconController
 from services.api.media.controller import MediaController
+from services.api.media.kinds import MediaIntake, largest_upload
 from services.api.media.store import MediaStore
 from services.api.metrics.instruments import STORE_OPERATIONS
 from services.api.metrics.requests import http_metrics
@@ -59,6 +60,7 @@ from services.api.security.headers import security_headers
 from services.api.security.origins import AssetOrigins
 from services.api.security.rate_limit import write_rate_limit
 from services.api.settings import Settings
+from services.api.themes.controller import ThemeController
 from services.api.uploads import BODY_LIMIT, MULTIPART_OVERHEAD_BYTES, BodyLimit
 from services.api.videos.controller import VideoController
 from services.api.voices.controller import VoiceController
@@ -82,6 +84,7 @@ class Runtime:
     dispatcher: DispatcherRole
     store: AssetStore
     media: MediaStore
+    media_intake: MediaIntake
     decks: DeckImporter
     imports: DeckImports
 
@@ -150,6 +153,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             dispatcher=dispatcher,
             store=store,
             media=media,
+            media_intake=MediaIntake(settings),
             decks=decks,
             imports=imports,
         )
@@ -179,6 +183,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             WebSocketTicketController,
             LexiconController,
             VoiceController,
+            ThemeController,
         ],
     )
     # Uploads are the bodies larger than MAX_BODY_BYTES; the handlers hold them to their own limits.
@@ -186,12 +191,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         Router(
             path="/api/v2",
             route_handlers=[controller],
-            request_max_body_size=max_bytes + MULTIPART_OVERHEAD_BYTES,
-            opt={BODY_LIMIT: BodyLimit(max_bytes, setting)},
+            request_max_body_size=limit.max_bytes + MULTIPART_OVERHEAD_BYTES,
+            opt={BODY_LIMIT: limit},
         )
-        for controller, max_bytes, setting in (
-            (MediaController, settings.media_max_bytes, "MEDIA_MAX_BYTES"),
-            (DeckController, settings.deck_max_bytes, "DECK_MAX_BYTES"),
+        for controller, limit in (
+            (MediaController, largest_upload(settings)),
+            (DeckController, BodyLimit(settings.deck_max_bytes, "DECK_MAX_BYTES")),
         )
     ]
     jwt_secret = load_or_create_secret(settings.jwt_secret, settings.data_dir)
@@ -227,6 +232,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     "dispatcher",
                     "store",
                     "media",
+                    "media_intake",
                     "decks",
                     "imports",
                 )

@@ -76,6 +76,10 @@ class MediaNotFound(NotFoundError):
     error_code = ErrorCode.MEDIA_NOT_FOUND
 
 
+class ThemeNotFound(NotFoundError):
+    error_code = ErrorCode.THEME_NOT_FOUND
+
+
 class MediaRefused(ApplicationError):
     """An upload that will not be stored; `detail` names the problem."""
 
@@ -138,6 +142,17 @@ class PreviewFailed(ApplicationError):
 
     status_code = 502
     error_code = ErrorCode.TTS_FAILED
+
+
+class ScenePreviewFailed(ApplicationError):
+    """The renderer could not render the scene: `error_code` is its own (TTS_FAILED with the engine's
+    message, RENDER_FAILED, STORAGE_FAILED, …), as a render job of the scene would have failed."""
+
+    status_code = 502
+
+    def __init__(self, error_code: ErrorCode, message: str, **detail: Any) -> None:
+        super().__init__(message, **detail)
+        self.error_code = error_code
 
 
 class PreviewsBusy(ApplicationError):

@@ -15,7 +15,7 @@ class ErrorBody(msgspec.Struct, kw_only=True):
 DESCRIPTIONS = {
     401: "Missing, expired or invalid bearer token (UNAUTHORIZED)",
     403: "The token's role is not enough, or an asset signature is missing or expired (FORBIDDEN)",
-    404: "Unknown script, job or asset",
+    404: "Unknown script, job, asset, media or theme",
     409: "The request conflicts with the resource's state (e.g. SCRIPT_NOT_APPROVED)",
     413: "Request body larger than 1 MiB, or an upload larger than MEDIA_MAX_BYTES (PAYLOAD_TOO_LARGE)",
     415: "The upload's bytes are not an allowed format, whatever its name says (UNSUPPORTED_MEDIA_TYPE)",

@@ -5,6 +5,8 @@ from typing import Annotated
 import msgspec
 from litestar.params import Parameter
 
+from libs.contracts.script import THEME_ID_PATTERN
+
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 """Caller-chosen video and script ids: a safe character set, so they are safe in paths and URLs."""
 ID_MAX_LENGTH = 128
@@ -29,5 +31,6 @@ JobId = Annotated[str, Parameter(pattern=JOB_ID_PATTERN, description="`job-` + U
 MediaIdParam = Annotated[
     str, Parameter(pattern=r"^med-[0-9a-f]{32}$", description="`med-` + 32 hex digits of the upload's SHA-256.")
 ]
+ThemeIdParam = Annotated[str, Parameter(pattern=THEME_ID_PATTERN, description="The theme's name: letters, digits, _ and -.")]
 Limit = Annotated[int, Parameter(ge=1, le=100, description="Page size.")]
 Offset = Annotated[int, Parameter(ge=0, le=1_000_000_000, description="Items to skip.")]

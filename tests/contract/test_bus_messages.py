@@ -22,6 +22,8 @@ from libs.contracts.bus import (
     RenderedAssets,
     RenderRefused,
     RunningJob,
+    ScenePreviewRequest,
+    ScenePreviewVideo,
     api_command_codec,
     progress_codec,
     renderer_codec,
@@ -49,6 +51,8 @@ TO_API = [
     JobFinished(job_id="job-1", attempt=2, outcome=Outcome.SUCCEEDED, final_progress=[EVENT]),
     RenderRefused(job_id="job-2", attempt=1, reason="busy with job-1 attempt 2", running_job=RUNNING),
     Disconnect(),
+    ScenePreviewVideo(request_id="r1", video=b"\x00\x00\x00\x18ftypmp42", voice_used="espeak#ko"),
+    ScenePreviewVideo(request_id="r2", error_code=ErrorCode.RENDER_FAILED, error_message="the picture is gone"),
 ]
 TO_RENDERER = [
     Render(job_id="job-1", video_id="v", attempt=1, script=SCRIPT, output=OutputSpec(storage_key="v/job-1", fps=30)),
@@ -57,6 +61,7 @@ TO_RENDERER = [
     Ack(job_id="job-1", attempt=1),
     Heartbeat(),
     Incompatible(reason="protocol 1 is not 2"),
+    ScenePreviewRequest(request_id="r1", video_id="v", script=SCRIPT, output=OutputSpec(storage_key=""), deadline_sec=60),
 ]
 
 

@@ -1,10 +1,10 @@
 """Typed tables: scripts, render jobs, their stored progress events, published assets, the
-webhook outbox, media, deck imports and lexicons."""
+webhook outbox, media, deck imports, lexicons and themes."""
 
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Enum, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, Boolean, DateTime, Enum, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -194,18 +194,29 @@ class DispatcherStatusRow(Base):
 
 
 class MediaRow(Base):
-    """An image uploaded to a video, as stored: re-encoded, metadata stripped (media/intake.py).
-    Its file is published in the asset store under `{video_id}/{media_id}`."""
+    """A file uploaded to a video: an image as stored (re-encoded, metadata stripped: media/intake.py),
+    or a font or audio file as uploaded (media/fonts.py, media/audio.py). Its file is published in
+    the asset store under `{video_id}/{media_id}`. Each kind fills its own facts, the others' are NULL."""
 
     __tablename__ = "media"
+    # A theme names media of any video: it is found by its id alone (themes/store.py).
+    __table_args__ = (Index("ix_media_media_id", "media_id"),)
 
     video_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     media_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), server_default="image")
+    """image, font or audio."""
     sha256: Mapped[str] = mapped_column(String(64))
     """Of the uploaded bytes, which `media_id` is derived from."""
     content_type: Mapped[str] = mapped_column(String(32))
-    width: Mapped[int] = mapped_column(Integer)
-    height: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    duration_sec: Mapped[float | None] = mapped_column(Float)
+    sample_rate: Mapped[int | None] = mapped_column(Integer)
+    channels: Mapped[int | None] = mapped_column(Integer)
+    codec: Mapped[str | None] = mapped_column(String(32))
+    family: Mapped[str | None] = mapped_column(String(200))
+    covers_hangul: Mapped[bool | None] = mapped_column(Boolean)
     bytes: Mapped[int] = mapped_column(Integer)
     """Of the stored file."""
     created_by: Mapped[str] = mapped_column(String(128))
@@ -266,3 +277,33 @@ class JobLexiconRow(Base):
     job_id: Mapped[str] = mapped_column(ForeignKey("render_jobs.job_id", ondelete="CASCADE"), primary_key=True)
     entries: Mapped[bytes] = mapped_column()
     """list[LexiconEntry] as msgspec JSON."""
+
+
+class ThemeRow(Base):
+    """A brand's look (PUT /api/v2/themes/{theme_id}): what the scripts naming it are drawn with."""
+
+    __tablename__ = "themes"
+
+    theme_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    body: Mapped[bytes] = mapped_column()
+    """The Theme as msgspec JSON, exactly as validated."""
+    # The body's media ids again, as columns: the TTL sweep and a job's snapshot find the media
+    # by them without decoding every theme.
+    font: Mapped[str | None] = mapped_column(String(40))
+    logo: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    """Of the first PUT; a replacing PUT keeps it, which tells the two apart (201 or 200)."""
+    updated_by: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class JobThemeRow(Base):
+    """The theme a job is drawn with, its media resolved to asset-store keys, fixed when the job
+    was created so a later PUT of the theme never changes a retry. Only jobs whose script names
+    a theme have a row."""
+
+    __tablename__ = "job_themes"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("render_jobs.job_id", ondelete="CASCADE"), primary_key=True)
+    assets: Mapped[bytes] = mapped_column()
+    """ThemeAssets as msgspec JSON."""

@@ -24,7 +24,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import cast
+from typing import TypeVar, cast
 
 import msgspec
 import zmq
@@ -39,6 +39,8 @@ from libs.contracts.bus import (
     JobFinished,
     Message,
     OutputSpec,
+    PreviewAnswer,
+    PreviewAsk,
     PreviewAudio,
     PreviewRequest,
     ProtocolMismatch,
@@ -46,11 +48,15 @@ from libs.contracts.bus import (
     Render,
     RenderRefused,
     RunningJob,
+    ScenePreviewRequest,
+    ScenePreviewVideo,
     VoiceInfo,
     api_command_codec,
     progress_codec,
     worker_of,
 )
+from libs.contracts.script import VideoFormatName
+from libs.frames import frame_size
 from libs.storage import job_key
 from libs.tasks import cancel_and_wait
 from services.api.db.models import utc_now
@@ -73,6 +79,13 @@ ZMTP_HEARTBEAT_IVL_MS = 1_000
 ZMTP_HEARTBEAT_TIMEOUT_MS = 3_000
 """libzmq's own pings: a connection whose peer vanished without a FIN (a dead TCP path) is
 closed after this, so sending to it fails at once instead of queueing for nobody."""
+AnswerT = TypeVar("AnswerT", PreviewAudio, ScenePreviewVideo)
+
+
+def output_spec(settings: Settings, format_name: VideoFormatName, storage_key: str) -> OutputSpec:
+    """How a video in `format_name` is encoded (RENDER_RESOLUTION, RENDER_FPS), to be stored at `storage_key`."""
+    width, height = frame_size(format_name, settings.render_resolution)
+    return OutputSpec(width=width, height=height, fps=settings.render_fps, storage_key=storage_key)
 
 
 class RenderBroker:
@@ -99,8 +112,8 @@ class RenderBroker:
         # Its incarnation in every heartbeat tells a worker that a new broker answers it, so a
         # worker first heard by a heartbeat says Ready, with the voices a heartbeat lacks.
         self._heartbeat = Heartbeat(incarnation=uuid.uuid4().hex)
-        self._previews: dict[str, asyncio.Future[PreviewAudio]] = {}
-        """Voice previews asked for and not answered yet, by request id."""
+        self._previews: dict[str, asyncio.Future[PreviewAnswer]] = {}
+        """Voice and scene previews asked for and not answered yet, by request id."""
 
     @property
     def connected_workers(self) -> int:
@@ -153,6 +166,17 @@ class RenderBroker:
     async def preview(self, request: PreviewRequest, engine: str | None, timeout: float) -> PreviewAudio:
         """The audio a worker offering `engine` (None: any worker) spoke for `request`. Raises
         VoiceUnavailable when no worker offers it, TimeoutError when none answered in `timeout` s."""
+        return await self._ask_preview_lane(request, PreviewAudio, engine, timeout)
+
+    async def preview_scene(self, request: ScenePreviewRequest, engine: str | None, timeout: float) -> ScenePreviewVideo:
+        """The MP4 a worker offering `engine` rendered for `request`; raises as `preview`."""
+        return await self._ask_preview_lane(request, ScenePreviewVideo, engine, timeout)
+
+    async def _ask_preview_lane(
+        self, request: PreviewAsk, answer_type: type[AnswerT], engine: str | None, timeout: float
+    ) -> AnswerT:
+        """Sends `request` to the preview lane of a worker offering `engine`, busy or not, and waits
+        for its answer (see `preview`)."""
         worker = self._registry.preview_worker(engine)
         if worker is None:
             offered = sorted(self._registry.offered_engines())
@@ -167,9 +191,14 @@ class RenderBroker:
         try:
             if not self._send(worker.identity, request):
                 raise VoiceUnavailable(f"renderer worker {worker.worker_id} cannot be reached now; try again", engine=engine)
-            return await asyncio.wait_for(answer, timeout)
+            answered = await asyncio.wait_for(answer, timeout)
         finally:
             self._previews.pop(request.request_id, None)
+        if not isinstance(answered, answer_type):  # a worker's bug: its lane answers each kind in kind
+            raise TypeError(
+                f"renderer worker {worker.worker_id} answered a {type(request).__name__} with {type(answered).__name__}"
+            )
+        return answered
 
     # --- what the job-state service asks, after its commits (job_state.Broker) -------------
 
@@ -187,7 +216,8 @@ class RenderBroker:
             attempt=job.attempt,
             script=claimed.script,
             lexicon=claimed.lexicon,
-            output=self._output_for(job.video_id, job.job_id),
+            theme=claimed.theme,
+            output=self._output_for(job.video_id, job.job_id, claimed.script.format),
             deadline_sec=(job.deadline_at - utc_now()).total_seconds() if job.deadline_at else None,
         )
         if not self._send(worker.identity, render):
@@ -322,7 +352,7 @@ class RenderBroker:
                 held = self._registry.held(worker_id)
                 if held is not None and held.identity == identity:
                     self._registry.drop_held(worker_id)
-            case PreviewAudio():
+            case PreviewAudio() | ScenePreviewVideo():
                 self._on_preview(message)
 
     def _on_ready(self, identity: bytes, ready: Ready, current: Worker | None, now: float) -> None:
@@ -388,14 +418,14 @@ class RenderBroker:
             self._job_state.lost(worker.job.job_id, worker.job.attempt, reason)
         self.request_dispatch()
 
-    def _on_preview(self, audio: PreviewAudio) -> None:
+    def _on_preview(self, answered: PreviewAnswer) -> None:
         # Counted whether or not anyone still waits for it: the engine did the work.
-        record_tts_usage(audio.tts_usage)
-        answer = self._previews.get(audio.request_id)
+        record_tts_usage(answered.tts_usage)
+        answer = self._previews.get(answered.request_id)
         if answer is None or answer.done():
-            self._reject("late_preview", "preview %s answered after its caller gave up", audio.request_id, level=logging.DEBUG)
+            self._reject("late_preview", "preview %s answered after its caller gave up", answered.request_id, level=logging.DEBUG)
         else:
-            answer.set_result(audio)
+            answer.set_result(answered)
 
     def _reject(self, reason: str, text: str, *args: object, level: int = logging.WARNING) -> None:
         self.reject(reason)
@@ -450,9 +480,8 @@ class RenderBroker:
 
     # --- sending ---------------------------------------------------------------------------
 
-    def _output_for(self, video_id: str, job_id: str) -> OutputSpec:
-        width, height = self._settings.render_resolution
-        return OutputSpec(width=width, height=height, fps=self._settings.render_fps, storage_key=job_key(video_id, job_id))
+    def _output_for(self, video_id: str, job_id: str, format_name: VideoFormatName) -> OutputSpec:
+        return output_spec(self._settings, format_name, job_key(video_id, job_id))
 
     def _send(self, identity: bytes, message: Message) -> bool:
         """Sends now, or says it could not: the connection is gone (a worker that replaced it

@@ -9,8 +9,8 @@ re-register there with the renders they are running. An instance that loses its 
 stops dispatching at once, because the lock may already be someone else's.
 
 The holder writes what it sees of the renderer pool to `dispatcher_status`, so that any
-instance answers /readyz, /metrics and the voice catalog alike. A voice preview needs the bus,
-so only the holder speaks one; another instance answers 503 naming why (see `preview`).
+instance answers /readyz, /metrics and the voice catalog alike. A voice or scene preview needs
+the bus, so only the holder makes one; another instance answers 503 naming why (see `preview`).
 """
 
 import asyncio
@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import SQLAlchemyError
 
-from libs.contracts.bus import PreviewAudio, PreviewRequest, VoiceInfo
+from libs.contracts.bus import PreviewAudio, PreviewRequest, ScenePreviewRequest, ScenePreviewVideo, VoiceInfo
 from libs.tasks import cancel_and_wait
 from services.api.db.engine import Database
 from services.api.db.held import LINK_ERRORS, held_connections, until_lost
@@ -112,13 +112,21 @@ class DispatcherRole:
         instance is on the bus. Relaying through the database, as new jobs are, would cost a table
         and a round of polling for a few seconds of audio; a 503 that says why is the simpler
         honest answer, and a client (the console) asks again, usually reaching the dispatcher."""
+        return await self._bus().preview(request, engine, timeout)
+
+    async def preview_scene(self, request: ScenePreviewRequest, engine: str | None, timeout: float) -> ScenePreviewVideo:
+        """A scene preview rendered by a renderer worker (RenderBroker.preview_scene), as `preview`."""
+        return await self._bus().preview_scene(request, engine, timeout)
+
+    def _bus(self) -> RenderBroker:
+        """This instance's broker; raises VoiceUnavailable (503) on an instance that is not the dispatcher."""
         if self._broker is None:
             raise VoiceUnavailable(
                 "this API instance is not the dispatcher, which alone talks to the renderers; "
                 "ask again (another instance may answer)",
                 dispatcher=False,
             )
-        return await self._broker.preview(request, engine, timeout)
+        return self._broker
 
     async def _reported(self) -> DispatcherStatusRow | None:
         """The dispatcher's latest report, unless it is too old to have a dispatcher behind it."""

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libs.contracts.bus import JobFinished, Outcome, Progress
 from libs.contracts.codes import ErrorCode, JobStatus, Step
 from libs.contracts.script import LexiconEntry, Script
+from libs.contracts.theme import ThemeAssets
 from libs.contracts.voices import required_engine
 from libs.redaction import redact
 from services.api.db.engine import Database
@@ -45,6 +46,7 @@ from services.api.jobs.retry import backoff_delay
 from services.api.lexicon.store import decode_entries, job_snapshot
 from services.api.scripts.schemas import ScriptStatus
 from services.api.scripts.store import decode_script
+from services.api.themes.snapshot import decode_job_theme, job_theme
 from services.api.webhooks.outbox import WebhookOutbox
 
 PENDING, RUNNING, SUCCEEDED, FAILED, CANCELED = JobStatus
@@ -99,6 +101,8 @@ class Claimed(NamedTuple):
     script: Script
     lexicon: list[LexiconEntry]
     """The lexicon the job was created with (the video's and the script's merged)."""
+    theme: ThemeAssets | None
+    """The script's theme as it was when the job was created, its media resolved; None: none."""
 
 
 class _JobFields(msgspec.Struct):
@@ -106,6 +110,7 @@ class _JobFields(msgspec.Struct):
 
     voice: str | None = None
     lexicon: list[LexiconEntry] | None = None
+    theme: str | None = None
 
 
 @dataclass
@@ -141,7 +146,8 @@ class JobLifecycle:
         (job, created). The API's hottest write: Core statements built once, in one trip to
         the database's writer (`Database.write`), plus one statement when the job has a
         lexicon (the video's as it is now merged with the script's, kept with the job so a
-        later edit of the video's does not change it)."""
+        later edit of the video's does not change it) and two when its script names a theme
+        (read with its media's keys, and kept with the job likewise)."""
         created = await self._db.write(partial(self._insert_job, video_id, script_id, created_by, utc_now()))
         if isinstance(created, Transition):
             self._announce(created)
@@ -160,6 +166,11 @@ class JobLifecycle:
         if script.status != ScriptStatus.APPROVED.value:
             raise ScriptNotApproved("Only an APPROVED script can be rendered.", video_id=video_id, script_id=script_id)
         fields = msgspec.json.decode(script.body, type=_JobFields)
+        # Before the insert: a theme gone since the script was saved refuses the render, as a
+        # script that cannot be rendered does, whether or not the video has an active job.
+        theme = None
+        if fields.theme is not None:
+            theme = job_theme(fields.theme, connection.execute(sql.THEME_TO_RENDER, {"theme_id": fields.theme}).first())
         job = JobRow(
             job_id=f"job-{uuid4()}",
             video_id=video_id,
@@ -187,6 +198,8 @@ class JobLifecycle:
         lexicon = job_snapshot(script.video_lexicon, fields.lexicon)
         if lexicon is not None:
             connection.execute(sql.INSERT_JOB_LEXICON, {"job_id": job.job_id, "entries": lexicon})
+        if theme is not None:
+            connection.execute(sql.INSERT_JOB_THEME, {"job_id": job.job_id, "assets": theme})
         event = event_of(job, now)
         connection.execute(sql.INSERT_EVENT, columns_of(event))
         wake_dispatcher(connection, self._db.dialect)
@@ -232,7 +245,7 @@ class JobLifecycle:
             row = await session.get(ScriptRow, (job.video_id, job.script_id))
             assert row is not None  # a job's script is never deleted before the job (foreign key)
             script = decode_script(row)
-            lexicon = decode_entries(await session.scalar(sql.JOB_LEXICON, {"job_id": job.job_id}))
+            snapshot = (await session.execute(sql.JOB_SNAPSHOT, {"job_id": job.job_id})).one()
             attempt = job.attempt + 1
             claimed = await self._move(
                 changes,
@@ -252,7 +265,7 @@ class JobLifecycle:
             )
             session.add(AttemptRow(job_id=job.job_id, attempt=attempt, worker_id=worker_id, started_at=now))
             assert claimed is not None  # locked PENDING above
-            return Claimed(claimed, script, lexicon)
+            return Claimed(claimed, script, decode_entries(snapshot.entries), decode_job_theme(snapshot.assets))
 
     async def give_back(self, job_id: str, attempt: int) -> bool:
         """RUNNING → PENDING at once: the Render never reached a worker that runs it (unreachable,

@@ -1,7 +1,8 @@
 """The job table's hot statements, built once: SQLAlchemy then skips building and keying them
 on every request (the create and the job detail are the API's busiest paths)."""
 
-from sqlalchemy import Insert, bindparam, func, insert, select
+from sqlalchemy import Insert, ScalarSelect, bindparam, func, insert, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from libs.contracts.codes import JobStatus
 from services.api.db.inserts import insert_into, table_of
@@ -11,8 +12,11 @@ from services.api.db.models import (
     JobEventRow,
     JobLexiconRow,
     JobRow,
+    JobThemeRow,
+    MediaRow,
     PublishedRow,
     ScriptRow,
+    ThemeRow,
     VideoLexiconRow,
 )
 
@@ -42,8 +46,28 @@ SCRIPT_TO_RENDER = (
     .where(ScriptRow.video_id == bindparam("video_id"), ScriptRow.script_id == bindparam("script_id"))
 )
 """The script and, in the same read, its video's lexicon (None without one)."""
-JOB_LEXICON = select(JobLexiconRow.entries).where(JobLexiconRow.job_id == bindparam("job_id"))
+
+
+def _video_holding(media_id: InstrumentedAttribute[str | None]) -> ScalarSelect[str | None]:
+    """A video that holds the media, None if none does: the first by id, though any would do
+    (a media id is the same bytes in every video)."""
+    return select(func.min(MediaRow.video_id)).where(MediaRow.media_id == media_id).scalar_subquery()
+
+
+THEME_TO_RENDER = select(
+    ThemeRow.body, _video_holding(ThemeRow.font).label("font_video"), _video_holding(ThemeRow.logo).label("logo_video")
+).where(ThemeRow.theme_id == bindparam("theme_id"))
+"""The script's theme and the videos holding its font and logo, in one read (themes/snapshot.py)."""
+JOB_SNAPSHOT = (
+    select(JobLexiconRow.entries, JobThemeRow.assets)
+    .select_from(_JOBS)
+    .outerjoin(JobLexiconRow, JobLexiconRow.job_id == _JOBS.c.job_id)
+    .outerjoin(JobThemeRow, JobThemeRow.job_id == _JOBS.c.job_id)
+    .where(_JOBS.c.job_id == bindparam("job_id"))
+)
+"""What a job keeps from its creation, in one read: its lexicon and its theme (None without)."""
 INSERT_JOB_LEXICON = insert(table_of(JobLexiconRow))
+INSERT_JOB_THEME = insert(table_of(JobThemeRow))
 PUBLISHED_JOB = (
     select(_JOBS, _PUBLISHED.c.published_at)
     .join(_PUBLISHED, _PUBLISHED.c.job_id == _JOBS.c.job_id)

@@ -1,7 +1,8 @@
 """TTL cleanup (SPEC §4): FAILED and CANCELED jobs past `RENDER_JOB_TTL_DAYS` go, with their
-rows, events, attempts and files; so do uploaded images that old which no script of their
-video names, and staging that a killed renderer left behind (a local staging folder, or an
-upload no manifest names).
+rows, events, attempts and files; so do uploaded media (images, fonts, audio) that old which
+no script of their video names (as a slide's image or as its music) and no theme names (in any
+video: a theme may name media of any), and staging that a killed renderer left behind (a local
+staging folder, or an upload no manifest names).
 
 Only ended, unpublished failures are eligible: PENDING/RUNNING and SUCCEEDED jobs are never
 selected, and a job that `published_assets` points at is skipped whatever its status.
@@ -13,13 +14,15 @@ from datetime import timedelta
 
 import msgspec
 from sqlalchemy import delete, exists, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.contracts.codes import JobStatus
+from libs.contracts.codes import ACTIVE_STATUSES, JobStatus
 from libs.storage import AssetStore, job_key, media_key
 from services.api.db.engine import Database
-from services.api.db.models import DeckImportRow, JobRow, MediaRow, PublishedRow, ScriptRow, utc_now
-from services.api.scripts.store import decode_script
+from services.api.db.models import DeckImportRow, JobRow, JobThemeRow, MediaRow, PublishedRow, ScriptRow, ThemeRow, utc_now
+from services.api.scripts.store import decode_script, named_media
 from services.api.settings import Settings
+from services.api.themes.snapshot import decode_job_theme
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +54,13 @@ async def expire_jobs(db: Database, store: AssetStore, ttl: timedelta) -> list[t
 
 
 async def expire_media(db: Database, store: AssetStore, ttl: timedelta) -> list[tuple[str, str]]:
-    """Deletes images older than `ttl` that no script of their video names, then their files;
-    returns their (video_id, media_id)."""
+    """Deletes media older than `ttl` that no script of their video and no theme names, then
+    their files; returns their (video_id, media_id)."""
     cutoff = utc_now() - ttl
     async with db.write_session() as session, session.begin():
-        # Locked first: a script saved meanwhile naming one of them (scripts/store.py reads
-        # them FOR KEY SHARE) waits for this transaction, and then finds the image gone.
+        # Locked first: a script or theme saved meanwhile naming one of them (scripts/store.py
+        # and themes/store.py read them FOR KEY SHARE) waits for this transaction, and then
+        # finds the media gone.
         old = (
             await session.execute(
                 select(MediaRow.video_id, MediaRow.media_id).where(MediaRow.created_at < cutoff).with_for_update()
@@ -66,8 +70,11 @@ async def expire_media(db: Database, store: AssetStore, ttl: timedelta) -> list[
             return []
         named: set[tuple[str, str]] = set()
         for script in await session.scalars(select(ScriptRow).where(ScriptRow.video_id.in_({video_id for video_id, _ in old}))):
-            named |= {(script.video_id, scene.slide.image) for scene in decode_script(script).scenes if scene.slide.image}
-        expired = [(video_id, media_id) for video_id, media_id in old if (video_id, media_id) not in named]
+            named |= {(script.video_id, media.media_id) for media in named_media(decode_script(script))}
+        themed = await _themed_media(session)
+        expired = [
+            (video_id, media_id) for video_id, media_id in old if (video_id, media_id) not in named and media_id not in themed
+        ]
         if expired:
             await session.execute(
                 delete(MediaRow)
@@ -76,6 +83,19 @@ async def expire_media(db: Database, store: AssetStore, ttl: timedelta) -> list[
             )
     await store.delete([media_key(video_id, media_id) for video_id, media_id in expired])
     return expired
+
+
+async def _themed_media(session: AsyncSession) -> set[str]:
+    """The ids of the media a theme names, or the theme a job not yet ended was created with (a
+    theme replaced since may no longer name them): kept in every video that holds them."""
+    named: set[str | None] = set()
+    for font, logo in await session.execute(select(ThemeRow.font, ThemeRow.logo)):
+        named |= {font, logo}
+    waiting = select(JobThemeRow.assets).join(JobRow, JobRow.job_id == JobThemeRow.job_id)
+    for assets in await session.scalars(waiting.where(JobRow.status.in_(ACTIVE_STATUSES))):
+        if (snapshot := decode_job_theme(assets)) is not None:
+            named |= {snapshot.theme.font, snapshot.theme.logo}
+    return {media_id for media_id in named if media_id is not None}
 
 
 async def expire_deck_imports(db: Database, ttl: timedelta) -> list[str]:
@@ -97,14 +117,14 @@ class SweepReport(msgspec.Struct, kw_only=True):
     removed_jobs: list[str]
     """`{video_id}/{job_id}` of every job deleted with its files."""
     removed_media: list[str]
-    """`{video_id}/{media_id}` of every image deleted with its file."""
+    """`{video_id}/{media_id}` of every media (image, font, audio) deleted with its file."""
     removed_staging: list[str]
     removed_deck_imports: list[str]
     """`{video_id}/{import_id}` of every deck import row deleted (its script and pages stay)."""
 
 
 async def sweep(db: Database, settings: Settings, store: AssetStore) -> SweepReport:
-    """Every cleanup once: expired jobs with their files, unnamed old images, old deck imports, then stale staging."""
+    """Every cleanup once: expired jobs with their files, unnamed old media, old deck imports, then stale staging."""
     ttl = timedelta(days=settings.job_ttl_days)
     expired = await expire_jobs(db, store, ttl)
     media = await expire_media(db, store, ttl)
@@ -112,7 +132,7 @@ async def sweep(db: Database, settings: Settings, store: AssetStore) -> SweepRep
     stale = await store.sweep_staging(STAGING_MAX_AGE)
     if expired or media or stale or imports:
         log.info(
-            "TTL sweep removed %d jobs %s, %d images %s, %d deck imports %s and %d staging entries %s",
+            "TTL sweep removed %d jobs %s, %d media %s, %d deck imports %s and %d staging entries %s",
             len(expired),
             expired,
             len(media),

@@ -1,17 +1,37 @@
 """Script endpoints (SPEC §2)."""
 
+import msgspec
 from litestar import Controller, Response, get, post, put
 from litestar.openapi import ResponseSpec
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from libs.contracts.script import Script
 from services.api.auth.roles import Role, requires
+from services.api.db.engine import Database
 from services.api.db.models import ScriptRow
-from services.api.openapi import READ_ERRORS, WRITE_ERRORS
+from services.api.dispatch.role import DispatcherRole
+from services.api.openapi import READ_ERRORS, WRITE_ERRORS, ErrorBody, error_responses
 from services.api.params import Limit, Offset, ScriptId, VideoId
-from services.api.scripts.schemas import ScriptPage, ScriptStatus, ScriptSummary, ScriptView
+from services.api.scripts.preview import render_scene_preview
+from services.api.scripts.schemas import ScenePreviewBody, ScriptPage, ScriptStatus, ScriptSummary, ScriptView
 from services.api.scripts.store import ScriptStore, decode_script
+from services.api.settings import Settings
 from services.api.timestamps import iso_utc
+
+SCENE_PREVIEW_ERRORS = {
+    code: ResponseSpec(ErrorBody, description=description)
+    for code, description in (
+        (502, "The renderer could not render the scene (TTS_FAILED with the engine's message, RENDER_FAILED, STORAGE_FAILED)"),
+        (
+            503,
+            (
+                "No connected renderer offers the script voice's engine, or this API instance is not the dispatcher "
+                "(VOICE_UNAVAILABLE); ask again"
+            ),
+        ),
+        (504, "No renderer rendered it in time (TIMEOUT)"),
+    )
+}
 
 
 class ScriptController(Controller):
@@ -64,20 +84,40 @@ class ScriptController(Controller):
         names the scenes still without narration (`detail.scenes`, 0-based)."""
         return script_view(await scripts.approve(video_id, script_id))
 
+    @post(
+        "/{script_id:str}/preview",
+        operation_id="previewScene",
+        status_code=HTTP_200_OK,
+        guards=[requires(Role.EDITOR)],
+        responses={
+            **error_responses(401, 403, 404, 413, 422, 429),
+            **SCENE_PREVIEW_ERRORS,
+            HTTP_200_OK: ResponseSpec(bytes, description="The scene alone", media_type="video/mp4"),
+        },
+    )
+    async def preview_scene(
+        self,
+        db: Database,
+        scripts: ScriptStore,
+        dispatcher: DispatcherRole,
+        settings: Settings,
+        video_id: VideoId,
+        script_id: ScriptId,
+        data: ScenePreviewBody,
+    ) -> Response[bytes]:
+        """One scene alone as an MP4 (its narration and its pause), rendered as the script's video
+        would render it (voice, lexicon, theme, format, music, captions, loudness), DRAFT scripts too,
+        beside any render in progress. 422 NARRATION_MISSING for a scene with nothing to say yet."""
+        video = await render_scene_preview(db, scripts, dispatcher, settings, video_id, script_id, data.scene)
+        return Response(video.video, media_type="video/mp4", headers={"cache-control": "no-store"})
+
 
 def script_view(row: ScriptRow) -> ScriptView:
-    script = decode_script(row)
     return ScriptView(
+        **msgspec.structs.asdict(decode_script(row)),
         video_id=row.video_id,
         script_id=row.script_id,
         status=ScriptStatus(row.status),
-        title=script.title,
-        language=script.language,
-        voice=script.voice,
-        rate=script.rate,
-        voice_fallback=script.voice_fallback,
-        lexicon=script.lexicon,
-        scenes=script.scenes,
         created_by=row.created_by,
         created_at=iso_utc(row.created_at),
         updated_at=iso_utc(row.updated_at),

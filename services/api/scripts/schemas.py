@@ -1,10 +1,15 @@
 """What the script endpoints return."""
 
 from enum import Enum
+from typing import Annotated
 
 import msgspec
 
-from libs.contracts.script import LexiconEntry, Scene
+from libs.contracts.script import Script
+
+
+class ScenePreviewBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    scene: Annotated[int, msgspec.Meta(ge=0, description="The scene to preview, counted from 0 as in `$.scenes[i]`.")]
 
 
 class ScriptStatus(str, Enum):
@@ -12,18 +17,13 @@ class ScriptStatus(str, Enum):
     APPROVED = "APPROVED"
 
 
-class ScriptView(msgspec.Struct, kw_only=True):
+class ScriptView(Script, kw_only=True):
+    """The script with every field it was saved with (a Script, so a field added to the script
+    is returned without being listed twice), and its record."""
+
     video_id: str
     script_id: str
     status: ScriptStatus
-    title: str
-    language: str
-    voice: str | None
-    rate: float
-    voice_fallback: str
-    lexicon: list[LexiconEntry] | None
-    """The script's own pronunciations; null: the video's lexicon alone."""
-    scenes: list[Scene]
     created_by: str
     created_at: str
     updated_at: str
