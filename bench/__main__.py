@@ -3,7 +3,7 @@ writes it to bench/RESULTS.md.
 
     .venv/bin/pip install -e '.[bench]'          # once: the peers, the load generator, profilers
     .venv/bin/python -m bench [--only render,composition,throughput,api,job_table,fanout,store,instances,pictures,decks,
-                                      voices,captions]
+                                      voices,captions,look,preview]
 """
 
 import argparse
@@ -13,7 +13,22 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import api_load, captions, decks, fanout, instances, job_table, peers, pictures, render, store, throughput, voices
+from bench import (
+    api_load,
+    captions,
+    decks,
+    fanout,
+    instances,
+    job_table,
+    look,
+    peers,
+    pictures,
+    preview,
+    render,
+    store,
+    throughput,
+    voices,
+)
 from bench.results import Row, markdown_table, results_document
 
 SECTIONS: dict[str, Callable[[], list[Row]]] = {
@@ -29,6 +44,8 @@ SECTIONS: dict[str, Callable[[], list[Row]]] = {
     decks.SECTION: decks.run,
     voices.SECTION: voices.run,
     captions.SECTION: captions.run,
+    look.SECTION: look.run,
+    preview.SECTION: preview.run,
 }
 RESULTS = Path(__file__).with_name("RESULTS.md")
 

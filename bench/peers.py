@@ -24,14 +24,13 @@ from bench.render import reference_script
 from bench.results import Row, Target, markdown_table
 from libs.contracts.bus import OutputSpec
 from libs.contracts.script import Script
-from services.renderer.aac import AUDIO_BIT_RATE, NarrationEncoder
+from services.renderer.aac import AUDIO_BIT_RATE, SoundtrackEncoder
 from services.renderer.compose import X264_PRESET, VideoFormat, composition
 from services.renderer.fonts import FontBook
 from services.renderer.narration import Narration, narrate
 from services.renderer.slides import draw_slide
 from services.renderer.text import split_sentences
 from services.renderer.tts import get_engine
-from services.renderer.tts.base import SAMPLE_WIDTH
 from tests.media import audio_video_durations
 
 SECTION = "composition"
@@ -105,14 +104,12 @@ def ours(inputs: Inputs, fps: int | None) -> Callable[[Path], None]:
 
     def compose(output: Path) -> None:
         audio = inputs.narration.audio
-        with NarrationEncoder(audio.path) as narration:
-            narration.written(audio.samples * SAMPLE_WIDTH, audio.sample_rate)
-            narration.end()
+        with SoundtrackEncoder(audio) as soundtrack:
             with composition(
                 output,
                 scene_starts=inputs.narration.scene_starts,
                 duration=audio.duration_sec,
-                narration=narration,
+                soundtrack=soundtrack,
                 video=VideoFormat(width=WIDTH, height=HEIGHT, fps=fps, crf=CRF),
                 moving=set(),
             ) as mp4:

@@ -4,28 +4,36 @@ marked when the script asks for it.
 The cues are the ones subtitles.vtt carries (at most two lines, broken only between words), so
 the picture and the file agree. Each caption is drawn once, on a dark box in the lower part of
 the central 90 % of the frame, in the slide fonts (Hangul, Latin, colour emoji), smaller when a
-line would not fit. The video stays variable frame rate: a frame where the caption changes (a
-cue starts or ends; with the highlight, a word starts), and only the box's rows are converted
-to YUV for it, pasted over the slide's frame converted once.
+line would not fit. A frame too narrow for a line at a readable size (9:16, where a subtitle
+line of 32 Hangul would shrink to 3 % of the width) breaks that line in two between its words.
+The video stays variable frame rate: a frame where the caption changes (a cue starts or ends;
+with the highlight, a word starts), and only the box's rows are converted to YUV for it, pasted
+over the slide's frame converted once.
 """
 
 import bisect
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import av
-import numpy as np
-from av.video.reformatter import Colorspace
 from PIL import Image, ImageDraw
 
 from services.renderer.fonts import BOLD, FontBook
+from services.renderer.line_breaks import balanced_lines
 from services.renderer.mixed_font import MixedFont
 from services.renderer.subtitles import Cue
+from services.renderer.words import caption_words
+from services.renderer.yuv import Planes
 
 SAFE_AREA = 0.9
 """Captions stay inside the central 90 % of the frame's width and height."""
 TEXT_SIZE = 0.05
 """Caption text size as a fraction of the smaller side, before shrinking to fit."""
+READABLE_SIZE = 0.04
+"""The smallest size a cue's own lines shrink to, as a fraction of the smaller side; below it
+a line that has words to break between is drawn as two rows instead. A 16:9 frame fits every
+subtitle line above it, so its captions keep the file's lines."""
 MIN_TEXT_PX = 8
 LINE_SPACING = 1.25
 PADDING = 0.35
@@ -82,20 +90,30 @@ class CaptionBox:
         return self.cue.box(TEXT_COLOUR) if self.spoken is None else self.cue.with_spoken(self.spoken)
 
 
-class _DrawnCue:
-    """A cue's lines placed in their box, and the box drawn in each colour asked for so far."""
+@dataclass(frozen=True)
+class _Row:
+    """A row drawn in the box: a cue line, or one of the two parts a line is broken into."""
 
-    def __init__(self, lines: tuple[str, ...], font: MixedFont) -> None:
-        self.lines, self.font = lines, font
+    line: int
+    first: int
+    """Where its text starts in its cue line."""
+    text: str
+
+
+class _DrawnCue:
+    """A cue's rows placed in their box, and the box drawn in each colour asked for so far."""
+
+    def __init__(self, lines: tuple[str, ...], rows: list[_Row], font: MixedFont) -> None:
+        self.lines, self.rows, self.font = lines, rows, font
         padding = round(font.size * PADDING)
         self.line_height = round(font.size * LINE_SPACING)
-        lengths = [font.length(line) for line in lines]
-        self.size = (_even_up(max(lengths) + 2 * padding), _even_up(self.line_height * len(lines) + 2 * padding))
+        lengths = [font.length(row.text) for row in rows]
+        self.size = (_even_up(max(lengths) + 2 * padding), _even_up(self.line_height * len(rows) + 2 * padding))
         self.placed = [
-            (line, round((self.size[0] - length) / 2), padding + number * self.line_height)
-            for number, (line, length) in enumerate(zip(lines, lengths))
+            (row.text, round((self.size[0] - length) / 2), padding + number * self.line_height)
+            for number, (row, length) in enumerate(zip(rows, lengths))
         ]
-        """(text, left, top) of each line in the box."""
+        """(text, left, top) of each row in the box."""
         self._boxes: dict[str, Image.Image] = {}
 
     def box(self, colour: str) -> Image.Image:
@@ -113,8 +131,12 @@ class _DrawnCue:
     def spoken_columns(self, spoken: tuple[int, int, int]) -> tuple[int, int, int, int]:
         """The part of the box (left, top, right, bottom; even) where one word of a line is drawn."""
         line, start, end = spoken
-        text, left, top = self.placed[line]
-        x0, x1 = (left + self.font.length(text[:index]) for index in (start, end))
+        # The line's last row starting at or before the word: rows break between words only.
+        of_line = [number for number, row in enumerate(self.rows) if row.line == line]
+        number = max((number for number in of_line if self.rows[number].first <= start), default=of_line[0])
+        first = self.rows[number].first
+        text, left, top = self.placed[number]
+        x0, x1 = (left + self.font.length(text[: max(0, index - first)]) for index in (start, end))
         return _even(x0), _even(top), _even_up(x1), _even_up(top + self.line_height)
 
     def with_spoken(self, spoken: tuple[int, int, int]) -> Image.Image:
@@ -140,22 +162,59 @@ class CaptionPainter:
 
     def paint(self, caption: Caption) -> CaptionBox:
         if self._cue is None or self._cue.lines != caption.lines:
-            self._cue = _DrawnCue(caption.lines, self._fitting_font(caption.lines))
+            self._cue = self._drawn(caption.lines)
         cue = self._cue
         width, height = self._size
         safe_bottom = height * (1 + SAFE_AREA) / 2
         top = _even(safe_bottom - height * BOTTOM_GAP - cue.size[1])
         return CaptionBox(cue, caption.spoken, (_even((width - cue.size[0]) / 2), top))
 
-    def _fitting_font(self, lines: tuple[str, ...]) -> MixedFont:
-        width, height = self._size
-        px = max(MIN_TEXT_PX, round(min(width, height) * TEXT_SIZE))
-        room = width * SAFE_AREA
-        while True:
+    def _drawn(self, lines: tuple[str, ...]) -> _DrawnCue:
+        """The cue's own lines at the largest readable size that fits; else its lines broken in
+        two at the largest readable size that fits; else its own lines as small as it takes."""
+        short_side = min(self._size)
+        largest = max(MIN_TEXT_PX, round(short_side * TEXT_SIZE))
+        readable = max(MIN_TEXT_PX, round(short_side * READABLE_SIZE))
+        whole = [_Row(number, 0, line) for number, line in enumerate(lines)]
+        readable_sizes = range(largest, readable - 1, -1)
+        return (
+            self._largest_fitting(lines, readable_sizes, lambda font: whole)
+            or self._largest_fitting(lines, readable_sizes, lambda font: self._broken(lines, font))
+            or self._largest_fitting(lines, range(readable - 1, MIN_TEXT_PX, -1), lambda font: whole)
+            or _DrawnCue(lines, whole, self._fonts.mixed(MIN_TEXT_PX, BOLD))
+        )
+
+    def _largest_fitting(
+        self, lines: tuple[str, ...], sizes: range, rows_at: Callable[[MixedFont], list[_Row] | None]
+    ) -> _DrawnCue | None:
+        """The cue at the first of `sizes` (largest first) whose rows fit the safe width, or None."""
+        for px in sizes:
             font = self._fonts.mixed(px, BOLD)
-            if px == MIN_TEXT_PX or max(map(font.length, lines)) + 2 * px * PADDING <= room:
-                return font
-            px -= 1
+            rows = rows_at(font)
+            if rows is not None and max(font.length(row.text) for row in rows) + 2 * px * PADDING <= self._size[0] * SAFE_AREA:
+                return _DrawnCue(lines, rows, font)
+        return None
+
+    def _broken(self, lines: tuple[str, ...], font: MixedFont) -> list[_Row] | None:
+        """Each line on one row if it fits, else on two broken between its words; None when a
+        line cannot be (one word too wide, or no words to break between)."""
+        room = self._size[0] * SAFE_AREA - 2 * font.size * PADDING
+        rows = []
+        for number, line in enumerate(lines):
+            words = caption_words(line)
+            parts = balanced_lines(line, words, font.length, room) if words else None
+            if parts is None:
+                return None
+            first = words[0].start
+            for part in parts:
+                # A part is its words as the line writes them with one space between: cue lines
+                # have one already (line_breaks.py), so it is found in the line as it stands.
+                first = line.find(part, first)
+                if first < 0:
+                    return None
+                rows.append(_Row(number, first, part))
+                first += len(part)
+        return rows
 
 
 class BurnIn:
@@ -199,8 +258,13 @@ class StillFrame:
 
     def __init__(self, picture: Image.Image) -> None:
         self._picture = picture
-        self._planes = _Planes.of(picture)
-        self._cue: tuple[_DrawnCue, dict[str, _Planes]] | None = None
+        self._planes = Planes.of(picture)
+        self._cue: tuple[_DrawnCue, dict[str, Planes]] | None = None
+
+    @property
+    def planes(self) -> Planes:
+        """The slide without captions, as a transition blends it with its neighbour."""
+        return self._planes
 
     def plain(self) -> av.VideoFrame:
         return self._planes.frame()
@@ -214,7 +278,7 @@ class StillFrame:
             planes.paste(self._box_planes(box, SPOKEN_COLOUR), (left + x0, top + y0), (x0, y0, x1, y1))
         return planes.frame()
 
-    def _box_planes(self, box: CaptionBox, colour: str) -> "_Planes":
+    def _box_planes(self, box: CaptionBox, colour: str) -> Planes:
         if self._cue is None or self._cue[0] is not box.cue:
             self._cue = (box.cue, {})
         converted = self._cue[1]
@@ -224,45 +288,8 @@ class StillFrame:
             drawn = box.cue.box(colour)
             region = self._picture.crop((left, top, left + width, top + height)).convert("RGB")
             region.paste(drawn, (0, 0), drawn)
-            converted[colour] = _Planes.of(region)
+            converted[colour] = Planes.of(region)
         return converted[colour]
-
-
-class _Planes:
-    """A yuv420p picture as PyAV lays it out in one array (the three planes one after another,
-    in rows of the luma width), with a view of each plane shaped as the plane is."""
-
-    def __init__(self, packed: np.ndarray, width: int, height: int) -> None:
-        self._packed, self._size = packed, (width, height)
-        flat = packed.reshape(-1)
-        luma, chroma = width * height, width * height // 4
-        self.y = flat[:luma].reshape(height, width)
-        self.u = flat[luma : luma + chroma].reshape(height // 2, width // 2)
-        self.v = flat[luma + chroma :].reshape(height // 2, width // 2)
-
-    @classmethod
-    def of(cls, image: Image.Image) -> "_Planes":
-        return cls(to_yuv(image).to_ndarray(), image.width, image.height)
-
-    def copy(self) -> "_Planes":
-        return _Planes(self._packed.copy(), *self._size)
-
-    def frame(self) -> av.VideoFrame:
-        return av.VideoFrame.from_ndarray(self._packed, format="yuv420p")
-
-    def paste(self, source: "_Planes", at: tuple[int, int], window: tuple[int, int, int, int] | None = None) -> None:
-        """`source` (or its `window`: left, top, right, bottom) with its top-left at `at`; all even."""
-        x0, y0, x1, y1 = window or (0, 0, *source._size)
-        left, top = at
-        self.y[top : top + y1 - y0, left : left + x1 - x0] = source.y[y0:y1, x0:x1]
-        for mine, theirs in ((self.u, source.u), (self.v, source.v)):
-            mine[top // 2 : (top + y1 - y0) // 2, left // 2 : (left + x1 - x0) // 2] = theirs[
-                y0 // 2 : y1 // 2, x0 // 2 : x1 // 2
-            ]
-
-
-def to_yuv(image: Image.Image) -> av.VideoFrame:
-    return av.VideoFrame.from_image(image).reformat(format="yuv420p", dst_colorspace=Colorspace.ITU709)
 
 
 def _even(value: float) -> int:

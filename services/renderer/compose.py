@@ -6,7 +6,11 @@ one, so encoding cost follows the number of slides, not the video's length; a zo
 a second, with a keyframe where each slide begins so seeking lands on it. Either way the last
 frame's duration is cut to end the video exactly where the audio ends.
 
-The narration is encoded to AAC as the TTS writes it (aac.py); `composition` then takes the
+A fade or slide transition (transitions.py) adds frames at that moving rate only while it plays,
+inside the pause before a scene starts; with a constant frame rate those frames exist anyway and
+become blends. A slide's transition into the next is encoded once the next slide is added.
+
+The soundtrack is encoded to AAC on a thread of its own (aac.py); `composition` takes the
 slides one at a time as they are drawn, so drawing, H.264 and AAC overlap and a still slide
 goes from Pillow to the encoder without a picture file between them.
 """
@@ -24,12 +28,13 @@ from av.video.frame import PictureType
 from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTrc
 from PIL import Image
 
-from libs.contracts.script import MOTION_FPS
-from services.renderer.aac import NarrationEncoder, configure_aac
-from services.renderer.burn_in import BurnIn, CaptionBox, StillFrame, burned, to_yuv
+from libs.contracts.script import MOTION_FPS, Transition, TransitionType
+from services.renderer.aac import SoundtrackEncoder, configure_aac
+from services.renderer.burn_in import BurnIn, CaptionBox, StillFrame, burned
 from services.renderer.chapters import Chapter
 from services.renderer.motion import ZoomLayers, zoom_frame
-from services.renderer.tts.base import SAMPLE_WIDTH
+from services.renderer.transitions import BLENDS, transition_seconds
+from services.renderer.yuv import Planes, to_yuv
 
 if TYPE_CHECKING:  # a TypedDict of PyAV's type stubs only
     from av.container.core import Chapter as AvChapter
@@ -37,6 +42,8 @@ if TYPE_CHECKING:  # a TypedDict of PyAV's type stubs only
 X264_PRESET = "veryfast"
 AUDIO_PROGRESS_SEC = 0.05
 """How often progress (and so cancel) is checked while only the audio is still encoding."""
+_CUT = Transition(type="cut")
+"""No transition: what a composition that is given none does."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,22 +54,6 @@ class VideoFormat:
     crf: int
 
 
-@dataclass(frozen=True, kw_only=True)
-class PcmAudio:
-    """Signed 16-bit mono PCM in a raw file."""
-
-    path: Path
-    sample_rate: int
-
-    @property
-    def samples(self) -> int:
-        return self.path.stat().st_size // SAMPLE_WIDTH
-
-    @property
-    def duration_sec(self) -> float:
-        return self.samples / self.sample_rate
-
-
 @dataclass(frozen=True)
 class _Frame:
     pts: int
@@ -71,6 +62,13 @@ class _Frame:
     keyframe: bool
     progress: float = 0.0
     """How far through its slide's scene the frame starts (0 to 1): where a zoom stands."""
+    transition: float = 0.0
+    """How far through the transition to the next slide the frame is at its middle (0 to 1);
+    0: the frame is not in one."""
+
+    @property
+    def in_transition(self) -> bool:
+        return self.transition > 0
 
 
 SlidePicture = Image.Image | ZoomLayers
@@ -83,34 +81,47 @@ def composition(
     *,
     scene_starts: list[float],
     duration: float,
-    narration: NarrationEncoder,
+    soundtrack: SoundtrackEncoder,
     video: VideoFormat,
     moving: set[int],
     burn_in: BurnIn | None = None,
     chapters: Sequence[Chapter] = (),
+    transition: Transition = _CUT,
+    pauses: Sequence[float] = (),
 ) -> Iterator["Composition"]:
     """The MP4 at `path`, `duration` seconds long: add each slide in order, then finish(), which
-    waits for the end of `narration`. `moving`: the indexes of the slides that zoom;
-    `burn_in`: the captions drawn over the slides; `chapters`: the file's chapter list."""
-    # Milliseconds of a frame at the rate that moves: pts stay whole numbers.
-    time_base = Fraction(1, 1000 * (video.fps or (MOTION_FPS if moving else 1)))
+    waits for the end of `soundtrack`. `moving`: the indexes of the slides that zoom;
+    `burn_in`: the captions drawn over the slides; `chapters`: the file's chapter list;
+    `transition`: how each slide gives way to the next, inside `pauses` (each scene's silence
+    at its end, the last one's included; none given: no transitions)."""
+    transitions = transition_seconds(transition, pauses)
+    # Milliseconds of a frame at the rate that moves (a zoom, a transition): pts stay whole numbers.
+    time_base = Fraction(1, 1000 * (video.fps or (MOTION_FPS if moving or any(transitions) else 1)))
     with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as container:
         video_stream = _add_video_stream(container, video, time_base)
-        audio_stream = container.add_stream("aac", rate=narration.sample_rate)
-        configure_aac(audio_stream.codec_context, narration.sample_rate)
+        audio_stream = container.add_stream("aac", rate=soundtrack.sample_rate)
+        configure_aac(audio_stream.codec_context, soundtrack.sample_rate)
         if chapters:  # before the header, which carries them
             container.set_chapters([_chapter(number, chapter) for number, chapter in enumerate(chapters)])
         frames_by_slide: list[list[_Frame]] = [[] for _ in scene_starts]
         changes = burn_in.changes() if burn_in else []
-        for frame in _frame_schedule(scene_starts, duration, video.fps, time_base, moving, changes):
+        for frame in _frame_schedule(scene_starts, duration, video.fps, time_base, moving, changes, transitions):
             frames_by_slide[frame.slide].append(frame)
         yield Composition(
-            container, video_stream, time_base, audio_stream, narration, frames_by_slide, (video.width, video.height), burn_in
+            container,
+            video_stream,
+            time_base,
+            audio_stream,
+            soundtrack,
+            frames_by_slide,
+            (video.width, video.height),
+            burn_in,
+            transition.type,
         )
 
 
 class Composition:
-    """Encodes each slide's frames as it is added; the narration encodes meanwhile on its own thread."""
+    """Encodes each slide's frames as it is added; the soundtrack encodes meanwhile on its own thread."""
 
     def __init__(
         self,
@@ -118,35 +129,42 @@ class Composition:
         stream,
         time_base: Fraction,
         audio_stream,
-        narration: NarrationEncoder,
+        soundtrack: SoundtrackEncoder,
         frames_by_slide: list[list[_Frame]],
         size: tuple[int, int],
         burn_in: BurnIn | None,
+        transition: TransitionType,
     ) -> None:
         # The frames' own time base, not the stream's: the MP4 muxer gives the stream a finer one
         # once it writes the header, and a frame in that one would be rescaled by the encoder.
         self._container, self._stream, self._time_base = container, stream, time_base
         self._audio_stream = audio_stream
-        self._narration, self._frames_by_slide, self._size = narration, frames_by_slide, size
+        self._soundtrack, self._frames_by_slide, self._size = soundtrack, frames_by_slide, size
         self._burn_in = burn_in
+        self._transition = transition
         self._added = 0
         self._durations: dict[int, int] = {}
+        self._leaving: tuple[Look, list[_Frame]] | None = None
+        """The last slide added, as it looks, and its transition's frames: they need the next slide."""
 
     def add_slide(self, picture: SlidePicture, on_progress: Callable[[float], None]) -> None:
-        """Encodes the next slide's frames; `on_progress(fraction of them)` after each (raise in it to stop)."""
+        """Encodes the previous slide's transition into this one, then this slide's frames up to
+        its own transition; `on_progress(fraction of them)` after each (raise in it to stop)."""
         if self._added == len(self._frames_by_slide):
             raise ValueError(f"all {self._added} slides were added already")
         frames = self._frames_by_slide[self._added]
         self._added += 1
-        caption_at = self._caption_at
-        draw = (
-            _zoom_drawer(picture, self._size, caption_at)
-            if isinstance(picture, ZoomLayers)
-            else _still_drawer(picture, caption_at)
-        )
-        for done, frame in enumerate(frames, start=1):
-            self._encode(draw(frame), frame)
-            on_progress(done / len(frames))
+        draw, look = _drawer_and_look(picture, self._size, self._caption_at)
+        work = [(frame, draw) for frame in frames if not frame.in_transition]
+        if self._leaving is not None:
+            leaving, transition_frames = self._leaving
+            draw_transition = _transition_drawer(self._transition, leaving, look, self._caption_at)
+            work = [*((frame, draw_transition) for frame in transition_frames), *work]
+        transition_frames = [frame for frame in frames if frame.in_transition]
+        self._leaving = (look, transition_frames) if transition_frames else None
+        for done, (frame, draw_frame) in enumerate(work, start=1):
+            self._encode(draw_frame(frame), frame)
+            on_progress(done / len(work))
 
     def _caption_at(self, frame: _Frame) -> tuple[int, CaptionBox] | None:
         return self._burn_in.at(float(frame.pts * self._time_base)) if self._burn_in else None
@@ -156,10 +174,10 @@ class Composition:
         if self._added != len(self._frames_by_slide):
             raise ValueError(f"{self._added} of {len(self._frames_by_slide)} slides were added")
         self._mux_video(self._stream.encode(None))
-        while not self._narration.wait(AUDIO_PROGRESS_SEC):
-            on_progress(self._narration.fraction)
+        while not self._soundtrack.wait(AUDIO_PROGRESS_SEC):
+            on_progress(self._soundtrack.fraction)
         on_progress(1.0)
-        audio_packets = self._narration.packets()
+        audio_packets = self._soundtrack.packets()
         for packet in audio_packets:
             packet.stream = self._audio_stream
         # The muxer interleaves by time: the video packets it holds go out with these.
@@ -212,13 +230,26 @@ def _add_video_stream(container: av.container.OutputContainer, video: VideoForma
 
 
 def _frame_schedule(
-    scene_starts: list[float], duration: float, fps: int | None, time_base: Fraction, moving: set[int], changes: list[float]
+    scene_starts: list[float],
+    duration: float,
+    fps: int | None,
+    time_base: Fraction,
+    moving: set[int],
+    changes: list[float],
+    transitions: list[float],
 ) -> Iterator[_Frame]:
     """The frames to encode, in order, covering [0, duration) exactly; with variable frame rate,
-    one more wherever the picture `changes` (seconds) inside a scene."""
+    one more wherever the picture `changes` (seconds) inside a scene. `transitions`: the seconds
+    of the transition at the end of each scene but the last (transition_seconds())."""
     end = round(duration / time_base)
     starts = [round(start / time_base) for start in scene_starts]
-    scenes = list(zip(starts, [*starts[1:], end]))
+    transition_ticks = [round(seconds / time_base) for seconds in transitions]
+    transition_ticks += [0] * (len(starts) - len(transition_ticks))
+    # max(): a pause is part of its scene, so only rounding could start its transition earlier.
+    scenes = [
+        _SceneTicks(start, max(start, next_start - ticks), next_start)
+        for start, next_start, ticks in zip(starts, [*starts[1:], end], transition_ticks)
+    ]
     if fps is None:
         return _frame_per_slide(
             scenes, round(1 / (MOTION_FPS * time_base)), moving, [round(time / time_base) for time in changes]
@@ -226,34 +257,59 @@ def _frame_schedule(
     return _constant_rate_frames(scenes, round(1 / (fps * time_base)))
 
 
-def _frame_per_slide(scenes: list[tuple[int, int]], motion_ticks: int, moving: set[int], changes: list[int]) -> Iterator[_Frame]:
-    for slide, (start, next_start) in enumerate(scenes):
-        step = motion_ticks if slide in moving else next_start - start
-        inside = changes[bisect.bisect_right(changes, start) : bisect.bisect_left(changes, next_start)]
-        frame_starts = sorted({*range(start, next_start, max(1, step)), *inside})
-        for pts, following in zip(frame_starts, [*frame_starts[1:], next_start]):
+@dataclass(frozen=True)
+class _SceneTicks:
+    """A scene on the frames' clock."""
+
+    start: int
+    leaving: int
+    """Where the transition to the next slide starts; `end` when there is none."""
+    end: int
+
+    def progress(self, pts: int) -> float:
+        return (pts - self.start) / (self.end - self.start)
+
+    def transition(self, pts: int, duration: int) -> float:
+        """_Frame.transition of a frame starting at `pts`: at its middle, so the frames on either
+        side of the transition are never a copy of the slide they follow or precede."""
+        if pts < self.leaving:
+            return 0.0
+        return min(1.0, (pts + duration / 2 - self.leaving) / (self.end - self.leaving))
+
+
+def _frame_per_slide(scenes: list[_SceneTicks], motion_ticks: int, moving: set[int], changes: list[int]) -> Iterator[_Frame]:
+    for slide, scene in enumerate(scenes):
+        step = motion_ticks if slide in moving else scene.leaving - scene.start
+        inside = changes[bisect.bisect_right(changes, scene.start) : bisect.bisect_left(changes, scene.end)]
+        frame_starts = sorted(
+            {*range(scene.start, scene.leaving, max(1, step)), *range(scene.leaving, scene.end, motion_ticks), *inside}
+        )
+        for pts, following in zip(frame_starts, [*frame_starts[1:], scene.end]):
             yield _Frame(
                 pts=pts,
                 duration=following - pts,
                 slide=slide,
-                keyframe=pts == start,
-                progress=(pts - start) / (next_start - start),
+                keyframe=pts == scene.start,
+                progress=scene.progress(pts),
+                transition=scene.transition(pts, following - pts),
             )
 
 
-def _constant_rate_frames(scenes: list[tuple[int, int]], ticks: int) -> Iterator[_Frame]:
-    end = scenes[-1][1]
-    starts = [start for start, _ in scenes]
+def _constant_rate_frames(scenes: list[_SceneTicks], ticks: int) -> Iterator[_Frame]:
+    end = scenes[-1].end
+    starts = [scene.start for scene in scenes]
     previous_slide = -1
     for pts in range(0, end, ticks):
         slide = bisect.bisect_right(starts, pts) - 1
-        start, next_start = scenes[slide]
+        scene = scenes[slide]
+        duration = min(ticks, end - pts)
         yield _Frame(
             pts=pts,
-            duration=min(ticks, end - pts),
+            duration=duration,
             slide=slide,
             keyframe=slide != previous_slide,
-            progress=(pts - start) / (next_start - start),
+            progress=scene.progress(pts),
+            transition=scene.transition(pts, duration),
         )
         previous_slide = slide
 
@@ -262,10 +318,23 @@ CaptionAt = Callable[[_Frame], tuple[int, CaptionBox] | None]
 """The caption burned into a frame (its index and it drawn), if any."""
 
 
-def _still_drawer(image: Image.Image, caption_at: CaptionAt) -> Callable[[_Frame], av.VideoFrame]:
+Drawer = Callable[[_Frame], av.VideoFrame]
+Look = Callable[[float], Planes]
+"""A slide without captions at a progress through its scene, as a transition blends it."""
+
+
+def _drawer_and_look(picture: SlidePicture, size: tuple[int, int], caption_at: CaptionAt) -> tuple[Drawer, Look]:
+    """What draws the slide's own frames, and its look for the transitions on either side of it."""
+    if isinstance(picture, ZoomLayers):
+        zoomed = _zoom(picture, size)
+        return _zoom_drawer(zoomed, caption_at), lambda progress: Planes.of(zoomed(progress))
+    still = StillFrame(picture)
+    return _still_drawer(still, caption_at), lambda _progress: still.planes
+
+
+def _still_drawer(still: StillFrame, caption_at: CaptionAt) -> Drawer:
     """Converted once, however many frames (constant frame rate) show it; each caption over it
     once, however many frames show that."""
-    still = StillFrame(image)
     last: dict[int | None, av.VideoFrame] = {}
 
     def draw(frame: _Frame) -> av.VideoFrame:
@@ -279,14 +348,33 @@ def _still_drawer(image: Image.Image, caption_at: CaptionAt) -> Callable[[_Frame
     return draw
 
 
-def _zoom_drawer(layers: ZoomLayers, size: tuple[int, int], caption_at: CaptionAt) -> Callable[[_Frame], av.VideoFrame]:
+def _zoom(layers: ZoomLayers, size: tuple[int, int]) -> Callable[[float], Image.Image]:
+    """The zooming slide (RGB) at a progress through its scene, its layers loaded once."""
     picture = _loaded(layers.picture, "RGB")
     overlay = _loaded(layers.overlay, "RGBA") if layers.overlay else None
+    return lambda progress: zoom_frame(picture, overlay, size, progress)
+
+
+def _zoom_drawer(zoomed: Callable[[float], Image.Image], caption_at: CaptionAt) -> Drawer:
+    def draw(frame: _Frame) -> av.VideoFrame:
+        picture = zoomed(frame.progress)
+        caption = caption_at(frame)
+        return to_yuv(burned(picture, caption[1]) if caption else picture)
+
+    return draw
+
+
+def _transition_drawer(transition: TransitionType, leaving: Look, arriving: Look, caption_at: CaptionAt) -> Drawer:
+    """The leaving slide as it looks at the frame's time blended with the arriving one as its
+    scene starts. A caption still on screen, rare since a cue ends with its sentence, is drawn
+    over the blend in RGB."""
+    blend = BLENDS[transition]
+    arrived = arriving(0.0)
 
     def draw(frame: _Frame) -> av.VideoFrame:
-        zoomed = zoom_frame(picture, overlay, size, frame.progress)
+        blended = blend(leaving(frame.progress), arrived, frame.transition)
         caption = caption_at(frame)
-        return to_yuv(burned(zoomed, caption[1]) if caption else zoomed)
+        return to_yuv(burned(blended.image(), caption[1])) if caption else blended.frame()
 
     return draw
 

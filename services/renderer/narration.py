@@ -7,7 +7,7 @@ from pathlib import Path
 
 from libs.contracts.script import Scene, Script
 from libs.lexicon import Pronouncer, Spoken
-from services.renderer.compose import PcmAudio
+from services.renderer.aac import PcmAudio
 from services.renderer.subtitles import TimedSentence
 from services.renderer.tts.base import SAMPLE_WIDTH, SynthesisError, Synthesizer, UsageCounter, Word
 from services.renderer.words import time_words
@@ -17,9 +17,6 @@ MIN_SCENE_SEC = 0.5
 
 SentencesSpoken = Callable[[int, int], None]
 """Called with (sentences synthesized so far, sentences in the script) after each sentence."""
-AudioWritten = Callable[[int, int], None]
-"""Called with (bytes in the PCM file, sample rate) after each scene is in the file, readable
-from another file handle: what may be encoded while the next scene is spoken."""
 
 
 @dataclass(frozen=True)
@@ -31,8 +28,8 @@ class Narration:
 
 BATCH_ROUNDS = 2
 """An engine that speaks several sentences at once is given scenes in batches of at least this
-many rounds of its concurrency: requests overlap across short scenes, while the first scenes
-still reach the AAC encoder long before the last is spoken."""
+many rounds of its concurrency: requests overlap across short scenes, while progress still
+moves scene by scene."""
 
 
 def narrate(
@@ -42,7 +39,6 @@ def narrate(
     pcm_path: Path,
     cancel: threading.Event,
     on_sentence: SentencesSpoken,
-    on_audio: AudioWritten | None = None,
     *,
     pronounce: Pronouncer | None = None,
     usage: UsageCounter | None = None,
@@ -89,9 +85,6 @@ def narrate(
                 pcm.write(result.pcm[first * SAMPLE_WIDTH : last * SAMPLE_WIDTH])
                 pcm.write(bytes((scene_samples - (last - first)) * SAMPLE_WIDTH))
                 written_samples += scene_samples
-                if on_audio is not None:
-                    pcm.flush()
-                    on_audio(written_samples * SAMPLE_WIDTH, sample_rate)
     if sample_rate is None:  # a script has at least one scene, and a scene a sentence
         raise SynthesisError("nothing was spoken: the script has no sentence")
     return Narration(PcmAudio(path=pcm_path, sample_rate=sample_rate), scene_starts, timed)

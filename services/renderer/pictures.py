@@ -8,6 +8,8 @@ dropping alpha would show whatever colour sits under the transparent pixels.
 """
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,17 +54,26 @@ def fitted_picture(path: Path, size: tuple[int, int], fit: Fit, background: str)
 
     Raises PictureUnreadable for a file that is not a whole PNG or JPEG; OSError for the disk."""
     frame = Image.new("RGB", size, background)
+    with decoding(), Image.open(path, formats=FORMATS) as picture:
+        if picture.format == "JPEG":
+            placement = place(picture.size, size, fit)
+            picture.draft("RGB", _whole_size(picture.size, placement))
+        placement = place(picture.size, size, fit)  # the draft may have made it smaller
+        colours: Image.Image = picture
+        if picture.mode not in ("RGB", "RGBA"):
+            colours = picture.convert("RGBA" if picture.has_transparency_data else "RGB")
+        # Pillow premultiplies alpha while resampling, so hidden colours do not bleed into the edges.
+        scaled = colours.resize(placement.size, Image.Resampling.LANCZOS, box=placement.box)
+    frame.paste(scaled, placement.position, scaled if scaled.mode == "RGBA" else None)
+    return frame
+
+
+@contextmanager
+def decoding() -> Iterator[None]:
+    """Raises PictureUnreadable for what a decoder says of a file that is not a whole PNG or JPEG;
+    lets OSError for the disk through."""
     try:
-        with Image.open(path, formats=FORMATS) as picture:
-            if picture.format == "JPEG":
-                placement = place(picture.size, size, fit)
-                picture.draft("RGB", _whole_size(picture.size, placement))
-            placement = place(picture.size, size, fit)  # the draft may have made it smaller
-            colours: Image.Image = picture
-            if picture.mode not in ("RGB", "RGBA"):
-                colours = picture.convert("RGBA" if picture.has_transparency_data else "RGB")
-            # Pillow premultiplies alpha while resampling, so hidden colours do not bleed into the edges.
-            scaled = colours.resize(placement.size, Image.Resampling.LANCZOS, box=placement.box)
+        yield
     except Image.UnidentifiedImageError as error:
         # Its message names the file, a path on this host: the job's error goes to API callers.
         raise PictureUnreadable("not a PNG or JPEG file") from error
@@ -72,8 +83,6 @@ def fitted_picture(path: Path, size: tuple[int, int], fit: Fit, background: str)
         if error.errno is not None:
             raise  # the file could not be read: a storage failure, which may pass
         raise PictureUnreadable(str(error)) from error  # Pillow's "image file is truncated"
-    frame.paste(scaled, placement.position, scaled if scaled.mode == "RGBA" else None)
-    return frame
 
 
 def _whole_size(picture: tuple[int, int], placement: Placement) -> tuple[int, int]:

@@ -2,37 +2,44 @@
 
 Everything is written into a staging folder that the asset store publishes as one set at the end
 (a rename, or an upload and then its manifest), or removed on failure or cancel, so a job's
-files are either all visible or not there at all.
+files are either all visible or not there at all. A scene preview encodes the same video of a
+one-scene job into a temporary folder instead (`render_video_only`), and nothing is published.
 """
 
 import errno
 import math
 import shutil
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
 
 import av
 import msgspec
 
-from libs.contracts.bus import CHAPTERS_FILE, WORDS_FILE, EngineUsage, OutputSpec, Render, RenderedAssets
+from libs.contracts.bus import CHAPTERS_FILE, VIDEO_FILE, WORDS_FILE, EngineUsage, OutputSpec, Render, RenderedAssets
 from libs.contracts.codes import ErrorCode, Step
 from libs.contracts.script import Script
+from libs.contracts.theme import ThemeAssets
 from libs.lexicon import pronouncer
 from libs.redaction import redact
 from libs.storage import MEDIA_FILE, AssetStore, StorageError, StoredFileMissing, media_key
-from services.renderer.aac import NarrationEncoder
+from services.renderer.aac import SoundtrackEncoder
 from services.renderer.burn_in import BurnIn, CaptionPainter, captions_on_screen
 from services.renderer.chapters import Chapter, scene_chapters, to_chapters_vtt
 from services.renderer.compose import VideoFormat, composition
 from services.renderer.fonts import FontBook
+from services.renderer.logo import Logo
+from services.renderer.mixdown import MusicBed, mix_down
+from services.renderer.music import MusicUnreadable
 from services.renderer.narration import Narration, narrate
 from services.renderer.pictures import PictureUnreadable
 from services.renderer.settings import RendererSettings
-from services.renderer.slides import Pictures, draw_slide, draw_zoom_layers, save_thumbnail, zooms_in
+from services.renderer.slides import PLAIN, Look, Pictures, draw_slide, draw_zoom_layers, save_thumbnail, zooms_in
 from services.renderer.subtitles import Cue, build_cues, to_srt, to_vtt, to_words_json
 from services.renderer.text import split_sentences
 from services.renderer.tts.base import SynthesisCanceled, SynthesisError, UsageCounter
@@ -61,9 +68,9 @@ MIN_REPORT_INTERVAL_SEC = 0.1
 MAX_DIMENSION = 4096
 MAX_FPS = 120
 _WORK_FOLDER = ".work"
-"""Scratch inside the staging folder (narration, zooming slides' layers, downloaded pictures), removed
-before publishing; its dot-name keeps any store from serving it."""
-_PICTURES_FOLDER = "pictures"
+"""Scratch inside the staging folder (narration, soundtrack, zooming slides' layers, downloaded
+media), removed before publishing; its dot-name keeps any store from serving it."""
+_MEDIA_FOLDER = "media"
 _DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS}
 
 
@@ -92,7 +99,7 @@ def render_job(
     """Renders and publishes `job`; raises RenderCanceled or RenderFailure, leaving no files.
     What each voice tried asked of its engine is appended to `tts_usage`, whatever the outcome."""
     progress = _ProgressCheckpoint(report, cancel, tts_usage if tts_usage is not None else [])
-    tts_ends = None if job.deadline_sec is None else time.monotonic() + job.deadline_sec * TTS_SHARE_OF_DEADLINE
+    tts_ends = _tts_ends(job)
     with _as_job_errors(progress):
         progress(Step.VALIDATE_SCRIPT, 0, "Checking the script")
         scene_sentences = _validate(job.script, job.output)
@@ -108,6 +115,30 @@ def render_job(
     # Once published the job is done; a cancel arriving now is too late to undo it.
     progress.report(Step.PUBLISH_ASSETS, 1, "Published")
     return assets
+
+
+def render_video_only(
+    job: Render, *, settings: RendererSettings, storage: AssetStore, cancel: threading.Event, tts_usage: list[EngineUsage]
+) -> tuple[bytes, str]:
+    """`job`'s MP4 encoded as render_job encodes it, but in a temporary folder and alone: no timed
+    text, thumbnail or publishing, no progress reported (a scene preview: the job of one scene,
+    answered rather than stored). Returns the MP4's bytes and the voice that spoke it; raises
+    RenderCanceled or RenderFailure, leaving no files; `tts_usage` as render_job's."""
+    # Nobody follows a preview's progress: the checkpoint is only its cancel.
+    progress = _ProgressCheckpoint(lambda _step, _percent, _message: None, cancel, tts_usage)
+    tts_ends = _tts_ends(job)
+    with _as_job_errors(progress):
+        scene_sentences = _validate(job.script, job.output)
+        fonts = _load_fonts(settings.font_path)
+        with tempfile.TemporaryDirectory(prefix="slidereel-video-") as folder:
+            work = Path(folder)
+            encoded = _encode_video(job, scene_sentences, settings, fonts, storage, work / VIDEO_FILE, work, progress, tts_ends)
+            return (work / VIDEO_FILE).read_bytes(), encoded.voice_used
+
+
+def _tts_ends(job: Render) -> float | None:
+    """The time.monotonic() by which the job's voices must have spoken (None: no deadline)."""
+    return None if job.deadline_sec is None else time.monotonic() + job.deadline_sec * TTS_SHARE_OF_DEADLINE
 
 
 @contextmanager
@@ -143,28 +174,70 @@ def _render(
     """Writes the asset files into `staging`; returns what they are."""
     work = staging / _WORK_FOLDER
     work.mkdir()
-    # Before the narration: a picture that is gone fails the job before anything is spent on it.
-    pictures = _fetch_pictures(job, storage, work / _PICTURES_FOLDER, progress)
-    progress(Step.GENERATE_TTS, 0, f"Synthesizing {sum(map(len, scene_sentences))} sentences")
-    # The narration is encoded to AAC while it is spoken and while the slides are drawn (aac.py).
-    with NarrationEncoder(work / "narration.pcm") as narration_encoder:
-        narration, voice_used = _narrate_with_fallback(job, scene_sentences, settings, narration_encoder, progress, tts_ends)
-        assets = RenderedAssets(duration_sec=narration.audio.duration_sec, voice_used=voice_used)
-        # Cut before the slides are drawn: burned-in captions are the same cues as the files'.
-        cues = build_cues(narration.sentences, assets.duration_sec)
-        chapters = scene_chapters(job.script.scenes, narration.scene_starts, assets.duration_sec)
-        video = staging / assets.video
-        _draw_and_compose(job, narration, cues, chapters, narration_encoder, fonts, pictures, video, work, progress)
+    video = _encode_video(job, scene_sentences, settings, fonts, storage, staging / VIDEO_FILE, work, progress, tts_ends)
+    assets = RenderedAssets(duration_sec=video.narration.audio.duration_sec, voice_used=video.voice_used)
 
     progress(Step.GENERATE_SUBTITLES, 0, "Writing subtitles")
-    assets = _write_timed_text(job.script, narration, cues, chapters, assets, staging)
+    assets = _write_timed_text(job.script, video.narration, video.cues, video.chapters, assets, staging)
 
     progress(Step.GENERATE_THUMBNAIL, 0, "Drawing the thumbnail")
-    save_thumbnail(job.script.scenes[0].slide, staging / assets.thumbnail, fonts, pictures)
+    save_thumbnail(
+        job.script.scenes[0].slide,
+        (job.output.width, job.output.height),
+        staging / assets.thumbnail,
+        video.fonts,
+        video.pictures,
+        video.look,
+    )
 
     shutil.rmtree(work)
     sizes = {path.name: path.stat().st_size for path in sorted(staging.iterdir())}
     return msgspec.structs.replace(assets, sizes=sizes)
+
+
+@dataclass(frozen=True)
+class _EncodedVideo:
+    """What encoding the MP4 made that the files written after it use."""
+
+    narration: Narration
+    voice_used: str
+    cues: list[Cue]
+    chapters: list[Chapter]
+    pictures: Pictures
+    fonts: FontBook
+    look: Look
+
+
+def _encode_video(
+    job: Render,
+    scene_sentences: list[list[str]],
+    settings: RendererSettings,
+    fonts: FontBook,
+    storage: AssetStore,
+    path: Path,
+    work: Path,
+    progress: "_ProgressCheckpoint",
+    tts_ends: float | None,
+) -> _EncodedVideo:
+    """The MP4 at `path` from the script's media, narration, soundtrack and slides (scratch in
+    `work`): all of a render that a scene preview shares."""
+    # Before the narration: a picture or music that is gone fails the job before anything is spent on it.
+    pictures = media = _fetch_media(job, storage, work / _MEDIA_FOLDER, progress)
+    fonts, look = _theme_look(job.theme, media, fonts)
+    progress(Step.GENERATE_TTS, 0, f"Synthesizing {sum(map(len, scene_sentences))} sentences")
+    narration, voice_used = _narrate_with_fallback(job, scene_sentences, settings, work / "narration.pcm", progress, tts_ends)
+    progress(Step.GENERATE_TTS, 1, "Mixing the soundtrack")
+    music = job.script.music
+    bed = None if music is None else MusicBed(music=music, path=media[music.media])
+    soundtrack = mix_down(narration, bed, work / "soundtrack.pcm")
+    duration = narration.audio.duration_sec
+    # Encoded to AAC while the slides are drawn and encoded (aac.py).
+    with SoundtrackEncoder(soundtrack) as soundtrack_encoder:
+        # Cut before the slides are drawn: burned-in captions are the same cues as the files'.
+        cues = build_cues(narration.sentences, duration)
+        chapters = scene_chapters(job.script.scenes, narration.scene_starts, duration)
+        _draw_and_compose(job, narration, cues, chapters, soundtrack_encoder, fonts, pictures, look, path, work, progress)
+    return _EncodedVideo(narration, voice_used, cues, chapters, pictures, fonts, look)
 
 
 def _write_timed_text(
@@ -187,16 +260,18 @@ def _draw_and_compose(
     narration: Narration,
     cues: list[Cue],
     chapters: list[Chapter],
-    narration_encoder: NarrationEncoder,
+    soundtrack_encoder: SoundtrackEncoder,
     fonts: FontBook,
     pictures: Pictures,
+    look: Look,
     path: Path,
     work: Path,
     progress: "_ProgressCheckpoint",
 ) -> None:
-    """Draws each slide and encodes it at once (RENDER_SLIDES), then waits for the narration's AAC
+    """Draws each slide and encodes it at once (RENDER_SLIDES), then waits for the soundtrack's AAC
     and finishes the MP4 at `path` (COMPOSE_VIDEO); a zooming slide's layers go into `work`.
-    With burned-in captions, `cues` are drawn over the slides."""
+    With burned-in captions, `cues` are drawn over the slides; the script's transition from one
+    slide to the next plays inside the pause that ends each scene (narrate() writes it as silence)."""
     output = job.output
     size = (output.width, output.height)
     captions = job.script.captions
@@ -207,17 +282,19 @@ def _draw_and_compose(
         path,
         scene_starts=narration.scene_starts,
         duration=narration.audio.duration_sec,
-        narration=narration_encoder,
+        soundtrack=soundtrack_encoder,
         video=VideoFormat(width=output.width, height=output.height, fps=output.fps, crf=output.crf),
         moving={index for index, slide in enumerate(slides) if zooms_in(slide)},
         burn_in=burn_in,
         chapters=chapters,
+        transition=job.script.transition,
+        pauses=[scene.pause_sec for scene in job.script.scenes],
     ) as mp4:
         for number, slide in enumerate(slides, start=1):
             picture = (
-                draw_zoom_layers(slide, pictures[slide.image], size, fonts, work, number)
+                draw_zoom_layers(slide, pictures[slide.image], size, fonts, work, number, look)
                 if slide.image is not None and zooms_in(slide)
-                else draw_slide(slide, size, fonts, pictures)
+                else draw_slide(slide, size, fonts, pictures, look)
             )
 
             def drew(fraction: float, number: int = number) -> None:
@@ -231,29 +308,53 @@ def _draw_and_compose(
         mp4.finish(lambda fraction: progress(Step.COMPOSE_VIDEO, fraction, "Encoding the video"))
 
 
-def _fetch_pictures(job: Render, storage: AssetStore, folder: Path, progress: "_ProgressCheckpoint") -> Pictures:
-    """A local file for each distinct picture the slides show (downloads go into `folder`).
+def _fetch_media(job: Render, storage: AssetStore, folder: Path, progress: "_ProgressCheckpoint") -> dict[str, Path]:
+    """A local file for each distinct media file the job uses: its script's pictures and music,
+    its theme's font and logo (downloads go into `folder`).
 
-    A missing picture fails the job for good, as RENDER_FAILED: the API checked that the script's
-    pictures exist when it was saved, so the file went missing since (or this renderer reads
+    A missing file fails the job for good, as RENDER_FAILED: the API checked that the script's
+    media exist when it was saved, so the file went missing since (or this renderer reads
     another store than the API writes); neither is the script's fault, and no retry brings it back.
     """
-    scenes_of: dict[str, list[int]] = {}
-    for number, scene in enumerate(job.script.scenes, start=1):
-        if scene.slide.image is not None:
-            scenes_of.setdefault(scene.slide.image, []).append(number)
-    pictures = {}
-    for done, (media_id, scenes) in enumerate(scenes_of.items()):
-        progress(Step.VALIDATE_SCRIPT, done / len(scenes_of), f"Fetching picture {done + 1} of {len(scenes_of)}")
+    uses = _media_uses(job)
+    files = {}
+    for done, (media_id, (key, used_by)) in enumerate(uses.items()):
+        progress(Step.VALIDATE_SCRIPT, done / len(uses), f"Fetching media file {done + 1} of {len(uses)}")
         try:
-            pictures[media_id] = storage.fetch(media_key(job.video_id, media_id), MEDIA_FILE, folder / media_id)
+            files[media_id] = storage.fetch(key, MEDIA_FILE, folder / media_id)
         except StoredFileMissing as error:
             raise RenderFailure(
                 ErrorCode.RENDER_FAILED,
-                f"the picture {media_id} of scene {', '.join(map(str, scenes))} is missing from the asset store: {error}",
+                f"the media {media_id} ({used_by}) is missing from the asset store: {error}",
                 retryable=False,
             ) from error
-    return pictures
+    return files
+
+
+def _media_uses(job: Render) -> dict[str, tuple[str, str]]:
+    """Each media id the job uses, with its asset-store key and what uses it (for messages):
+    "the picture of scene 1, 3", "the music", "the theme's logo"."""
+    script = job.script
+    scenes_of: dict[str, list[int]] = {}
+    for number, scene in enumerate(script.scenes, start=1):
+        if scene.slide.image is not None:
+            scenes_of.setdefault(scene.slide.image, []).append(number)
+    uses = {
+        media_id: (media_key(job.video_id, media_id), f"the picture of scene {', '.join(map(str, scenes))}")
+        for media_id, scenes in scenes_of.items()
+    }
+    if script.music is not None:
+        uses[script.music.media] = (media_key(job.video_id, script.music.media), "the music")
+    if job.theme is not None:
+        theme = job.theme
+        # A theme may name media of another video: its keys say where (the same id is the same bytes anywhere).
+        for media_id, key, role in (
+            (theme.theme.font, theme.font_key, "the theme's font"),
+            (theme.theme.logo, theme.logo_key, "the theme's logo"),
+        ):
+            if media_id is not None and key is not None:
+                uses.setdefault(media_id, (key, role))
+    return uses
 
 
 def _validate(script: Script, output: OutputSpec) -> list[list[str]]:
@@ -275,28 +376,42 @@ def _validate(script: Script, output: OutputSpec) -> list[list[str]]:
     return scene_sentences
 
 
-def _load_fonts(font_path: Path | None) -> FontBook:
+def _load_fonts(font_path: Path | None, name: str | None = None) -> FontBook:
+    """The slides' fonts with `font_path` (None: the bundled one) for text; `name` says which font
+    it is in the job's error, else its path."""
     fonts = FontBook(font_path)
     try:
-        fonts.get(12)
+        fonts.mixed(12)  # reads its character map too, which finds a font FreeType reads but fontTools cannot
     except OSError as error:
         raise RenderFailure(
-            ErrorCode.RENDER_FAILED, f"cannot load the slide font {font_path}: {error}", retryable=False
+            ErrorCode.RENDER_FAILED, f"cannot load {name or f'the slide font {font_path}'}: {error}", retryable=False
         ) from error
     return fonts
+
+
+def _theme_look(theme: ThemeAssets | None, media: Mapping[str, Path], fonts: FontBook) -> tuple[FontBook, Look]:
+    """The fonts and look the job's slides and captions are drawn in: with a theme, its colours, its
+    logo and its font (which replaces `fonts`, the renderer's own); without, `fonts` as they are."""
+    if theme is None:
+        return fonts, PLAIN
+    colours = theme.theme
+    logo = None if colours.logo is None or colours.logo not in media else Logo.open(media[colours.logo], colours.logo_position)
+    if colours.font is not None and colours.font in media:
+        fonts = _load_fonts(media[colours.font], f"the theme's font {colours.font}")
+    return fonts, Look(theme=colours, logo=logo)
 
 
 def _narrate_with_fallback(
     job: Render,
     scene_sentences: list[list[str]],
     settings: RendererSettings,
-    encoder: NarrationEncoder,
+    pcm_path: Path,
     progress: "_ProgressCheckpoint",
     tts_ends: float | None,
 ) -> tuple[Narration, str]:
     """Narrates with the script's voice (or TTS_ENGINE), else with its fallback voice (the
-    script's `voice_fallback`, or the language's TTS_FALLBACK voices in turn) into the file
-    `encoder` follows: always the whole video in one voice. Returns the narration and the voice
+    script's `voice_fallback`, or the language's TTS_FALLBACK voices in turn) into `pcm_path`
+    (each voice starts it over): always the whole video in one voice. Returns the narration and the voice
     that spoke it; the fallback taken and the TTS cache's hits end up in the step's last
     message, which the job keeps as an event. Each voice may retry until its share of what is
     left before `tts_ends` (time.monotonic()), so the ones after it still get their turn."""
@@ -309,15 +424,13 @@ def _narrate_with_fallback(
     for position, spec in enumerate(chain):
         usage = UsageCounter()
         try:
-            encoder.restart()  # what a voice that failed midway wrote is not the narration
             prepared = prepare(spec, settings, sentences, language)
             narration = narrate(
-                script, scene_sentences, prepared, encoder.path, progress.cancel,
+                script, scene_sentences, prepared, pcm_path, progress.cancel,
                 lambda done, total: progress(Step.GENERATE_TTS, done / total, f"Synthesized {done} of {total} sentences"),
-                on_audio=encoder.written, pronounce=pronounce, usage=usage,
+                pronounce=pronounce, usage=usage,
                 deadline=None if tts_ends is None else _share_of_what_is_left(tts_ends, len(chain) - position),
             )  # fmt: skip
-            encoder.end()
         except SynthesisError as error:
             failures.append(f"{spec.text}: {error}")
             if position == len(chain) - 1:
@@ -361,7 +474,7 @@ def _failure(error: Exception, step: Step) -> RenderFailure:
     message = f"{step.value} failed: {type(error).__name__}: {error}"
     if isinstance(error, SynthesisError):
         return RenderFailure(ErrorCode.TTS_FAILED, message, retryable=error.retryable)
-    if isinstance(error, PictureUnreadable):
+    if isinstance(error, (PictureUnreadable, MusicUnreadable)):
         return RenderFailure(ErrorCode.RENDER_FAILED, message, retryable=False)
     if _is_storage_error(error):
         return RenderFailure(ErrorCode.STORAGE_FAILED, message, retryable=True)

@@ -1,5 +1,6 @@
 """Voice previews (SPEC §8.1 `POST /api/v2/voices/preview`): a few sentences spoken on a lane of
 the worker's own, beside whatever it renders, so an editor trying a voice never waits for a video.
+Scene previews (scene_preview.py) take the same lane, for the same reason.
 
 The lane is a small pool of threads. A preview that finds every one of them busy is refused at
 once, not queued: the editor is waiting, and the API gives up after its timeout anyway. espeak-ng
@@ -13,10 +14,21 @@ import threading
 import wave
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import overload
 
-from libs.contracts.bus import EngineUsage, PreviewAudio, PreviewRequest
+from libs.contracts.bus import (
+    EngineUsage,
+    PreviewAnswer,
+    PreviewAsk,
+    PreviewAudio,
+    PreviewRequest,
+    ScenePreviewRequest,
+    ScenePreviewVideo,
+)
 from libs.contracts.codes import ErrorCode
 from libs.lexicon import pronouncer
+from libs.storage import AssetStore
+from services.renderer.scene_preview import show_scene
 from services.renderer.settings import RendererSettings
 from services.renderer.text import split_sentences
 from services.renderer.tts.base import SAMPLE_WIDTH, SynthesisCanceled, SynthesisError, SynthesisResult, UsageCounter
@@ -25,7 +37,7 @@ from services.renderer.tts.selection import parse_spec, prepare
 log = logging.getLogger(__name__)
 
 PREVIEW_THREADS = 2
-"""Previews one worker speaks at once: enough for two editors at the same moment, few enough
+"""Previews one worker makes at once: enough for two editors at the same moment, few enough
 that previews never take a render's CPU away for long."""
 
 
@@ -68,59 +80,79 @@ def wav_bytes(result: SynthesisResult) -> bytes:
     return buffer.getvalue()
 
 
-def _refusal(request: PreviewRequest, code: ErrorCode, message: str, usage: EngineUsage | None = None) -> PreviewAudio:
-    return PreviewAudio(
+@overload
+def _refusal(request: PreviewRequest, code: ErrorCode, message: str, usage: EngineUsage | None = None) -> PreviewAudio: ...
+@overload
+def _refusal(
+    request: ScenePreviewRequest, code: ErrorCode, message: str, usage: EngineUsage | None = None
+) -> ScenePreviewVideo: ...
+def _refusal(request: PreviewAsk, code: ErrorCode, message: str, usage: EngineUsage | None = None) -> PreviewAnswer:
+    """The answer of `request`'s kind that says why there is nothing to hear or see."""
+    answer = ScenePreviewVideo if isinstance(request, ScenePreviewRequest) else PreviewAudio
+    return answer(
         request_id=request.request_id, error_code=code, error_message=message, tts_usage=[] if usage is None else [usage]
     )
 
 
 class PreviewLane:
-    """Speaks previews on threads of their own; `answer` gets each result on the event loop's
+    """Makes previews on threads of their own; `answer` gets each result on the event loop's
     thread, since the worker's sockets live there. Use from that thread only."""
 
     def __init__(
-        self, worker_id: str, settings: RendererSettings, answer: Callable[[PreviewAudio], None], threads: int = PREVIEW_THREADS
+        self,
+        worker_id: str,
+        settings: RendererSettings,
+        storage: AssetStore,
+        answer: Callable[[PreviewAnswer], None],
+        threads: int = PREVIEW_THREADS,
     ) -> None:
         self._worker_id = worker_id
         self._settings = settings
+        self._storage = storage
+        """Where a scene preview's pictures and music come from."""
         self._answer = answer
         self._threads = threads
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="preview")
         self._running = 0
         self._closing = threading.Event()
 
-    def take(self, request: PreviewRequest) -> None:
+    def take(self, request: PreviewAsk) -> None:
         if self._running >= self._threads:
-            log.warning("refused preview %s: all %d preview threads are speaking", request.request_id, self._threads)
+            log.warning("refused preview %s: all %d preview threads are busy", request.request_id, self._threads)
             self._answer(
                 _refusal(
                     request,
                     ErrorCode.RATE_LIMITED,
-                    f"renderer worker {self._worker_id} is already speaking {self._threads} previews",
+                    f"renderer worker {self._worker_id} is already making {self._threads} previews",
                 )
             )
             return
         self._running += 1
         loop = asyncio.get_running_loop()
-        future = self._pool.submit(speak_preview, request, self._settings, self._closing)
+        future = (
+            self._pool.submit(show_scene, request, self._settings, self._storage, self._closing)
+            if isinstance(request, ScenePreviewRequest)
+            else self._pool.submit(speak_preview, request, self._settings, self._closing)
+        )
         future.add_done_callback(lambda done: self._hand_back(loop, request, done))
 
-    def _hand_back(self, loop: asyncio.AbstractEventLoop, request: PreviewRequest, done: Future) -> None:
+    def _hand_back(self, loop: asyncio.AbstractEventLoop, request: PreviewAsk, done: Future) -> None:
         """On the preview's thread: the answer goes to the loop, unless the worker is closing
         (its loop may be gone by now)."""
         if not self._closing.is_set():
             loop.call_soon_threadsafe(self._finished, request, done)
 
-    def _finished(self, request: PreviewRequest, done: Future) -> None:
+    def _finished(self, request: PreviewAsk, done: Future) -> None:
         self._running -= 1
         try:
-            audio = done.result()
+            answer = done.result()
         except Exception as error:  # a bug, not the engine: still an answer, so the editor is not left waiting
             log.exception("preview %s crashed", request.request_id)
-            audio = _refusal(request, ErrorCode.TTS_FAILED, f"{type(error).__name__}: {error}")
-        self._answer(audio)
+            code = ErrorCode.RENDER_FAILED if isinstance(request, ScenePreviewRequest) else ErrorCode.TTS_FAILED
+            answer = _refusal(request, code, f"{type(error).__name__}: {error}")
+        self._answer(answer)
 
     def close(self) -> None:
-        """Stops speaking: previews in progress end at their next sentence, none is answered."""
+        """Stops: previews in progress end at their next sentence (or checkpoint), none is answered."""
         self._closing.set()
         self._pool.shutdown(wait=False, cancel_futures=True)

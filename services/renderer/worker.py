@@ -1,6 +1,6 @@
 """One renderer worker: a DEALER for commands and outcomes, a PUB for progress, and one
-render at a time on a thread so heartbeats keep flowing while it works (DESIGN §3). Voice
-previews have a lane of their own beside the render (services.renderer.preview).
+render at a time on a thread so heartbeats keep flowing while it works (DESIGN §3). Voice and
+scene previews have a lane of their own beside the render (services.renderer.preview).
 
 libzmq reconnects the DEALER by itself, with backoff, when a connection breaks, and its ZMTP
 heartbeats break one whose TCP path died without a word. What libzmq cannot see is a broker
@@ -46,6 +46,7 @@ from libs.contracts.bus import (
     Render,
     RenderRefused,
     RunningJob,
+    ScenePreviewRequest,
     VoiceInfo,
     progress_codec,
     renderer_codec,
@@ -135,7 +136,7 @@ class Worker:
         self._stopping = asyncio.Event()
         self._voices: list[VoiceInfo] = []
         """Gathered once, just after start (a cloud engine's list is a request): until then, none."""
-        self._previews = PreviewLane(worker_id, settings, self._send)
+        self._previews = PreviewLane(worker_id, settings, self._storage, self._send)
         self._broker_incarnation = ""
         """The incarnation of the broker this worker last heard (see `_hear_broker`)."""
 
@@ -301,7 +302,7 @@ class Worker:
                 self._stop_incompatible(f"the broker refuses this worker ({reason})")
             case Heartbeat(incarnation=incarnation):
                 self._hear_broker(incarnation)
-            case PreviewRequest():
+            case PreviewRequest() | ScenePreviewRequest():
                 self._previews.take(message)
 
     def _stop_incompatible(self, problem: str) -> None:

@@ -2,8 +2,8 @@
 SQLite, the MP4 read with PyAV): espeak-ng, Azure and Google against the local fake of their
 REST APIs, and Supertonic with a stand-in model built here. Each video keeps its voice's own
 sample rate, its sound and pictures agree within 50 ms, and the job says which voice spoke;
-a provider that is down fails the job clearly or, with `voice_fallback`, voices the whole
-video with the fallback voice."""
+the mix is at broadcast loudness; a provider that is down fails the job clearly or, with
+`voice_fallback`, voices the whole video with the fallback voice."""
 
 import copy
 from collections.abc import Iterator
@@ -12,6 +12,7 @@ from pathlib import Path
 import av
 import pytest
 
+from tests.audio import decoded_audio, loudness_lufs, true_peak_dbtp
 from tests.client import approved_script, new_video_id, start_render, wait_terminal
 from tests.cloud_tts_fake import FakeCloudTts, Fault
 from tests.media import audio_video_durations
@@ -80,6 +81,10 @@ def test_the_reference_script_renders_in_each_voice_at_its_own_rate(voices_stack
     audio, picture = audio_video_durations(video)
     assert abs(audio - picture) <= 0.05
     assert audio == pytest.approx(job["assets"]["duration_sec"], abs=0.05)
+    # Broadcast loudness whichever engine spoke (SPEC §8.3), measured on the published MP4.
+    samples, rate = decoded_audio(video)
+    assert loudness_lufs(samples, rate) == pytest.approx(-16, abs=1)
+    assert true_peak_dbtp(samples, rate) <= -1
 
 
 def test_a_cloud_voice_says_the_lexicon_in_escaped_ssml_and_the_captions_keep_the_text(voices_stack, fake_cloud, tmp_path):

@@ -10,6 +10,7 @@ import pytest
 from libs.contracts.bus import OutputSpec, Render
 from libs.contracts.script import Scene, Script, Slide
 from services.renderer.fonts import FontBook
+from tests.media_uploads import built_font
 
 
 def make_script(*narrations: str, language: str = "ko", voice: str | None = None) -> Script:
@@ -45,3 +46,9 @@ def video_packets(path: Path) -> list[av.Packet]:
 @pytest.fixture(scope="session")
 def fonts() -> FontBook:
     return FontBook()
+
+
+def write_box_font(path: Path) -> Path:
+    """A TrueType font that has only "A" and the space, each a solid square (tests/media_uploads.py)."""
+    path.write_bytes(built_font("Box", map(ord, "A ")))
+    return path

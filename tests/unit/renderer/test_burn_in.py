@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from services.renderer.aac import NarrationEncoder
+from services.renderer.aac import PcmAudio, SoundtrackEncoder
 from services.renderer.burn_in import (
+    READABLE_SIZE,
     SAFE_AREA,
     SPOKEN_COLOUR,
     BurnIn,
@@ -18,31 +19,28 @@ from services.renderer.burn_in import (
     StillFrame,
     burned,
     captions_on_screen,
-    to_yuv,
 )
-from services.renderer.compose import PcmAudio, VideoFormat, composition
+from services.renderer.compose import VideoFormat, composition
 from services.renderer.motion import ZoomLayers, zoomed_size
-from services.renderer.subtitles import Cue, TimedSentence, build_cues
-from services.renderer.tts.base import SAMPLE_WIDTH
+from services.renderer.subtitles import WIDE_LINE_CHARS, Cue, TimedSentence, build_cues
 from services.renderer.words import time_words
+from services.renderer.yuv import to_yuv
 
 from .conftest import write_tone
 
-SIZES = [(1920, 1080), (1080, 1920), (1080, 1080), (1080, 1350), (640, 360)]
+SIZES = [(1920, 1080), (1080, 1920), (1080, 1080), (1080, 1350), (640, 360), (360, 640)]
 CUE = Cue(1000, 4000, ["서울에서는 비가", "옵니다 👍"], [(0, 6, 2000), (1, 0, 3000), (1, 4, 3500)])
 
 
 def composed(path, slide: Image.Image | ZoomLayers, burn_in: BurnIn, seconds: float):
     """A 320×180 MP4 of one scene showing `slide` (zooming if it is layers) under `burn_in`."""
     audio = PcmAudio(path=write_tone(path.with_suffix(".pcm"), seconds), sample_rate=22050)
-    with NarrationEncoder(audio.path) as narration:
-        narration.written(audio.samples * SAMPLE_WIDTH, audio.sample_rate)
-        narration.end()
+    with SoundtrackEncoder(audio) as soundtrack:
         with composition(
             path,
             scene_starts=[0.0],
             duration=audio.duration_sec,
-            narration=narration,
+            soundtrack=soundtrack,
             video=VideoFormat(width=320, height=180, fps=None, crf=30),
             moving={0} if isinstance(slide, ZoomLayers) else set(),
             burn_in=burn_in,
@@ -74,10 +72,12 @@ def test_changes_are_caption_starts_and_the_ends_of_captions_with_a_gap_after():
 
 
 LONG_LINES = ("개인정보란 살아 있는 개인에 관한 정보로서 성명 주민등록번호", "영상 등을 통하여 개인을 알아볼 수 있는 정보 👍🏽🇰🇷")
+LONG_LATIN = ("The quick brown fox jumps over the lazy dog, again", "and then some more words for the second line")
 
 
 @pytest.mark.parametrize("size", SIZES)
-@pytest.mark.parametrize("lines", [("짧은 자막",), LONG_LINES])
+# The last: the widest line a subtitle cue has (a word longer than a line is broken to it).
+@pytest.mark.parametrize("lines", [("짧은 자막",), LONG_LINES, LONG_LATIN, ("가" * WIDE_LINE_CHARS,)])
 def test_the_box_is_inside_the_central_ninety_percent_and_even(fonts, size, lines):
     box = CaptionPainter(size, fonts).paint(Caption(0, 1, lines))
     width, height = size
@@ -91,11 +91,35 @@ def test_the_box_is_inside_the_central_ninety_percent_and_even(fonts, size, line
     assert top > height / 2
 
 
-def test_a_long_line_gets_a_smaller_font_rather_than_leaving_the_frame(fonts):
+def test_a_word_too_wide_for_the_frame_gets_a_smaller_font_rather_than_leaving_it(fonts):
     painter = CaptionPainter((640, 360), fonts)
     short = painter.paint(Caption(0, 1, ("짧다",))).cue.font.size
-    long = painter.paint(Caption(0, 1, (" ".join(LONG_LINES),))).cue.font.size
+    long = painter.paint(Caption(0, 1, ("가" * 60,))).cue.font.size
     assert long < short
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("lines", [LONG_LINES, LONG_LATIN])
+def test_subtitle_lines_stay_readable_in_every_format_broken_between_words_where_narrow(fonts, size, lines):
+    cue = CaptionPainter(size, fonts).paint(Caption(0, 1, lines)).cue
+    assert cue.font.size >= round(min(size) * READABLE_SIZE)
+    for number, line in enumerate(lines):
+        rows = [row.text for row in cue.rows if row.line == number]
+        assert " ".join(rows) == line and all(line[row.first :].startswith(row.text) for row in cue.rows if row.line == number)
+    # A 16:9 frame keeps the subtitle file's lines; a narrow one breaks them.
+    assert (len(cue.rows) == len(lines)) == (size[0] > size[1])
+
+
+def test_a_spoken_word_on_the_second_row_of_a_broken_line_is_marked_there(fonts):
+    line = LONG_LINES[0]
+    spoken = (0, line.rindex(" ") + 1, len(line))  # 주민등록번호, on the line's second row in 9:16
+    box = CaptionPainter((1080, 1920), fonts).paint(Caption(0, 1, LONG_LINES, spoken))
+    x0, y0, x1, y1 = box.cue.spoken_columns(spoken)
+    assert y0 >= box.cue.line_height, "on the second row"
+    drawn = np.asarray(box.picture.convert("RGB")).astype(int)
+    target = np.array(Image.new("RGB", (1, 1), SPOKEN_COLOUR).getpixel((0, 0)))
+    rows, columns = np.nonzero(np.abs(drawn - target).sum(axis=2) < 60)
+    assert rows.size and y0 <= rows.min() and rows.max() < y1 and x0 <= columns.min() and columns.max() < x1
 
 
 def test_the_spoken_word_is_drawn_in_its_colour_and_only_it(fonts):
@@ -113,10 +137,11 @@ def test_the_spoken_word_is_drawn_in_its_colour_and_only_it(fonts):
     assert not (np.abs(plain - target).sum(axis=2) < 60).any()
 
 
-@pytest.mark.parametrize("spoken", [None, (1, 4, 6)])
-def test_the_yuv_shortcut_matches_converting_the_whole_frame(fonts, spoken):
-    slide = Image.linear_gradient("L").resize((1280, 720)).convert("RGB")
-    box = CaptionPainter((1280, 720), fonts).paint(Caption(0, 1, ("서울에서는 비가", "옵니다 👍"), spoken))
+@pytest.mark.parametrize("size", [(1280, 720), (720, 1280)])
+@pytest.mark.parametrize(("lines", "spoken"), [(CUE.lines, None), (CUE.lines, (1, 4, 6)), (LONG_LINES, (0, 28, 34))])
+def test_the_yuv_shortcut_matches_converting_the_whole_frame(fonts, size, lines, spoken):
+    slide = Image.linear_gradient("L").resize(size).convert("RGB")
+    box = CaptionPainter(size, fonts).paint(Caption(0, 1, tuple(lines), spoken))
     shortcut = StillFrame(slide).with_caption(box).to_ndarray().astype(int)
     whole = to_yuv(burned(slide, box)).to_ndarray().astype(int)
     # The chroma filter reads across the box's edge in one and not the other: a level at most.

@@ -6,8 +6,20 @@ import pytest
 from PIL import Image, ImageChops, ImageDraw, JpegImagePlugin
 
 from libs.contracts.script import Slide
+from libs.contracts.theme import DEFAULT_BACKGROUND
+from libs.frames import frame_size
+from services.renderer.fonts import BOLD
+from services.renderer.motion import zoom_frame
 from services.renderer.pictures import PictureUnreadable, fitted_picture
-from services.renderer.slides import DEFAULT_BACKGROUND, draw_slide, save_thumbnail
+from services.renderer.slide_text import MARGIN_X
+from services.renderer.slides import (
+    BAND_MAX_TEXT,
+    BAND_TITLE_SIZE,
+    draw_slide,
+    draw_zoom_layers,
+    layout_band,
+    save_thumbnail,
+)
 
 FRAME = (1920, 1080)
 MEDIA = "med-" + "0" * 32
@@ -106,6 +118,62 @@ def test_a_translucent_picture_is_blended_over_the_background(tmp_path, fonts):
     assert close_to(slide.getpixel((960, 540)), (128, 128, 128), 2)
 
 
+# A 4:3 picture in each format at RENDER_RESOLUTION=640x360: where `contain` puts it.
+CONTAINED_4_3 = {
+    "16:9": (80, 0, 560, 360),
+    "9:16": (0, 185, 360, 455),
+    "1:1": (0, 45, 360, 315),
+    "4:5": (0, 90, 360, 360),
+}
+
+
+@pytest.mark.parametrize(("format_name", "box"), CONTAINED_4_3.items())
+def test_contain_letterboxes_in_every_format(tmp_path, fonts, format_name, box):
+    path = save(Image.new("RGB", (1600, 1200), RED), tmp_path / "image", "PNG")
+    size = frame_size(format_name, (640, 360))
+    slide = draw_slide(Slide(image=MEDIA, background=BACKGROUND), size, fonts, {MEDIA: path})
+    assert slide.size == size and not_background(slide) == box
+
+
+@pytest.mark.parametrize("format_name", CONTAINED_4_3)
+def test_cover_fills_every_format_cropping_evenly(tmp_path, fonts, format_name):
+    picture = Image.new("RGB", (1600, 1200), RED)
+    picture.paste(BLUE, (800, 0, 1600, 1200))
+    path = save(picture, tmp_path / "image", "PNG")
+    width, height = size = frame_size(format_name, (640, 360))
+    slide = draw_slide(Slide(image=MEDIA, fit="cover", background=BACKGROUND), size, fonts, {MEDIA: path})
+    assert not_background(slide) == (0, 0, width, height)
+    middle = width // 2
+    assert close_to(slide.getpixel((middle - 3, height // 2)), RED) and close_to(slide.getpixel((middle + 3, height // 2)), BLUE)
+    assert close_to(slide.getpixel((0, 0)), RED) and close_to(slide.getpixel((width - 1, height - 1)), BLUE)
+
+
+@pytest.mark.parametrize("format_name", CONTAINED_4_3)
+def test_a_long_band_title_stays_inside_the_side_margins_and_its_share_of_the_height(fonts, format_name):
+    width, height = size = frame_size(format_name, (1920, 1080))
+    layout = layout_band("사진 위의 아주 긴 제목 A very long title " * 6, BOLD, BAND_TITLE_SIZE, size, fonts)
+    margin = round(width * MARGIN_X)
+    assert layout.bottom <= height * BAND_MAX_TEXT
+    for line in layout.lines:
+        left, top, right, bottom = line.bbox
+        assert margin <= left and right <= width - margin and top >= 0 and bottom <= layout.bottom, line.text
+
+
+@pytest.mark.parametrize("format_name", CONTAINED_4_3)
+def test_a_zooming_picture_is_drawn_at_the_format_frame_with_its_bands_still(tmp_path, fonts, format_name):
+    path = save(Image.new("RGB", (1600, 1200), RED), tmp_path / "image", "PNG")
+    size = frame_size(format_name, (640, 360))
+    slide = Slide(image=MEDIA, fit="cover", motion="zoom-in", title="제목")
+    layers = draw_zoom_layers(slide, path, size, fonts, tmp_path, 1)
+    assert layers.overlay is not None
+    with Image.open(layers.picture) as picture, Image.open(layers.overlay) as overlay:
+        first, last = (zoom_frame(picture, overlay, size, progress) for progress in (0.0, 1.0))
+    still = draw_slide(slide, size, fonts, {MEDIA: path})
+    assert first.size == last.size == size
+    # At its start the zoom shows the slide as it would stand still, title band included.
+    assert ImageChops.difference(first, still).convert("L").getextrema()[1] < 40
+
+
 def red_slide(tmp_path, fonts, **text) -> Image.Image:
     path = tmp_path / "image"
     if not path.exists():
@@ -146,7 +214,7 @@ def test_blank_title_and_caption_draw_no_band(tmp_path, fonts):
 
 def test_the_thumbnail_of_an_image_slide_shows_the_picture(tmp_path, fonts):
     path = save(Image.new("RGB", (1600, 900), BLUE), tmp_path / "image", "JPEG")
-    save_thumbnail(Slide(image=MEDIA), tmp_path / "thumbnail.jpg", fonts, {MEDIA: path})
+    save_thumbnail(Slide(image=MEDIA), FRAME, tmp_path / "thumbnail.jpg", fonts, {MEDIA: path})
     with Image.open(tmp_path / "thumbnail.jpg") as thumbnail:
         assert thumbnail.size == (1280, 720) and close_to(thumbnail.getpixel((640, 360)), BLUE, 12)
 

@@ -6,13 +6,14 @@ import av
 import pytest
 
 from libs.contracts.codes import ErrorCode, Step
+from libs.contracts.script import MOTION_FPS, Transition
 from libs.storage.base import STAGING_FOLDER
 from libs.storage.local import LocalFolderStore
-from services.renderer.aac import NarrationEncoder
 from services.renderer.pipeline import RenderCanceled, RenderFailure, render_job
 from services.renderer.settings import RendererSettings
-from services.renderer.tts.base import SAMPLE_WIDTH, SynthesisError
+from services.renderer.tts.base import SynthesisError
 from services.renderer.tts.espeak import EspeakEngine
+from tests.audio import decoded_audio, loudness_lufs, true_peak_dbtp
 
 from .conftest import make_job, make_script, stream_seconds, video_packets
 
@@ -201,24 +202,12 @@ def test_unreadable_font_override_fails_for_good(tmp_path):
     assert (failure.value.error_code, failure.value.retryable) == (ErrorCode.RENDER_FAILED, False)
 
 
-def test_the_narration_is_handed_to_the_aac_encoder_scene_by_scene_while_it_is_spoken(tmp_path, monkeypatch):
-    recorder = Recorder()
-    handed: list[tuple[Step, int]] = []
-    rates: set[int] = set()
-    hand_over = NarrationEncoder.written
-
-    def spy(self, size, sample_rate):
-        handed.append((recorder.reports[-1][0], size))
-        rates.add(sample_rate)
-        hand_over(self, size, sample_rate)
-
-    monkeypatch.setattr(NarrationEncoder, "written", spy)
-    assets = run(tmp_path, make_job(make_script(*NARRATIONS)), recorder)
-
-    assert [step for step, _ in handed] == [Step.GENERATE_TTS] * len(NARRATIONS)
-    sizes = [size for _, size in handed]
-    assert sizes == sorted(sizes) and rates == {ESPEAK_SAMPLE_RATE}
-    assert sizes[-1] == round(assets.duration_sec * ESPEAK_SAMPLE_RATE) * SAMPLE_WIDTH
+def test_the_soundtrack_is_at_broadcast_loudness_in_the_published_video(tmp_path):
+    """SPEC §8.3: -16 LUFS (±1 LU) and at most -1 dBTP, measured on the MP4 as a viewer hears it."""
+    run(tmp_path, make_job(make_script(*NARRATIONS)))
+    samples, rate = decoded_audio(tmp_path / "video-1" / "job-1" / "video.mp4")
+    assert loudness_lufs(samples, rate) == pytest.approx(-16, abs=1)
+    assert true_peak_dbtp(samples, rate) <= -1
 
 
 def test_a_voice_that_fails_midway_leaves_nothing_of_its_audio_in_the_video(tmp_path, monkeypatch):
@@ -254,3 +243,22 @@ def test_cancel_while_drawing_slides_stops_the_aac_thread_and_leaves_no_files(tm
     assert recorder.reports[-1][0] is Step.RENDER_SLIDES
     assert not [thread for thread in threading.enumerate() if thread.name == "aac-encoder"]
     assert_no_files_left(tmp_path)
+
+
+def test_a_fade_plays_inside_the_pause_without_moving_the_narration_or_the_subtitles(tmp_path):
+    published = {}
+    for kind in ("cut", "fade"):
+        script = make_script("짧은 문장.", "두 번째 문장입니다.")
+        script.scenes[0].pause_sec = 1.0
+        script.transition = Transition(type=kind, duration_sec=0.4)
+        folder = tmp_path / kind
+        assets = run(folder, make_job(script))
+        published[kind] = (assets.duration_sec, folder / "video-1" / "job-1")
+    (cut_sec, cut), (fade_sec, fade) = published["cut"], published["fade"]
+    assert fade_sec == cut_sec
+    assert (fade / "subtitles.vtt").read_text(encoding="utf-8") == (cut / "subtitles.vtt").read_text(encoding="utf-8")
+    starts = [float(packet.pts * packet.time_base) for packet in video_packets(cut / "video.mp4")]
+    fade_times = [float(packet.pts * packet.time_base) for packet in video_packets(fade / "video.mp4")]
+    fading = [time for time in fade_times if all(abs(time - start) > 0.001 for start in starts)]
+    assert len(fading) == round(0.4 * MOTION_FPS)
+    assert all(starts[1] - 0.4 - 0.001 <= time < starts[1] for time in fading)

@@ -11,6 +11,7 @@ import pytest
 from libs.contracts.bus import PreviewAudio, PreviewRequest, VoiceInfo
 from libs.contracts.codes import ErrorCode
 from libs.contracts.script import LexiconEntry
+from libs.storage import store_of
 from services.renderer import preview as preview_module, voice_catalog
 from services.renderer.preview import PreviewLane, speak_preview
 from services.renderer.settings import RendererSettings
@@ -74,7 +75,7 @@ def test_a_full_lane_refuses_at_once_and_takes_again_when_one_ends(settings, mon
     answers: list[PreviewAudio] = []
 
     async def scenario() -> None:
-        lane = PreviewLane("w0", settings, answers.append, threads=1)
+        lane = PreviewLane("w0", settings, store_of(settings), answers.append, threads=1)
         lane.take(PreviewRequest(request_id="first", voice="espeak#ko", language="ko", text="가"))
         lane.take(PreviewRequest(request_id="second", voice="espeak#ko", language="ko", text="가"))
         assert [(answer.request_id, answer.error_code) for answer in answers] == [("second", ErrorCode.RATE_LIMITED)]

@@ -5,7 +5,9 @@ from PIL import Image, ImageChops, ImageDraw, features
 
 from libs.contracts.script import Slide
 from services.renderer.fonts import BOLD, FontBook
-from services.renderer.slides import DARK_TEXT, MARGIN_X, draw_slide, layout_slide
+from services.renderer.palette import DARK_TEXT
+from services.renderer.slide_text import MARGIN_X
+from services.renderer.slides import draw_slide, layout_slide
 from services.renderer.text import graphemes
 
 SIZE = (640, 360)

@@ -1,15 +1,12 @@
+import pytest
 from PIL import Image, ImageChops, ImageDraw
 
-from libs.contracts.script import Slide
+from libs.contracts.script import FORMAT_SIZES, MAX_BULLET_CHARS, MAX_BULLETS, MAX_TITLE_CHARS, Slide
+from libs.contracts.theme import DEFAULT_BACKGROUND
+from libs.frames import frame_size
 from services.renderer.fonts import BOLD, REGULAR
-from services.renderer.slides import (
-    DEFAULT_BACKGROUND,
-    MARGIN_X,
-    THUMBNAIL_SIZE,
-    draw_slide,
-    layout_slide,
-    save_thumbnail,
-)
+from services.renderer.slide_text import MARGIN_X, MARGIN_Y
+from services.renderer.slides import draw_slide, layout_slide, save_thumbnail
 from services.renderer.text import clean_text
 
 SIZE = (640, 360)
@@ -80,11 +77,42 @@ def test_background_colour_and_readable_text_colour(fonts):
     assert dark.convert("L").getextrema()[1] > 200
 
 
-def test_thumbnail_is_a_1280x720_jpeg(tmp_path, fonts):
+@pytest.mark.parametrize(
+    ("format_name", "expected"), [("16:9", (1280, 720)), ("9:16", (720, 1280)), ("1:1", (1280, 1280)), ("4:5", (1024, 1280))]
+)
+def test_the_thumbnail_is_a_jpeg_in_the_video_shape_1280_on_its_long_side(tmp_path, fonts, format_name, expected):
     path = tmp_path / "thumbnail.jpg"
-    save_thumbnail(Slide(title="썸네일"), path, fonts)
+    save_thumbnail(Slide(title="썸네일"), frame_size(format_name, (640, 360)), path, fonts)
     with Image.open(path) as image:
-        assert (image.format, image.size) == ("JPEG", THUMBNAIL_SIZE)
+        assert (image.format, image.size) == ("JPEG", expected)
+
+
+LONGEST_TITLE = ("긴 제목 Long title " * 20)[:MAX_TITLE_CHARS]
+LONGEST_BULLET = ("개인정보란 살아 있는 개인에 관한 정보 personal data about a living person " * 6)[:MAX_BULLET_CHARS]
+FORMATS = list(FORMAT_SIZES)
+
+
+@pytest.mark.parametrize("format_name", FORMATS)
+@pytest.mark.parametrize("resolution", [(1920, 1080), (640, 360)])
+def test_the_longest_title_and_bullets_stay_inside_the_margins_in_every_format(fonts, format_name, resolution):
+    width, height = size = frame_size(format_name, resolution)
+    slide = Slide(title=LONGEST_TITLE, bullets=[LONGEST_BULLET] * MAX_BULLETS)
+    layout = layout_slide(slide, size, fonts)
+    margin_x, margin_y = round(width * MARGIN_X), round(height * MARGIN_Y)
+    for line in layout.lines:
+        left, top, right, bottom = line.bbox
+        assert margin_x <= left and right <= width - margin_x, (line.text, line.bbox)
+        assert margin_y <= top and bottom <= height - margin_y, (line.text, line.bbox)
+    shown = "".join(line.text for line in layout.lines).replace(" ", "").replace("•", "")
+    assert shown == (LONGEST_TITLE + LONGEST_BULLET * MAX_BULLETS).replace(" ", "")
+
+
+@pytest.mark.parametrize("format_name", FORMATS)
+def test_text_is_sized_by_the_short_side_so_a_tall_frame_keeps_16_9_sizes(fonts, format_name):
+    slide = Slide(title="제목", bullets=["하나", "둘"])
+    wide = layout_slide(slide, FORMAT_SIZES["16:9"], fonts)
+    other = layout_slide(slide, FORMAT_SIZES[format_name], fonts)
+    assert [line.font.size for line in other.lines] == [line.font.size for line in wide.lines]
 
 
 def test_bold_weight_draws_heavier_strokes_than_regular(fonts):

@@ -1,0 +1,51 @@
+"""The video's soundtrack from its narration: the music bed under it, when the script has one,
+and the whole at broadcast loudness (loudness.py), written as the PCM the AAC encoder reads.
+
+The bed's `volume_db` is relative to the narration's loudness, not to the music file's full
+scale: music is mastered anywhere from -25 to -7 LUFS, and "-18 dB under the voice" should
+sound the same whichever track a team picks.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from libs.contracts.script import Music
+from services.renderer.aac import PcmAudio
+from services.renderer.loudness import SILENCE_LUFS, at_target_loudness, integrated_loudness
+from services.renderer.music import bed_gain, decoded_music, looped
+from services.renderer.narration import Narration
+
+PCM_FULL_SCALE = 32768
+
+
+@dataclass(frozen=True)
+class MusicBed:
+    music: Music
+    path: Path
+    """The decodable audio file the script's `music.media` names."""
+
+
+def mix_down(narration: Narration, bed: MusicBed | None, path: Path) -> PcmAudio:
+    """Writes the soundtrack to `path` (signed 16-bit mono at the narration's rate), as long as
+    the narration to the sample."""
+    rate = narration.audio.sample_rate
+    voice = np.fromfile(narration.audio.path, dtype="<i2").astype(np.float32) / PCM_FULL_SCALE
+    mix = voice if bed is None else voice + _bed_under(voice, rate, narration, bed)
+    mastered = at_target_loudness(mix, rate)
+    pcm = np.clip(np.rint(mastered * PCM_FULL_SCALE), -PCM_FULL_SCALE, PCM_FULL_SCALE - 1).astype("<i2")
+    pcm.tofile(path)
+    return PcmAudio(path=path, sample_rate=rate)
+
+
+def _bed_under(voice: np.ndarray, rate: int, narration: Narration, bed: MusicBed) -> np.ndarray:
+    """The music at `volume_db` under the voice's loudness, ducked and faded, as long as `voice`."""
+    music = looped(decoded_music(bed.path, rate, len(voice)), len(voice), rate)
+    music_loudness = integrated_loudness(music, rate)
+    if music_loudness <= SILENCE_LUFS:  # a silent track: nothing to set a level from, nothing to hear
+        return np.zeros_like(voice)
+    voice_loudness = integrated_loudness(voice, rate)
+    level = 10 ** ((voice_loudness + bed.music.volume_db - music_loudness) / 20)
+    speech = [(sentence.start, sentence.end) for sentence in narration.sentences]
+    return music * np.float32(level) * bed_gain(bed.music, speech, len(voice), rate)
