@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from bench.render import QUIET_UNCACHED, reference_script, render_and_follow
-from bench.results import Row, Target, print_runs
+from bench.results import Row, print_runs, real_time_factor_rows
 from tests.media import audio_video_durations
 from tests.stack import Stack
 
@@ -35,15 +35,7 @@ def run(runs: int = 3) -> list[Row]:
                     wall, _, video_id, job_id = render_and_follow(stack, script)
                     _, video = audio_video_durations(stack.asset_dir / video_id / job_id / "video.mp4")
                     measured[name].append((wall, video))
-    rows = []
-    factors = {}
-    for name, walls in measured.items():
-        wall, video = sorted(walls)[len(walls) // 2]
-        factors[name] = video / wall
-        target = Target(">=", TARGETS[name]) if name in TARGETS else None
-        runs_note = ", ".join(f"{one:.2f}" for one, _ in walls)
-        note = f"{video:.1f} s of video; runs: {runs_note} s"
-        rows.append(Row(SECTION, f"{name}: real-time factor (median)", factors[name], "x", target, note))
+    rows, factors = real_time_factor_rows(SECTION, measured, TARGETS)
     for name in TARGETS:
         rows.append(Row(SECTION, f"{name} ÷ none, real-time factor", factors[name] / factors["no burned-in captions"], "x"))
     return rows

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from bench.render import QUIET_UNCACHED, reference_script, render_and_follow
-from bench.results import Row, Target, print_runs
+from bench.results import Row, print_runs, real_time_factor_rows
 from tests.audio import write_tone_file
 from tests.client import new_video_id
 from tests.media import audio_video_durations
@@ -48,22 +48,7 @@ def run(runs: int = 3) -> list[Row]:
                     wall, _, _, job_id = render_and_follow(stack, script, video_id, f"{name}-{run_number}")
                     _, video = audio_video_durations(stack.asset_dir / video_id / job_id / "video.mp4")
                     measured[name].append((wall, video))
-    rows = []
-    factors = {}
-    for name, walls in measured.items():
-        wall, video = sorted(walls)[len(walls) // 2]
-        factors[name] = video / wall
-        runs_note = ", ".join(f"{one:.2f}" for one, _ in walls)
-        rows.append(
-            Row(
-                SECTION,
-                f"{name} reference render: real-time factor (median)",
-                factors[name],
-                "x",
-                Target(">=", TARGETS[name]),
-                f"{video:.1f} s of video; runs: {runs_note} s",
-            )
-        )
+    rows, factors = real_time_factor_rows(SECTION, measured, TARGETS, "{} reference render")
     rows.append(Row(SECTION, "dressed ÷ plain, real-time factor", factors["dressed"] / factors["plain"], "x"))
     return rows
 

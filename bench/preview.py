@@ -5,14 +5,13 @@ API, bus and an idle renderer pool, for one scene of the reference script (a DRA
     .venv/bin/python -m bench.preview [--previews 20]
 """
 
-import argparse
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
 from bench.render import QUIET_UNCACHED, reference_script
-from bench.results import Row, Target, markdown_table
+from bench.results import Row, Target, print_runs
 from services.renderer.text import split_sentences
 from tests.client import new_video_id
 from tests.stack import Stack
@@ -62,11 +61,5 @@ def _time_previews(stack: Stack, script: dict, count: int) -> list[float]:
     return taken
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--previews", type=int, default=PREVIEWS)
-    print(markdown_table(run(parser.parse_args().previews)))
-
-
 if __name__ == "__main__":
-    main()
+    print_runs(run, __doc__, count="previews", default=PREVIEWS)

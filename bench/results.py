@@ -74,8 +74,23 @@ def results_document(rows: list[Row], command: str, seconds: float) -> str:
     )
 
 
-def print_runs(run: Callable[[int], list[Row]], doc: str) -> None:
-    """`python -m bench.SECTION [--runs N]`: the section's rows over N runs, as a table."""
+def print_runs(run: Callable[[int], list[Row]], doc: str, *, count: str = "runs", default: int = 3) -> None:
+    """`python -m bench.SECTION [--runs N]` (or another `count`): the section's rows over N, as a table."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3)
-    print(markdown_table(run(parser.parse_args().runs)))
+    parser.add_argument(f"--{count}", type=int, default=default)
+    print(markdown_table(run(getattr(parser.parse_args(), count))))
+
+
+def real_time_factor_rows(
+    section: str, measured: dict[str, list[tuple[float, float]]], targets: dict[str, float], label: str = "{}"
+) -> tuple[list[Row], dict[str, float]]:
+    """A row per variant of a render measured run after run as (wall s, video s): its median
+    real-time factor against its target, if it has one; and the factors by variant."""
+    rows, factors = [], {}
+    for name, walls in measured.items():
+        wall, video = sorted(walls)[len(walls) // 2]
+        factors[name] = video / wall
+        target = Target(">=", targets[name]) if name in targets else None
+        note = f"{video:.1f} s of video; runs: {', '.join(f'{one:.2f}' for one, _ in walls)} s"
+        rows.append(Row(section, f"{label.format(name)}: real-time factor (median)", factors[name], "x", target, note))
+    return rows, factors

@@ -6,7 +6,6 @@ render worker is busy, beside the same previews with the workers idle.
     .venv/bin/python -m bench.voices [--previews 20]
 """
 
-import argparse
 import math
 import re
 import tempfile
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.render import QUIET_UNCACHED, reference_script, render_and_follow, step_seconds
-from bench.results import Row, Target, markdown_table
+from bench.results import Row, Target, print_runs
 from libs.contracts.codes import Step
 from libs.tokens import Role
 from services.api.voices.schemas import MAX_PREVIEW_CHARS
@@ -236,11 +235,5 @@ def _stack(workers: int, env: dict[str, str]) -> Iterator[Stack]:
             yield stack
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--previews", type=int, default=PREVIEWS)
-    print(markdown_table(run(parser.parse_args().previews)))
-
-
 if __name__ == "__main__":
-    main()
+    print_runs(run, __doc__, count="previews", default=PREVIEWS)
