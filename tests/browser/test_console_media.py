@@ -137,8 +137,26 @@ def test_an_uploaded_image_is_shown_on_a_scenes_slide(console: Console, stack):
     with stack.client(timeout=30) as http:
         script_id = page.locator("#editor-script-id").text_content()
         saved = http.get(f"/api/v2/videos/{video_id}/scripts/{script_id}").json()
-    image_slide = {"image": media["media_id"], "fit": "cover", "caption": "빨간 사진", "bullets": [], "motion": "zoom-in"}
-    text_slide = {"image": None, "fit": "contain", "caption": "", "bullets": ["하나"], "motion": "none"}
+    # The console names each slide's layout: the one the Slide picker chose.
+    unused = {"subtitle": "", "quote": "", "attribution": ""}
+    image_slide = {
+        "layout": "image",
+        "image": media["media_id"],
+        "fit": "cover",
+        "caption": "빨간 사진",
+        "bullets": [],
+        "motion": "zoom-in",
+        **unused,
+    }
+    text_slide = {
+        "layout": "bullets",
+        "image": None,
+        "fit": "contain",
+        "caption": "",
+        "bullets": ["하나"],
+        "motion": "none",
+        **unused,
+    }
     assert [scene["slide"] for scene in saved["scenes"]] == [
         {"title": "사진", "background": None, **image_slide},
         {"title": "글", "background": None, **text_slide},

@@ -4,7 +4,7 @@
 
 const API = "/api/v2";
 const TOKEN_KEY = "slidereel.token";
-const PAGE_SIZE = { videos: 20, scripts: 10, jobs: 10, media: 24 };
+const PAGE_SIZE = { videos: 20, scripts: 10, jobs: 10, media: 24, themes: 100 };
 const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELED"]);
 const ACTIVE = new Set(["PENDING", "RUNNING"]);
 const DECK_POLL_MS = 500; // how often a converting deck import is asked about
@@ -21,7 +21,7 @@ const STEP_LABELS = {
 const ROLES = ["viewer", "editor", "approver", "admin"]; // ordered: each includes the ones before (SPEC §4)
 const NEEDED_ROLE = {
   save: "editor", upload: "editor", render: "editor", cancel: "editor", approve: "approver", lexicon: "editor",
-  preview: "editor",
+  preview: "editor", theme: "editor",
 };
 const NEW_SCENE = { narration: "", slide: { title: "", bullets: [], background: null }, pause_sec: 0.4 };
 const DEFAULT_RATE = 1.0;
@@ -31,6 +31,36 @@ const PREVIEW_MAX_CHARS = 300; // what POST /voices/preview accepts (SPEC §8.1)
 // closing quote before a space, or a full-width mark; so "3.14" stays whole, as the video will say it.
 const SENTENCE_END = /(?<=[.?!…]["'”’)\]」』]?)\s+|(?<=[。！？])(?!["'”’)\]」』])\s*/u;
 const NEW_LEXICON_ENTRY = { term: "", say: "", case_sensitive: false };
+// The look a script has when it names none (libs/contracts/script.py Transition and Music, theme.py Theme).
+const DEFAULT_FORMAT = "16:9";
+const DEFAULT_TRANSITION = { type: "cut", duration_sec: 0.4 };
+const DEFAULT_MUSIC = { volume_db: -18, duck_db: -12, fade_sec: 2 };
+const NEW_THEME = {
+  background: "#1e2a4a", text: "#ffffff", accent: "#f5b700", font: null, logo: null, logo_position: "top-right",
+};
+const MEDIA_ID = /^med-[0-9a-f]{32}$/;
+// The theme fields whose refusal the theme editor shows beside their input (the rest go in its status).
+const THEME_MEDIA_FIELDS = { "$.font": "font", "$.logo": "logo" };
+// What each slide layout shows (libs/contracts/script.py LAYOUT_FIELDS; `fit` goes with every picture):
+// a scene shows these fields and saves only these, as the API refuses a field its layout does not show.
+const LAYOUT_FIELDS = {
+  bullets: ["title", "bullets"],
+  title: ["title", "subtitle"],
+  section: ["title"],
+  image: ["image", "fit", "motion", "title", "caption"],
+  "image-left": ["image", "fit", "title", "bullets"],
+  "image-right": ["image", "fit", "title", "bullets"],
+  quote: ["quote", "attribution"],
+};
+const SLIDE_FIELD_INPUTS = { title: "slide-title" }; // a slide field whose scene input is named otherwise
+// Fields the editor has no input for: saved back as they came, never dropped by a save.
+const KEPT_SCRIPT_FIELDS = ["lexicon", "captions"];
+const KEPT_SCENE_FIELDS = ["hint", "chapter"];
+const USE_OF_MEDIA = {
+  image: "choose it as a scene's slide or a theme's logo",
+  font: "choose it as a theme's font",
+  audio: "choose it as a script's music",
+};
 // The location the API gives a lexicon entry's problem, e.g. "$.entries[3].say".
 const LEXICON_FIELD = /entries\[(\d+)\](?:\.(\w+))?/;
 // What the API counts as no narration (libs/contracts/script.py is_blank): only spaces, controls
@@ -57,11 +87,13 @@ const state = {
   feed: null,
   media: [], // the open video's images on the gallery's page: what a scene's slide picker offers
   pictures: new Map(), // media_id → Promise of an object URL of its bytes (the open video's)
+  fonts: new Map(), // media_id → Promise of the family name its FontFace was added to the page as
+  themes: [], // GET /themes: what the script's theme picker offers
+  scenePreviewsAsked: 0, // the newest scene preview request: an older one's video is dropped
   deck: null, // the open video's deck import being followed: {videoId, importId, name, open, earlier, timer}
   voices: [], // the catalog for the editor's language (GET /voices): what the voice pickers offer
   voicesAsked: 0, // the newest catalog request: an older answer (another language) is dropped
   previewsAsked: 0, // the newest preview request: an older one's audio is dropped
-  previewUrl: null, // the object URL the preview player holds, freed when replaced
 };
 
 // ---- small DOM helpers --------------------------------------------------------------
@@ -91,6 +123,25 @@ function shortId(jobId) {
 
 function notice(text) {
   $("#notice").textContent = text;
+}
+
+/** A line beside a control: what is happening, or (failed) why it did not work. */
+function showStatus(node, text, failed = false) {
+  node.textContent = text;
+  node.classList.toggle("failure", failed);
+}
+
+/** `choices` ({value, label}) as <option>s. */
+function options(choices) {
+  return choices.map((choice) => h("option", { value: choice.value }, choice.label));
+}
+
+/** Fills `select` with `first` and `choices`. A chosen value not among them (an item on another page,
+ * or not loaded yet) stays offered by its id, so opening and saving a script never drops it. */
+function fillSelect(select, first, choices, chosen) {
+  const listed = !chosen || choices.some((choice) => choice.value === chosen);
+  select.replaceChildren(first, ...options(choices), listed ? null : h("option", { value: chosen }, chosen));
+  select.value = chosen;
 }
 
 function plural(count, noun) {
@@ -215,6 +266,7 @@ function useToken(raw) {
   $("#token-input").value = "";
   showToken();
   loadVideos();
+  loadThemes();
   const hashVideo = new URLSearchParams(location.hash.slice(1)).get("video");
   if (hashVideo) openVideo(hashVideo);
 }
@@ -233,6 +285,7 @@ function showToken() {
   allow($("#new-script"), roleRefusal("save"));
   showUploadPermissions();
   showLexiconPermissions();
+  showThemePermissions();
   $("#welcome").hidden = Boolean(state.token);
   $("#workspace").hidden = !state.token;
   if (!state.token) {
@@ -285,6 +338,7 @@ async function openVideo(videoId) {
   state.media = [];
   forgetPictures();
   forgetPreview();
+  forgetScenePreview();
   $("#lexicon-table tbody").replaceChildren();
   lexiconStatus("");
   history.replaceState(null, "", `#video=${encodeURIComponent(videoId)}`);
@@ -324,18 +378,21 @@ async function loadScripts(offset) {
 
 async function openScript(scriptId) {
   const script = await act(() => api("GET", `${videoPath(state.videoId)}/scripts/${encodeURIComponent(scriptId)}`));
-  if (script) showScript(script);
+  if (!script) return;
+  forgetScenePreview();
+  showScript(script);
 }
 
 function newScript(template = SAMPLE_SCRIPT) {
-  state.editing = { scriptId: null, status: null, lexicon: template.lexicon ?? null };
+  forgetScenePreview();
+  state.editing = { scriptId: null, status: null, kept: kept(template, KEPT_SCRIPT_FIELDS) };
   fillEditor(template);
   $("#script-id").value = "";
 }
 
 /** Puts a ScriptView into the editor; an approved script is read-only. */
 function showScript(script) {
-  state.editing = { scriptId: script.script_id, status: script.status, lexicon: script.lexicon ?? null };
+  state.editing = { scriptId: script.script_id, status: script.status, kept: kept(script, KEPT_SCRIPT_FIELDS) };
   fillEditor(script);
   $("#script-id").value = script.script_id;
 }
@@ -352,7 +409,8 @@ function fillEditor(script) {
   $("#script-rate").value = String(script.rate ?? DEFAULT_RATE);
   fillVoicePickers(script.voice || "", script.voice_fallback || NO_FALLBACK);
   loadVoices();
-  showScriptLexicon(editing.lexicon);
+  showScriptLexicon(editing.kept.lexicon ?? null);
+  fillLook(script);
   $("#scenes").replaceChildren(...script.scenes.map(sceneItem));
   $("#save-script").hidden = approved;
   $("#approve-script").hidden = approved;
@@ -395,47 +453,71 @@ function sceneItem(scene) {
   const field = (name) => item.querySelector(`[name="${name}"]`);
   const slide = scene.slide || {};
   field("narration").value = scene.narration;
+  // A slide saved before layouts existed is drawn as it always was: a picture, or title and bullets.
+  field("layout").value = slide.layout || (slide.image ? "image" : "bullets");
   fillPicker(field("image"), slide.image || "");
   field("fit").value = slide.fit || "contain";
   field("motion").value = slide.motion || "none";
   field("slide-title").value = slide.title || "";
   field("caption").value = slide.caption || "";
+  field("subtitle").value = slide.subtitle || "";
+  field("quote").value = slide.quote || "";
+  field("attribution").value = slide.attribution || "";
   field("bullets").value = (slide.bullets || []).join("\n");
   field("background").value = slide.background || "";
   field("pause").value = String(scene.pause_sec);
   field("rate").value = String(scene.rate ?? DEFAULT_RATE);
-  // Kept as it came (and saved back): a note for the writer, neither spoken nor shown.
+  item.kept = kept(scene, KEPT_SCENE_FIELDS);
+  // Shown, not edited: a note for the writer, neither spoken nor shown in the video.
   item.querySelector(".hint-text").textContent = scene.hint || "";
   item.querySelector(".hint").hidden = !scene.hint;
   showSlideKind(item);
   return item;
 }
 
-/** The slide choices of a scene: a text slide or one of the video's images. An image not on the
- * gallery's page (or not loaded yet) stays offered by its id, so opening a script never drops it. */
+/** The slide choices of a scene: a text slide or one of the video's images. */
 function fillPicker(select, chosen) {
-  const offered = state.media.some((media) => media.media_id === chosen) || !chosen
-    ? state.media
-    : [...state.media, { media_id: chosen }];
-  select.replaceChildren(h("option", { value: "" }, "Text slide"),
-    ...offered.map((media) => h("option", { value: media.media_id }, `Image ${mediaLabel(media)}`)));
-  select.value = chosen;
+  fillSelect(select, h("option", { value: "" }, "Text slide"), mediaChoices("image", "Image"), chosen);
+}
+
+/** The open video's media of one kind (on the gallery's page) as choices. */
+function mediaChoices(kind, noun) {
+  return state.media.filter((media) => media.kind === kind)
+    .map((media) => ({ value: media.media_id, label: `${noun} ${mediaLabel(media)}` }));
 }
 
 function mediaLabel(media) {
-  const size = media.width ? ` · ${media.width}×${media.height}` : "";
-  return `${media.media_id.slice(4, 12)}${size}`;
+  const facts = {
+    image: media.width && `${media.width}×${media.height}`,
+    font: media.family,
+    audio: media.duration_sec && `${media.duration_sec.toFixed(1)} s`,
+  }[media.kind];
+  return `${media.media_id.slice(4, 12)}${facts ? ` · ${facts}` : ""}`;
 }
 
-/** Shows the fields of the scene's slide kind: bullets on a text slide; fit, caption and a
- * preview on an image slide (the API refuses bullets on one and a caption on the other). */
+const isPictureLayout = (layout) => LAYOUT_FIELDS[layout].includes("image");
+
+/** Shows the fields the scene's layout shows, and the chosen picture; a picture layout needs one. */
 function showSlideKind(item) {
-  const image = item.querySelector("[name=image]").value;
-  for (const node of item.querySelectorAll(".text-only")) node.hidden = Boolean(image);
-  for (const node of item.querySelectorAll(".image-only")) node.hidden = !image;
+  const shown = LAYOUT_FIELDS[item.querySelector("[name=layout]").value];
+  for (const node of item.querySelectorAll("[data-field]")) node.hidden = !shown.includes(node.dataset.field);
+  const image = item.querySelector("[name=image]");
+  image.required = shown.includes("image");
   const preview = item.querySelector(".scene-picture");
   preview.replaceChildren();
-  if (image) preview.append(picture(image));
+  if (image.value) preview.append(picture(image.value));
+}
+
+/** Keeps the Slide picker and the layout agreeing: choosing a picture for a text layout makes it a
+ * picture slide, taking it away a text slide again (as the picker worked before layouts), and a
+ * layout without a picture lets go of the chosen one, which it would not save. */
+function matchSlideKind(item, changed) {
+  const layout = item.querySelector("[name=layout]");
+  const image = item.querySelector("[name=image]");
+  if (changed === "layout" && !isPictureLayout(layout.value)) image.value = "";
+  if (changed === "image" && Boolean(image.value) !== isPictureLayout(layout.value)) {
+    layout.value = image.value ? "image" : "bullets";
+  }
 }
 
 /** Numbers the scenes, marks those without narration and says what that allows. */
@@ -443,13 +525,18 @@ function showScenes() {
   document.querySelectorAll("#scenes .scene").forEach((item, index) => {
     item.querySelector(".scene-number").textContent = `Scene ${index + 1}`;
     item.querySelector(".narration-missing").hidden = !isBlankScene(item);
+    item.querySelector("[data-action=preview]").ariaLabel = `Preview scene ${index + 1}`;
   });
   showEditorPermissions();
 }
 
 function onSceneInput(event) {
   if (event.target.name === "narration") showScenes();
-  if (event.target.name === "image") showSlideKind(event.target.closest(".scene"));
+  if (event.target.name === "image" || event.target.name === "layout") {
+    const item = event.target.closest(".scene");
+    matchSlideKind(item, event.target.name);
+    showSlideKind(item);
+  }
 }
 
 function onSceneTool(event) {
@@ -457,6 +544,10 @@ function onSceneTool(event) {
   if (!button) return;
   const item = button.closest(".scene");
   const action = button.dataset.action;
+  if (action === "preview") {
+    previewScene(item);
+    return;
+  }
   if (action === "up" && item.previousElementSibling) item.previousElementSibling.before(item);
   if (action === "down" && item.nextElementSibling) item.nextElementSibling.after(item);
   if (action === "remove") item.remove();
@@ -467,17 +558,16 @@ function onSceneTool(event) {
 function scriptFromForm() {
   const scenes = [...document.querySelectorAll("#scenes .scene")].map((item) => {
     const field = (name) => item.querySelector(`[name="${name}"]`).value;
-    const image = field("image");
-    // Only the chosen kind's fields: what the other kind's hidden fields still hold is not sent.
-    const shown = image
-      ? { image, fit: field("fit"), motion: field("motion"), caption: field("caption") }
-      : { bullets: field("bullets").split("\n").map((line) => line.trim()).filter(Boolean) };
+    const layout = field("layout");
+    const slide = { layout };
+    // Only the layout's fields: what the other layouts' hidden fields still hold is not sent.
+    for (const name of LAYOUT_FIELDS[layout]) slide[name] = slideValue(field(SLIDE_FIELD_INPUTS[name] || name), name);
     return {
       narration: field("narration"),
-      slide: { title: field("slide-title"), ...shown, background: field("background").trim() || null },
+      slide: { ...slide, background: field("background").trim() || null },
       pause_sec: Number(field("pause") || 0),
       rate: Number(field("rate") || DEFAULT_RATE),
-      hint: item.querySelector(".hint-text").textContent,
+      ...item.kept,
     };
   });
   const script = {
@@ -486,26 +576,45 @@ function scriptFromForm() {
     voice: $("#script-voice").value || null,
     voice_fallback: $("#script-voice-fallback").value || NO_FALLBACK,
     rate: Number($("#script-rate").value || DEFAULT_RATE),
+    ...lookFromForm(),
     scenes,
+    ...state.editing.kept,
   };
-  // The editor has no table for a script's own lexicon: the one it came with is saved back as it was.
-  if (state.editing.lexicon) script.lexicon = state.editing.lexicon;
   return script;
+}
+
+/** The fields `names` that `source` has (not null): what a save must send back unchanged. */
+function kept(source, names) {
+  return Object.fromEntries(names.filter((name) => source[name] != null).map((name) => [name, source[name]]));
+}
+
+/** A slide field's value as its input holds it: bullets one per line, no picture as null. */
+function slideValue(text, name) {
+  if (name === "bullets") return text.split("\n").map((line) => line.trim()).filter(Boolean);
+  if (name === "image") return text || null;
+  return text;
 }
 
 async function saveScript(event) {
   event.preventDefault();
+  await saveDraft();
+}
+
+/** Saves the editor's script as a draft (PUT, or POST for a new one without an id) and shows it
+ * as saved; answers the saved script, or undefined when refused (the error is shown). */
+async function saveDraft() {
   const body = scriptFromForm();
   const scriptId = state.editing.scriptId || $("#script-id").value.trim();
   const base = `${videoPath(state.videoId)}/scripts`;
   const saved = await act(() => (scriptId
     ? api("PUT", `${base}/${encodeURIComponent(scriptId)}`, body)
     : api("POST", `${base}/`, body)));
-  if (!saved) return;
+  if (!saved) return undefined;
   showScript(saved);
   notice(`Saved draft ${saved.script_id}.`);
   loadScripts(state.offsets.scripts);
   loadVideos();
+  return saved;
 }
 
 async function approveScript() {
@@ -523,6 +632,89 @@ function copyScript() {
   const copy = scriptFromForm();
   newScript(copy);
   notice("Copied into a new draft; save it to keep it.");
+}
+
+// ---- look: format, theme, transition, music (SPEC §8.3) --------------------------------
+
+function fillLook(script) {
+  $("#script-format").value = script.format || DEFAULT_FORMAT;
+  fillThemePicker(script.theme || "");
+  const transition = script.transition || DEFAULT_TRANSITION;
+  $("#script-transition").value = transition.type;
+  $("#script-transition-sec").value = String(transition.duration_sec);
+  const music = script.music || DEFAULT_MUSIC;
+  fillMusicPicker(script.music?.media || "");
+  $("#music-volume").value = String(music.volume_db);
+  $("#music-duck").value = String(music.duck_db);
+  $("#music-fade").value = String(music.fade_sec);
+  showLookFields();
+}
+
+function lookFromForm() {
+  const music = $("#script-music").value;
+  return {
+    format: $("#script-format").value,
+    theme: $("#script-theme").value || null,
+    transition: { type: $("#script-transition").value, duration_sec: Number($("#script-transition-sec").value) },
+    music: music
+      ? {
+        media: music,
+        volume_db: Number($("#music-volume").value),
+        duck_db: Number($("#music-duck").value),
+        fade_sec: Number($("#music-fade").value),
+      }
+      : null,
+  };
+}
+
+/** A cut takes no time, and no music has no levels: their inputs show only when they count. */
+function showLookFields() {
+  $("#transition-seconds").hidden = $("#script-transition").value === "cut";
+  for (const node of document.querySelectorAll(".music-only")) node.hidden = !$("#script-music").value;
+}
+
+function fillMusicPicker(chosen = $("#script-music").value) {
+  fillSelect($("#script-music"), h("option", { value: "" }, "No music"), mediaChoices("audio", "Audio"), chosen);
+}
+
+function fillThemePicker(chosen = $("#script-theme").value) {
+  fillSelect($("#script-theme"), h("option", { value: "" }, "Default look"),
+    state.themes.map((theme) => ({ value: theme.theme_id, label: theme.theme_id })), chosen);
+}
+
+// ---- scene previews --------------------------------------------------------------------
+
+/** Renders one scene alone (POST …/preview, SPEC §8.3) and plays it. The API renders the stored
+ * script, so the editor's is saved first, as Save draft does. */
+async function previewScene(item) {
+  const number = [...document.querySelectorAll("#scenes .scene")].indexOf(item) + 1;
+  if (!$("#script-form").reportValidity() || !(await saveDraft())) return;
+  const asked = ++state.scenePreviewsAsked;
+  const { scriptId } = state.editing;
+  $("#scene-preview").hidden = false;
+  scenePreviewStatus(`Rendering scene ${number}…`);
+  try {
+    const response = await request("POST", `${videoPath(state.videoId)}/scripts/${encodeURIComponent(scriptId)}/preview`,
+      { scene: number - 1 });
+    const video = await response.blob();
+    if (asked !== state.scenePreviewsAsked) return;
+    loadBlob($("#scene-video"), video);
+    scenePreviewStatus(`Scene ${number} of ${scriptId}, as the saved draft renders it.`);
+  } catch (error) {
+    if (asked === state.scenePreviewsAsked) scenePreviewStatus(`Scene ${number} preview failed: ${describeFailure(error)}`, true);
+  }
+}
+
+function scenePreviewStatus(text, failed = false) {
+  showStatus($("#scene-preview-status"), text, failed);
+}
+
+/** Another script or video is open: its scene preview goes, and answers on their way are dropped. */
+function forgetScenePreview() {
+  state.scenePreviewsAsked += 1;
+  unloadBlob($("#scene-video"));
+  scenePreviewStatus("");
+  $("#scene-preview").hidden = true;
 }
 
 // ---- voices ---------------------------------------------------------------------------
@@ -589,9 +781,7 @@ function voiceLabel(voice) {
 
 /** A line beside the preview button: what is happening, or why the voices cannot be heard. */
 function voiceStatus(text, failed = false) {
-  const status = $("#voice-status");
-  status.textContent = text;
-  status.classList.toggle("failure", failed);
+  showStatus($("#voice-status"), text, failed);
 }
 
 /** The first sentence the script will speak: from the first scene that has narration, cut where
@@ -650,31 +840,36 @@ function setPreviewBusy(busy) {
 
 function playPreview(audio) {
   const player = $("#voice-audio");
-  stopPreviewAudio();
-  const url = URL.createObjectURL(audio);
-  state.previewUrl = url;
-  player.src = url;
-  player.hidden = false;
+  const url = loadBlob(player, audio);
   // Refused without a recent click (a browser's autoplay rule): the controls still play it. A newer
   // preview replacing this one also ends its play(), which needs no word.
-  player.play().catch(() => { if (state.previewUrl === url) voiceStatus("Press play to hear the preview."); });
+  player.play().catch(() => { if (player.src === url) voiceStatus("Press play to hear the preview."); });
 }
 
-function stopPreviewAudio() {
-  const player = $("#voice-audio");
+/** Shows `player` holding `blob` through a new object URL, freeing the one it held; answers the URL.
+ * Previews need the bearer token, which an <audio src> or <video src> cannot send. */
+function loadBlob(player, blob) {
+  unloadBlob(player);
+  const url = URL.createObjectURL(blob);
+  player.src = url;
+  player.hidden = false;
+  return url;
+}
+
+/** Stops and hides `player` and frees the object URL it held. */
+function unloadBlob(player) {
   player.pause();
   player.hidden = true;
+  if (player.src.startsWith("blob:")) URL.revokeObjectURL(player.src);
   player.removeAttribute("src");
   player.load();
-  if (state.previewUrl) URL.revokeObjectURL(state.previewUrl);
-  state.previewUrl = null;
 }
 
 /** Another video is open: its preview stops, and answers still on their way are dropped. */
 function forgetPreview() {
   state.previewsAsked += 1;
   setPreviewBusy(false);
-  stopPreviewAudio();
+  unloadBlob($("#voice-audio"));
   voiceStatus("");
 }
 
@@ -811,9 +1006,7 @@ function clearLexiconProblems() {
 }
 
 function lexiconStatus(text, failed = false) {
-  const status = $("#lexicon-status");
-  status.textContent = text;
-  status.classList.toggle("failure", failed);
+  showStatus($("#lexicon-status"), text, failed);
 }
 
 function showLexiconPermissions() {
@@ -824,19 +1017,208 @@ function showLexiconPermissions() {
   allow($("#save-lexicon"), refusal, $("#lexicon-reasons"));
 }
 
+// ---- themes ---------------------------------------------------------------------------
+
+/** The themes a script may name (GET /themes): the script's theme picker and the editor's ids. */
+async function loadThemes() {
+  const page = await act(() => api("GET", `/themes?limit=${PAGE_SIZE.themes}`));
+  if (!page) return;
+  state.themes = page.themes;
+  fillThemePicker();
+  $("#theme-ids").replaceChildren(...options(page.themes.map((theme) => ({ value: theme.theme_id, label: "" }))));
+}
+
+/** Opens the theme named in the id field: the stored one, or a new one with the default look. */
+async function openTheme(event) {
+  event.preventDefault();
+  const themeId = $("#theme-id").value.trim();
+  let theme;
+  try {
+    theme = await api("GET", `/themes/${encodeURIComponent(themeId)}`);
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 404)) {
+      reportFailure(error);
+      return;
+    }
+    theme = null;
+  }
+  fillThemeForm(themeId, theme || NEW_THEME);
+  themeStatus(theme ? themeSaved(theme) : `${themeId} is a new theme: save it to create it.`);
+}
+
+function themeSaved(theme) {
+  return `${theme.theme_id} saved ${when(theme.updated_at)} by ${theme.updated_by}.`;
+}
+
+function fillThemeForm(themeId, theme) {
+  $("#theme-body").hidden = false;
+  $("#theme-body").dataset.themeId = themeId;
+  $("#theme-background").value = theme.background;
+  $("#theme-text").value = theme.text;
+  $("#theme-accent").value = theme.accent;
+  $("#theme-font").value = theme.font || "";
+  $("#theme-logo").value = theme.logo || "";
+  $("#theme-logo-position").value = theme.logo_position;
+  clearThemeProblems();
+  showThemePreview();
+}
+
+function themeFromForm() {
+  return {
+    background: $("#theme-background").value,
+    text: $("#theme-text").value,
+    accent: $("#theme-accent").value,
+    font: $("#theme-font").value.trim() || null,
+    logo: $("#theme-logo").value.trim() || null,
+    logo_position: $("#theme-logo-position").value,
+  };
+}
+
+/** PUTs the theme whole; a refusal naming the font or the logo is shown beside that field. */
+async function saveTheme(event) {
+  event.preventDefault();
+  const { themeId } = $("#theme-body").dataset;
+  clearThemeProblems();
+  try {
+    const saved = await api("PUT", `/themes/${encodeURIComponent(themeId)}`, themeFromForm());
+    themeStatus(`${themeSaved(saved)} The next render of a script naming it is drawn so.`);
+    loadThemes();
+  } catch (error) {
+    showThemeProblems(error);
+  }
+}
+
+function showThemeProblems(error) {
+  const problems = error instanceof ApiError ? error.detail.errors || [] : [];
+  const elsewhere = [];
+  for (const problem of problems) {
+    const field = THEME_MEDIA_FIELDS[problem.field];
+    if (field) {
+      $(`#theme-${field}`).setAttribute("aria-invalid", "true");
+      $(`#theme-${field}-error`).textContent = problem.message;
+    } else {
+      elsewhere.push(problem.field ? `${problem.field}: ${problem.message}` : problem.message);
+    }
+  }
+  // Every problem shown beside its field: the status only points there.
+  const summary = problems.length && !elsewhere.length ? `${error.errorCode}: see the marked field.` : describeFailure(error);
+  themeStatus(`Not saved. ${[summary, ...elsewhere].join(" · ")}`, true);
+}
+
+function clearThemeProblems() {
+  for (const field of Object.values(THEME_MEDIA_FIELDS)) clearThemeProblem(field);
+}
+
+function clearThemeProblem(field) {
+  $(`#theme-${field}`).removeAttribute("aria-invalid");
+  $(`#theme-${field}-error`).textContent = "";
+}
+
+/** An edit: the preview follows it, and a refusal of the edited field no longer applies. */
+function onThemeInput(event) {
+  const field = Object.values(THEME_MEDIA_FIELDS).find((name) => event.target.id === `theme-${name}`);
+  if (field) clearThemeProblem(field);
+  themeStatus("Not saved yet.");
+  showThemePreview();
+}
+
+function themeStatus(text, failed = false) {
+  showStatus($("#theme-status"), text, failed);
+}
+
+function showThemePermissions() {
+  const refusal = roleRefusal("theme");
+  $("#theme-reasons").replaceChildren();
+  $("#theme-fields").disabled = Boolean(refusal);
+  allow($("#save-theme"), refusal, $("#theme-reasons"));
+}
+
+/** The theme's slide, roughly as the renderer draws it: its colours, its font, its logo in its
+ * corner, in the script editor's format. */
+function showThemePreview() {
+  const slide = $("#theme-slide");
+  const format = $("#script-format").value;
+  slide.style.backgroundColor = $("#theme-background").value;
+  slide.style.color = $("#theme-text").value;
+  slide.style.setProperty("--slide-accent", $("#theme-accent").value);
+  slide.style.aspectRatio = format.replace(":", " / ");
+  $("#preview-format-note").textContent = `${format} (the script's format)`;
+  showPreviewLogo();
+  showPreviewFont();
+}
+
+/** A logo of the open video (what its content URL serves); a theme may name one of another video,
+ * which the preview leaves out and says so. */
+function showPreviewLogo() {
+  const mediaId = $("#theme-logo").value.trim();
+  const note = $("#preview-logo-note");
+  $("#theme-slide .slide-logo")?.remove();
+  if (!MEDIA_ID.test(mediaId)) {
+    note.textContent = "no logo";
+    return;
+  }
+  pictureUrl(mediaId).then((url) => {
+    if ($("#theme-logo").value.trim() !== mediaId) return;
+    const position = $("#theme-logo-position").value;
+    $("#theme-slide .slide-logo")?.remove(); // an earlier edit's, drawn meanwhile
+    $("#theme-slide").append(h("img", { className: `slide-logo ${position}`, src: url, alt: "" }));
+    note.textContent = `logo ${position.replace("-", " ")}`;
+  }, () => {
+    if ($("#theme-logo").value.trim() === mediaId) note.textContent = "logo not shown: not an image of this video";
+  });
+}
+
+/** Draws the preview in the theme's font, or the console's own for the bundled one. */
+function showPreviewFont() {
+  const slide = $("#theme-slide");
+  const mediaId = $("#theme-font").value.trim();
+  const note = $("#preview-font-note");
+  if (!MEDIA_ID.test(mediaId)) {
+    slide.style.fontFamily = "";
+    note.textContent = "the bundled font (shown in the console's)";
+    return;
+  }
+  note.textContent = "loading the font…";
+  themeFont(mediaId).then((family) => {
+    if ($("#theme-font").value.trim() !== mediaId) return;
+    slide.style.fontFamily = `"${family}", sans-serif`;
+    const media = state.media.find((item) => item.media_id === mediaId);
+    note.textContent = `font ${media?.family || mediaId}`;
+  }, () => {
+    if ($("#theme-font").value.trim() !== mediaId) return;
+    slide.style.fontFamily = "";
+    note.textContent = "font not shown: not a font of this video";
+  });
+}
+
+/** Adds the font media to the page once, answering the family name it goes by. A @font-face url()
+ * cannot send the bearer token: its bytes are fetched with it and given to a FontFace (bytes, unlike
+ * a URL, need no font-src in the page's policy). */
+function themeFont(mediaId) {
+  return once(state.fonts, mediaId, async () => {
+    const family = `slidereel ${mediaId}`;
+    const bytes = await (await mediaContent(mediaId)).arrayBuffer();
+    document.fonts.add(await new FontFace(family, bytes).load());
+    return family;
+  });
+}
+
 // ---- images and decks -----------------------------------------------------------------
 
-/** A page of the video's images, newest first (an upload lands on the first). */
+/** A page of the video's media, newest first (an upload lands on the first). */
 async function loadMedia(offset) {
   const videoId = state.videoId;
   const page = await act(() => api("GET", `${videoPath(videoId)}/media?limit=${PAGE_SIZE.media}&offset=${offset}`));
   if (!page || videoId !== state.videoId) return;
   state.media = page.media;
   $("#media-list").replaceChildren(...page.media.map((media) => h("li", { className: "media" },
-    picture(media.media_id),
+    media.kind === "image" ? picture(media.media_id) : h("div", { className: "media-tile" }, media.kind),
     h("span", { className: "mono", title: media.media_id }, mediaLabel(media)))));
   showPager($("#media-pager"), page, loadMedia);
   for (const select of document.querySelectorAll("#scenes [name=image]")) fillPicker(select, select.value);
+  fillMusicPicker();
+  $("#theme-fonts").replaceChildren(...options(mediaChoices("font", "Font")));
+  $("#theme-logos").replaceChildren(...options(mediaChoices("image", "Image")));
 }
 
 /** An <img> of the open video's media. Its content needs the bearer token, which an <img src>
@@ -849,15 +1231,25 @@ function picture(mediaId) {
 
 /** One fetch per image and video: a media id names bytes that never change. */
 function pictureUrl(mediaId) {
-  const cache = state.pictures;
-  if (!cache.has(mediaId)) {
-    const url = request("GET", `${videoPath(state.videoId)}/media/${encodeURIComponent(mediaId)}/content`)
-      .then((response) => response.blob())
-      .then((blob) => URL.createObjectURL(blob));
-    url.catch(() => cache.delete(mediaId)); // a failure is not kept: the next showing asks again
-    cache.set(mediaId, url);
+  return once(state.pictures, mediaId, () => mediaContent(mediaId)
+    .then((response) => response.blob())
+    .then((blob) => URL.createObjectURL(blob)));
+}
+
+/** The media's bytes from the open video, fetched with the token. */
+function mediaContent(mediaId) {
+  return request("GET", `${videoPath(state.videoId)}/media/${encodeURIComponent(mediaId)}/content`);
+}
+
+/** The promise `make()` answers, made once per key of `cache`. A failure is not kept: the next
+ * asking tries again. */
+function once(cache, key, make) {
+  if (!cache.has(key)) {
+    const made = make();
+    made.catch(() => cache.delete(key));
+    cache.set(key, made);
   }
-  return cache.get(mediaId);
+  return cache.get(key);
 }
 
 /** Frees the previous video's object URLs, also those of fetches still on their way. */
@@ -893,8 +1285,8 @@ async function uploadMedia(file) {
   if (!sent) return;
   const media = sent.body;
   notice(sent.status === 201
-    ? `Uploaded ${file.name} as image ${mediaLabel(media)}; choose it as a scene's slide.`
-    : `This video already has ${file.name} (image ${mediaLabel(media)}).`);
+    ? `Uploaded ${file.name} as ${media.kind} ${mediaLabel(media)}; ${USE_OF_MEDIA[media.kind]}.`
+    : `This video already has ${file.name} (${media.kind} ${mediaLabel(media)}).`);
   loadMedia(0);
 }
 
@@ -1287,6 +1679,12 @@ function wire() {
   $("#script-form").addEventListener("submit", saveScript);
   $("#approve-script").addEventListener("click", approveScript);
   $("#render-script").addEventListener("click", startRender);
+  $("#script-format").addEventListener("change", showThemePreview);
+  $("#script-transition").addEventListener("change", showLookFields);
+  $("#script-music").addEventListener("change", showLookFields);
+  $("#theme-open-form").addEventListener("submit", openTheme);
+  $("#theme-form").addEventListener("submit", saveTheme);
+  $("#theme-form").addEventListener("input", onThemeInput);
   $("#cancel-job").addEventListener("click", cancelRender);
 }
 
