@@ -1,15 +1,17 @@
-"""The soundtrack's AAC, encoded on a thread of its own while the slides are drawn.
+"""The soundtrack, mixed and then encoded to AAC on a thread of its own while the slides are drawn.
 
 FFmpeg's AAC encoder is the longest single chain of work in a slide video (~0.45 s of CPU for
 the reference script's 140 s, against ~0.13 s for all of its TTS), and PyAV lets go of the GIL
-inside it, so it runs beside the slides' drawing and H.264 rather than after them. It starts
-once the soundtrack is mixed and at its final loudness (mixdown.py): a gain that depends on the
-whole narration cannot be applied to audio already encoded. Its encoder is a codec context of its
-own, not the MP4's stream: the container is opened later, when the slides are drawn, and its AAC
-stream, set up the same way, takes these packets as they are.
+inside it, as it does in the filters the mix is levelled with (mixdown.py), so both run beside
+the slides' drawing and H.264 rather than before them. The encoding starts only once the mix is
+at its final loudness: a gain that depends on the whole narration cannot be applied to audio
+already encoded. Its encoder is a codec context of its own, not the MP4's stream: the container
+is opened when the slides are drawn, and its AAC stream, set up the same way, takes these packets
+as they are.
 """
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -52,13 +54,14 @@ def configure_aac(context: av.AudioCodecContext, sample_rate: int) -> None:
 
 
 class SoundtrackEncoder:
-    """AAC packets of the finished soundtrack `audio`, encoded on a thread from entering the
-    with-block; leaving it stops the thread."""
+    """AAC packets of the soundtrack `mix` writes (at `sample_rate`), mixed and encoded on a
+    thread from entering the with-block; leaving it stops the thread."""
 
-    def __init__(self, audio: PcmAudio) -> None:
-        self.audio = audio
+    def __init__(self, mix: Callable[[], PcmAudio], sample_rate: int) -> None:
+        self._mix = mix
+        self.sample_rate = sample_rate
         self._stopped = False
-        self._total = audio.samples * SAMPLE_WIDTH
+        self._total: int | None = None
         self._encoded = 0
         self._packets: list[av.Packet] = []
         self._error: BaseException | None = None
@@ -74,12 +77,10 @@ class SoundtrackEncoder:
         self._thread.join()
 
     @property
-    def sample_rate(self) -> int:
-        return self.audio.sample_rate
-
-    @property
     def fraction(self) -> float:
-        """How much of the soundtrack is encoded (0 to 1)."""
+        """How much of the soundtrack is encoded (0 to 1; 0 while it is being mixed)."""
+        if self._total is None:
+            return 0.0
         return self._encoded / self._total if self._total else 1.0
 
     def wait(self, timeout: float) -> bool:
@@ -94,12 +95,16 @@ class SoundtrackEncoder:
         return self._packets
 
     def _run(self) -> None:
-        sample_rate = self.audio.sample_rate
+        sample_rate = self.sample_rate
         try:
+            audio = self._mix()
+            if audio.sample_rate != sample_rate:
+                raise ValueError(f"the soundtrack was mixed at {audio.sample_rate} Hz, not the {sample_rate} Hz announced")
+            self._total = audio.samples * SAMPLE_WIDTH
             context = av.CodecContext.create("aac", "w")
             configure_aac(context, sample_rate)
             chunk_bytes = round(sample_rate * AUDIO_CHUNK_SEC) * SAMPLE_WIDTH
-            with self.audio.path.open("rb") as pcm:
+            with audio.path.open("rb") as pcm:
                 while not self._stopped and (data := pcm.read(chunk_bytes)):
                     self._packets += context.encode(_frame(data, self._encoded // SAMPLE_WIDTH, sample_rate))
                     self._encoded += len(data)

@@ -7,6 +7,7 @@ one-scene job into a temporary folder instead (`render_video_only`), and nothing
 """
 
 import errno
+import functools
 import math
 import shutil
 import tempfile
@@ -226,13 +227,12 @@ def _encode_video(
     fonts, look = _theme_look(job.theme, media, fonts)
     progress(Step.GENERATE_TTS, 0, f"Synthesizing {sum(map(len, scene_sentences))} sentences")
     narration, voice_used = _narrate_with_fallback(job, scene_sentences, settings, work / "narration.pcm", progress, tts_ends)
-    progress(Step.GENERATE_TTS, 1, "Mixing the soundtrack")
     music = job.script.music
     bed = None if music is None else MusicBed(music=music, path=media[music.media])
-    soundtrack = mix_down(narration, bed, work / "soundtrack.pcm")
     duration = narration.audio.duration_sec
-    # Encoded to AAC while the slides are drawn and encoded (aac.py).
-    with SoundtrackEncoder(soundtrack) as soundtrack_encoder:
+    # Mixed, levelled and encoded to AAC while the slides are drawn and encoded (aac.py).
+    mix = functools.partial(mix_down, narration, bed, work / "soundtrack.pcm")
+    with SoundtrackEncoder(mix, narration.audio.sample_rate) as soundtrack_encoder:
         # Cut before the slides are drawn: burned-in captions are the same cues as the files'.
         cues = build_cues(narration.sentences, duration)
         chapters = scene_chapters(job.script.scenes, narration.scene_starts, duration)

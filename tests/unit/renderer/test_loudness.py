@@ -45,6 +45,13 @@ def test_silence_is_left_alone():
     assert not at_target_loudness(silence, RATE).any()
 
 
-def test_the_meter_agrees_with_another_bs1770_meter():
+@pytest.mark.parametrize("rate", [16_000, 22_050, 24_000, 44_100, 48_000])
+def test_the_meter_agrees_with_another_bs1770_meter_at_every_voices_rate(rate):
     signal = speech_like(10, 0.1)
-    assert integrated_loudness(signal, RATE) == pytest.approx(loudness_lufs(signal.astype(np.float64), RATE), abs=0.3)
+    assert integrated_loudness(signal, rate) == pytest.approx(loudness_lufs(signal.astype(np.float64), rate), abs=0.05)
+
+
+def test_a_full_scale_997_hz_sine_reads_as_the_standard_says():
+    """BS.1770-4's calibration: a 0 dBFS sine at 997 Hz measures -3.01 LKFS."""
+    times = np.arange(48_000 * 5) / 48_000
+    assert integrated_loudness(np.sin(2 * np.pi * 997 * times).astype(np.float32), 48_000) == pytest.approx(-3.01, abs=0.05)
