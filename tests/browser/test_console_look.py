@@ -272,3 +272,24 @@ def test_what_the_editor_has_no_input_for_survives_a_save(console: Console):
     assert saved["captions"] == script["captions"] and saved["lexicon"] == script["lexicon"]
     assert [scene["chapter"] for scene in saved["scenes"]] == ["들어가며", "본론"]
     assert saved["scenes"][0]["hint"] == "원본 슬라이드의 글"
+
+
+def test_an_approved_scripts_scene_is_previewed_as_stored_and_stays_read_only(console: Console):
+    page = console.page
+    console.use_token(Role.APPROVER)
+    console.open_video(new_video_id("console-approved-preview"))
+    console.fill_script(
+        {"title": "승인된 미리 보기", "scenes": [{"narration": "승인된 장면을 미리 봅니다.", "slide": {"title": "하나"}}]}
+    )
+    save_and_wait(console)
+    console.approve()
+
+    expect(console.scene_field(0, "narration")).to_be_disabled()
+    expect(page.locator("#add-scene")).to_be_disabled()
+    page.get_by_role("button", name="Preview scene 1").click()
+    expect(page.locator("#scene-preview-status")).to_have_text(
+        re.compile(r"^Scene 1 of .*approved script"), timeout=PREVIEW_TIMEOUT_MS
+    )
+    played = page.evaluate(SCENE_PLAYED, UI_TIMEOUT_MS)
+    assert played["error"] is None, played
+    expect(page.locator("#editor-status")).to_have_text("APPROVED")

@@ -424,8 +424,12 @@ function showEditorPermissions() {
   const reasons = $("#action-reasons");
   reasons.replaceChildren();
   const mayEdit = roleRefusal("save");
-  for (const fieldset of document.querySelectorAll("#script-form fieldset")) {
-    fieldset.disabled = editing.status === "APPROVED" || Boolean(mayEdit);
+  const locked = editing.status === "APPROVED" || Boolean(mayEdit);
+  for (const fieldset of document.querySelectorAll("#script-form fieldset:not(#scene-fields)")) fieldset.disabled = locked;
+  // An approved script's scenes can still be previewed (the API renders what is stored), so
+  // their fieldset stays open and each control in it but ▶ is locked instead; ▶ needs an editor.
+  for (const control of $("#scene-fields").querySelectorAll("input, textarea, select, button")) {
+    control.disabled = control.dataset.action === "preview" ? Boolean(mayEdit) : locked;
   }
   allow($("#save-script"), mayEdit, reasons);
   allow($("#approve-script"),
@@ -685,10 +689,11 @@ function fillThemePicker(chosen = $("#script-theme").value) {
 // ---- scene previews --------------------------------------------------------------------
 
 /** Renders one scene alone (POST …/preview, SPEC §8.3) and plays it. The API renders the stored
- * script, so the editor's is saved first, as Save draft does. */
+ * script, so a draft's editor is saved first, as Save draft does; an approved script is as stored. */
 async function previewScene(item) {
   const number = [...document.querySelectorAll("#scenes .scene")].indexOf(item) + 1;
-  if (!$("#script-form").reportValidity() || !(await saveDraft())) return;
+  const draft = state.editing.status !== "APPROVED";
+  if (draft && (!$("#script-form").reportValidity() || !(await saveDraft()))) return;
   const asked = ++state.scenePreviewsAsked;
   const { scriptId } = state.editing;
   $("#scene-preview").hidden = false;
@@ -699,7 +704,7 @@ async function previewScene(item) {
     const video = await response.blob();
     if (asked !== state.scenePreviewsAsked) return;
     loadBlob($("#scene-video"), video);
-    scenePreviewStatus(`Scene ${number} of ${scriptId}, as the saved draft renders it.`);
+    scenePreviewStatus(`Scene ${number} of ${scriptId}, as the ${draft ? "saved draft" : "approved script"} renders it.`);
   } catch (error) {
     if (asked === state.scenePreviewsAsked) scenePreviewStatus(`Scene ${number} preview failed: ${describeFailure(error)}`, true);
   }
