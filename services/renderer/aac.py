@@ -55,12 +55,13 @@ def configure_aac(context: av.AudioCodecContext, sample_rate: int) -> None:
 
 class SoundtrackEncoder:
     """AAC packets of the soundtrack `mix` writes (at `sample_rate`), mixed and encoded on a
-    thread from entering the with-block; leaving it stops the thread."""
+    thread from entering the with-block; leaving it stops the thread. `mix` is handed an event
+    set on leaving, which it must heed: a canceled render waits for this thread."""
 
-    def __init__(self, mix: Callable[[], PcmAudio], sample_rate: int) -> None:
+    def __init__(self, mix: Callable[[threading.Event], PcmAudio], sample_rate: int) -> None:
         self._mix = mix
         self.sample_rate = sample_rate
-        self._stopped = False
+        self._stop = threading.Event()
         self._total: int | None = None
         self._encoded = 0
         self._packets: list[av.Packet] = []
@@ -73,7 +74,7 @@ class SoundtrackEncoder:
         return self
 
     def __exit__(self, *_) -> None:
-        self._stopped = True
+        self._stop.set()
         self._thread.join()
 
     @property
@@ -97,7 +98,7 @@ class SoundtrackEncoder:
     def _run(self) -> None:
         sample_rate = self.sample_rate
         try:
-            audio = self._mix()
+            audio = self._mix(self._stop)
             if audio.sample_rate != sample_rate:
                 raise ValueError(f"the soundtrack was mixed at {audio.sample_rate} Hz, not the {sample_rate} Hz announced")
             self._total = audio.samples * SAMPLE_WIDTH
@@ -105,10 +106,10 @@ class SoundtrackEncoder:
             configure_aac(context, sample_rate)
             chunk_bytes = round(sample_rate * AUDIO_CHUNK_SEC) * SAMPLE_WIDTH
             with audio.path.open("rb") as pcm:
-                while not self._stopped and (data := pcm.read(chunk_bytes)):
+                while not self._stop.is_set() and (data := pcm.read(chunk_bytes)):
                     self._packets += context.encode(_frame(data, self._encoded // SAMPLE_WIDTH, sample_rate))
                     self._encoded += len(data)
-            if not self._stopped:
+            if not self._stop.is_set():
                 self._packets += context.encode(None)
         except BaseException as error:  # noqa: BLE001 - handed to the caller's thread by packets()
             self._error = error

@@ -10,6 +10,7 @@ look-ahead limiter run with its delay compensated, so no sample moves in time an
 where the words are.
 """
 
+import threading
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
 
@@ -36,13 +37,22 @@ HIGH_PASS_HZ, HIGH_PASS_Q = 38.13547087602444, 0.5003270373238773
 """BS.1770's K-weighting as the analog shelf and high-pass whose bilinear transforms at 48 kHz
 are the standard's coefficients to their last digit: the same curve at any other sample rate."""
 CHUNK_SEC = 30
-"""Audio goes through the filters this much at a time."""
+"""Audio goes through the filters this much at a time, and is stopped between two chunks."""
+NEVER = threading.Event()
+"""A stop nobody sets."""
+
+
+class Stopped(Exception):
+    """The work was asked to stop: the render it was for is over."""
+
+
 Filters = Sequence[tuple[str, str]]
 
 
-def integrated_loudness(samples: np.ndarray, rate: int) -> float:
-    """LUFS of mono float `samples` (SILENCE_LUFS for silence, or for less than one block)."""
-    weighted = _through(samples, rate, _k_weighting(rate))
+def integrated_loudness(samples: np.ndarray, rate: int, stop: threading.Event = NEVER) -> float:
+    """LUFS of mono float `samples` (SILENCE_LUFS for silence, or for less than one block).
+    Raises Stopped once `stop` is set."""
+    weighted = _through(samples, rate, _k_weighting(rate), stop)
     step = round(rate * STEP_SEC)
     steps = len(weighted) // step
     if steps < BLOCK_STEPS:
@@ -76,25 +86,25 @@ def _biquad(zeros: tuple[float, float, float], poles: tuple[float, float, float]
     )
 
 
-def at_target_loudness(samples: np.ndarray, rate: int) -> np.ndarray:
+def at_target_loudness(samples: np.ndarray, rate: int, stop: threading.Event = NEVER) -> np.ndarray:
     """`samples` (mono float) turned up or down to TARGET_LUFS, their peaks limited under
-    LIMITER_CEILING_DB. Silence comes back as it is."""
-    loudness = integrated_loudness(samples, rate)
+    LIMITER_CEILING_DB. Silence comes back as it is. Raises Stopped once `stop` is set."""
+    loudness = integrated_loudness(samples, rate, stop)
     if loudness <= SILENCE_LUFS:
         return samples
     ceiling = _linear(LIMITER_CEILING_DB)
     for _ in range(MAX_PASSES):
         samples = samples * np.float32(_linear(TARGET_LUFS - loudness))
         if np.abs(samples).max(initial=0.0) > ceiling:
-            samples = _through(samples, rate, [("alimiter", f"limit={ceiling}:level=0:latency=1:attack=5:release=50")])
-        loudness = integrated_loudness(samples, rate)
+            samples = _through(samples, rate, [("alimiter", f"limit={ceiling}:level=0:latency=1:attack=5:release=50")], stop)
+        loudness = integrated_loudness(samples, rate, stop)
         if abs(loudness - TARGET_LUFS) <= LOUDNESS_TOLERANCE_LU:
             break
     return samples
 
 
-def _through(samples: np.ndarray, rate: int, filters: Filters) -> np.ndarray:
-    """`samples` after the FFmpeg `filters`, in order."""
+def _through(samples: np.ndarray, rate: int, filters: Filters, stop: threading.Event) -> np.ndarray:
+    """`samples` after the FFmpeg `filters`, in order; raises Stopped once `stop` is set."""
     graph = av.filter.Graph()
     previous = graph.add_abuffer(format="flt", sample_rate=rate, layout="mono", time_base=Fraction(1, rate))
     for name, arguments in filters:
@@ -108,6 +118,8 @@ def _through(samples: np.ndarray, rate: int, filters: Filters) -> np.ndarray:
     graph.configure()
     pieces: list[np.ndarray] = []
     for frame in _frames(samples, rate):
+        if stop.is_set():
+            raise Stopped
         graph.push(frame)
         _drain(graph, pieces)
     graph.push(None)

@@ -6,6 +6,7 @@ scale: music is mastered anywhere from -25 to -7 LUFS, and "-18 dB under the voi
 sound the same whichever track a team picks.
 """
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,25 +28,25 @@ class MusicBed:
     """The decodable audio file the script's `music.media` names."""
 
 
-def mix_down(narration: Narration, bed: MusicBed | None, path: Path) -> PcmAudio:
+def mix_down(narration: Narration, bed: MusicBed | None, path: Path, stop: threading.Event) -> PcmAudio:
     """Writes the soundtrack to `path` (signed 16-bit mono at the narration's rate), as long as
-    the narration to the sample."""
+    the narration to the sample; raises loudness.Stopped once `stop` is set."""
     rate = narration.audio.sample_rate
     voice = np.fromfile(narration.audio.path, dtype="<i2").astype(np.float32) / PCM_FULL_SCALE
-    mix = voice if bed is None else voice + _bed_under(voice, rate, narration, bed)
-    mastered = at_target_loudness(mix, rate)
+    mix = voice if bed is None else voice + _bed_under(voice, rate, narration, bed, stop)
+    mastered = at_target_loudness(mix, rate, stop)
     pcm = np.clip(np.rint(mastered * PCM_FULL_SCALE), -PCM_FULL_SCALE, PCM_FULL_SCALE - 1).astype("<i2")
     pcm.tofile(path)
     return PcmAudio(path=path, sample_rate=rate)
 
 
-def _bed_under(voice: np.ndarray, rate: int, narration: Narration, bed: MusicBed) -> np.ndarray:
+def _bed_under(voice: np.ndarray, rate: int, narration: Narration, bed: MusicBed, stop: threading.Event) -> np.ndarray:
     """The music at `volume_db` under the voice's loudness, ducked and faded, as long as `voice`."""
-    music = looped(decoded_music(bed.path, rate, len(voice)), len(voice), rate)
-    music_loudness = integrated_loudness(music, rate)
+    music = looped(decoded_music(bed.path, rate, len(voice), stop), len(voice), rate)
+    music_loudness = integrated_loudness(music, rate, stop)
     if music_loudness <= SILENCE_LUFS:  # a silent track: nothing to set a level from, nothing to hear
         return np.zeros_like(voice)
-    voice_loudness = integrated_loudness(voice, rate)
+    voice_loudness = integrated_loudness(voice, rate, stop)
     level = 10 ** ((voice_loudness + bed.music.volume_db - music_loudness) / 20)
     speech = [(sentence.start, sentence.end) for sentence in narration.sentences]
     return music * np.float32(level) * bed_gain(bed.music, speech, len(voice), rate)

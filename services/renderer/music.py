@@ -7,6 +7,7 @@ rather than after it, and a breath inside a sentence never lifts it.
 """
 
 import math
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import av
 import numpy as np
 
 from libs.contracts.script import Music
+from services.renderer.loudness import NEVER, Stopped
 
 ATTACK_SEC = 0.2
 """How long the bed takes to drop, ending as the narration starts."""
@@ -28,14 +30,17 @@ class MusicUnreadable(Exception):
     """The stored music does not decode: another attempt would fare no better."""
 
 
-def decoded_music(path: Path, rate: int, samples: int) -> np.ndarray:
-    """The first `samples` of the music file (fewer when it is shorter) as mono float at `rate`."""
+def decoded_music(path: Path, rate: int, samples: int, stop: threading.Event = NEVER) -> np.ndarray:
+    """The first `samples` of the music file (fewer when it is shorter) as mono float at `rate`;
+    raises Stopped once `stop` is set."""
     resampler = av.AudioResampler(format="fltp", layout="mono", rate=rate)
     pieces: list[np.ndarray] = []
     have = 0
     try:
         with av.open(str(path)) as container:
             for frame in container.decode(audio=0):
+                if stop.is_set():
+                    raise Stopped
                 for out in resampler.resample(frame):
                     pieces.append(out.to_ndarray()[0])
                     have += out.samples

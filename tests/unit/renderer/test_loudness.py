@@ -1,7 +1,9 @@
+import threading
+
 import numpy as np
 import pytest
 
-from services.renderer.loudness import LIMITER_CEILING_DB, at_target_loudness, integrated_loudness
+from services.renderer.loudness import LIMITER_CEILING_DB, Stopped, at_target_loudness, integrated_loudness
 from tests.audio import loudness_lufs, true_peak_dbtp
 
 RATE = 24000
@@ -55,3 +57,10 @@ def test_a_full_scale_997_hz_sine_reads_as_the_standard_says():
     """BS.1770-4's calibration: a 0 dBFS sine at 997 Hz measures -3.01 LKFS."""
     times = np.arange(48_000 * 5) / 48_000
     assert integrated_loudness(np.sin(2 * np.pi * 997 * times).astype(np.float32), 48_000) == pytest.approx(-3.01, abs=0.05)
+
+
+def test_levelling_stops_when_asked():
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(Stopped):
+        at_target_loudness(speech_like(40, 0.1), RATE, stop)
