@@ -104,7 +104,7 @@ def ours(inputs: Inputs, fps: int | None) -> Callable[[Path], None]:
 
     def compose(output: Path) -> None:
         audio = inputs.narration.audio
-        with SoundtrackEncoder(lambda _stop: audio, audio.sample_rate) as soundtrack:
+        with SoundtrackEncoder(lambda _stop: audio.as_float(), audio.sample_rate) as soundtrack:
             with composition(
                 output,
                 scene_starts=inputs.narration.scene_starts,

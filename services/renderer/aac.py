@@ -17,11 +17,13 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import numpy as np
 
 from services.renderer.tts.base import SAMPLE_WIDTH
 
 AUDIO_BIT_RATE = 64_000
 """Mono speech; AAC at 64 kb/s is transparent for it."""
+PCM_FULL_SCALE = 32768
 AUDIO_CHUNK_SEC = 1.0
 """Audio is encoded a second at a time: how soon its thread notices a stop."""
 
@@ -41,6 +43,10 @@ class PcmAudio:
     def duration_sec(self) -> float:
         return self.samples / self.sample_rate
 
+    def as_float(self) -> np.ndarray:
+        """The samples as float32 in [-1, 1)."""
+        return np.fromfile(self.path, dtype="<i2").astype(np.float32) / PCM_FULL_SCALE
+
 
 def configure_aac(context: av.AudioCodecContext, sample_rate: int) -> None:
     """The one AAC setup, for the encoder and for the MP4 stream that carries its packets."""
@@ -54,11 +60,11 @@ def configure_aac(context: av.AudioCodecContext, sample_rate: int) -> None:
 
 
 class SoundtrackEncoder:
-    """AAC packets of the soundtrack `mix` writes (at `sample_rate`), mixed and encoded on a
-    thread from entering the with-block; leaving it stops the thread. `mix` is handed an event
-    set on leaving, which it must heed: a canceled render waits for this thread."""
+    """AAC packets of the soundtrack `mix` returns (mono float samples at `sample_rate`), mixed
+    and encoded on a thread from entering the with-block; leaving it stops the thread. `mix` is
+    handed an event set on leaving, which it must heed: a canceled render waits for this thread."""
 
-    def __init__(self, mix: Callable[[threading.Event], PcmAudio], sample_rate: int) -> None:
+    def __init__(self, mix: Callable[[threading.Event], np.ndarray], sample_rate: int) -> None:
         self._mix = mix
         self.sample_rate = sample_rate
         self._stop = threading.Event()
@@ -98,17 +104,15 @@ class SoundtrackEncoder:
     def _run(self) -> None:
         sample_rate = self.sample_rate
         try:
-            audio = self._mix(self._stop)
-            if audio.sample_rate != sample_rate:
-                raise ValueError(f"the soundtrack was mixed at {audio.sample_rate} Hz, not the {sample_rate} Hz announced")
-            self._total = audio.samples * SAMPLE_WIDTH
+            samples = self._mix(self._stop)
+            self._total = len(samples)
             context = av.CodecContext.create("aac", "w")
             configure_aac(context, sample_rate)
-            chunk_bytes = round(sample_rate * AUDIO_CHUNK_SEC) * SAMPLE_WIDTH
-            with audio.path.open("rb") as pcm:
-                while not self._stop.is_set() and (data := pcm.read(chunk_bytes)):
-                    self._packets += context.encode(_frame(data, self._encoded // SAMPLE_WIDTH, sample_rate))
-                    self._encoded += len(data)
+            chunk = round(sample_rate * AUDIO_CHUNK_SEC)
+            while not self._stop.is_set() and self._encoded < len(samples):
+                piece = samples[self._encoded : self._encoded + chunk]
+                self._packets += context.encode(_frame(piece, self._encoded, sample_rate))
+                self._encoded += len(piece)
             if not self._stop.is_set():
                 self._packets += context.encode(None)
         except BaseException as error:  # noqa: BLE001 - handed to the caller's thread by packets()
@@ -117,9 +121,9 @@ class SoundtrackEncoder:
             self._done.set()
 
 
-def _frame(data: bytes, first_sample: int, sample_rate: int) -> av.AudioFrame:
-    frame = av.AudioFrame(format="s16", layout="mono", samples=len(data) // SAMPLE_WIDTH)
-    frame.planes[0].update(data)
+def _frame(samples: np.ndarray, first_sample: int, sample_rate: int) -> av.AudioFrame:
+    # Planar float is the AAC encoder's own format: the mix goes in as it is, not requantised.
+    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[None], dtype=np.float32), format="fltp", layout="mono")
     frame.sample_rate = sample_rate
     frame.pts = first_sample
     frame.time_base = Fraction(1, sample_rate)

@@ -1,5 +1,5 @@
 """The video's soundtrack from its narration: the music bed under it, when the script has one,
-and the whole at broadcast loudness (loudness.py), written as the PCM the AAC encoder reads.
+and the whole at broadcast loudness (loudness.py), handed to the AAC encoder as float samples.
 
 The bed's `volume_db` is relative to the narration's loudness, not to the music file's full
 scale: music is mastered anywhere from -25 to -7 LUFS, and "-18 dB under the voice" should
@@ -13,12 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from libs.contracts.script import Music
-from services.renderer.aac import PcmAudio
 from services.renderer.loudness import SILENCE_LUFS, at_target_loudness, integrated_loudness
 from services.renderer.music import bed_gain, decoded_music, looped
 from services.renderer.narration import Narration
-
-PCM_FULL_SCALE = 32768
 
 
 @dataclass(frozen=True)
@@ -28,16 +25,13 @@ class MusicBed:
     """The decodable audio file the script's `music.media` names."""
 
 
-def mix_down(narration: Narration, bed: MusicBed | None, path: Path, stop: threading.Event) -> PcmAudio:
-    """Writes the soundtrack to `path` (signed 16-bit mono at the narration's rate), as long as
-    the narration to the sample; raises loudness.Stopped once `stop` is set."""
+def mix_down(narration: Narration, bed: MusicBed | None, stop: threading.Event) -> np.ndarray:
+    """The soundtrack: mono float samples at the narration's rate, as long as the narration to
+    the sample; raises loudness.Stopped once `stop` is set."""
     rate = narration.audio.sample_rate
-    voice = np.fromfile(narration.audio.path, dtype="<i2").astype(np.float32) / PCM_FULL_SCALE
+    voice = narration.audio.as_float()
     mix = voice if bed is None else voice + _bed_under(voice, rate, narration, bed, stop)
-    mastered = at_target_loudness(mix, rate, stop)
-    pcm = np.clip(np.rint(mastered * PCM_FULL_SCALE), -PCM_FULL_SCALE, PCM_FULL_SCALE - 1).astype("<i2")
-    pcm.tofile(path)
-    return PcmAudio(path=path, sample_rate=rate)
+    return at_target_loudness(mix, rate, stop)
 
 
 def _bed_under(voice: np.ndarray, rate: int, narration: Narration, bed: MusicBed, stop: threading.Event) -> np.ndarray:

@@ -231,7 +231,7 @@ def _encode_video(
     bed = None if music is None else MusicBed(music=music, path=media[music.media])
     duration = narration.audio.duration_sec
     # Mixed, levelled and encoded to AAC while the slides are drawn and encoded (aac.py).
-    mix = functools.partial(mix_down, narration, bed, work / "soundtrack.pcm")
+    mix = functools.partial(mix_down, narration, bed)
     with SoundtrackEncoder(mix, narration.audio.sample_rate) as soundtrack_encoder:
         # Cut before the slides are drawn: burned-in captions are the same cues as the files'.
         cues = build_cues(narration.sentences, duration)

@@ -35,7 +35,7 @@ CUE = Cue(1000, 4000, ["서울에서는 비가", "옵니다 👍"], [(0, 6, 2000
 def composed(path, slide: Image.Image | ZoomLayers, burn_in: BurnIn, seconds: float):
     """A 320×180 MP4 of one scene showing `slide` (zooming if it is layers) under `burn_in`."""
     audio = PcmAudio(path=write_tone(path.with_suffix(".pcm"), seconds), sample_rate=22050)
-    with SoundtrackEncoder(lambda _stop: audio, audio.sample_rate) as soundtrack:
+    with SoundtrackEncoder(lambda _stop: audio.as_float(), audio.sample_rate) as soundtrack:
         with composition(
             path,
             scene_starts=[0.0],

@@ -50,7 +50,7 @@ def compose(
     `on_slide(index, fraction of its frames)` and `on_audio(fraction encoded)` hear the progress."""
     path = tmp_path / "video.mp4"
     zooms = zooms or {}
-    with SoundtrackEncoder(lambda _stop: audio, audio.sample_rate) as soundtrack:
+    with SoundtrackEncoder(lambda _stop: audio.as_float(), audio.sample_rate) as soundtrack:
         with composition(
             path,
             scene_starts=scene_starts,
