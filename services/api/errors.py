@@ -35,6 +35,10 @@ class AssetSignatureInvalid(ForbiddenError):
 class ScriptNotFound(NotFoundError):
     error_code = ErrorCode.SCRIPT_NOT_FOUND
 
+    @classmethod
+    def of(cls, video_id: str, script_id: str) -> "ScriptNotFound":
+        return cls(f"Script {script_id!r} of video {video_id!r} does not exist.", video_id=video_id, script_id=script_id)
+
 
 class JobNotFound(NotFoundError):
     error_code = ErrorCode.JOB_NOT_FOUND
@@ -111,13 +115,6 @@ class DeckConverterMissing(MediaRefused):
 class NarrationMissing(ApplicationError):
     status_code = 422
     error_code = ErrorCode.NARRATION_MISSING
-
-
-class UnknownMedia(ApplicationError):
-    """A script names an image its video does not have: refused at save, not at render."""
-
-    status_code = 422
-    error_code = ErrorCode.VALIDATION_ERROR
 
 
 class PayloadTooLarge(ApplicationError):

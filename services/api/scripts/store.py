@@ -1,19 +1,16 @@
 """Script persistence: create, replace while DRAFT, approve once, read."""
 
-from typing import NamedTuple
 from uuid import uuid4
 
 import msgspec
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.contracts.script import Script
 from services.api.db.engine import Database
-from services.api.db.models import MediaRow, ScriptRow, utc_now
+from services.api.db.models import ScriptRow, utc_now
 from services.api.db.pages import page_of
-from services.api.errors import NarrationMissing, ScriptImmutable, ScriptNotFound, UnknownMedia
-from services.api.media.schemas import KIND_NAMES, MediaKind
+from services.api.errors import NarrationMissing, ScriptImmutable, ScriptNotFound
+from services.api.media.named import NamedMedia, require_named_media
 from services.api.scripts.schemas import ScriptStatus
 from services.api.themes.script_check import require_usable_theme
 
@@ -41,7 +38,7 @@ class ScriptStore:
     async def _put(self, video_id: str, script_id: str, script: Script, created_by: str, replace: bool) -> tuple[ScriptRow, bool]:
         now = utc_now()
         async with self._db.write_session() as session, session.begin():
-            await _require_media(session, video_id, script)
+            await require_named_media(session, named_media(script), video_id)
             await require_usable_theme(session, script)
             # Locked, so an approval committed meanwhile by another instance cannot be overwritten.
             row = await session.get(ScriptRow, (video_id, script_id), with_for_update=True)
@@ -105,18 +102,8 @@ class ScriptStore:
     async def _require(session, video_id: str, script_id: str, *, lock: bool = False) -> ScriptRow:
         row = await session.get(ScriptRow, (video_id, script_id), with_for_update=lock)
         if row is None:
-            raise ScriptNotFound(
-                f"Script {script_id!r} of video {video_id!r} does not exist.", video_id=video_id, script_id=script_id
-            )
+            raise ScriptNotFound.of(video_id, script_id)
         return row
-
-
-class NamedMedia(NamedTuple):
-    field: str
-    """Where the script names it, as a JSON path."""
-    media_id: str
-    kind: MediaKind
-    """The kind of media that field takes."""
 
 
 def named_media(script: Script) -> list[NamedMedia]:
@@ -129,30 +116,6 @@ def named_media(script: Script) -> list[NamedMedia]:
     if script.music is not None:
         named.append(NamedMedia("$.music.media", script.music.media, "audio"))
     return named
-
-
-async def _require_media(session: AsyncSession, video_id: str, script: Script) -> None:
-    """Raises UnknownMedia naming the first field whose media the video does not have, or has
-    as another kind (a font named as a slide's image, an image named as the music)."""
-    named = named_media(script)
-    if not named:
-        return
-    # Locked against the TTL sweep deleting one of them before this script commits (ops/retention.py).
-    found_kinds = await session.execute(
-        select(MediaRow.media_id, MediaRow.kind)
-        .where(MediaRow.video_id == video_id, MediaRow.media_id.in_({media.media_id for media in named}))
-        .with_for_update(read=True, key_share=True)
-    )
-    kinds = dict(found_kinds.all())
-    for field, media_id, kind in named:
-        found = kinds.get(media_id)
-        if found == kind:
-            continue
-        if found is None:
-            message = f"video {video_id!r} has no media {media_id!r}; upload the {kind} first (POST …/media)"
-        else:
-            message = f"media {media_id!r} is {KIND_NAMES[found]}, not {KIND_NAMES[kind]}"
-        raise UnknownMedia(f"{field}: {message}", errors=[{"field": field, "message": message, "source": "body"}])
 
 
 def _require_narration(script: Script, video_id: str, script_id: str) -> None:

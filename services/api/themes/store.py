@@ -4,26 +4,18 @@ A theme may name media of any video: media ids are content addressed, so one id 
 bytes (and the same kind) in every video that holds it."""
 
 import msgspec
-from sqlalchemy import bindparam, select, true
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import true
 
 from libs.contracts.theme import Theme
 from services.api.db.engine import Database
 from services.api.db.inserts import columns_of, insert_into, table_of
-from services.api.db.models import MediaRow, ThemeRow, utc_now
+from services.api.db.models import ThemeRow, utc_now
 from services.api.db.pages import page_of
 from services.api.errors import InvalidField, ThemeNotFound
-from services.api.media.schemas import KIND_NAMES, MediaKind
+from services.api.media.named import NamedMedia, require_named_media
 
 _THEMES = table_of(ThemeRow)
 _DECODER = msgspec.json.Decoder(Theme)
-_MEDIA_KINDS = (
-    select(MediaRow.media_id, MediaRow.kind)
-    .where(MediaRow.media_id.in_(bindparam("media_ids", expanding=True)))
-    # Locked against the TTL sweep deleting them before this theme, which keeps them, commits
-    # (ops/retention.py locks the old media first, then reads the themes).
-    .with_for_update(read=True, key_share=True)
-)
 
 
 def _replace_statement(dialect: str):
@@ -62,7 +54,8 @@ async def replace_theme(db: Database, theme_id: str, theme: Theme, updated_by: s
         updated_at=now,
     )
     async with db.writer.begin() as connection:
-        await _require_media(connection, theme)
+        # Locked against the TTL sweep until this theme, which keeps them, commits (ops/retention.py).
+        await require_named_media(connection, _named_media(theme), video_id=None)
         row.created_at = (await connection.execute(_REPLACE[db.dialect], columns_of(row))).scalar_one()
     # A replaced row keeps the created_at of its first PUT.
     return row, row.created_at == now
@@ -81,21 +74,11 @@ async def theme_page(db: Database, limit: int, offset: int) -> tuple[list[ThemeR
         return await page_of(session, ThemeRow, true(), (ThemeRow.theme_id,), limit, offset)
 
 
-async def _require_media(connection: AsyncConnection, theme: Theme) -> None:
-    """Raises InvalidField naming `$.font` or `$.logo` when no video has that media, or has it
-    as another kind (audio named as the font, a font as the logo)."""
-    named: dict[str, tuple[str, MediaKind]] = {}
+def _named_media(theme: Theme) -> list[NamedMedia]:
+    """The theme's font and logo, as the fields that name them."""
+    named = []
     if theme.font:
-        named["$.font"] = (theme.font, "font")
+        named.append(NamedMedia("$.font", theme.font, "font"))
     if theme.logo:
-        named["$.logo"] = (theme.logo, "image")
-    if not named:
-        return
-    rows = await connection.execute(_MEDIA_KINDS, {"media_ids": [media_id for media_id, _ in named.values()]})
-    kinds = dict(rows.all())
-    for field, (media_id, kind) in named.items():
-        found = kinds.get(media_id)
-        if found is None:
-            raise InvalidField(field, f"no video has media {media_id!r}; upload {KIND_NAMES[kind]} first (POST …/media)")
-        if found != kind:
-            raise InvalidField(field, f"media {media_id!r} is {KIND_NAMES[found]}, not {KIND_NAMES[kind]}")
+        named.append(NamedMedia("$.logo", theme.logo, "image"))
+    return named
