@@ -217,7 +217,7 @@ class RenderBroker:
             script=claimed.script,
             lexicon=claimed.lexicon,
             theme=claimed.theme,
-            output=self._output_for(job.video_id, job.job_id, claimed.script.format),
+            output=output_spec(self._settings, claimed.script.format, job_key(job.video_id, job.job_id)),
             deadline_sec=(job.deadline_at - utc_now()).total_seconds() if job.deadline_at else None,
         )
         if not self._send(worker.identity, render):
@@ -479,9 +479,6 @@ class RenderBroker:
         return timedelta(seconds=grace) if time.monotonic() - self._started_at > grace else None
 
     # --- sending ---------------------------------------------------------------------------
-
-    def _output_for(self, video_id: str, job_id: str, format_name: VideoFormatName) -> OutputSpec:
-        return output_spec(self._settings, format_name, job_key(video_id, job_id))
 
     def _send(self, identity: bytes, message: Message) -> bool:
         """Sends now, or says it could not: the connection is gone (a worker that replaced it

@@ -46,7 +46,7 @@ from services.api.jobs.retry import backoff_delay
 from services.api.lexicon.store import decode_entries, job_snapshot
 from services.api.scripts.schemas import ScriptStatus
 from services.api.scripts.store import decode_script
-from services.api.themes.snapshot import decode_job_theme, job_theme
+from services.api.themes.snapshot import decode_job_theme, encode_job_theme, theme_assets
 from services.api.webhooks.outbox import WebhookOutbox
 
 PENDING, RUNNING, SUCCEEDED, FAILED, CANCELED = JobStatus
@@ -160,9 +160,7 @@ class JobLifecycle:
         """The create's transaction: the new job's transition, or the video's active job."""
         script = connection.execute(sql.SCRIPT_TO_RENDER, {"video_id": video_id, "script_id": script_id}).first()
         if script is None:
-            raise ScriptNotFound(
-                f"Script {script_id!r} of video {video_id!r} does not exist.", video_id=video_id, script_id=script_id
-            )
+            raise ScriptNotFound.of(video_id, script_id)
         if script.status != ScriptStatus.APPROVED.value:
             raise ScriptNotApproved("Only an APPROVED script can be rendered.", video_id=video_id, script_id=script_id)
         fields = msgspec.json.decode(script.body, type=_JobFields)
@@ -170,7 +168,8 @@ class JobLifecycle:
         # script that cannot be rendered does, whether or not the video has an active job.
         theme = None
         if fields.theme is not None:
-            theme = job_theme(fields.theme, connection.execute(sql.THEME_TO_RENDER, {"theme_id": fields.theme}).first())
+            row = connection.execute(sql.THEME_TO_RENDER, {"theme_id": fields.theme}).first()
+            theme = encode_job_theme(theme_assets(fields.theme, row))
         job = JobRow(
             job_id=f"job-{uuid4()}",
             video_id=video_id,

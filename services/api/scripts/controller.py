@@ -98,7 +98,6 @@ class ScriptController(Controller):
     async def preview_scene(
         self,
         db: Database,
-        scripts: ScriptStore,
         dispatcher: DispatcherRole,
         settings: Settings,
         video_id: VideoId,
@@ -108,7 +107,7 @@ class ScriptController(Controller):
         """One scene alone as an MP4 (its narration and its pause), rendered as the script's video
         would render it (voice, lexicon, theme, format, music, captions, loudness), DRAFT scripts too,
         beside any render in progress. 422 NARRATION_MISSING for a scene with nothing to say yet."""
-        video = await render_scene_preview(db, scripts, dispatcher, settings, video_id, script_id, data.scene)
+        video = await render_scene_preview(db, dispatcher, settings, video_id, script_id, data.scene)
         return Response(video.video, media_type="video/mp4", headers={"cache-control": "no-store"})
 
 

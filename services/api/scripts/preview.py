@@ -8,19 +8,25 @@ import msgspec
 
 from libs.contracts.bus import ScenePreviewRequest, ScenePreviewVideo
 from libs.contracts.codes import ErrorCode
-from libs.contracts.script import Script, is_blank
+from libs.contracts.script import LexiconEntry, Script, is_blank
 from libs.contracts.theme import ThemeAssets
 from libs.contracts.voices import parse_aliases, required_engine
 from libs.lexicon import merge
 from services.api.db.engine import Database
 from services.api.dispatch.broker import output_spec
 from services.api.dispatch.role import DispatcherRole
-from services.api.errors import InvalidField, NarrationMissing, PreviewsBusy, PreviewTimedOut, ScenePreviewFailed
-from services.api.jobs.statements import THEME_TO_RENDER
-from services.api.lexicon.store import video_lexicon
-from services.api.scripts.store import ScriptStore, decode_script
+from services.api.errors import (
+    InvalidField,
+    NarrationMissing,
+    PreviewsBusy,
+    PreviewTimedOut,
+    ScenePreviewFailed,
+    ScriptNotFound,
+)
+from services.api.jobs.statements import SCRIPT_TO_RENDER, THEME_TO_RENDER
+from services.api.lexicon.store import decode_entries
 from services.api.settings import Settings
-from services.api.themes.snapshot import decode_job_theme, job_theme
+from services.api.themes.snapshot import theme_assets
 
 SCENE_PREVIEW_TIMEOUT_SEC = 60.0
 """A scene says at most 5,000 characters: minutes of speech from a cloud voice that may retry,
@@ -28,24 +34,17 @@ encoded at many times real time. One that takes longer has gone wrong."""
 
 
 async def render_scene_preview(
-    db: Database,
-    scripts: ScriptStore,
-    dispatcher: DispatcherRole,
-    settings: Settings,
-    video_id: str,
-    script_id: str,
-    scene: int,
+    db: Database, dispatcher: DispatcherRole, settings: Settings, video_id: str, script_id: str, scene: int
 ) -> ScenePreviewVideo:
-    script = decode_script(await scripts.get(video_id, script_id))
+    script, lexicon, theme = await _as_a_job_would_get_it(db, video_id, script_id)
     request = ScenePreviewRequest(
         request_id=uuid.uuid4().hex,
         video_id=video_id,
         script=_cut_to_scene(script, scene),
         # A preview is answered, never stored: no storage key.
         output=output_spec(settings, script.format, storage_key=""),
-        # What a render job of the script would be created with (lexicon/store.py job_snapshot).
-        lexicon=merge(await video_lexicon(db, video_id), script.lexicon),
-        theme=await _theme(db, script.theme),
+        lexicon=lexicon,
+        theme=theme,
         deadline_sec=SCENE_PREVIEW_TIMEOUT_SEC,
     )
     engine = required_engine(script.voice, parse_aliases(settings.tts_voice_aliases))
@@ -65,14 +64,22 @@ async def render_scene_preview(
             raise ScenePreviewFailed(code, video.error_message or "the renderer could not render the scene", scene=scene)
 
 
-async def _theme(db: Database, theme_id: str | None) -> ThemeAssets | None:
-    """The script's theme as a render job created now would keep it (jobs/lifecycle.py): its media
-    resolved, or InvalidField naming `$.theme` when it or its media are gone."""
-    if theme_id is None:
-        return None
+async def _as_a_job_would_get_it(
+    db: Database, video_id: str, script_id: str
+) -> tuple[Script, list[LexiconEntry], ThemeAssets | None]:
+    """The script, with the lexicon and theme a render job created now would keep
+    (jobs/lifecycle.py), read as the job's create reads them: one connection, the same statements.
+    InvalidField names `$.theme` when the theme or its media are gone."""
     async with db.reader.connect() as connection:
-        row = (await connection.execute(THEME_TO_RENDER, {"theme_id": theme_id})).first()
-    return decode_job_theme(job_theme(theme_id, row))
+        row = (await connection.execute(SCRIPT_TO_RENDER, {"video_id": video_id, "script_id": script_id})).first()
+        if row is None:
+            raise ScriptNotFound.of(video_id, script_id)
+        script = msgspec.json.decode(row.body, type=Script)
+        theme = None
+        if script.theme is not None:
+            theme_row = (await connection.execute(THEME_TO_RENDER, {"theme_id": script.theme})).first()
+            theme = theme_assets(script.theme, theme_row)
+    return script, merge(decode_entries(row.video_lexicon), script.lexicon), theme
 
 
 def _cut_to_scene(script: Script, index: int) -> Script:

@@ -14,20 +14,23 @@ _ENCODER = msgspec.json.Encoder()
 _DECODER = msgspec.json.Decoder(ThemeAssets)
 
 
-def job_theme(theme_id: str, row: Row | None) -> bytes:
-    """The encoded ThemeAssets a new job keeps, from the theme's row as THEME_TO_RENDER reads it
+def theme_assets(theme_id: str, row: Row | None) -> ThemeAssets:
+    """The theme a render gets, from the theme's row as THEME_TO_RENDER reads it
     (jobs/statements.py). Raises InvalidField naming `$.theme` when the theme, or media it
     names, is gone: the render is refused rather than drawn with another look."""
     if row is None:
         raise unknown_theme(theme_id)
     theme = decode_theme(row.body)
-    return _ENCODER.encode(
-        ThemeAssets(
-            theme=theme,
-            font_key=_key(theme_id, "font", theme.font, row.font_video),
-            logo_key=_key(theme_id, "logo", theme.logo, row.logo_video),
-        )
+    return ThemeAssets(
+        theme=theme,
+        font_key=_key(theme_id, "font", theme.font, row.font_video),
+        logo_key=_key(theme_id, "logo", theme.logo, row.logo_video),
     )
+
+
+def encode_job_theme(assets: ThemeAssets) -> bytes:
+    """What `job_themes` keeps of a new job's theme."""
+    return _ENCODER.encode(assets)
 
 
 def decode_job_theme(data: bytes | None) -> ThemeAssets | None:

@@ -43,7 +43,7 @@ async def test_the_request_is_the_scene_alone_with_the_lexicon_and_frame_a_rende
     await replace_lexicon(db, "video-1", [LexiconEntry(term="API", say="video"), LexiconEntry(term="SDK", say="sdk")], "t")
     await draft(db, format="9:16", voice="espeak#ko", lexicon=[LexiconEntry(term="API", say="에이피아이")])
     dispatcher = AnsweringDispatcher()
-    video = await render_scene_preview(db, ScriptStore(db), dispatcher, Settings(), "video-1", "script-1", 1)
+    video = await render_scene_preview(db, dispatcher, Settings(), "video-1", "script-1", 1)
     assert video.video == b"mp4"
     ((request, engine),) = dispatcher.asked
     assert engine == "espeak" and request.video_id == "video-1"
@@ -57,7 +57,7 @@ async def test_the_request_carries_the_scripts_theme_as_a_job_would_keep_it(db):
     await replace_theme(db, "acme", Theme(background="#102030", accent="#ff8800"), "tests")
     await draft(db, theme="acme")
     dispatcher = AnsweringDispatcher()
-    await render_scene_preview(db, ScriptStore(db), dispatcher, Settings(), "video-1", "script-1", 0)
+    await render_scene_preview(db, dispatcher, Settings(), "video-1", "script-1", 0)
     ((request, _),) = dispatcher.asked
     assert request.theme is not None and request.theme.theme == Theme(background="#102030", accent="#ff8800")
     assert request.theme.font_key is None and request.theme.logo_key is None
@@ -75,7 +75,7 @@ async def test_the_request_carries_the_scripts_theme_as_a_job_would_keep_it(db):
 async def test_a_renderer_refusal_or_silence_becomes_its_http_error(db, code, refusal, status):
     await draft(db)
     with pytest.raises(refusal) as refused:
-        await render_scene_preview(db, ScriptStore(db), AnsweringDispatcher(code), Settings(), "video-1", "script-1", 0)
+        await render_scene_preview(db, AnsweringDispatcher(code), Settings(), "video-1", "script-1", 0)
     assert refused.value.status_code == status
     assert code in (ErrorCode.TIMEOUT, ErrorCode.RATE_LIMITED) or refused.value.error_code == code
     assert code is ErrorCode.TIMEOUT or "its words" in refused.value.message
