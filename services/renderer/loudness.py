@@ -95,8 +95,11 @@ def at_target_loudness(samples: np.ndarray, rate: int, stop: threading.Event = N
     ceiling = _linear(LIMITER_CEILING_DB)
     for _ in range(MAX_PASSES):
         samples = samples * np.float32(_linear(TARGET_LUFS - loudness))
-        if np.abs(samples).max(initial=0.0) > ceiling:
-            samples = _through(samples, rate, [("alimiter", f"limit={ceiling}:level=0:latency=1:attack=5:release=50")], stop)
+        if np.abs(samples).max(initial=0.0) <= ceiling:
+            # A gain moves every block's loudness, and so the relative gate, by as much: the
+            # mix is at the target now, and measuring it again would only say so.
+            break
+        samples = _through(samples, rate, [("alimiter", f"limit={ceiling}:level=0:latency=1:attack=5:release=50")], stop)
         loudness = integrated_loudness(samples, rate, stop)
         if abs(loudness - TARGET_LUFS) <= LOUDNESS_TOLERANCE_LU:
             break

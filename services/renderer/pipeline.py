@@ -69,8 +69,8 @@ MIN_REPORT_INTERVAL_SEC = 0.1
 MAX_DIMENSION = 4096
 MAX_FPS = 120
 _WORK_FOLDER = ".work"
-"""Scratch inside the staging folder (narration, soundtrack, zooming slides' layers, downloaded
-media), removed before publishing; its dot-name keeps any store from serving it."""
+"""Scratch inside the staging folder (narration, zooming slides' layers, downloaded media),
+removed before publishing; its dot-name keeps any store from serving it."""
 _MEDIA_FOLDER = "media"
 _DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS}
 
@@ -223,7 +223,7 @@ def _encode_video(
     """The MP4 at `path` from the script's media, narration, soundtrack and slides (scratch in
     `work`): all of a render that a scene preview shares."""
     # Before the narration: a picture or music that is gone fails the job before anything is spent on it.
-    pictures = media = _fetch_media(job, storage, work / _MEDIA_FOLDER, progress)
+    media = _fetch_media(job, storage, work / _MEDIA_FOLDER, progress)
     fonts, look = _theme_look(job.theme, media, fonts)
     progress(Step.GENERATE_TTS, 0, f"Synthesizing {sum(map(len, scene_sentences))} sentences")
     narration, voice_used = _narrate_with_fallback(job, scene_sentences, settings, work / "narration.pcm", progress, tts_ends)
@@ -236,8 +236,8 @@ def _encode_video(
         # Cut before the slides are drawn: burned-in captions are the same cues as the files'.
         cues = build_cues(narration.sentences, duration)
         chapters = scene_chapters(job.script.scenes, narration.scene_starts, duration)
-        _draw_and_compose(job, narration, cues, chapters, soundtrack_encoder, fonts, pictures, look, path, work, progress)
-    return _EncodedVideo(narration, voice_used, cues, chapters, pictures, fonts, look)
+        _draw_and_compose(job, narration, cues, chapters, soundtrack_encoder, fonts, media, look, path, work, progress)
+    return _EncodedVideo(narration, voice_used, cues, chapters, media, fonts, look)
 
 
 def _write_timed_text(
