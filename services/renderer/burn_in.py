@@ -20,7 +20,7 @@ import av
 from PIL import Image, ImageDraw
 
 from services.renderer.fonts import BOLD, FontBook
-from services.renderer.line_breaks import balanced_lines
+from services.renderer.line_breaks import balanced_cut, span, split_at
 from services.renderer.mixed_font import MixedFont
 from services.renderer.subtitles import Cue
 from services.renderer.words import caption_words
@@ -202,18 +202,10 @@ class CaptionPainter:
         rows = []
         for number, line in enumerate(lines):
             words = caption_words(line)
-            parts = balanced_lines(line, words, font.length, room) if words else None
-            if parts is None:
+            cut = balanced_cut(line, words, font.length, room) if words else None
+            if cut is None:
                 return None
-            first = words[0].start
-            for part in parts:
-                # A part is its words as the line writes them with one space between: cue lines
-                # have one already (line_breaks.py), so it is found in the line as it stands.
-                first = line.find(part, first)
-                if first < 0:
-                    return None
-                rows.append(_Row(number, first, part))
-                first += len(part)
+            rows += [_Row(number, part[0].start, span(line, part)) for part in split_at(words, cut)]
         return rows
 
 

@@ -40,18 +40,30 @@ def caption_pages(text: str, width: Width, limit: float) -> list[list[str]]:
 def balanced_lines(text: str, words: list[CaptionWord], width: Width, limit: float) -> list[str] | None:
     """`words` (consecutive words of `text`) on one line if they fit, else on two lines broken
     where the wider of the two is narrowest; None when two lines cannot hold them."""
-    whole = _span(text, words)
-    if width(whole) <= limit:
-        return [whole]
-    best: tuple[float, list[str]] | None = None
+    cut = balanced_cut(text, words, width, limit)
+    if cut is None:
+        return None
+    return [span(text, part) for part in split_at(words, cut)]
+
+
+def balanced_cut(text: str, words: list[CaptionWord], width: Width, limit: float) -> int | None:
+    """Where balanced_lines breaks `words`: 0 when they fit on one line, else the index of the
+    first word of the second line; None when two lines cannot hold them."""
+    if width(span(text, words)) <= limit:
+        return 0
+    best: tuple[float, int] | None = None
     for cut in range(1, len(words)):
-        lines = [_span(text, words[:cut]), _span(text, words[cut:])]
-        wider = max(map(width, lines))
+        wider = max(width(span(text, words[:cut])), width(span(text, words[cut:])))
         if wider <= limit and (best is None or wider < best[0]):
-            best = (wider, lines)
+            best = (wider, cut)
     return best[1] if best else None
 
 
-def _span(text: str, words: list[CaptionWord]) -> str:
+def split_at(words: list[CaptionWord], cut: int) -> list[list[CaptionWord]]:
+    """The words of each line, for a balanced_cut of `cut`."""
+    return [words[:cut], words[cut:]] if cut else [words]
+
+
+def span(text: str, words: list[CaptionWord]) -> str:
     """The words as the text writes them, spaces between them kept (a line break drops its own)."""
     return " ".join(text[words[0].start : words[-1].end].split())
