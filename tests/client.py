@@ -3,6 +3,8 @@
 import json
 import time
 import uuid
+from collections.abc import Callable
+from typing import TypeVar
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -11,6 +13,7 @@ from websockets.sync.client import connect
 
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELED"}
 Samples = dict[tuple[str, frozenset], float]
+T = TypeVar("T")
 
 
 def new_video_id(prefix: str = "video") -> str:
@@ -44,6 +47,15 @@ def follow(stack, video_id: str, query: str = "", timeout: float = 240.0) -> lis
 
 def job(http: httpx.Client, video_id: str, job_id: str) -> dict:
     return http.get(f"/api/v2/videos/{video_id}/render-jobs/{job_id}").json()
+
+
+def wait_until(found: Callable[[], T], what: str, timeout: float = 60.0) -> T:
+    """What `found` returns once it is truthy; fails after `timeout` s, saying what never came."""
+    deadline = time.monotonic() + timeout
+    while not (result := found()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+    return result
 
 
 def wait_for(http: httpx.Client, video_id: str, job_id: str, condition, timeout: float = 90, what: str = "") -> dict:

@@ -3,11 +3,10 @@ heartbeats and the workers' own watch on a silent broker replace the dead connec
 workers come back to the API, and the job still ends SUCCEEDED."""
 
 import json
-import time
 
 import pytest
 
-from tests.client import wait_running, wait_terminal
+from tests.client import wait_running, wait_terminal, wait_until
 from tests.faults.jobs import script_of, submit
 from tests.faults.relay import BlackHoleRelay
 
@@ -17,13 +16,6 @@ SMALL_FRAMES = {"RENDER_RESOLUTION": "640x360"}
 def worker_lines(stack) -> list[dict]:
     lines = [json.loads(line) for line in stack.log_path("renderer").read_text().splitlines() if line.startswith("{")]
     return [line for line in lines if line.get("service") == "renderer"]
-
-
-def wait_until(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 @pytest.mark.parametrize("fault_stack", [{"renderer": False, "env": SMALL_FRAMES}], indirect=True)
@@ -48,12 +40,12 @@ def test_a_black_holed_command_link_is_replaced_and_the_running_job_still_succee
             lines = worker_lines(fault_stack)[before:]
             return {line["worker_id"] for line in lines if line["message"].startswith("broker silent")}
 
-        wait_until(lambda: silent() == workers, timeout=30, what="every worker to notice the silent broker")
+        wait_until(lambda: silent() == workers, "every worker to notice the silent broker")
 
         def back() -> set[str]:
             return {line["worker_id"] for line in worker_lines(fault_stack) if line["message"].startswith("broker is back")}
 
-        wait_until(lambda: back() == workers, timeout=60, what="every worker to reach the broker again")
+        wait_until(lambda: back() == workers, "every worker to reach the broker again")
 
         final = wait_terminal(http, video_id, job_id, timeout=180)
         assert final["status"] == "SUCCEEDED", final

@@ -21,7 +21,7 @@ from websockets.exceptions import ConnectionClosedOK
 from websockets.sync.client import connect
 
 from tests import job_store
-from tests.client import approved_script, new_video_id, wait_running, wait_terminal
+from tests.client import approved_script, new_video_id, wait_running, wait_terminal, wait_until
 from tests.faults.conftest import TAKEOVERS, tally_and_check
 from tests.faults.jobs import script_of
 from tests.integration.test_webhooks import SECRET as WEBHOOK_SECRET, Receiver
@@ -63,7 +63,7 @@ class Cluster:
 
     def dispatcher(self) -> Stack:
         """The instance that dispatches now; waits for one to."""
-        return self._wait(
+        return wait_until(
             lambda: next((i for i in self.live() if self.readiness(i)["dispatcher"]), None), "an instance to dispatch"
         )
 
@@ -75,18 +75,10 @@ class Cluster:
 
     def wait_workers(self, instance: Stack) -> None:
         """Every renderer worker is registered with the dispatcher, as `instance` reports it."""
-        self._wait(
+        wait_until(
             lambda: self.readiness(instance)["renderers"] == self.workers,
             f"{self.workers} workers registered, as {instance.base_url} sees it",
         )
-
-    @staticmethod
-    def _wait(found, what: str, timeout: float = 60.0):
-        deadline = time.monotonic() + timeout
-        while not (result := found()):
-            assert time.monotonic() < deadline, f"timed out waiting for {what}"
-            time.sleep(0.05)
-        return result
 
     def submit(self, instance: Stack, script: dict, prefix: str) -> tuple[str, str]:
         video_id = new_video_id(prefix)
@@ -218,7 +210,7 @@ def assert_each_webhook_once(stack: Stack, webhooks: Receiver, job_ids: set[str]
         with stack.job_table() as db:
             return not db.execute(text("SELECT 1 FROM webhook_outbox WHERE status = 'PENDING'")).first()
 
-    Cluster._wait(outbox_settled, "the webhook outbox to drain")
+    wait_until(outbox_settled, "the webhook outbox to drain")
     delivered = Counter(json.loads(delivery.body)["data"]["job_id"] for delivery in webhooks.deliveries)
     assert set(delivered) == job_ids and set(delivered.values()) == {1}, delivered
 
@@ -264,7 +256,7 @@ def test_killing_the_dispatcher_hands_over_and_loses_or_repeats_nothing(cluster,
     followed.start()
     assert followed.connected.wait(30)
     cluster.start_renderers()
-    Cluster._wait(lambda: running_count(a) == cluster.workers, f"{cluster.workers} jobs RUNNING")
+    wait_until(lambda: running_count(a) == cluster.workers, f"{cluster.workers} jobs RUNNING")
 
     killed_at = time.monotonic()
     a.kill_api()
@@ -320,6 +312,10 @@ def test_progress_reaches_the_other_instance_across_broken_fan_out_links(cluster
     followed.assert_gap_free_to(last_seq(a, job_id), "SUCCEEDED")
 
 
+def assert_spoken(response: httpx.Response) -> None:
+    assert response.headers["content-type"] == "audio/wav", response.text
+
+
 def test_every_instance_lists_the_voices_and_a_new_dispatcher_learns_them(cluster):
     """The catalog comes from the dispatcher's report on any instance; a preview needs the bus, so
     another instance says why it cannot; after a takeover the workers, adopted from their
@@ -334,9 +330,9 @@ def test_every_instance_lists_the_voices_and_a_new_dispatcher_learns_them(cluste
         return voices or None
 
     for instance in (a, b):
-        assert Cluster._wait(lambda: korean_voices(instance), f"voices listed on {instance.base_url}") == ["espeak#ko"]  # noqa: B023
+        assert wait_until(lambda: korean_voices(instance), f"voices listed on {instance.base_url}") == ["espeak#ko"]  # noqa: B023
     with a.client(timeout=30) as http:
-        assert http.post("/api/v2/voices/preview", json=preview).headers["content-type"] == "audio/wav"
+        assert_spoken(http.post("/api/v2/voices/preview", json=preview))
     with b.client(timeout=30) as http:
         refused = http.post("/api/v2/voices/preview", json=preview)
     assert refused.status_code == 503 and refused.json()["error_code"] == "VOICE_UNAVAILABLE"
@@ -345,6 +341,6 @@ def test_every_instance_lists_the_voices_and_a_new_dispatcher_learns_them(cluste
     a.kill_api()
     assert cluster.dispatcher() is b
     cluster.wait_workers(b)
-    assert Cluster._wait(lambda: korean_voices(b), "the new dispatcher to list the voices") == ["espeak#ko"]
+    assert wait_until(lambda: korean_voices(b), "the new dispatcher to list the voices") == ["espeak#ko"]
     with b.client(timeout=30) as http:
-        assert http.post("/api/v2/voices/preview", json=preview).headers["content-type"] == "audio/wav"
+        assert_spoken(http.post("/api/v2/voices/preview", json=preview))

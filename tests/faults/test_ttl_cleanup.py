@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Connection, select, text, update
 
 from services.api.db.models import JobRow
-from tests.client import new_video_id, start_render
+from tests.client import new_video_id, start_render, wait_until
 from tests.faults.jobs import approved
 from tests.integration.test_render_jobs_api import SHORT_SCRIPT, wait_terminal
 
@@ -49,13 +49,6 @@ def failed(stack, http: httpx.Client, prefix: str) -> tuple[str, str]:
     return video_id, job_id
 
 
-def wait_until(condition, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the TTL sweep did not happen"
-        time.sleep(0.2)
-
-
 @pytest.mark.parametrize("fault_stack", [SWEEP_EVERY_SECOND], indirect=True)
 def test_expired_failed_and_canceled_jobs_are_swept_with_their_files(fault_stack, reference_script):
     assets = fault_stack.asset_dir
@@ -79,7 +72,7 @@ def test_expired_failed_and_canceled_jobs_are_swept_with_their_files(fault_stack
                     is None
                 )
 
-        wait_until(attempt_closed)
+        wait_until(attempt_closed, "the attempt to close")
         leftover = assets / old_failure[0] / old_failure[1]
         leftover.mkdir(parents=True)
         (leftover / "video.mp4").write_bytes(b"left behind")
@@ -98,7 +91,7 @@ def test_expired_failed_and_canceled_jobs_are_swept_with_their_files(fault_stack
             gone = all(http.get(job_url(*job)).status_code == 404 for job in (old_failure, canceled))
             return gone and not leftover.exists() and not abandoned.exists()
 
-        wait_until(swept)
+        wait_until(swept, "the TTL sweep")
         for job in (old_failure, canceled):
             assert http.get(job_url(*job)).json()["error_code"] == "JOB_NOT_FOUND"
         with fault_stack.job_table() as db:

@@ -23,6 +23,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar, cast
 
@@ -82,6 +83,20 @@ closed after this, so sending to it fails at once instead of queueing for nobody
 AnswerT = TypeVar("AnswerT", PreviewAudio, ScenePreviewVideo)
 
 
+@dataclass
+class AskedPreview:
+    """A preview sent to a worker's preview lane and not answered yet. It is addressed to the
+    worker, not to one of its connections: a worker re-creates its command socket when the
+    broker was silent for a liveness period, and right after a takeover that can happen just
+    after the new broker adopted it, so a request sent on the old connection is lost with it."""
+
+    request: PreviewAsk
+    worker_id: str
+    sent_on: bytes | None
+    """The connection it went out on; None when sending failed (that connection is gone)."""
+    answer: asyncio.Future[PreviewAnswer]
+
+
 def output_spec(settings: Settings, format_name: VideoFormatName, storage_key: str) -> OutputSpec:
     """How a video in `format_name` is encoded (RENDER_RESOLUTION, RENDER_FPS), to be stored at `storage_key`."""
     width, height = frame_size(format_name, settings.render_resolution)
@@ -112,7 +127,7 @@ class RenderBroker:
         # Its incarnation in every heartbeat tells a worker that a new broker answers it, so a
         # worker first heard by a heartbeat says Ready, with the voices a heartbeat lacks.
         self._heartbeat = Heartbeat(incarnation=uuid.uuid4().hex)
-        self._previews: dict[str, asyncio.Future[PreviewAnswer]] = {}
+        self._previews: dict[str, AskedPreview] = {}
         """Voice and scene previews asked for and not answered yet, by request id."""
 
     @property
@@ -186,12 +201,11 @@ class RenderBroker:
                 engine=engine,
                 offered=offered,
             )
-        answer = asyncio.get_running_loop().create_future()
-        self._previews[request.request_id] = answer
+        asked = AskedPreview(request, worker.worker_id, None, asyncio.get_running_loop().create_future())
+        self._previews[request.request_id] = asked
         try:
-            if not self._send(worker.identity, request):
-                raise VoiceUnavailable(f"renderer worker {worker.worker_id} cannot be reached now; try again", engine=engine)
-            answered = await asyncio.wait_for(answer, timeout)
+            self._send_preview(asked, worker)
+            answered = await asyncio.wait_for(asked.answer, timeout)
         finally:
             self._previews.pop(request.request_id, None)
         if not isinstance(answered, answer_type):  # a worker's bug: its lane answers each kind in kind
@@ -199,6 +213,18 @@ class RenderBroker:
                 f"renderer worker {worker.worker_id} answered a {type(request).__name__} with {type(answered).__name__}"
             )
         return answered
+
+    def _send_preview(self, asked: AskedPreview, worker: Worker) -> None:
+        """Sends `asked` on `worker`'s connection. One that is gone fails the send: its worker says
+        Ready on a new one within a heartbeat, and `_admit` sends it again there."""
+        asked.sent_on = worker.identity if self._send(worker.identity, asked.request) else None
+
+    def _resend_previews(self, worker: Worker) -> None:
+        """The previews `worker` was asked on a connection it has replaced since."""
+        for asked in self._previews.values():
+            if asked.worker_id == worker.worker_id and asked.sent_on != worker.identity and not asked.answer.done():
+                log.info("asking worker %s again for preview %s, on its new link", worker.worker_id, asked.request.request_id)
+                self._send_preview(asked, worker)
 
     # --- what the job-state service asks, after its commits (job_state.Broker) -------------
 
@@ -395,6 +421,7 @@ class RenderBroker:
         )
         # Answered at once, not at the next tick, so it knows this broker hears it.
         self._send(worker.identity, self._heartbeat)
+        self._resend_previews(worker)
         if replaced is not None and replaced.job is not None and replaced.job != worker.job:
             self._job_state.lost(replaced.job.job_id, replaced.job.attempt, f"renderer worker {worker.worker_id} restarted")
         if worker.job is not None and (replaced is None or replaced.job != worker.job):
@@ -421,11 +448,11 @@ class RenderBroker:
     def _on_preview(self, answered: PreviewAnswer) -> None:
         # Counted whether or not anyone still waits for it: the engine did the work.
         record_tts_usage(answered.tts_usage)
-        answer = self._previews.get(answered.request_id)
-        if answer is None or answer.done():
+        asked = self._previews.get(answered.request_id)
+        if asked is None or asked.answer.done():
             self._reject("late_preview", "preview %s answered after its caller gave up", answered.request_id, level=logging.DEBUG)
         else:
-            answer.set_result(answered)
+            asked.answer.set_result(answered)
 
     def _reject(self, reason: str, text: str, *args: object, level: int = logging.WARNING) -> None:
         self.reject(reason)
