@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import cast
 
 import av
 import numpy as np
@@ -135,8 +136,9 @@ class SoundtrackEncoder:
             with ThreadPoolExecutor(1, thread_name_prefix="aac-encoder-second-half") as helper:
                 second = helper.submit(self._encode, samples[join - preroll :], join - preroll, 1)
                 first = self._encode(samples[: join + overrun], 0, 0)
-                self._packets = [packet for packet in first if packet.pts < join]
-                self._packets += [packet for packet in second.result() if packet.pts >= join]
+                # An encoder stamps every packet (with its first sample, less its delay).
+                self._packets = [packet for packet in first if cast(int, packet.pts) < join]
+                self._packets += [packet for packet in second.result() if cast(int, packet.pts) >= join]
         except BaseException as error:  # noqa: BLE001 - handed to the caller's thread by packets()
             self._error = error
         finally:

@@ -12,6 +12,7 @@ over the slide's frame converted once.
 """
 
 import bisect
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from services.renderer.line_breaks import balanced_cut, span, split_at
 from services.renderer.mixed_font import MixedFont
 from services.renderer.subtitles import Cue
 from services.renderer.words import caption_words
-from services.renderer.yuv import Planes
+from services.renderer.yuv import Overlay, Planes
 
 SAFE_AREA = 0.9
 """Captions stay inside the central 90 % of the frame's width and height."""
@@ -88,6 +89,11 @@ class CaptionBox:
     @property
     def picture(self) -> Image.Image:
         return self.cue.box(TEXT_COLOUR) if self.spoken is None else self.cue.with_spoken(self.spoken)
+
+    @functools.cached_property
+    def overlay(self) -> Overlay:
+        """The caption to lay over frames that change under it (a transition's)."""
+        return Overlay(self.picture, self.position)
 
 
 @dataclass(frozen=True)

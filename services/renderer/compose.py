@@ -366,15 +366,15 @@ def _zoom_drawer(zoomed: Callable[[float], Image.Image], caption_at: CaptionAt) 
 
 def _transition_drawer(transition: TransitionType, leaving: Look, arriving: Look, caption_at: CaptionAt) -> Drawer:
     """The leaving slide as it looks at the frame's time blended with the arriving one as its
-    scene starts. A caption still on screen, rare since a cue ends with its sentence, is drawn
-    over the blend in RGB."""
+    scene starts, under the caption still on screen, if any (the last cue of a scene can last
+    into its pause)."""
     blend = BLENDS[transition]
     arrived = arriving(0.0)
 
     def draw(frame: _Frame) -> av.VideoFrame:
         blended = blend(leaving(frame.progress), arrived, frame.transition)
         caption = caption_at(frame)
-        return to_yuv(burned(blended.image(), caption[1])) if caption else blended.frame()
+        return (caption[1].overlay.over(blended) if caption else blended).frame()
 
     return draw
 

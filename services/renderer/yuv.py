@@ -29,10 +29,6 @@ class Planes:
     def frame(self) -> av.VideoFrame:
         return av.VideoFrame.from_ndarray(self.packed, format="yuv420p")
 
-    def image(self) -> Image.Image:
-        """Back to RGB, for what must be drawn over it."""
-        return self.frame().reformat(format="rgb24", src_colorspace=Colorspace.ITU709).to_image()
-
     def paste(self, source: "Planes", at: tuple[int, int], window: tuple[int, int, int, int] | None = None) -> None:
         """`source` (or its `window`: left, top, right, bottom) with its top-left at `at`; all even."""
         x0, y0, x1, y1 = window or (0, 0, *source.size)
@@ -46,3 +42,35 @@ class Planes:
 
 def to_yuv(image: Image.Image) -> av.VideoFrame:
     return av.VideoFrame.from_image(image).reformat(format="yuv420p", dst_colorspace=Colorspace.ITU709)
+
+
+class Overlay:
+    """An RGBA picture to lay over YUV frames at `position` (even, as its size is): its colour
+    converted once, with its coverage at luma and at chroma resolution. RGB to YUV is affine, so
+    "coverage x picture + (1 - coverage) x frame" gives in YUV what it gives in RGB; a chroma
+    sample takes its 2x2 block's mean coverage, a shade off at the picture's edges only. A frame
+    that changes under a still caption (a transition) then costs the caption's own pixels, not a
+    round trip of the whole frame through RGB."""
+
+    def __init__(self, picture: Image.Image, position: tuple[int, int]) -> None:
+        coverage = np.asarray(picture.getchannel("A"), dtype=np.float32) / 255
+        height, width = coverage.shape
+        self._colour = Planes.of(picture.convert("RGB"))
+        self._coverage = (coverage, coverage.reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3)))
+        self._position = position
+
+    def over(self, planes: Planes) -> Planes:
+        """A copy of `planes` with the picture drawn over it."""
+        planes = planes.copy()
+        left, top = self._position
+        luma, chroma = self._coverage
+        layers = (
+            (planes.y, self._colour.y, luma, left, top),
+            (planes.u, self._colour.u, chroma, left // 2, top // 2),
+            (planes.v, self._colour.v, chroma, left // 2, top // 2),
+        )
+        for plane, colour, coverage, x, y in layers:
+            height, width = coverage.shape
+            under = plane[y : y + height, x : x + width]
+            under[:] = np.rint(under + (colour - under.astype(np.float32)) * coverage)
+        return planes
