@@ -46,6 +46,7 @@ from services.api.media.store import MediaStore
 from services.api.metrics.instruments import STORE_OPERATIONS
 from services.api.metrics.requests import http_metrics
 from services.api.metrics.scrape import MetricsController
+from services.api.openapi import finish_document
 from services.api.ops.controller import OperationsController
 from services.api.ops.health import HealthController
 from services.api.ops.retention import sweep_periodically
@@ -201,7 +202,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     ]
     jwt_secret = load_or_create_secret(settings.jwt_secret, settings.data_dir)
     auth = jwt_auth(jwt_secret, public_schema=settings.public_schema)
-    return Litestar(
+    app = Litestar(
         on_app_init=[auth.on_app_init],
         route_handlers=[
             api,
@@ -254,3 +255,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         openapi_config=OpenAPIConfig(title="slidereel", version="2.0.0", path="/schema"),
         logging_config=None,
     )
+    finish_document(app.openapi_schema)
+    return app

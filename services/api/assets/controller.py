@@ -113,6 +113,7 @@ class AssetFilesController(Controller):
     @route(
         "/{video_id:str}/{job_id:str}/{file_name:str}",
         http_method=[HttpMethod.GET, HttpMethod.HEAD],
+        operation_id=lambda _handler, method, _path: f"{method.lower()}AssetFile",
         responses={
             **ASSET_ERRORS,
             206: ResponseSpec(

@@ -7,9 +7,10 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 from libs.contracts.codes import JobStatus, Step
 from services.api.auth.roles import Role, requires
 from services.api.dispatch.role import DispatcherRole
+from services.api.examples import RenderJobBody
 from services.api.jobs.lifecycle import JobLifecycle
 from services.api.jobs.reads import JobReads
-from services.api.jobs.schemas import CreatedRenderJob, CreateRenderJob, PublishedAssets, RenderJob, RenderJobPage
+from services.api.jobs.schemas import CreatedRenderJob, PublishedAssets, RenderJob, RenderJobPage
 from services.api.jobs.views import job_view
 from services.api.openapi import READ_ERRORS, WRITE_ERRORS
 from services.api.params import JobId, Limit, Offset, VideoId
@@ -34,7 +35,7 @@ class RenderJobController(Controller):
         dispatcher: DispatcherRole,
         subject: str,
         video_id: VideoId,
-        data: CreateRenderJob,
+        data: RenderJobBody,
     ) -> Response[CreatedRenderJob]:
         """Start rendering an approved script: 202 with a new job, or 200 with the video's
         PENDING/RUNNING job (one active job per video, enforced by the database)."""

@@ -7,7 +7,8 @@ from sqlalchemy import Row
 from services.api.auth.roles import Role, requires
 from services.api.db.engine import Database
 from services.api.db.models import VideoLexiconRow
-from services.api.lexicon.schemas import LexiconBody, VideoLexicon
+from services.api.examples import LexiconPutBody
+from services.api.lexicon.schemas import VideoLexicon
 from services.api.lexicon.store import decode_entries, replace_lexicon, stored_lexicon
 from services.api.openapi import error_responses
 from services.api.params import VideoId
@@ -32,7 +33,7 @@ class LexiconController(Controller):
         guards=[requires(Role.EDITOR)],
         responses=error_responses(401, 403, 404, 413, 422, 429),
     )
-    async def put_lexicon(self, db: Database, subject: str, video_id: VideoId, data: LexiconBody) -> VideoLexicon:
+    async def put_lexicon(self, db: Database, subject: str, video_id: VideoId, data: LexiconPutBody) -> VideoLexicon:
         """Replace the video's lexicon with `entries` (an empty list clears it). Whole words,
         longest term first; a script's own `lexicon` wins over these. Jobs already created keep
         the lexicon they were created with; the next job speaks by this one."""

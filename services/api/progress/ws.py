@@ -32,11 +32,11 @@ from libs.contracts.codes import TERMINAL_STATUSES, JobStatus
 from services.api.auth.roles import Role, requires
 from services.api.db.models import JobRow
 from services.api.errors import JobNotFound
-from services.api.http_errors import error_body
 from services.api.jobs.store import JobStore
 from services.api.jobs.views import event_view, snapshot_view
 from services.api.metrics.instruments import WEBSOCKET_CLIENTS
 from services.api.progress.fanout import ALL_STREAMS_CHANNEL, RESYNC
+from services.api.progress.messages import StreamConnected, StreamError
 from services.api.progress.publisher import job_channel, video_channel
 from services.api.settings import Settings
 from services.api.timestamps import iso_utc
@@ -179,21 +179,17 @@ async def _stream(
     target = await jobs.find(job_id) if job_id else await jobs.latest_job(video_id, JobStatus.RUNNING)
     if job_id and (target is None or target.video_id != video_id):
         missing = JobNotFound.of(video_id, job_id)
-        await socket.send_json({"type": "error", **error_body(missing.error_code, missing.message, missing.detail)})
+        refusal = StreamError(error_code=missing.error_code, message=missing.message, detail=missing.detail)
+        await socket.send_data(msgspec.json.encode(refusal))
         await socket.close(code=JOB_NOT_FOUND_CLOSE, reason="job not found")
         return
     channel = job_channel(target.job_id) if target else video_channel(video_id)
     stream = ProgressStream(socket, jobs, settings, video_id, follow_one_job=target is not None)
     async with channels.start_subscription([channel, ALL_STREAMS_CHANNEL]) as subscriber:
-        await socket.send_json(
-            {
-                "type": "connected",
-                "video_id": video_id,
-                "job_id": target.job_id if target else None,
-                "message": "Connected to render progress stream",
-                "timestamp": iso_utc(datetime.now(UTC)),
-            }
+        connected = StreamConnected(
+            video_id=video_id, job_id=target.job_id if target else None, timestamp=iso_utc(datetime.now(UTC))
         )
+        await socket.send_data(msgspec.json.encode(connected))
         shown = target or await jobs.latest_job(video_id)
         # The plugin's subscriber_class (app.py).
         overflowed = cast(BoundedSubscriber, subscriber).overflowed

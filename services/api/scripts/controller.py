@@ -5,15 +5,15 @@ from litestar import Controller, Response, get, post, put
 from litestar.openapi import ResponseSpec
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from libs.contracts.script import Script
 from services.api.auth.roles import Role, requires
 from services.api.db.engine import Database
 from services.api.db.models import ScriptRow
 from services.api.dispatch.role import DispatcherRole
+from services.api.examples import ScenePreviewRequest, ScriptBody
 from services.api.openapi import READ_ERRORS, WRITE_ERRORS, ErrorBody, error_responses
 from services.api.params import Limit, Offset, ScriptId, VideoId
 from services.api.scripts.preview import render_scene_preview
-from services.api.scripts.schemas import ScenePreviewBody, ScriptPage, ScriptStatus, ScriptSummary, ScriptView
+from services.api.scripts.schemas import ScriptPage, ScriptStatus, ScriptSummary, ScriptView
 from services.api.scripts.store import ScriptStore, decode_script
 from services.api.settings import Settings
 from services.api.timestamps import iso_utc
@@ -48,14 +48,14 @@ class ScriptController(Controller):
         responses={**WRITE_ERRORS, HTTP_201_CREATED: ResponseSpec(ScriptView, description="Created")},
     )
     async def put_script(
-        self, scripts: ScriptStore, subject: str, video_id: VideoId, script_id: ScriptId, data: Script
+        self, scripts: ScriptStore, subject: str, video_id: VideoId, script_id: ScriptId, data: ScriptBody
     ) -> Response[ScriptView]:
         """Create the script (201) or replace it while it is still a DRAFT (200)."""
         row, created = await scripts.put(video_id, script_id, data, subject)
         return Response(script_view(row), status_code=HTTP_201_CREATED if created else HTTP_200_OK)
 
     @post("/", operation_id="createScript", status_code=HTTP_201_CREATED, guards=[requires(Role.EDITOR)], responses=WRITE_ERRORS)
-    async def create_script(self, scripts: ScriptStore, subject: str, video_id: VideoId, data: Script) -> ScriptView:
+    async def create_script(self, scripts: ScriptStore, subject: str, video_id: VideoId, data: ScriptBody) -> ScriptView:
         """Create a DRAFT script with a server-chosen id."""
         return script_view(await scripts.create(video_id, data, subject))
 
@@ -102,7 +102,7 @@ class ScriptController(Controller):
         settings: Settings,
         video_id: VideoId,
         script_id: ScriptId,
-        data: ScenePreviewBody,
+        data: ScenePreviewRequest,
     ) -> Response[bytes]:
         """One scene alone as an MP4 (its narration and its pause), rendered as the script's video
         would render it (voice, lexicon, theme, format, music, captions, loudness), DRAFT scripts too,

@@ -5,10 +5,10 @@ from litestar import Controller, Response, get, put
 from litestar.openapi import ResponseSpec
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from libs.contracts.theme import Theme
 from services.api.auth.roles import Role, requires
 from services.api.db.engine import Database
 from services.api.db.models import ThemeRow
+from services.api.examples import ThemeBody
 from services.api.openapi import READ_ERRORS, error_responses
 from services.api.params import Limit, Offset, ThemeIdParam
 from services.api.themes.schemas import ThemePage, ThemeView
@@ -31,7 +31,7 @@ class ThemeController(Controller):
             HTTP_201_CREATED: ResponseSpec(ThemeView, description="Created"),
         },
     )
-    async def put_theme(self, db: Database, subject: str, theme_id: ThemeIdParam, data: Theme) -> Response[ThemeView]:
+    async def put_theme(self, db: Database, subject: str, theme_id: ThemeIdParam, data: ThemeBody) -> Response[ThemeView]:
         """Create the theme (201) or replace it whole (200). `font` must be a font and `logo` an
         image uploaded to any video (POST …/media). Jobs already created keep the theme they were
         created with; the next job is drawn with this one."""

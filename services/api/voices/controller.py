@@ -7,10 +7,11 @@ from litestar.status_codes import HTTP_200_OK
 from services.api.auth.roles import Role, requires
 from services.api.db.engine import Database
 from services.api.dispatch.role import DispatcherRole
+from services.api.examples import VoicePreviewRequest
 from services.api.openapi import READ_ERRORS, ErrorBody, error_responses
 from services.api.settings import Settings
 from services.api.voices.preview import speak_preview
-from services.api.voices.schemas import LanguageFilter, VoiceCatalog, VoicePreviewBody, of_language
+from services.api.voices.schemas import LanguageFilter, VoiceCatalog, of_language
 
 PREVIEW_ERRORS = {
     code: ResponseSpec(ErrorBody, description=description)
@@ -52,7 +53,7 @@ class VoiceController(Controller):
         },
     )
     async def preview_voice(
-        self, db: Database, dispatcher: DispatcherRole, settings: Settings, data: VoicePreviewBody
+        self, db: Database, dispatcher: DispatcherRole, settings: Settings, data: VoicePreviewRequest
     ) -> Response[bytes]:
         """Speak `text` (up to 300 characters) with `voice`, and with the video's lexicon when
         `video_id` is given, beside any render in progress."""
