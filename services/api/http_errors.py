@@ -4,6 +4,7 @@ import logging
 import re
 from typing import Any
 
+import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import (
@@ -34,10 +35,13 @@ FIELD_PATH = re.compile(r" - at `([^`]*)`$")
 NAMED_FIELD = re.compile(r"^Object (?:missing required|contains unknown) field `([^`]*)`")
 
 
-def error_body(error_code: ErrorCode | str, message: str, detail: dict[str, Any] | None = None) -> dict[str, Any]:
-    """SPEC §2's error shape: a response's body, or the fields of a WebSocket error frame."""
-    code = error_code.value if isinstance(error_code, ErrorCode) else error_code
-    return {"error_code": code, "message": message, "detail": detail or {}}
+class ErrorBody(msgspec.Struct, kw_only=True):
+    """The shape: every error response's body, declared as such in the OpenAPI document
+    (openapi.py), and extended by the WebSocket's error frame (progress/messages.py)."""
+
+    error_code: str
+    message: str
+    detail: dict[str, Any]
 
 
 def error_response(
@@ -47,7 +51,8 @@ def error_response(
     detail: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    body = error_body(error_code, message, detail)
+    # An ErrorCode is a str enum: msgspec writes its value.
+    body = ErrorBody(error_code=error_code, message=message, detail=detail or {})
     return Response(body, status_code=status_code, media_type=MediaType.JSON, headers=headers)
 
 

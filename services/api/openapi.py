@@ -1,21 +1,15 @@
 """The OpenAPI document's parts Litestar does not derive from the routes (SPEC §8.4): the error
 responses each route declares (SPEC §2's one shape), and the WebSocket's messages."""
 
-from typing import Any, cast
+from typing import cast
 
 import msgspec
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import OpenAPI, Operation, Schema, SecurityScheme
 
+from services.api.http_errors import ErrorBody
 from services.api.jobs.schemas import JobEvent
 from services.api.progress.messages import StreamConnected, StreamError
-
-
-class ErrorBody(msgspec.Struct, kw_only=True):
-    error_code: str
-    message: str
-    detail: dict[str, Any]
-
 
 DESCRIPTIONS = {
     401: "Missing, expired or invalid bearer token (UNAUTHORIZED)",

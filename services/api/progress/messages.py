@@ -1,9 +1,9 @@
 """The render-progress WebSocket's messages besides the job events (SPEC §3), as Structs: what
 ws.py sends, and what the OpenAPI document describes for typed clients (openapi.py)."""
 
-from typing import Any
-
 import msgspec
+
+from services.api.http_errors import ErrorBody
 
 CONNECTED_MESSAGE = "Connected to render progress stream"
 
@@ -18,9 +18,5 @@ class StreamConnected(msgspec.Struct, kw_only=True, tag_field="type", tag="conne
     timestamp: str
 
 
-class StreamError(msgspec.Struct, kw_only=True, tag_field="type", tag="error"):
+class StreamError(ErrorBody, kw_only=True, tag_field="type", tag="error"):
     """Why the stream closes at once (the `job_id` asked for is not the video's), in SPEC §2's shape."""
-
-    error_code: str
-    message: str
-    detail: dict[str, Any]

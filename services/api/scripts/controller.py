@@ -10,7 +10,8 @@ from services.api.db.engine import Database
 from services.api.db.models import ScriptRow
 from services.api.dispatch.role import DispatcherRole
 from services.api.examples import ScenePreviewRequest, ScriptBody
-from services.api.openapi import READ_ERRORS, WRITE_ERRORS, ErrorBody, error_responses
+from services.api.http_errors import ErrorBody
+from services.api.openapi import READ_ERRORS, WRITE_ERRORS, error_responses
 from services.api.params import Limit, Offset, ScriptId, VideoId
 from services.api.scripts.preview import render_scene_preview
 from services.api.scripts.schemas import ScriptPage, ScriptStatus, ScriptSummary, ScriptView

@@ -8,7 +8,8 @@ from services.api.auth.roles import Role, requires
 from services.api.db.engine import Database
 from services.api.dispatch.role import DispatcherRole
 from services.api.examples import VoicePreviewRequest
-from services.api.openapi import READ_ERRORS, ErrorBody, error_responses
+from services.api.http_errors import ErrorBody
+from services.api.openapi import READ_ERRORS, error_responses
 from services.api.settings import Settings
 from services.api.voices.preview import speak_preview
 from services.api.voices.schemas import LanguageFilter, VoiceCatalog, of_language
